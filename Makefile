@@ -1,0 +1,34 @@
+# Two commands matter: `make run` (serve on 127.0.0.1:5000) and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+EXTRAS ?= dev
+
+.PHONY: install models run test lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -e ".[$(EXTRAS)]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+models: install
+	$(BIN)/vigil models pull
+
+run: models
+	$(BIN)/vigil serve $(if $(wildcard vigil.toml),--config vigil.toml,)
+
+test: models
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+
+bench: models
+	$(BIN)/python benchmarks/bench_detect.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

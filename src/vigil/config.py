@@ -1,0 +1,138 @@
+"""Settings: one TOML file (`--config` or `VIGIL_CONFIG`), then `VIGIL_<SECTION>__<KEY>` environment overrides.
+
+Reading config has no side effects: it never opens a model or the network. Unknown keys and bad
+values raise ConfigError naming the key. Relative paths in the file are relative to the file.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from vigil.errors import ConfigError
+from vigil.store.catalog import DEFAULT_DETECTOR
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class ServerConfig(Section):
+    host: str = Field("127.0.0.1", title="HTTP host", description="address the HTTP API binds to")
+    port: int = Field(5000, ge=1, le=65535, title="HTTP port", description="port of the HTTP API")
+    api_key: str = Field("", title="API key", description="key needed for every call; empty: none")
+    admin_key: str = Field("", title="Admin key", description="key needed for gallery and model changes; empty: none")
+    allow_remote_without_key: bool = Field(False, title="Allow remote without key",
+                                           description="permit a non-loopback host when no api_key is set")
+    request_timeout_s: float = Field(30.0, gt=0, title="Request timeout", description="seconds before a 500 timeout")
+    queue_size: int = Field(64, ge=1, title="Queue size", description="requests waiting per model before 503")
+
+
+class RpcConfig(Section):
+    objects: str = Field("tcp://127.0.0.1:4242", title="Objects endpoint", description="zerorpc detect_objects")
+    faces: str = Field("tcp://127.0.0.1:4243", title="Faces endpoint", description="zerorpc detect_faces")
+    heartbeat_s: float = Field(60, gt=0, title="Heartbeat", description="zerorpc heartbeat in seconds (seed: 60)")
+    recognize_mode: Literal["face", "person"] = Field("face", title="Recognise mode",
+                                                      description="detect_faces uses faces or a person classifier")
+    mount_point: str = Field("", title="Mount point", description="prefix added to client paths before reading")
+    conseq_images_to_skip: int = Field(0, ge=0, title="Frames to skip",
+                                       description="reuse labels for frames this close on one monitor (0: off)")
+    enabled: bool = Field(True, title="Enabled", description="start the zerorpc servers with `vigil serve`")
+
+
+class MediaConfig(Section):
+    roots: list[Path] = Field(default_factory=list, title="Media roots",
+                              description="folders that paths sent over RPC may point into")
+
+
+class StoreConfig(Section):
+    home: Path = Field(default_factory=lambda: Path(os.environ.get("VIGIL_HOME", "~/.cache/vigil")).expanduser(),
+                       title="Model cache", description="where model files are downloaded and verified")
+    data_dir: Path = Field(Path("data"), title="Data folder", description="gallery database and other state")
+
+
+class LimitsConfig(Section):
+    max_bytes: int = Field(50 * 1024 * 1024, gt=0, title="Max bytes", description="largest accepted upload or file")
+    max_pixels: int = Field(50_000_000, gt=0, title="Max pixels", description="largest accepted image (w × h)")
+    formats: list[str] = Field(["JPEG", "PNG", "BMP", "WEBP", "TIFF", "GIF"], title="Formats",
+                               description="image formats accepted (Pillow names)")
+
+
+class ModelThresholds(Section):
+    min_score: float = Field(0.4, ge=0, le=1, title="Minimum score", description="drop detections scoring lower")
+    labels: list[str] = Field(default_factory=list, title="Allowed labels", description="keep only these; empty: all")
+    min_area: float = Field(0.0, ge=0, title="Minimum box area", description="drop boxes smaller than this (px²)")
+
+
+class DetectConfig(Section):
+    model: str = Field(DEFAULT_DETECTOR, title="Detector", description="model name in the store")
+    input_size: int = Field(416, ge=32, multiple_of=32, title="Input size", description="network input, long side")
+    rect: bool = Field(True, title="Rectangular input", description="shrink the short side to the frame's aspect")
+    iou: float = Field(0.45, gt=0, le=1, title="NMS IoU", description="overlap above which boxes suppress")
+    threads: int = Field(0, ge=0, title="Threads", description="inference threads (0: all cores)")
+
+
+class VigilConfig(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VIGIL_", env_nested_delimiter="__", extra="forbid")
+
+    server: ServerConfig = Field(default_factory=ServerConfig, title="HTTP server", description="HTTP API")
+    rpc: RpcConfig = Field(default_factory=RpcConfig, title="zerorpc", description="seed-compatible RPC servers")
+    media: MediaConfig = Field(default_factory=MediaConfig, title="Media", description="readable media folders")
+    store: StoreConfig = Field(default_factory=StoreConfig, title="Store", description="model cache and data")
+    limits: LimitsConfig = Field(default_factory=LimitsConfig, title="Limits", description="input limits")
+    detect: DetectConfig = Field(default_factory=DetectConfig, title="Detection", description="object detector")
+    models: dict[str, ModelThresholds] = Field(default_factory=dict, title="Per-model thresholds",
+                                               description="[models.\"<name>\"] tables")
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings) -> tuple[PydanticBaseSettingsSource, ...]:
+        return env_settings, init_settings  # environment overrides the file, which arrives as init kwargs
+
+    def thresholds(self, model: str) -> ModelThresholds:
+        return self.models.get(model, ModelThresholds())
+
+
+_PATH_KEYS = {("media", "roots"), ("store", "home"), ("store", "data_dir")}
+
+
+def load_config(path: str | os.PathLike | None = None) -> VigilConfig:
+    path = path or os.environ.get("VIGIL_CONFIG")
+    values: dict[str, Any] = {}
+    if path:
+        file = Path(path)
+        try:
+            values = tomllib.loads(file.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"config file {file} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+        _anchor_paths(values, file.resolve().parent)
+    try:
+        return VigilConfig(**values)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, path)) from None
+
+
+def _anchor_paths(values: dict[str, Any], base: Path) -> None:
+    for section, key in _PATH_KEYS:
+        table = values.get(section)
+        if not isinstance(table, dict) or key not in table:
+            continue
+        raw = table[key]
+        anchor = lambda p: str(base / Path(p).expanduser()) if not Path(p).expanduser().is_absolute() else p  # noqa: E731
+        table[key] = [anchor(p) for p in raw] if isinstance(raw, list) else anchor(raw)
+
+
+def _describe(exc: ValidationError, path: Any) -> str:
+    where = f" in {path}" if path else ""
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"])
+        lines.append(f"{key}: {'unknown key' if err['type'] == 'extra_forbidden' else err['msg']}")
+    return f"invalid configuration{where}: " + "; ".join(lines)

@@ -1,0 +1,37 @@
+"""Typed errors. Each front end maps these to its own status codes in one place."""
+
+
+class VigilError(Exception):
+    """Base class for every error Vigil raises on purpose."""
+
+    status = 500
+
+
+class BadInput(VigilError):
+    """The caller sent something unusable: a non-image, a path outside the media roots, a bad value."""
+
+    status = 400
+
+
+class NotFound(VigilError):
+    """A named thing (model, person, file) does not exist."""
+
+    status = 404
+
+
+class ModelIntegrityError(VigilError):
+    """A model file is missing, corrupt, or does not match its recorded sha256."""
+
+    status = 500
+
+
+class Overloaded(VigilError):
+    """The work queue is full; the caller should retry later."""
+
+    status = 503
+
+
+class ConfigError(VigilError):
+    """The configuration file or environment holds an unknown key or a bad value."""
+
+    status = 500

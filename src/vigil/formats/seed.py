@@ -1,0 +1,64 @@
+"""The original camera servers' JSON: [{"image", "labels": [{"id", "name", "score", "box"}]}].
+
+Face fields (`face`, `faceProba`) appear on a label when the detections carry them in `data`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from vigil.errors import BadInput
+from vigil.results import Detections, ImageResult
+
+BOX_KEYS = ("xmin", "ymin", "xmax", "ymax")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def label_dicts(d: Detections) -> list[dict[str, Any]]:
+    names = d.data.get("class_name")
+    labels = []
+    for i in range(len(d)):
+        label: dict[str, Any] = {
+            "id": int(d.class_id[i]),
+            "name": str(names[i]) if names is not None else str(int(d.class_id[i])),
+            "score": float(d.score[i]),
+            "box": dict(zip(BOX_KEYS, (float(v) for v in d.xyxy[i]), strict=True)),
+        }
+        for key in ("face", "faceProba"):
+            if key in d.data:
+                label[key] = _plain(d.data[key][i])
+        labels.append(label)
+    return labels
+
+
+def to_seed(result: ImageResult) -> dict[str, Any]:
+    entry: dict[str, Any] = {"image": result.image, "labels": label_dicts(result.detections)}
+    if result.error is not None:
+        entry["error"] = result.error
+    return entry
+
+
+def from_seed(entry: Any) -> ImageResult:
+    """One `detect_objects` entry back into a typed result (what `detect_faces` receives)."""
+    if not isinstance(entry, dict) or "labels" not in entry:
+        raise BadInput("each entry needs 'image' and 'labels'")
+    labels = entry["labels"] or []
+    try:
+        xyxy = [[float(label["box"][k]) for k in BOX_KEYS] for label in labels]
+        score = [float(label.get("score", 0.0)) for label in labels]
+        class_id = [int(label.get("id", -1)) for label in labels]
+        names = np.array([str(label.get("name", "")) for label in labels], dtype=object)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BadInput(f"malformed label in entry for {entry.get('image')!r}: {exc}") from None
+    detections = Detections(np.array(xyxy, np.float32).reshape(-1, 4), score, class_id, {"class_name": names})
+    return ImageResult(image=str(entry.get("image", "")), detections=detections, error=entry.get("error"))

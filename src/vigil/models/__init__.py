@@ -1,0 +1,1 @@
+"""One wrapper per task: preprocess → infer → postprocess → a typed result."""

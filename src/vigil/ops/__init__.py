@@ -1,0 +1,1 @@
+"""Numeric pieces shared by several model wrappers (letterbox, NMS, YOLO and SSD decoding)."""

@@ -1,0 +1,88 @@
+"""Composes the model wrappers along the straight line: bytes → decoded image → models → ImageResult."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vigil import images
+from vigil.config import ModelThresholds, VigilConfig
+from vigil.errors import VigilError
+from vigil.models.detect import DetectOptions, ObjectDetector
+from vigil.results import Detections, ImageResult
+from vigil.store.models import ModelStore
+
+log = logging.getLogger(__name__)
+ImageSource = str | Path | bytes
+
+
+@dataclass(frozen=True)
+class DetectRequest:
+    min_score: float | None = None  # None: the model's configured threshold
+    labels: Sequence[str] | None = None  # None: the configured allowed labels
+    keep_pixels: bool = False  # return the decoded frame too (annotation, face crops)
+
+
+class Pipeline:
+    def __init__(self, config: VigilConfig | None = None, store: ModelStore | None = None) -> None:
+        self.config = config or VigilConfig()
+        self.store = store or ModelStore(self.config.store.home)
+        self.limits = images.ImageLimits(self.config.limits.max_bytes, self.config.limits.max_pixels,
+                                         frozenset(self.config.limits.formats))
+        self._detector: ObjectDetector | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def detector(self) -> ObjectDetector:
+        """Loaded on first use (or by `setup`), never at import or when config is read."""
+        if self._detector is None:
+            with self._lock:
+                if self._detector is None:
+                    cfg = self.config.detect
+                    self._detector = ObjectDetector.load(self.store, cfg.model, cfg.input_size, cfg.rect,
+                                                         cfg.threads or None)
+        return self._detector
+
+    def setup(self) -> Pipeline:
+        _ = self.detector
+        return self
+
+    def decode(self, source: ImageSource, full_size: bool = False) -> images.DecodedImage:
+        size = self.config.detect.input_size
+        return images.load(source, self.limits, fit=None if full_size else (size, size))
+
+    def detect(self, source: ImageSource, name: str = "", request: DetectRequest = DetectRequest()
+               ) -> tuple[ImageResult, images.DecodedImage | None]:
+        """Detect objects in one image. Bad input becomes an ImageResult with `error`, never an exception."""
+        name = name or (str(source) if not isinstance(source, bytes) else "")
+        try:
+            frame = self.decode(source, full_size=request.keep_pixels)
+        except VigilError as exc:
+            return ImageResult(image=name, error=str(exc)), None
+        detections = self.detect_frame(frame, request)
+        return ImageResult(name, detections, frame.width, frame.height), frame if request.keep_pixels else None
+
+    def detect_frame(self, frame: images.DecodedImage, request: DetectRequest = DetectRequest()) -> Detections:
+        thresholds = self.config.thresholds(self.config.detect.model)
+        min_score = thresholds.min_score if request.min_score is None else request.min_score
+        found = self.detector(frame.pixels, DetectOptions(min_score=min_score, iou=self.config.detect.iou))
+        if frame.scale != 1.0:
+            found.xyxy = np.clip(found.xyxy / frame.scale, 0, [frame.width, frame.height, frame.width, frame.height])
+        return _filter(found, thresholds, request.labels)
+
+    def detect_many(self, sources: Sequence[ImageSource], request: DetectRequest = DetectRequest()) -> list[ImageResult]:
+        return [self.detect(s, request=request)[0] for s in sources]
+
+
+def _filter(found: Detections, thresholds: ModelThresholds, labels: Sequence[str] | None) -> Detections:
+    allowed = list(labels) if labels is not None else thresholds.labels
+    if allowed:
+        found = found[np.isin(found.data["class_name"], allowed)]
+    if thresholds.min_area > 0:
+        found = found[found.area >= thresholds.min_area]
+    return found

@@ -1,0 +1,95 @@
+"""The typed results that flow through Vigil, from model wrappers to wire formats.
+
+`Detections` follows supervision's design: parallel arrays plus a `data` dict of per-detection
+extras, indexable by boolean masks, integer arrays and slices, so filtering reads `d[d.score > 0.5]`.
+Boxes are always xyxy float pixels of the original image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class Detections:
+    xyxy: np.ndarray  # (n, 4) float32, pixels of the original image
+    score: np.ndarray  # (n,) float32 in [0, 1]
+    class_id: np.ndarray  # (n,) int64
+    data: dict[str, np.ndarray] = field(default_factory=dict)  # per-detection extras, each of length n
+
+    def __post_init__(self) -> None:
+        self.xyxy = np.asarray(self.xyxy, dtype=np.float32).reshape(-1, 4)
+        self.score = np.asarray(self.score, dtype=np.float32).reshape(-1)
+        self.class_id = np.asarray(self.class_id, dtype=np.int64).reshape(-1)
+        n = len(self.xyxy)
+        if len(self.score) != n or len(self.class_id) != n:
+            raise ValueError(f"Detections arrays disagree in length: {n}, {len(self.score)}, {len(self.class_id)}")
+        for key, values in self.data.items():
+            values = np.asarray(values) if not isinstance(values, np.ndarray) else values
+            if len(values) != n:
+                raise ValueError(f"Detections.data[{key!r}] has {len(values)} entries, expected {n}")
+            self.data[key] = values
+
+    @classmethod
+    def empty(cls) -> Detections:
+        return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64))
+
+    @classmethod
+    def merge(cls, parts: Sequence[Detections]) -> Detections:
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return cls.empty()
+        keys = set(parts[0].data)
+        if any(set(p.data) != keys for p in parts):
+            raise ValueError("cannot merge Detections whose data keys differ")
+        return cls(
+            np.concatenate([p.xyxy for p in parts]),
+            np.concatenate([p.score for p in parts]),
+            np.concatenate([p.class_id for p in parts]),
+            {k: np.concatenate([p.data[k] for p in parts]) for k in keys},
+        )
+
+    def __len__(self) -> int:
+        return len(self.xyxy)
+
+    def __getitem__(self, index: Any) -> Detections:
+        if isinstance(index, str):
+            raise TypeError("use d.data[key] for per-detection extras")
+        if isinstance(index, int | np.integer):
+            index = [int(index)]
+        return Detections(
+            self.xyxy[index], self.score[index], self.class_id[index], {k: v[index] for k, v in self.data.items()}
+        )
+
+    def __iter__(self) -> Iterator[Detections]:
+        for i in range(len(self)):
+            yield self[i]
+
+    @property
+    def area(self) -> np.ndarray:
+        wh = np.clip(self.xyxy[:, 2:] - self.xyxy[:, :2], 0, None)
+        return wh[:, 0] * wh[:, 1]
+
+    def with_names(self, labels: Sequence[str]) -> Detections:
+        """Return a copy whose data['class_name'] holds the label of each class id."""
+        names = np.array([labels[i] if 0 <= i < len(labels) else str(i) for i in self.class_id], dtype=object)
+        return Detections(self.xyxy, self.score, self.class_id, {**self.data, "class_name": names})
+
+
+@dataclass
+class ImageResult:
+    """What Vigil says about one input image; `error` is set when the image could not be used."""
+
+    image: str
+    detections: Detections = field(default_factory=Detections.empty)
+    width: int = 0
+    height: int = 0
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None

@@ -1,0 +1,1 @@
+"""One small module per inference runtime: sessions, threads, warm-up."""

@@ -1,0 +1,42 @@
+"""LiteRT (TensorFlow Lite) interpreters, with the Coral Edge TPU delegate when it is installed."""
+
+from __future__ import annotations
+
+import ctypes.util
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from vigil.errors import ModelIntegrityError, NotFound
+
+log = logging.getLogger(__name__)
+EDGETPU_LIBRARY = "libedgetpu.so.1"
+
+
+def edgetpu_available() -> bool:
+    return ctypes.util.find_library("edgetpu") is not None or Path("/usr/lib/libedgetpu.so.1").exists()
+
+
+def interpreter(path: Path, threads: int = 2):
+    from ai_edge_litert.interpreter import Interpreter, load_delegate
+
+    delegates = []
+    if path.name.endswith("_edgetpu.tflite"):
+        if not edgetpu_available():
+            raise NotFound(f"{path.name} is compiled for the Coral Edge TPU, but {EDGETPU_LIBRARY} is not installed "
+                           "(install the libedgetpu1-std package from Coral, or use the CPU .tflite of this model)")
+        delegates.append(load_delegate(EDGETPU_LIBRARY))
+    try:
+        interp = Interpreter(model_path=str(path), num_threads=threads, experimental_delegates=delegates or None)
+        interp.allocate_tensors()
+    except (ValueError, RuntimeError) as exc:
+        raise ModelIntegrityError(f"{path}: LiteRT cannot load this model: {exc}") from None
+    return interp
+
+
+def run(interp, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    for detail, value in zip(interp.get_input_details(), inputs, strict=True):
+        interp.set_tensor(detail["index"], value)
+    interp.invoke()
+    return [interp.get_tensor(d["index"]) for d in interp.get_output_details()]

@@ -1,0 +1,1 @@
+"""Front ends: the HTTP API and the seed zerorpc servers, sharing one pipeline."""

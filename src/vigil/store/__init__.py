@@ -1,0 +1,1 @@
+"""Model store (specs, sources, cache, integrity) and the SQLite face gallery."""

