@@ -31,6 +31,15 @@ class ServerConfig(Section):
                                            description="permit a non-loopback host when no api_key is set")
     request_timeout_s: float = Field(30.0, gt=0, title="Request timeout", description="seconds before a 500 timeout")
     queue_size: int = Field(64, ge=1, title="Queue size", description="requests waiting per model before 503")
+    max_batch: int = Field(4, ge=1, le=64, title="Max batch",
+                           description="most queued images one detector run takes together (1: no batching)")
+    workers: int = Field(1, ge=1, le=16, title="Inference workers",
+                         description="threads running the detector at once (each run uses [detect] threads)")
+    retry_after_s: int = Field(1, ge=1, title="Retry-After", description="seconds a 503 tells the client to wait")
+    graceful_shutdown_s: float = Field(10.0, gt=0, title="Graceful shutdown",
+                                       description="seconds in-flight requests get to finish after SIGTERM")
+    log_format: Literal["json", "text"] = Field("json", title="Log format",
+                                                description="json: one object per line on stderr; text: plain")
 
 
 class RpcConfig(Section):
@@ -43,6 +52,10 @@ class RpcConfig(Section):
     conseq_images_to_skip: int = Field(0, ge=0, title="Frames to skip",
                                        description="reuse labels for frames this close on one monitor (0: off)")
     enabled: bool = Field(True, title="Enabled", description="start the zerorpc servers with `vigil serve`")
+    person_model: str = Field("", title="Person classifier",
+                              description="model name of the whole-person classifier used when recognize_mode = person")
+    min_proba: float = Field(0.8, ge=0, le=1, title="Minimum probability",
+                             description="person mode: below this class probability `face` is null (seed: 0.7–0.8)")
 
 
 class MediaConfig(Section):

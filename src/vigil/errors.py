@@ -35,3 +35,27 @@ class ConfigError(VigilError):
     """The configuration file or environment holds an unknown key or a bad value."""
 
     status = 500
+
+
+class TooLarge(BadInput):
+    """An upload is larger than the configured limit."""
+
+    status = 413
+
+
+class Unauthorized(VigilError):
+    """A key is needed for this call and the one sent is missing or wrong."""
+
+    status = 401
+
+
+class NotActivated(VigilError):
+    """The endpoint exists but its model is not available on this server (DeepStack's 403)."""
+
+    status = 403
+
+
+class TimedOut(VigilError):
+    """The request waited longer than the configured per-request timeout (DeepStack answers 500)."""
+
+    status = 500

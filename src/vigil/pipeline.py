@@ -13,7 +13,9 @@ import numpy as np
 from vigil import images
 from vigil.config import ModelThresholds, VigilConfig
 from vigil.errors import VigilError
+from vigil.frameskip import FrameSkip
 from vigil.models.detect import DetectOptions, ObjectDetector
+from vigil.ops.letterbox import Letterbox
 from vigil.results import Detections, ImageResult
 from vigil.store.models import ModelStore
 
@@ -28,6 +30,16 @@ class DetectRequest:
     keep_pixels: bool = False  # return the decoded frame too (annotation, face crops)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A decoded frame and its detector input, ready to join a batch."""
+
+    frame: images.DecodedImage
+    request: DetectRequest
+    tensor: np.ndarray
+    box: Letterbox
+
+
 class Pipeline:
     def __init__(self, config: VigilConfig | None = None, store: ModelStore | None = None) -> None:
         self.config = config or VigilConfig()
@@ -36,6 +48,7 @@ class Pipeline:
                                          frozenset(self.config.limits.formats))
         self._detector: ObjectDetector | None = None
         self._lock = threading.Lock()
+        self.frame_skip = FrameSkip(self.config.rpc.conseq_images_to_skip)
 
     @property
     def detector(self) -> ObjectDetector:
@@ -68,15 +81,31 @@ class Pipeline:
         return ImageResult(name, detections, frame.width, frame.height), frame if request.keep_pixels else None
 
     def detect_frame(self, frame: images.DecodedImage, request: DetectRequest = DetectRequest()) -> Detections:
-        thresholds = self.config.thresholds(self.config.detect.model)
-        min_score = thresholds.min_score if request.min_score is None else request.min_score
-        found = self.detector(frame.pixels, DetectOptions(min_score=min_score, iou=self.config.detect.iou))
-        if frame.scale != 1.0:
-            found.xyxy = np.clip(found.xyxy / frame.scale, 0, [frame.width, frame.height, frame.width, frame.height])
-        return _filter(found, thresholds, request.labels)
+        return self.detect_prepared([self.prepare(frame, request)])[0]
 
-    def detect_many(self, sources: Sequence[ImageSource], request: DetectRequest = DetectRequest()) -> list[ImageResult]:
+    def prepare(self, frame: images.DecodedImage, request: DetectRequest = DetectRequest()) -> Prepared:
+        """The detector's input for one frame; servers run this in the request's thread, apart from inference."""
+        tensor, box = self.detector.preprocess(frame.pixels)
+        return Prepared(frame, request, tensor, box)
+
+    def detect_prepared(self, batch: Sequence[Prepared]) -> list[Detections]:
+        """Detect in prepared frames, sharing session runs where the model allows (see ObjectDetector.run_batch)."""
+        thresholds = self.config.thresholds(self.config.detect.model)
+        options = [DetectOptions(min_score=thresholds.min_score if p.request.min_score is None else p.request.min_score,
+                                 iou=self.config.detect.iou) for p in batch]
+        found = self.detector.run_batch([p.tensor for p in batch], [p.box for p in batch], options)
+        return [_to_frame(d, p.frame, thresholds, p.request.labels) for d, p in zip(found, batch, strict=True)]
+
+    def detect_many(self, sources: Sequence[ImageSource],
+                    request: DetectRequest = DetectRequest()) -> list[ImageResult]:
         return [self.detect(s, request=request)[0] for s in sources]
+
+
+def _to_frame(found: Detections, frame: images.DecodedImage, thresholds: ModelThresholds,
+              labels: Sequence[str] | None) -> Detections:
+    if frame.scale != 1.0:
+        found.xyxy = np.clip(found.xyxy / frame.scale, 0, [frame.width, frame.height, frame.width, frame.height])
+    return _filter(found, thresholds, labels)
 
 
 def _filter(found: Detections, thresholds: ModelThresholds, labels: Sequence[str] | None) -> Detections:

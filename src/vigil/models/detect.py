@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -101,8 +102,30 @@ class ObjectDetector:
     def __call__(self, image: np.ndarray, options: DetectOptions = DetectOptions()) -> Detections:
         """Detect in an RGB uint8 image; boxes come back in that image's pixels."""
         tensor, box = self.preprocess(image)
-        net_h, net_w = (tensor.shape[1], tensor.shape[2]) if self.spec.input.layout == "NHWC" else tensor.shape[2:4]
-        return self.postprocess(self.infer(tensor), box, net_w, net_h, options)
+        return self.run_batch([tensor], [box], [options])[0]
+
+    @property
+    def batchable(self) -> bool:
+        """True when the model's batch axis is dynamic, so several inputs can share one session run."""
+        shape = list(getattr(self.session, "input_shape", None) or [])
+        return bool(shape) and not isinstance(shape[0], int)
+
+    def run_batch(self, tensors: Sequence[np.ndarray], boxes: Sequence[Letterbox],
+                  options: Sequence[DetectOptions]) -> list[Detections]:
+        """Detect in preprocessed inputs. Inputs of one shape share one session run along the batch axis,
+        which costs less per image than separate runs (fewer thread hand-offs, larger kernels)."""
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for i, tensor in enumerate(tensors):
+            key = tensor.shape if self.batchable else (i,)
+            groups.setdefault(key, []).append(i)
+        results: list[Detections] = [Detections.empty()] * len(tensors)
+        for members in groups.values():
+            stacked = np.concatenate([tensors[i] for i in members])
+            net_h, net_w = stacked.shape[1:3] if self.spec.input.layout == "NHWC" else stacked.shape[2:4]
+            outputs = self.infer(stacked)
+            for j, i in enumerate(members):
+                results[i] = self.postprocess([o[j:j + 1] for o in outputs], boxes[i], net_w, net_h, options[i])
+        return results
 
     def warmup(self) -> None:
         """One run at load, so the first real request does not pay for lazy allocation."""

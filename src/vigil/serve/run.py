@@ -1,4 +1,8 @@
-"""Start the servers of `vigil serve` on the configured addresses."""
+"""`vigil serve`: load the models once, start the zerorpc servers and the HTTP server in one process.
+
+SIGTERM or SIGINT: both servers stop accepting, calls and requests in flight finish (up to
+`[server] graceful_shutdown_s`), queued model work drains, and the process exits 0.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,10 @@ import uvicorn
 
 from vigil.config import VigilConfig
 from vigil.errors import ConfigError
-from vigil.pipeline import Pipeline
+from vigil.serve import logs
+from vigil.serve.engine import Engine
 from vigil.serve.http import create_app
+from vigil.serve.rpc import RpcServers
 
 log = logging.getLogger(__name__)
 
@@ -24,13 +30,47 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def run_server(config: VigilConfig) -> None:
+def check_bind(config: VigilConfig) -> None:
     server = config.server
     if not server.api_key and not is_loopback(server.host) and not server.allow_remote_without_key:
         raise ConfigError(f"refusing to bind {server.host} without an api_key; set [server] api_key, or "
                           "allow_remote_without_key = true if the network is trusted")
+    if config.rpc.enabled and not server.allow_remote_without_key:
+        for endpoint in (config.rpc.objects, config.rpc.faces):
+            host = endpoint.removeprefix("tcp://").rsplit(":", 1)[0] if endpoint.startswith("tcp://") else "127.0.0.1"
+            if not is_loopback(host):  # zerorpc has no keys: only the media roots limit what it reads
+                log.warning("zerorpc endpoint is reachable from the network", extra={"endpoint": endpoint})
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, telling the zerorpc servers to stop at the same signal."""
+
+    def __init__(self, config: uvicorn.Config, rpc: RpcServers | None) -> None:
+        super().__init__(config)
+        self.rpc = rpc
+
+    def handle_exit(self, sig: int, frame: object) -> None:
+        log.info("shutting down", extra={"signal": sig})
+        if self.rpc is not None:
+            self.rpc.request_stop()
+        super().handle_exit(sig, frame)
+
+
+def run_server(config: VigilConfig) -> None:
+    logs.setup(config.server.log_format)
+    check_bind(config)
     config.store.data_dir.mkdir(parents=True, exist_ok=True)
-    pipeline = Pipeline(config).setup()
-    log.info("models loaded; serving HTTP on http://%s:%d", server.host, server.port)
-    uvicorn.run(create_app(pipeline), host=server.host, port=server.port, log_level="info",
-                timeout_graceful_shutdown=int(config.server.request_timeout_s))
+    engine = Engine(config).setup()
+    rpc = RpcServers(engine, config.rpc, config.server.graceful_shutdown_s).start() if config.rpc.enabled else None
+    server = config.server
+    log.info("models loaded; serving HTTP", extra={"url": f"http://{server.host}:{server.port}",
+                                                   "model": config.detect.model})
+    uv_config = uvicorn.Config(create_app(engine), host=server.host, port=server.port, log_config=None,
+                               access_log=False, timeout_graceful_shutdown=int(server.graceful_shutdown_s))
+    try:
+        _Server(uv_config, rpc).run()
+    finally:
+        if rpc is not None:
+            rpc.stop()
+        engine.close()
+        log.info("stopped")

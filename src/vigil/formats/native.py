@@ -1,0 +1,29 @@
+"""Bodies of the native /v2 API that are not seed entries: errors, people in the gallery, model rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def error(message: str, kind: str, status: int) -> dict[str, Any]:
+    return {"error": message, "type": kind, "status": status}
+
+
+def people(rows: list[Any]) -> list[dict[str, Any]]:
+    """Gallery people: objects with `.name` and a sample count (`.samples` or `.count`)."""
+    return [{"name": row.name, "samples": int(getattr(row, "samples", getattr(row, "count", 0)))} for row in rows]
+
+
+def plain(value: Any) -> Any:
+    """A dataclass-like report as JSON-able data (EnrollReport and the like)."""
+    if hasattr(value, "__dataclass_fields__"):
+        return {k: plain(getattr(value, k)) for k in value.__dataclass_fields__}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)

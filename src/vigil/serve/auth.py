@@ -1,0 +1,48 @@
+"""Keys: `api_key` for use, `admin_key` for gallery and model changes.
+
+A key may come as the form field `api_key` (what DeepStack clients send), the `X-API-Key` header, or
+`Authorization: Bearer <key>`. Keys are compared in constant time. With no admin_key configured, changes need the
+api_key; with neither configured, nothing is needed (and `vigil serve` then binds to loopback only).
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from fastapi import Request
+
+from vigil.config import ServerConfig
+from vigil.errors import Unauthorized
+
+_FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+async def presented_keys(request: Request) -> list[str]:
+    keys = []
+    if header := request.headers.get("x-api-key"):
+        keys.append(header)
+    auth = request.headers.get("authorization", "")
+    if auth[:7].lower() == "bearer ":
+        keys.append(auth[7:].strip())
+    if request.headers.get("content-type", "").startswith(_FORMS):
+        form = await request.form()  # Starlette caches the parsed form: the route reads the same one
+        value = form.get("api_key")
+        if isinstance(value, str) and value:
+            keys.append(value)
+    return keys
+
+
+def _matches(expected: str, keys: list[str]) -> bool:
+    ok = False
+    for key in keys:  # no early exit: every presented key costs the same comparison
+        ok |= hmac.compare_digest(key.encode(), expected.encode())
+    return ok
+
+
+def check(server: ServerConfig, keys: list[str], admin: bool) -> None:
+    expected = (server.admin_key or server.api_key) if admin else server.api_key
+    if not expected:
+        return
+    if not _matches(expected, keys):
+        what = "admin key" if admin and server.admin_key else "api key"
+        raise Unauthorized(f"Incorrect {what}" if keys else f"this call needs the {what}")

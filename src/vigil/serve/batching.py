@@ -1,0 +1,142 @@
+"""The shared bounded queue and micro-batcher that both front ends use (decode, batch, predict, unbatch).
+
+Requests are decoded and preprocessed in their own threads; only the model run goes through a queue per model.
+A worker takes the oldest job and, without waiting, every job already queued behind it (up to `max_batch`), and runs
+them together. So a lone client pays no batching delay, and under load batches form from what piled up during the
+previous run. The queue is bounded: a full queue raises Overloaded (HTTP 503 + Retry-After) at once instead of
+letting latency grow without bound. A job whose caller stopped waiting is dropped before it costs a model run.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from vigil.errors import Overloaded, TimedOut
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass
+class _Job(Generic[T]):
+    item: T
+    deadline: float
+    future: Future = field(default_factory=Future)
+
+
+class BatchObserver:
+    """What a batcher reports (metrics); the default ignores everything."""
+
+    def batch(self, name: str, size: int, seconds: float) -> None: ...
+
+
+class MicroBatcher(Generic[T, R]):
+    """Runs `run_batch(items) -> results` (same length, same order) on worker threads for queued jobs."""
+
+    def __init__(self, name: str, run_batch: Callable[[Sequence[T]], Sequence[R]], max_batch: int = 4,
+                 queue_size: int = 64, workers: int = 1, retry_after_s: int = 1,
+                 observer: BatchObserver | None = None) -> None:
+        self.name, self.max_batch, self.retry_after_s = name, max_batch, retry_after_s
+        self._run_batch = run_batch
+        self._queue: queue.Queue[_Job[T] | None] = queue.Queue(maxsize=queue_size)
+        self._observer = observer or BatchObserver()
+        self._threads = [threading.Thread(target=self._work, name=f"batch-{name}-{i}", daemon=True)
+                         for i in range(workers)]
+        for thread in self._threads:
+            thread.start()
+
+    @property
+    def depth(self) -> int:
+        return self._queue.qsize()
+
+    def submit(self, item: T, timeout_s: float) -> Future:
+        job = _Job(item, time.monotonic() + timeout_s)
+        try:
+            self._queue.put_nowait(job)
+        except queue.Full:
+            raise Overloaded(f"{self.name}: queue full ({self._queue.maxsize} waiting); retry later") from None
+        return job.future
+
+    def __call__(self, item: T, timeout_s: float) -> R:
+        """Submit and wait; TimedOut when the result is not there within `timeout_s`."""
+        future = self.submit(item, timeout_s)
+        try:
+            return future.result(timeout=timeout_s)
+        except FutureTimeout:
+            future.cancel()
+            raise TimedOut(f"{self.name}: no result within {timeout_s:g} s") from None
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Finish the queued jobs, then stop the workers."""
+        for _ in self._threads:
+            self._queue.put(None)
+        for thread in self._threads:
+            thread.join(timeout_s)
+
+    def _work(self) -> None:
+        while True:
+            jobs = self._take()
+            if jobs is None:
+                return
+            if jobs:
+                self._run(jobs)
+
+    def _take(self) -> list[_Job[T]] | None:
+        first = self._queue.get()
+        if first is None:
+            return None
+        jobs = [first]
+        while len(jobs) < self.max_batch:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if job is None:  # a stop request: put it back for this loop's next turn
+                self._queue.put(None)
+                break
+            jobs.append(job)
+        now = time.monotonic()
+        live = []
+        for job in jobs:
+            if job.future.cancelled():  # the caller gave up already
+                continue
+            if now > job.deadline:
+                job.future.set_exception(TimedOut(f"{self.name}: waited past the request timeout"))
+            elif job.future.set_running_or_notify_cancel():
+                live.append(job)
+        return live
+
+    def _run(self, jobs: list[_Job[T]]) -> None:
+        started = time.perf_counter()
+        try:
+            results = self._run_batch([job.item for job in jobs])
+        except Exception as exc:
+            if len(jobs) > 1:  # find the job that fails instead of failing its neighbours
+                for job in jobs:
+                    self._run_one(job)
+                return
+            jobs[0].future.set_exception(exc)
+            return
+        self._observer.batch(self.name, len(jobs), time.perf_counter() - started)
+        for job, result in zip(jobs, results, strict=True):
+            job.future.set_result(result)
+
+    def _run_one(self, job: _Job[T]) -> None:
+        try:
+            job.future.set_result(self._run_batch([job.item])[0])
+        except Exception as exc:
+            job.future.set_exception(exc)
+
+
+def call_each(calls: Sequence[Callable[[], Any]]) -> list[Any]:
+    """run_batch for models that gain nothing from batching: the queue still bounds and orders the work."""
+    return [call() for call in calls]

@@ -1,0 +1,69 @@
+"""The one place where errors become replies: typed VigilErrors to HTTP status + body (DeepStack's shape on /v1,
+the native shape elsewhere) and to zerorpc replies (a per-image entry error, or a remote error for the whole call)."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from vigil.errors import BadInput, NotFound, Overloaded, TimedOut, VigilError
+from vigil.formats import deepstack, native
+
+log = logging.getLogger(__name__)
+DEEPSTACK_PREFIX = "/v1/"
+
+
+def http_status(exc: VigilError) -> int:
+    return exc.status
+
+
+def _body(request: Request, message: str, kind: str, status: int) -> dict:
+    if request.url.path.startswith(DEEPSTACK_PREFIX):
+        return deepstack.error(message, status)
+    return native.error(message, kind, status)
+
+
+def vigil_error(request: Request, exc: VigilError, retry_after_s: int) -> JSONResponse:
+    status = http_status(exc)
+    headers = {"Retry-After": str(retry_after_s)} if isinstance(exc, Overloaded) else None
+    message = str(exc) if not isinstance(exc, TimedOut) else f"timeout: {exc}"
+    if status >= 500:
+        log.warning("request failed", extra={"path": request.url.path, "error": message, "kind": type(exc).__name__})
+    return JSONResponse(_body(request, message, type(exc).__name__, status), status_code=status, headers=headers)
+
+
+def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """DeepStack answered missing or malformed fields with 400; the native API keeps FastAPI's 422 detail."""
+    if request.url.path.startswith(DEEPSTACK_PREFIX):
+        first = exc.errors()[0] if exc.errors() else {}
+        field = ".".join(str(p) for p in first.get("loc", ())[1:]) or "request"
+        return JSONResponse(deepstack.error(f"{field}: {first.get('msg', 'invalid')}", 400), status_code=400)
+    return JSONResponse({"detail": exc.errors()}, status_code=422)
+
+
+def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    return JSONResponse(_body(request, str(exc.detail), "HTTPException", exc.status_code), status_code=exc.status_code,
+                        headers=getattr(exc, "headers", None))
+
+
+def unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error", extra={"path": request.url.path})
+    return JSONResponse(_body(request, "internal error", type(exc).__name__, 500), status_code=500)
+
+
+def is_entry_error(exc: VigilError) -> bool:
+    """zerorpc: errors that belong to one image of a batch go in its entry (`labels: []`, `error`); the rest
+    (overload, timeout, missing models) fail the whole call as a remote error the client can retry."""
+    return isinstance(exc, BadInput | NotFound)
+
+
+def rpc_error(exc: Exception) -> Exception:
+    """What a zerorpc call raises: zerorpc sends the exception's type name and message to the client."""
+    if isinstance(exc, VigilError):
+        return exc
+    log.exception("unexpected error in a zerorpc call")
+    return RuntimeError("internal error")

@@ -1,0 +1,138 @@
+"""The seed's zerorpc servers: `detect_objects(paths)` and `detect_faces(objects)`, each returning a JSON string.
+
+zerorpc runs on gevent; the HTTP server runs on asyncio. Both live in one process: the zerorpc servers get their own
+thread with its own gevent hub (no monkey-patching, so nothing else in the process changes behaviour), and every call
+hands its blocking work to the hub's thread pool, so heartbeats keep flowing while a model runs. The work itself goes
+through the same Engine (bounded queues, batcher, models) as HTTP requests.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from typing import Any
+
+from vigil.config import RpcConfig
+from vigil.errors import BadInput, ConfigError, VigilError
+from vigil.formats.seed import from_seed, to_seed
+from vigil.pipeline import DetectRequest
+from vigil.results import ImageResult
+from vigil.serve import mapping
+from vigil.serve.engine import Engine
+
+log = logging.getLogger(__name__)
+POOL_THREADS = 32  # calls waiting at once on the engine (each blocks one pool thread while its images run)
+
+
+class _Service:
+    def __init__(self, engine: Engine, hub: Any) -> None:
+        self._engine, self._hub = engine, hub
+
+    def _call(self, method: str, fn: Any, *args: Any) -> str:
+        started = time.perf_counter()
+        status = "ok"
+        try:
+            return json.dumps(self._hub.threadpool.apply(fn, args))
+        except Exception as exc:
+            status = type(exc).__name__
+            raise mapping.rpc_error(exc) from None
+        finally:
+            seconds = time.perf_counter() - started
+            self._engine.metrics.request("rpc", method, status, seconds)
+            log.info("rpc call", extra={"method": method, "status": status, "ms": round(seconds * 1000, 1)})
+
+
+class ObjectsService(_Service):
+    def detect_objects(self, paths: Any) -> str:
+        """One entry per path, in input order: {"image", "labels": [{"id","name","score","box"}]}, a JSON string."""
+        return self._call("detect_objects", self._detect, paths)
+
+    def _detect(self, paths: Any) -> list[dict]:
+        if not isinstance(paths, list | tuple):
+            raise BadInput("detect_objects takes a list of image paths")
+        engine = self._engine
+        return [to_seed(r) for r in engine.detect_paths(list(paths), DetectRequest(), engine.deadline())]
+
+
+class FacesService(_Service):
+    def detect_faces(self, objects: Any) -> str:
+        """Every entry echoed; person labels gain `face` and `faceProba` (recognize_mode face or person)."""
+        return self._call("detect_faces", self._label, objects)
+
+    def _label(self, objects: Any) -> list[dict]:
+        if isinstance(objects, str | bytes):  # tolerate the JSON string detect_objects returned, unparsed
+            try:
+                objects = json.loads(objects)
+            except ValueError:
+                raise BadInput("detect_faces takes the list detect_objects returned") from None
+        if not isinstance(objects, list):
+            raise BadInput("detect_faces takes the list detect_objects returned")
+        entries = [_entry(o) for o in objects]
+        return [to_seed(r) for r in self._engine.label_entries(entries, self._engine.deadline())]
+
+
+def _entry(obj: Any) -> ImageResult:
+    try:
+        return from_seed(obj)
+    except VigilError as exc:
+        image = obj.get("image", "") if isinstance(obj, dict) else ""
+        return ImageResult(str(image), error=str(exc))
+
+
+class RpcServers:
+    """Both zerorpc servers in one thread with its own gevent hub; `stop` lets calls in flight finish."""
+
+    def __init__(self, engine: Engine, config: RpcConfig, grace_s: float = 10.0) -> None:
+        self.engine, self.config, self.grace_s = engine, config, grace_s
+        self._stop = threading.Event()
+        self._bound = threading.Event()
+        self._error: Exception | None = None
+        self._thread = threading.Thread(target=self._main, name="zerorpc", daemon=True)
+
+    def start(self, timeout_s: float = 30.0) -> RpcServers:
+        self._thread.start()
+        if not self._bound.wait(timeout_s):
+            raise ConfigError("zerorpc servers did not start")
+        if self._error is not None:
+            raise self._error
+        log.info("zerorpc serving", extra={"objects": self.config.objects, "faces": self.config.faces})
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(self.grace_s + 5)
+
+    def request_stop(self) -> None:
+        """Safe from a signal handler: the serving thread notices within 0.1 s."""
+        self._stop.set()
+
+    def _main(self) -> None:
+        import gevent
+        import zerorpc
+
+        hub = gevent.get_hub()
+        hub.threadpool.maxsize = POOL_THREADS
+        servers = []
+        try:
+            for service, endpoint in ((ObjectsService, self.config.objects), (FacesService, self.config.faces)):
+                server = zerorpc.Server(service(self.engine, hub), heartbeat=self.config.heartbeat_s)
+                servers.append(server)
+                server.bind(endpoint)
+        except Exception as exc:  # a bad or busy endpoint: report it to start() instead of dying silently
+            self._error = ConfigError(f"zerorpc cannot bind: {exc}")
+            self._bound.set()
+            for server in servers:
+                server.close()
+            return
+        runners = [gevent.spawn(s.run) for s in servers]
+        self._bound.set()
+        while not self._stop.is_set():
+            gevent.sleep(0.1)
+        for server in servers:
+            server.stop()  # no new calls; run() returns once the calls in flight have answered
+        gevent.joinall(runners, timeout=self.grace_s)
+        for server in servers:
+            server.close()
+        log.info("zerorpc stopped")
