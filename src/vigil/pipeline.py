@@ -75,7 +75,8 @@ class Pipeline:
             found.xyxy = np.clip(found.xyxy / frame.scale, 0, [frame.width, frame.height, frame.width, frame.height])
         return _filter(found, thresholds, request.labels)
 
-    def detect_many(self, sources: Sequence[ImageSource], request: DetectRequest = DetectRequest()) -> list[ImageResult]:
+    def detect_many(self, sources: Sequence[ImageSource],
+                    request: DetectRequest = DetectRequest()) -> list[ImageResult]:
         return [self.detect(s, request=request)[0] for s in sources]
 
 
