@@ -114,3 +114,23 @@ def test_invalid_user_manifest_is_reported(tmp_path):
     (tmp_path / "manifests" / "bad.json").write_text('{"name": "x", "task": "detect"}')
     with pytest.raises(ModelIntegrityError, match="bad.json"):
         ModelStore(tmp_path)
+
+
+def test_cfg_overrides_address_the_nth_section_of_a_kind():
+    from vigil.store.darknet import apply_overrides, parse_cfg
+
+    sections = parse_cfg("[net]\n[yolo]\nmask=3,4,5\n[conv]\n[yolo]\nmask = 0,1,2 # pjreddie\n")
+    apply_overrides(sections, {"yolo.1.mask": "1,2,3"})
+    assert [opts["mask"] for kind, opts in sections if kind == "yolo"] == ["3,4,5", "1,2,3"]
+    with pytest.raises(ModelIntegrityError, match="only 2 \\[yolo\\]"):
+        apply_overrides(sections, {"yolo.2.mask": "1"})
+
+
+def test_a_changed_recipe_converts_again(cold_store):
+    import json
+
+    record_path = cold_store.folder(DEFAULT) / "derived.json"
+    record = json.loads(record_path.read_text())
+    record_path.write_text(json.dumps({**record, "recipe": "made by an older converter"}))
+    cold_store.pull(DEFAULT)
+    assert json.loads(record_path.read_text()) == record
