@@ -98,16 +98,16 @@ class ModelStore:
         folder = self.folder(spec.name)
         out = folder / "model.onnx"
         record = self._derived(spec.name)
-        if out.is_file() and record.get(out.name) == sha256_of(out):
+        if out.is_file() and record.get("recipe") == _recipe(spec) and record.get(out.name) == sha256_of(out):
             return
         part = fetch.temporary_path(folder, out.name)
         try:
-            darknet_to_onnx(folder / spec.files["cfg"].name, folder / spec.files["weights"].name, part)
+            darknet_to_onnx(folder / spec.files["cfg"].name, folder / spec.files["weights"].name, part,
+                            spec.cfg_overrides)
             part.replace(out)
         finally:
             part.unlink(missing_ok=True)
-        record[out.name] = sha256_of(out)
-        (folder / DERIVED).write_text(json.dumps(record, indent=2))
+        (folder / DERIVED).write_text(json.dumps({out.name: sha256_of(out), "recipe": _recipe(spec)}, indent=2))
 
     def _derived(self, name: str) -> dict[str, str]:
         path = self.folder(name) / DERIVED
@@ -153,6 +153,15 @@ class ModelStore:
             text = self.path(name, spec.labels_file).read_text()
             return tuple(line.strip() for line in text.splitlines() if line.strip())
         return ()
+
+
+def _recipe(spec: ModelSpec) -> str:
+    """What a converted file was made from: inputs, corrections and converter version. A change converts again."""
+    from vigil.store.darknet import CONVERTER_VERSION
+
+    parts = [spec.files["cfg"].sha256, spec.files["weights"].sha256, json.dumps(spec.cfg_overrides, sort_keys=True),
+             str(CONVERTER_VERSION)]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
 def _load_user_manifests(folder: Path) -> list[ModelSpec]:

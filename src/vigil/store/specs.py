@@ -85,6 +85,9 @@ class ModelSpec(_Frozen):
     labels_file: str | None = Field(None, description="role of a file holding one label a line")
     files: dict[str, ModelFile] = Field(description="role -> file, e.g. cfg, weights, labels, model")
     convert: Literal["darknet_to_onnx"] | None = Field(None, description="conversion run once at pull")
+    cfg_overrides: dict[str, str] = Field(
+        default_factory=dict, description="darknet cfg corrections applied at conversion: '<section>.<n>.<key>' -> "
+        "value, n counting sections of that kind from 0 (e.g. 'yolo.1.mask')")
     licence: str
     description: str = ""
     speed: str = Field("", description="measured latency, shown in `vigil models list`")
