@@ -48,7 +48,8 @@ class RpcConfig(Section):
     heartbeat_s: float = Field(60, gt=0, title="Heartbeat", description="zerorpc heartbeat in seconds (seed: 60)")
     recognize_mode: Literal["face", "person"] = Field("face", title="Recognise mode",
                                                       description="detect_faces uses faces or a person classifier")
-    mount_point: str = Field("", title="Mount point", description="prefix added to client paths before reading")
+    mount_point: str = Field("", title="Mount point",
+                             description="prefix added to client paths before reading (relative: to this file)")
     conseq_images_to_skip: int = Field(0, ge=0, title="Frames to skip",
                                        description="reuse labels for frames this close on one monitor (0: off)")
     enabled: bool = Field(True, title="Enabled", description="start the zerorpc servers with `vigil serve`")
@@ -111,7 +112,7 @@ class VigilConfig(BaseSettings):
         return self.models.get(model, ModelThresholds())
 
 
-_PATH_KEYS = {("media", "roots"), ("store", "home"), ("store", "data_dir")}
+_PATH_KEYS = {("media", "roots"), ("store", "home"), ("store", "data_dir"), ("rpc", "mount_point")}
 
 
 def load_config(path: str | os.PathLike | None = None) -> VigilConfig:
@@ -138,7 +139,7 @@ def _anchor_paths(values: dict[str, Any], base: Path) -> None:
         if not isinstance(table, dict) or key not in table:
             continue
         raw = table[key]
-        anchor = lambda p: str(base / Path(p).expanduser()) if not Path(p).expanduser().is_absolute() else p  # noqa: E731
+        anchor = lambda p: str(base / Path(p).expanduser()) if p and not Path(p).expanduser().is_absolute() else p  # noqa: E731
         table[key] = [anchor(p) for p in raw] if isinstance(raw, list) else anchor(raw)
 
 

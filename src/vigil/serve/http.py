@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from vigil import __version__
 from vigil.errors import BadInput, VigilError
@@ -50,6 +51,7 @@ def _error_handlers(app: FastAPI, engine: Engine) -> None:
     app.add_exception_handler(VigilError, lambda r, e: mapping.vigil_error(r, e, engine.retry_after_s))
     app.add_exception_handler(RequestValidationError, mapping.validation_error)
     app.add_exception_handler(HTTPException, mapping.http_error)
+    app.add_exception_handler(ClientDisconnect, mapping.client_gone)
     app.add_exception_handler(Exception, mapping.unexpected)
 
 

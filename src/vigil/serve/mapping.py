@@ -7,8 +7,9 @@ import logging
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from vigil.errors import BadInput, NotFound, Overloaded, TimedOut, VigilError
 from vigil.formats import deepstack, native
@@ -48,6 +49,12 @@ def validation_error(request: Request, exc: RequestValidationError) -> JSONRespo
 def http_error(request: Request, exc: HTTPException) -> JSONResponse:
     return JSONResponse(_body(request, str(exc.detail), "HTTPException", exc.status_code), status_code=exc.status_code,
                         headers=getattr(exc, "headers", None))
+
+
+def client_gone(request: Request, exc: ClientDisconnect) -> Response:
+    """The client hung up mid-upload: nothing to answer, nothing to run."""
+    log.info("client disconnected before its request was complete", extra={"path": request.url.path})
+    return Response(status_code=400)
 
 
 def unexpected(request: Request, exc: Exception) -> JSONResponse:

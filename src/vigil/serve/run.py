@@ -54,6 +54,9 @@ class _Server(uvicorn.Server):
         if self.rpc is not None:
             self.rpc.request_stop()
         super().handle_exit(sig, frame)
+        # uvicorn re-raises the signal after its own shutdown, which would kill the process before the zerorpc
+        # servers and the batchers are drained below; the shutdown is complete here, so exit 0 instead.
+        self._captured_signals.clear()
 
 
 def run_server(config: VigilConfig) -> None:
