@@ -33,8 +33,9 @@ class ServerConfig(Section):
     queue_size: int = Field(64, ge=1, title="Queue size", description="requests waiting per model before 503")
     max_batch: int = Field(4, ge=1, le=64, title="Max batch",
                            description="most queued images one detector run takes together (1: no batching)")
-    workers: int = Field(1, ge=1, le=16, title="Inference workers",
-                         description="threads running the detector at once (each run uses [detect] threads)")
+    workers: int = Field(0, ge=0, le=16, title="Inference workers",
+                         description="detector runs at once (0: one per core; with [detect] threads = 0 each run "
+                                     "then gets cores / workers threads)")
     retry_after_s: int = Field(1, ge=1, title="Retry-After", description="seconds a 503 tells the client to wait")
     graceful_shutdown_s: float = Field(10.0, gt=0, title="Graceful shutdown",
                                        description="seconds in-flight requests get to finish after SIGTERM")

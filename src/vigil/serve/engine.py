@@ -21,6 +21,7 @@ from vigil.config import VigilConfig
 from vigil.errors import BadInput, ModelIntegrityError, NotActivated, NotFound, TimedOut
 from vigil.pipeline import DetectRequest, Pipeline
 from vigil.results import Detections, ImageResult
+from vigil.runtimes.onnx import default_threads
 from vigil.serve.batching import MicroBatcher, call_each
 from vigil.serve.metrics import Metrics
 
@@ -30,6 +31,7 @@ PERSON = "person"
 
 class Engine:
     def __init__(self, config: VigilConfig, pipeline: Pipeline | None = None) -> None:
+        config, self.workers = _share_cores(config)
         self.config = config
         self.pipeline = pipeline or Pipeline(config)
         self.metrics = Metrics()
@@ -47,7 +49,7 @@ class Engine:
         server = self.config.server
         model = self.config.detect.model
         self._detect = MicroBatcher(model, self.pipeline.detect_prepared, server.max_batch, server.queue_size,
-                                    server.workers, server.retry_after_s, self.metrics)
+                                    self.workers, server.retry_after_s, self.metrics)
         self._calls = MicroBatcher("faces", call_each, 1, server.queue_size, 1, server.retry_after_s, self.metrics)
         self.metrics.watch_queue(model, lambda: self._detect.depth if self._detect else 0)
         self.metrics.watch_queue("faces", lambda: self._calls.depth if self._calls else 0)
@@ -190,6 +192,18 @@ class Engine:
         if self.config.rpc.recognize_mode == "person":
             return self.classifier.label_persons(frame, detections, self.config.rpc.min_proba)
         return self.recognizer.label_persons(frame, detections)
+
+
+def _share_cores(config: VigilConfig) -> tuple[VigilConfig, int]:
+    """Workers and threads per run. On a small busy CPU, one single-threaded run per core beats one run spread over
+    all cores: no thread hand-offs or spinning inside a run, and decode overlaps inference (benchmarks/bench_serve.py).
+    """
+    cores = default_threads()
+    workers = config.server.workers or cores
+    if config.detect.threads:
+        return config, workers
+    detect = config.detect.model_copy(update={"threads": max(1, cores // workers)})
+    return config.model_copy(update={"detect": detect}), workers
 
 
 def _remaining(deadline: float) -> float:

@@ -1,0 +1,164 @@
+"""Load on `vigil serve` over loopback: throughput, p50/p99 latency and errors at 1, 4 and 16 concurrent clients,
+then a soak reporting the server's resident memory at its start and end.
+
+    .venv/bin/python benchmarks/bench_serve.py [--requests 240] [--max-seconds 60] [--soak 10000] [--max-batch 4]
+
+Starts its own server (127.0.0.1, a free port, zerorpc off) unless --url is given. Each client is a thread with a
+keep-alive connection posting the seven vtest frames in turn to /v1/vision/detection, as a DeepStack client would.
+Every level is bounded by a request count and a time limit. The baseline is the 1-client row of the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import requests
+
+from common import SHARED_IMAGES, table
+
+FRAMES = sorted(SHARED_IMAGES.glob("vtest_*.jpg"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(folder: Path, max_batch: int, workers: int, threads: int) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    config = folder / "vigil.toml"
+    config.write_text(f"[server]\nport = {port}\nmax_batch = {max_batch}\nworkers = {workers}\n"
+                      "log_format = \"json\"\n[rpc]\nenabled = false\n"
+                      f"[detect]\nthreads = {threads}\n"
+                      "[store]\ndata_dir = \"data\"\n")
+    log = (folder / "server.log").open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "vigil.cli", "serve", "--config", str(config)], stdout=log,
+                            stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited {proc.returncode}; see {folder / 'server.log'}")
+        try:
+            if requests.get(f"{url}/health", timeout=1).status_code == 200:
+                return proc, url
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("server did not become healthy")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def multipart(image: bytes) -> tuple[bytes, str]:
+    """A DeepStack request body, encoded once so the load generator spends little CPU per request."""
+    boundary = "vigilbench"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"f.jpg\"\r\n"
+            "Content-Type: image/jpeg\r\n\r\n").encode() + image + f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def load(url: str, clients: int, total: int, max_seconds: float) -> dict:
+    """`clients` threads share `total` requests; stops early at `max_seconds`."""
+    bodies = [multipart(p.read_bytes()) for p in FRAMES]
+    host, port = url.removeprefix("http://").split(":")
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    counter = iter(range(total))
+    stop_at = time.monotonic() + max_seconds
+
+    def client() -> None:
+        nonlocal errors
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)  # keep-alive, one per client
+        for i in counter:
+            if time.monotonic() > stop_at:
+                break
+            body, content_type = bodies[i % len(bodies)]
+            started = time.perf_counter()
+            try:
+                conn.request("POST", "/v1/vision/detection", body, {"Content-Type": content_type})
+                reply = conn.getresponse()
+                ok = reply.status == 200 and b'"success":true' in reply.read()
+            except (OSError, http.client.HTTPException):
+                ok = False
+                conn.close()
+                conn = http.client.HTTPConnection(host, int(port), timeout=30)
+            with lock:
+                latencies.append((time.perf_counter() - started) * 1000)
+                errors += not ok
+        conn.close()
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seconds = time.perf_counter() - started
+    return {"clients": clients, "requests": len(latencies), "seconds": seconds, "rps": len(latencies) / seconds,
+            "p50": statistics.median(latencies), "p99": float(np.percentile(latencies, 99)), "errors": errors}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", help="an already running server (default: start one)")
+    parser.add_argument("--requests", type=int, default=240, help="requests per concurrency level")
+    parser.add_argument("--max-seconds", type=float, default=60, help="time limit per level")
+    parser.add_argument("--clients", default="1,4,16", help="concurrency levels")
+    parser.add_argument("--soak", type=int, default=10000, help="soak requests (0: no soak)")
+    parser.add_argument("--soak-clients", type=int, default=8)
+    parser.add_argument("--max-batch", type=int, default=4, help="[server] max_batch of the started server")
+    parser.add_argument("--workers", type=int, default=0, help="[server] workers of the started server (0: cores)")
+    parser.add_argument("--threads", type=int, default=0, help="[detect] threads of the started server (0: cores)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as folder:
+        started = None if args.url else start_server(Path(folder), args.max_batch, args.workers, args.threads)
+        proc, url = started if started else (None, args.url)
+        try:
+            run(args, url, proc)
+        finally:
+            if proc is not None:
+                proc.send_signal(signal.SIGTERM)
+                print(f"server exit status after SIGTERM: {proc.wait(60)}")
+
+
+def run(args: argparse.Namespace, url: str, proc: subprocess.Popen | None) -> None:
+    load(url, 1, 10, 30)  # warm-up: first requests pay for thread pools and allocator growth
+    rows = [load(url, int(c), args.requests, args.max_seconds) for c in args.clients.split(",")]
+    base = rows[0]["rps"]
+    print(f"\nvigil serve, /v1/vision/detection, vtest 768×576 JPEGs, max_batch={args.max_batch}, "
+          f"workers={args.workers}, threads={args.threads}, {os.cpu_count()} cores\n")
+    print(table(["clients", "requests", "seconds", "req/s", "p50 ms", "p99 ms", "errors", "× 1 client"],
+                [[r["clients"], r["requests"], r["seconds"], r["rps"], r["p50"], r["p99"], r["errors"],
+                  r["rps"] / base] for r in rows]))
+    if args.soak and proc is not None:
+        before = rss_mb(proc.pid)
+        soak = load(url, args.soak_clients, args.soak, 3600)
+        after = rss_mb(proc.pid)
+        print(f"\nsoak: {soak['requests']} requests, {args.soak_clients} clients, {soak['seconds']:.0f} s, "
+              f"{soak['rps']:.1f} req/s, p99 {soak['p99']:.0f} ms, errors {soak['errors']}; "
+              f"server RSS {before:.0f} MB at start, {after:.0f} MB at end ({after - before:+.0f} MB)")
+
+
+if __name__ == "__main__":
+    main()

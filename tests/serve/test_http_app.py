@@ -1,0 +1,119 @@
+"""The HTTP app in-process (FastAPI's TestClient) with a real Engine and model: error mapping, overload, timeout,
+keys. Where a test needs the queue full or the model slow, the detector's batcher is swapped for a gated one."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import shared_image
+from vigil.config import VigilConfig
+from vigil.errors import ConfigError
+from vigil.serve.batching import MicroBatcher
+from vigil.serve.engine import Engine
+from vigil.serve.http import create_app
+from vigil.serve.run import check_bind
+
+
+@pytest.fixture(scope="module")
+def engine(store):
+    engine = Engine(VigilConfig(server={"request_timeout_s": 1.0, "queue_size": 1})).setup()
+    yield engine
+    engine.close()
+
+
+@pytest.fixture
+def gated(engine):
+    """The detector's queue with a model that blocks until the test opens the gate."""
+    gate = threading.Event()
+    entered = threading.Event()
+
+    def model(items):
+        entered.set()
+        gate.wait(10)
+        return engine.pipeline.detect_prepared(items)
+
+    real = engine._detect
+    engine._detect = MicroBatcher("gated", model, max_batch=1, queue_size=1)
+    yield engine, gate, entered
+    gate.set()
+    engine._detect.close()
+    engine._detect = real
+
+
+def _post(client, path, **kwargs):
+    return client.post(path, files={"image": ("a.jpg", shared_image("dog.jpg").read_bytes())}, **kwargs)
+
+
+def test_full_queue_is_503_with_retry_after(gated):
+    engine, gate, entered = gated
+    frame = engine.decode(shared_image("dog.jpg").read_bytes())
+    running = engine._detect.submit(engine.pipeline.prepare(frame), 10)
+    entered.wait(5)
+    waiting = engine._detect.submit(engine.pipeline.prepare(frame), 10)
+    client = TestClient(create_app(engine))
+    for path in ("/v1/vision/detection", "/v2/detect"):
+        reply = _post(client, path)
+        assert reply.status_code == 503 and reply.headers["Retry-After"] == "1"
+        assert "queue full" in reply.json()["error"]
+    assert reply.json()["type"] == "Overloaded"
+    gate.set()
+    running.result(10), waiting.result(10)
+    assert _post(client, "/v1/vision/detection").status_code == 200
+
+
+def test_slow_model_is_deepstack_500_timeout(gated):
+    engine, gate, _ = gated
+    client = TestClient(create_app(engine))
+    reply = _post(client, "/v1/vision/detection")
+    assert reply.status_code == 500
+    assert reply.json()["success"] is False and reply.json()["error"].startswith("timeout")
+    gate.set()
+    assert _post(client, "/v1/vision/detection").status_code == 200
+
+
+KEYS = [  # (api_key, admin_key, route, how the key is sent, key, status)
+    ("", "", "/v1/vision/detection", None, "", 200),
+    ("k", "", "/v1/vision/detection", "form", "k", 200),
+    ("k", "", "/v1/vision/detection", "header", "k", 200),
+    ("k", "", "/v1/vision/detection", "bearer", "k", 200),
+    ("k", "", "/v1/vision/detection", "form", "K", 401),
+    ("k", "", "/v1/vision/detection", None, "", 401),
+    ("k", "a", "/v1/vision/detection", "header", "a", 401),  # the admin key is not a use key
+    ("k", "a", "/v1/vision/face/delete", "form", "k", 401),
+    ("k", "", "/v1/vision/face/delete", "form", "k", 403),  # key accepted; no face recogniser in this build
+    ("", "a", "/v1/vision/face/delete", "bearer", "a", 403),
+    ("", "a", "/v1/vision/face/delete", None, "", 401),
+]
+
+
+@pytest.mark.parametrize(("api_key", "admin_key", "route", "how", "key", "status"), KEYS)
+def test_keys(engine, api_key, admin_key, route, how, key, status, monkeypatch):
+    monkeypatch.setattr(engine.config.server, "api_key", api_key)
+    monkeypatch.setattr(engine.config.server, "admin_key", admin_key)
+    client = TestClient(create_app(engine))
+    form = {"userid": "x", **({"api_key": key} if how == "form" else {})}
+    headers = {"header": {"X-API-Key": key}, "bearer": {"Authorization": f"Bearer {key}"}}.get(how, {})
+    reply = _post(client, route, data=form, headers=headers)
+    assert reply.status_code == status, reply.text
+    if status != 200:
+        assert reply.json()["success"] is False
+
+
+@pytest.mark.parametrize(("host", "api_key", "allow", "error"), [
+    ("127.0.0.1", "", False, None),
+    ("localhost", "", False, None),
+    ("::1", "", False, None),
+    ("0.0.0.0", "", False, ConfigError),
+    ("0.0.0.0", "", True, None),
+    ("192.168.1.5", "secret", False, None),
+])
+def test_no_key_means_loopback_only(host, api_key, allow, error):
+    config = VigilConfig(server={"host": host, "api_key": api_key, "allow_remote_without_key": allow})
+    if error:
+        with pytest.raises(error, match="refusing to bind"):
+            check_bind(config)
+    else:
+        check_bind(config)
