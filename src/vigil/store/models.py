@@ -93,8 +93,6 @@ class ModelStore:
         raise NotFound(f"{spec.name}: could not get {role} file {file.name}: " + "; ".join(errors))
 
     def _convert(self, spec: ModelSpec) -> None:
-        from vigil.store.darknet import darknet_to_onnx
-
         folder = self.folder(spec.name)
         out = folder / "model.onnx"
         record = self._derived(spec.name)
@@ -102,7 +100,7 @@ class ModelStore:
             return
         part = fetch.temporary_path(folder, out.name)
         try:
-            darknet_to_onnx(folder / spec.files["cfg"].name, folder / spec.files["weights"].name, part)
+            _CONVERTERS[spec.convert](spec, folder, part)
             part.replace(out)
         finally:
             part.unlink(missing_ok=True)
@@ -153,6 +151,21 @@ class ModelStore:
             text = self.path(name, spec.labels_file).read_text()
             return tuple(line.strip() for line in text.splitlines() if line.strip())
         return ()
+
+
+def _darknet(spec: ModelSpec, folder: Path, out: Path) -> None:
+    from vigil.store.darknet import darknet_to_onnx
+
+    darknet_to_onnx(folder / spec.files["cfg"].name, folder / spec.files["weights"].name, out)
+
+
+def _dlib_resnet(spec: ModelSpec, folder: Path, out: Path) -> None:
+    from vigil.store.dlib_onnx import dlib_resnet_to_onnx
+
+    dlib_resnet_to_onnx(folder / spec.files["model"].name, out)
+
+
+_CONVERTERS = {"darknet_to_onnx": _darknet, "dlib_resnet_to_onnx": _dlib_resnet}
 
 
 def _load_user_manifests(folder: Path) -> list[ModelSpec]:
