@@ -117,12 +117,12 @@ def models_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
 def _model_row(store, name: str) -> dict:
     spec = store.spec(name)
     status = store.status(name)
-    first = next(iter(spec.files.values()))
+    first = next(iter(spec.files.values()), None)
     return {
         "name": name, "task": spec.task, "format": spec.format, "runtime": spec.runtime,
         "size_bytes": sum(f.size or 0 for f in spec.files.values()),
         "present": all(s.present for s in status), "verified": all(s.verified for s in status),
-        "licence": spec.licence, "source": first.sources[0].describe() if first.sources else "",
+        "licence": spec.licence, "source": first.sources[0].describe() if first and first.sources else "built in",
         "files": [{"role": s.role, "path": str(s.path), "present": s.present, "sha256_ok": s.verified} for s in status],
     }
 

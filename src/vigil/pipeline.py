@@ -47,6 +47,7 @@ class Pipeline:
         self.limits = images.ImageLimits(self.config.limits.max_bytes, self.config.limits.max_pixels,
                                          frozenset(self.config.limits.formats))
         self._detector: ObjectDetector | None = None
+        self._faces = None
         self._lock = threading.Lock()
         self.frame_skip = FrameSkip(self.config.rpc.conseq_images_to_skip)
 
@@ -60,6 +61,17 @@ class Pipeline:
                     self._detector = ObjectDetector.load(self.store, cfg.model, cfg.input_size, cfg.rect,
                                                          cfg.threads or None)
         return self._detector
+
+    @property
+    def faces(self):
+        """The FaceRecognizer (models/faces.py), loaded on first use with the configured gallery."""
+        if self._faces is None:
+            with self._lock:
+                if self._faces is None:
+                    from vigil.models.faces import FaceRecognizer
+
+                    self._faces = FaceRecognizer.load(self.config, self.store)
+        return self._faces
 
     def setup(self) -> Pipeline:
         _ = self.detector

@@ -93,8 +93,6 @@ class ModelStore:
         raise NotFound(f"{spec.name}: could not get {role} file {file.name}: " + "; ".join(errors))
 
     def _convert(self, spec: ModelSpec) -> None:
-        from vigil.store.darknet import darknet_to_onnx
-
         folder = self.folder(spec.name)
         out = folder / "model.onnx"
         record = self._derived(spec.name)
@@ -102,8 +100,7 @@ class ModelStore:
             return
         part = fetch.temporary_path(folder, out.name)
         try:
-            darknet_to_onnx(folder / spec.files["cfg"].name, folder / spec.files["weights"].name, part,
-                            spec.cfg_overrides)
+            _CONVERTERS[spec.convert](spec, folder, part)
             part.replace(out)
         finally:
             part.unlink(missing_ok=True)
@@ -157,11 +154,29 @@ class ModelStore:
 
 def _recipe(spec: ModelSpec) -> str:
     """What a converted file was made from: inputs, corrections and converter version. A change converts again."""
+    if spec.convert != "darknet_to_onnx":
+        parts = [spec.convert or "", *(f.sha256 for _, f in sorted(spec.files.items()))]
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()
     from vigil.store.darknet import CONVERTER_VERSION
 
     parts = [spec.files["cfg"].sha256, spec.files["weights"].sha256, json.dumps(spec.cfg_overrides, sort_keys=True),
              str(CONVERTER_VERSION)]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+def _darknet(spec: ModelSpec, folder: Path, out: Path) -> None:
+    from vigil.store.darknet import darknet_to_onnx
+
+    darknet_to_onnx(folder / spec.files["cfg"].name, folder / spec.files["weights"].name, out, spec.cfg_overrides)
+
+
+def _dlib_resnet(spec: ModelSpec, folder: Path, out: Path) -> None:
+    from vigil.store.dlib_onnx import dlib_resnet_to_onnx
+
+    dlib_resnet_to_onnx(folder / spec.files["model"].name, out)
+
+
+_CONVERTERS = {"darknet_to_onnx": _darknet, "dlib_resnet_to_onnx": _dlib_resnet}
 
 
 def _load_user_manifests(folder: Path) -> list[ModelSpec]:

@@ -1,0 +1,15 @@
+"""Focus measure: the variance of the Laplacian of a grey image (Pech-Pacheco et al., 2000), as the
+original servers used to drop blurry faces (threshold 200 on 8-bit grey)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def laplacian_variance(image: np.ndarray) -> float:
+    """Variance of the 3×3 Laplacian; `image` is RGB (h, w, 3) or grey (h, w) uint8. Empty → 0."""
+    if image.size == 0:
+        return 0.0
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
+    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
