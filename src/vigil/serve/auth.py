@@ -40,9 +40,13 @@ def _matches(expected: str, keys: list[str]) -> bool:
 
 
 def check(server: ServerConfig, keys: list[str], admin: bool) -> None:
+    """Use calls take the api_key or the admin_key (an admin may also use); changes take only the admin_key."""
     expected = (server.admin_key or server.api_key) if admin else server.api_key
     if not expected:
         return
-    if not _matches(expected, keys):
+    accepted = _matches(expected, keys)
+    if not admin and server.admin_key:
+        accepted |= _matches(server.admin_key, keys)
+    if not accepted:
         what = "admin key" if admin and server.admin_key else "api key"
         raise Unauthorized(f"Incorrect {what}" if keys else f"this call needs the {what}")

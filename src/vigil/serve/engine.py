@@ -148,7 +148,7 @@ class Engine:
             raise NotActivated("face recognition is not part of this build")
         try:
             return self.pipeline.faces
-        except (ModelIntegrityError, NotFound) as exc:
+        except (ModelIntegrityError, NotFound, ImportError) as exc:
             raise NotActivated(f"face recognition is not available: {exc}") from None
 
     @property
@@ -185,13 +185,13 @@ class Engine:
             frame = self.decode(self.resolve(entry.image), full_size=True)
         except BadInput as exc:
             return ImageResult(entry.image, dets, error=str(exc))
-        labelled = self.run_model(lambda: self.label_persons(frame, dets), deadline)
+        labelled = self.run_model(lambda: self.label_persons(frame, dets, entry.image), deadline)
         return ImageResult(entry.image, labelled, frame.width, frame.height)
 
-    def label_persons(self, frame: images.DecodedImage, detections: Detections) -> Detections:
+    def label_persons(self, frame: images.DecodedImage, detections: Detections, source: str = "") -> Detections:
         if self.config.rpc.recognize_mode == "person":
             return self.classifier.label_persons(frame, detections, self.config.rpc.min_proba)
-        return self.recognizer.label_persons(frame, detections)
+        return self.recognizer.label_persons(frame, detections, source)
 
 
 def _share_cores(config: VigilConfig) -> tuple[VigilConfig, int]:

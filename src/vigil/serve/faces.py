@@ -1,50 +1,55 @@
-"""Face work for both front ends, against the FaceRecognizer / Gallery interface (models/faces.py, store/gallery.py).
+"""Face work for both front ends, over FaceRecognizer (models/faces.py) and its Gallery (store/gallery.py).
 
-Every model call goes through the engine's faces queue (bounded, one at a time); gallery reads do not.
+Every model call goes through the engine's faces queue (bounded, one at a time, since the face detector's
+interpreter is not re-entrant); gallery reads and edits do not need the queue (SQLite, a connection per thread).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from vigil.errors import BadInput, NotActivated, NotFound
+from vigil.images import DecodedImage
 from vigil.results import Detections
 from vigil.serve.engine import Engine
 
+NOT_MATCHED = ("unknown", "uncertain")
+
 
 def detect(engine: Engine, data: bytes, deadline: float) -> Detections:
+    """Every face (DeepStack /v1/vision/face): boxes and detector scores, no identities."""
     frame = engine.decode(data, full_size=True)
     recognizer = engine.recognizer
-    if hasattr(recognizer, "detect"):
-        return engine.run_model(lambda: recognizer.detect(frame), deadline)
-    return engine.run_model(lambda: recognizer.recognize(frame), deadline)
+    found = engine.run_model(lambda: recognizer.detect(frame.pixels), deadline)
+    xyxy = np.array([f.xyxy for f in found], np.float32).reshape(-1, 4) / frame.scale
+    return Detections(xyxy, [f.score for f in found], np.zeros(len(found), np.int64),
+                      {"quality": np.array([f.quality for f in found], dtype=object)})
 
 
-def recognize(engine: Engine, data: bytes, deadline: float) -> Detections:
+def recognize(engine: Engine, data: bytes, deadline: float, source: str = "http") -> Detections:
     frame = engine.decode(data, full_size=True)
     recognizer = engine.recognizer
-    return engine.run_model(lambda: recognizer.recognize(frame), deadline)
+    return engine.run_model(lambda: recognizer.recognize(frame, source), deadline)
 
 
 def enroll(engine: Engine, name: str, images: list[bytes], deadline: float) -> Any:
+    """Add samples of `name`; BadInput when no image gave a usable face (and none was enrolled before)."""
     recognizer = engine.recognizer
     report = engine.run_model(lambda: recognizer.enroll(name, images), deadline)
-    if added(report) == 0:
-        raise BadInput(f"no usable face in the {len(images)} image(s) sent for {name}")
+    if not report.added and not report.skipped:
+        reasons = [f"{s}: {e}" for s, e in report.unreadable] + [f"{s}: no usable face" for s in report.no_face]
+        raise BadInput(f"no face could be enrolled for {name}: " + "; ".join(reasons))
     return report
 
 
 def added(report: Any) -> int:
-    for field in ("added", "enrolled", "accepted"):
-        value = getattr(report, field, None)
-        if value is not None:
-            return value if isinstance(value, int) else len(value)
-    return 0
+    return len(report.added)
 
 
 def gallery(engine: Engine) -> Any:
-    recognizer = engine.recognizer
-    found = getattr(recognizer, "gallery", None)
+    found = engine.recognizer.gallery
     if found is None:
         raise NotActivated("this face recogniser has no gallery")
     return found
@@ -63,21 +68,30 @@ def forget(engine: Engine, name: str) -> int:
 
 
 def match(engine: Engine, first: bytes, second: bytes, deadline: float) -> float:
+    """Similarity (1 − embedding distance, floored at 0, as the gallery reports it) of the largest usable face in
+    each image; BadInput naming the image that has none."""
     recognizer = engine.recognizer
-    if not hasattr(recognizer, "compare"):
-        raise NotActivated("face match is not available with this face recogniser")
-    frames = engine.decode(first, full_size=True), engine.decode(second, full_size=True)
-    return float(engine.run_model(lambda: recognizer.compare(*frames), deadline))
+    frames = [engine.decode(data, full_size=True) for data in (first, second)]
+    vectors = engine.run_model(lambda: [_largest_face_vector(recognizer, f, i + 1) for i, f in enumerate(frames)],
+                               deadline)
+    return float(max(0.0, 1.0 - np.linalg.norm(vectors[0] - vectors[1])))
+
+
+def _largest_face_vector(recognizer: Any, frame: DecodedImage, index: int) -> np.ndarray:
+    faces = [f for f in recognizer.detect(frame.pixels) if f.quality == "ok"]
+    if not faces:
+        raise BadInput(f"image{index}: no usable face (none found, or too small or blurry)")
+    largest = max(faces, key=lambda f: (f.xyxy[2] - f.xyxy[0]) * (f.xyxy[3] - f.xyxy[1]))
+    vectors, _ = recognizer.embed(frame.pixels, largest.xyxy[None])
+    return vectors[0]
 
 
 def as_labels(found: Detections) -> Detections:
-    """Recogniser output as seed labels: name "face", `face` = the person (None when unknown), `faceProba` = the
-    similarity. The seed format carries identities this way, so /v2 answers need no other shape."""
-    import numpy as np
-
+    """Recogniser output as seed labels: name "face", `face` = the person (None when unknown or uncertain),
+    `faceProba` = the similarity. The seed format carries identities this way, so /v2 needs no other shape."""
     names = found.data.get("name", np.array(["unknown"] * len(found), dtype=object))
     similarity = found.data.get("similarity", found.score)
-    who = np.array([None if str(n) in ("unknown", "uncertain") else str(n) for n in names], dtype=object)
+    who = np.array([None if str(n) in NOT_MATCHED else str(n) for n in names], dtype=object)
     return Detections(found.xyxy, found.score, np.zeros(len(found), np.int64),
                       {"class_name": np.array(["face"] * len(found), dtype=object), "face": who,
                        "faceProba": np.asarray(similarity, dtype=np.float32)})

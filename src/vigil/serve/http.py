@@ -179,7 +179,7 @@ def _face_routes(router: APIRouter, engine: Engine, user: Any, admin: Any) -> No
     @router.post("/face/recognize", dependencies=[user], summary="Who is in the picture")
     async def face_recognize(request: Request) -> dict:
         clock, form = _Clock(), await _form(request)
-        threshold = min_confidence(form, 0.67)
+        threshold = min_confidence(form, 0.0)  # the recogniser's match/unknown distances decide; this only narrows
         found = await clock.run(faces.recognize, engine, await _image(form), engine.deadline())
         return deepstack.recognition(found, clock.timing(), threshold or 0.0)
 

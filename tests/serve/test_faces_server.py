@@ -1,0 +1,116 @@
+"""Faces through the real server: the deepstack-python client (register, list, recognize), face detection and
+match, the native gallery routes, and the seed's detect_objects → detect_faces over zerorpc."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+import requests
+import zerorpc
+from deepstack.core import DeepstackFace
+from PIL import Image
+from skimage import data as skdata
+
+from tests.conftest import shared_image
+from tests.serve.server import ADMIN_KEY, API_KEY
+
+pytestmark = pytest.mark.integration
+
+
+def _jpeg(rgb: np.ndarray) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(rgb).save(out, "JPEG", quality=92)
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def photos():
+    messi = np.asarray(Image.open(shared_image("messi5.jpg")).convert("RGB"))
+    return {"messi": shared_image("messi5.jpg").read_bytes(),
+            "messi mirrored": _jpeg(np.ascontiguousarray(messi[:, ::-1])),  # another picture of the same face
+            "astronaut": _jpeg(skdata.astronaut()),  # someone else
+            "horses": shared_image("horses.jpg").read_bytes()}  # nobody
+
+
+@pytest.fixture(scope="module")
+def enrolled(server, photos):
+    admin = DeepstackFace(ip="127.0.0.1", port=server.port, api_key=ADMIN_KEY, timeout=60)
+    assert admin.register("messi", photos["messi"]) == "face added"
+    yield
+    requests.post(f"{server.url}/v1/vision/face/delete", data={"userid": "messi", "api_key": ADMIN_KEY}, timeout=30)
+
+
+def test_deepstack_python_register_list_recognize(server, photos, enrolled):
+    user = DeepstackFace(ip="127.0.0.1", port=server.port, api_key=API_KEY, timeout=60)
+    assert user.get_registered_faces() == ["messi"]
+    known = user.recognize(photos["messi mirrored"])
+    assert [p["userid"] for p in known] == ["messi"] and 0.5 <= known[0]["confidence"] <= 1
+    stranger = user.recognize(photos["astronaut"])
+    assert [(p["userid"], p["confidence"]) for p in stranger] == [("unknown", 0.0)]
+    assert user.recognize(photos["horses"]) == []
+
+
+def test_register_without_a_face_or_userid_is_400(server, photos):
+    for form, files, words in [({"userid": "nobody"}, {"image": photos["horses"]}, "no face could be enrolled"),
+                               ({}, {"image": photos["messi"]}, "userid not specified")]:
+        reply = requests.post(f"{server.url}/v1/vision/face/register", data={**form, "api_key": ADMIN_KEY},
+                              files=files, timeout=60)
+        assert reply.status_code == 400 and words in reply.json()["error"]
+
+
+def test_face_detection_and_match(server, photos, enrolled):
+    headers = {"X-API-Key": API_KEY}
+    faces = requests.post(f"{server.url}/v1/vision/face", files={"image": photos["astronaut"]}, headers=headers,
+                          timeout=60).json()
+    assert faces["success"] and len(faces["predictions"]) == 1
+    face = faces["predictions"][0]
+    assert 150 < face["x_min"] < face["x_max"] < 300 and 50 < face["y_min"] < face["y_max"] < 200  # her face
+    same = requests.post(f"{server.url}/v1/vision/face/match", headers=headers, timeout=60,
+                         files={"image1": photos["messi"], "image2": photos["messi mirrored"]}).json()
+    other = requests.post(f"{server.url}/v1/vision/face/match", headers=headers, timeout=60,
+                          files={"image1": photos["messi"], "image2": photos["astronaut"]}).json()
+    assert same["similarity"] > 0.5 > other["similarity"]
+
+
+def test_native_gallery_routes(server, photos):
+    admin = {"X-API-Key": ADMIN_KEY}
+    reply = requests.post(f"{server.url}/v2/gallery/eileen", files=[("images", ("a.jpg", photos["astronaut"]))],
+                          headers=admin, timeout=60)
+    assert reply.status_code == 200 and reply.json()["added"]
+    people = requests.get(f"{server.url}/v2/gallery", headers=admin, timeout=10).json()
+    assert {"name": "eileen", "samples": 1} in people
+    assert requests.patch(f"{server.url}/v2/gallery/eileen", json={"name": "eileen_collins"}, headers=admin,
+                          timeout=10).status_code == 200
+    found = requests.post(f"{server.url}/v2/faces/recognize", files={"image": ("x.jpg", photos["astronaut"])},
+                          headers=admin, timeout=60).json()
+    assert [label["face"] for label in found["labels"]] == ["eileen_collins"]
+    reply = requests.delete(f"{server.url}/v2/gallery/eileen_collins", headers=admin, timeout=10)
+    assert reply.json() == {"name": "eileen_collins", "removed": 1}
+    assert requests.delete(f"{server.url}/v2/gallery/eileen_collins", headers=admin, timeout=10).status_code == 404
+
+
+def test_seed_uploader_detect_objects_then_detect_faces(server, enrolled):
+    objects, faces = zerorpc.Client(heartbeat=5, timeout=120), zerorpc.Client(heartbeat=5, timeout=120)
+    objects.connect(server.objects)
+    faces.connect(server.faces)
+    try:
+        paths = server.client_paths()
+        detected = json.loads(objects.detect_objects(paths))
+        labelled = json.loads(faces.detect_faces(detected))
+    finally:
+        objects.close()
+        faces.close()
+    assert [e["image"] for e in labelled] == paths
+    for before, after in zip(detected, labelled, strict=True):
+        assert [(b["name"], b["box"]) for b in before["labels"]] == [(a["name"], a["box"]) for a in after["labels"]]
+        for label in after["labels"]:
+            if label["name"] == "person":
+                assert "face" in label and "faceProba" in label
+    messi = labelled[FRAME_OF_MESSI]
+    assert "messi" in [label.get("face") for label in messi["labels"]]
+
+
+FRAME_OF_MESSI = 9  # messi5.jpg is the tenth frame of the batch (tests/serve/server.py FRAMES)
