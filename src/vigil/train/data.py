@@ -83,7 +83,9 @@ def load_image(path: str, size: int) -> np.ndarray:
 
 
 def load_all(samples: tuple[Sample, ...] | list[Sample], size: int) -> tuple[np.ndarray, np.ndarray]:
-    pixels = np.stack([load_image(s.path, size) for s in samples]) if samples else np.zeros((0, size, size, 3), np.uint8)
+    if not samples:
+        return np.zeros((0, size, size, 3), np.uint8), np.zeros(0, np.int64)
+    pixels = np.stack([load_image(s.path, size) for s in samples])
     return pixels, np.array([s.label for s in samples], np.int64)
 
 

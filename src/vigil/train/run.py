@@ -65,8 +65,9 @@ class Run:
         if saved.is_file():
             theirs = json.loads(saved.read_text())
             ignore = {"fine_tune_epochs", "threads"}  # may change on resume: e.g. train longer
-            if {k: v for k, v in theirs.items() if k not in ignore} != {k: v for k, v in mine.items() if k not in ignore}:
-                raise BadInput(f"{self.out} holds a run with a different config; pick another --out")
+            differ = [k for k in mine if k not in ignore and theirs.get(k) != mine[k]]
+            if differ:
+                raise BadInput(f"{self.out} holds a run with another config ({', '.join(differ)}); use another --out")
         saved.write_text(json.dumps(mine, indent=2))
         state_path = self.out / "checkpoint.json"
         return json.loads(state_path.read_text()) if state_path.is_file() else {"stage": "new"}
