@@ -17,7 +17,7 @@ from PIL import Image
 from tests.conftest import FIXTURES, shared_image
 
 CROPS_PER_PERSON = 3
-_cache: dict[str, Path] = {}
+_cache: dict[str, object] = {}
 
 
 def _people() -> dict[str, list[list[float]]]:
@@ -76,4 +76,50 @@ def build(root: Path, seed: int = 0) -> Path:
 def dataset(tmp_root: Path) -> Path:
     if "dataset" not in _cache:
         _cache["dataset"] = build(tmp_root / "dataset")
-    return _cache["dataset"]
+    return _cache["dataset"]  # type: ignore[return-value]
+
+
+TRAIN_SIZE = 64  # tiny input: the whole recipe in seconds on two cores
+
+
+def trained_run(tmp_root: Path) -> Path:
+    """One efficientnet_lite0 run (ImageNet weights from the store) on the dataset, trained once per session."""
+    if "run" not in _cache:
+        from vigil.store.models import ModelStore
+        from vigil.train.classify import train_classifier
+        from vigil.train.run import TrainConfig
+
+        config = TrainConfig(dataset=str(dataset(tmp_root)), size=TRAIN_SIZE, epochs=60, fine_tune_epochs=2,
+                             name="person.test")
+        train_classifier(config, tmp_root / "run", ModelStore())
+        _cache["run"] = tmp_root / "run"
+    return _cache["run"]  # type: ignore[return-value]
+
+
+def exported_run(tmp_root: Path) -> tuple[Path, dict]:
+    """The trained run exported to every form this machine can make (LiteRT needs the edge extra)."""
+    if "export" not in _cache:
+        from vigil.export.run import export_run
+
+        run = trained_run(tmp_root)
+        forms = ["onnx-int8", "litert-int8", "c-array", "edgetpu"] if edge_installed() else ["onnx-int8"]
+        _cache["export"] = export_run(run, forms)
+    return trained_run(tmp_root), _cache["export"]  # type: ignore[return-value]
+
+
+def edge_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("litert_torch") is not None
+
+
+def require_edge() -> None:
+    """LiteRT export needs the edge extra, which `make test` installs; CI must never skip it."""
+    import os
+
+    import pytest
+
+    if not edge_installed():
+        if os.environ.get("CI"):
+            raise RuntimeError("CI must run the LiteRT tests: install the edge extra (make test does)")
+        pytest.skip("litert-torch is not installed here: make install EXTRAS=dev,train,edge")
