@@ -195,6 +195,19 @@ def serve(
         raise typer.Exit(2) from None
 
 
+def _add_training_commands() -> None:
+    """Defined in cli_train, which imports torch only inside its commands."""
+    from vigil import cli_train
+
+    app.add_typer(cli_train.train_app, name="train")
+    app.command("export")(cli_train.export)
+    app.command("eval")(cli_train.evaluate)
+    models_app.command("add")(cli_train.models_add)
+
+
+_add_training_commands()
+
+
 def main() -> None:
     app()
 

@@ -55,10 +55,6 @@ class RpcConfig(Section):
     conseq_images_to_skip: int = Field(0, ge=0, title="Frames to skip",
                                        description="reuse labels for frames this close on one monitor (0: off)")
     enabled: bool = Field(True, title="Enabled", description="start the zerorpc servers with `vigil serve`")
-    person_model: str = Field("", title="Person classifier",
-                              description="model name of the whole-person classifier used when recognize_mode = person")
-    min_proba: float = Field(0.8, ge=0, le=1, title="Minimum probability",
-                             description="person mode: below this class probability `face` is null (seed: 0.7–0.8)")
 
 
 class MediaConfig(Section):
@@ -132,6 +128,15 @@ class FacesConfig(Section):
         return self
 
 
+class PersonConfig(Section):
+    model: str = Field("", title="Person classifier",
+                       description="store name of a trained classifier (`vigil export RUN --to onnx-int8` registers "
+                                   "it); used by detect_faces when rpc.recognize_mode = \"person\"")
+    min_proba: float = Field(0.8, ge=0, le=1, title="Minimum probability",
+                             description="below this the person is not recognised: face = null (seed minProba)")
+    threads: int = Field(0, ge=0, title="Threads", description="inference threads (0: all cores)")
+
+
 class VigilConfig(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VIGIL_", env_nested_delimiter="__", extra="forbid")
 
@@ -142,6 +147,8 @@ class VigilConfig(BaseSettings):
     limits: LimitsConfig = Field(default_factory=LimitsConfig, title="Limits", description="input limits")
     detect: DetectConfig = Field(default_factory=DetectConfig, title="Detection", description="object detector")
     faces: FacesConfig = Field(default_factory=FacesConfig, title="Faces", description="face detection and recognition")
+    person: PersonConfig = Field(default_factory=PersonConfig, title="Person classifier",
+                                 description="known person vs stranger on whole-body crops (seed 000)")
     models: dict[str, ModelThresholds] = Field(default_factory=dict, title="Per-model thresholds",
                                                description="[models.\"<name>\"] tables")
 

@@ -37,6 +37,7 @@ class LiteRTSession:
         self.input_shape = [int(d) for d in detail["shape"]]
         self.input_dtype = detail["dtype"]
         self.input_quantization = detail.get("quantization", (0.0, 0))
+        self.output_quantization = [d.get("quantization", (0.0, 0)) for d in self._interp.get_output_details()]
         self.metadata: dict[str, str] = {}
 
     def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:

@@ -159,15 +159,15 @@ class Engine:
         return self._classifier
 
     def _load_classifier(self) -> Any:
-        name = self.config.rpc.person_model
+        name = self.config.person.model
         if not name:
-            raise NotActivated("recognize_mode = person needs [rpc] person_model")
+            raise NotActivated("the person classifier needs [person] model (a trained classifier in the store)")
         try:
             from vigil.models.classify import PersonClassifier
         except ImportError:
             raise NotActivated("the person classifier is not part of this build") from None
         try:
-            return PersonClassifier.load(self.pipeline.store, name, self.config.detect.threads or None)
+            return PersonClassifier.load(self.pipeline.store, name, self.config.person.threads or None)
         except (ModelIntegrityError, NotFound) as exc:
             raise NotActivated(f"the person classifier {name!r} is not available: {exc}") from None
 
@@ -190,7 +190,7 @@ class Engine:
 
     def label_persons(self, frame: images.DecodedImage, detections: Detections, source: str = "") -> Detections:
         if self.config.rpc.recognize_mode == "person":
-            return self.classifier.label_persons(frame, detections, self.config.rpc.min_proba)
+            return self.classifier.label_persons(frame, detections, self.config.person.min_proba)
         return self.recognizer.label_persons(frame, detections, source)
 
 

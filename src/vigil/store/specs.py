@@ -77,8 +77,8 @@ Decoder = Literal["darknet_yolo", "yolov5", "yolov8", "ssd_coral", "blazeface", 
 class ModelSpec(_Frozen):
     name: str = Field(description="registry name, e.g. yolov4_tiny.coco")
     task: Task
-    format: Literal["darknet", "onnx", "tflite", "dlib"]
-    runtime: Literal["onnxruntime", "opencv", "litert", "dlib"]
+    format: Literal["darknet", "onnx", "tflite", "dlib", "pytorch"]
+    runtime: Literal["onnxruntime", "opencv", "litert", "dlib", "torch"]
     decoder: Decoder = "none"
     input: InputSpec
     labels: tuple[str, ...] = ()

@@ -1,0 +1,76 @@
+"""Model manifests for a run folder's exported forms, and their registration in the model store.
+
+Each form is a store model: `<name>` is the serving default (the int8 ONNX when present, else fp32), and
+`<name>.fp32`, `<name>.int8`, `<name>.litert`, `<name>.edgetpu` name each form explicitly. Files are PathSources
+pointing into the run folder with their sha256, so `pull` copies and verifies them like any other model.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from vigil.store.models import ModelStore, sha256_of
+from vigil.store.specs import InputSpec, ModelFile, ModelSpec, PathSource
+
+FORMS = {  # form -> (file in the run folder, manifest suffix, format, runtime)
+    "onnx": ("model.onnx", ".fp32", "onnx", "onnxruntime"),
+    "onnx-int8": ("model.int8.onnx", ".int8", "onnx", "onnxruntime"),
+    "litert-int8": ("model.int8.tflite", ".litert", "tflite", "litert"),
+    "edgetpu": ("model.int8_edgetpu.tflite", ".edgetpu", "tflite", "litert"),
+}
+SERVING_ORDER = ("onnx-int8", "onnx")  # the issue: the int8 ONNX by default when present
+
+
+def run_info(run_dir: Path) -> dict:
+    config = json.loads((run_dir / "config.json").read_text())
+    split = json.loads((run_dir / "split.json").read_text())
+    return {"name": config["name"], "arch": config["arch"], "size": config["size"], "labels": split["labels"]}
+
+
+def form_spec(run_dir: Path, form: str, name: str, input_spec: InputSpec, labels: tuple[str, ...],
+              speed: str = "") -> ModelSpec:
+    filename, _, fmt, runtime = FORMS[form]
+    path = (run_dir / filename).resolve()
+    return ModelSpec(
+        name=name, task="classify", format=fmt, runtime=runtime, input=input_spec, labels=labels,
+        files={"model": ModelFile(name=filename, sha256=sha256_of(path), size=path.stat().st_size,
+                                  sources=(PathSource(path=str(path)),))},
+        licence="your own training run; backbone weights under their own licence (see `vigil models list`)",
+        description=f"person classifier ({form}) trained in {run_dir.resolve()}", speed=speed,
+    )
+
+
+def write_manifests(run_dir: Path, specs: dict[str, ModelSpec]) -> list[Path]:
+    """specs: form -> spec (with its explicit name). Adds the serving default under the plain name."""
+    folder = run_dir / "manifests"
+    folder.mkdir(exist_ok=True)
+    base = run_info(run_dir)["name"]
+    written = []
+    for spec in specs.values():
+        written.append(_write(folder, spec))
+    default = next((specs[f] for f in SERVING_ORDER if f in specs), None)
+    if default is not None:
+        written.append(_write(folder, default.model_copy(update={"name": base})))
+    return written
+
+
+def _write(folder: Path, spec: ModelSpec) -> Path:
+    path = folder / f"{spec.name}.json"
+    path.write_text(spec.model_dump_json(indent=2, exclude_defaults=False))
+    return path
+
+
+def register(run_dir: Path, home: Path) -> list[str]:
+    """Copy the run's manifests into `$VIGIL_HOME/manifests` and pull each (copy + sha256 check) into the cache."""
+    target = home / "manifests"
+    target.mkdir(parents=True, exist_ok=True)
+    names = []
+    for manifest in sorted((run_dir / "manifests").glob("*.json")):
+        shutil.copyfile(manifest, target / manifest.name)
+        names.append(manifest.stem)
+    store = ModelStore(home)
+    for name in names:
+        store.pull(name)
+    return names

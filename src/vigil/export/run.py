@@ -1,0 +1,116 @@
+"""`vigil export RUN_DIR --to onnx,onnx-int8,litert-int8,c-array[,edgetpu]`: every form from one trained run,
+each with a manifest; then (optionally) registered in the model store."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+from safetensors.torch import load_file
+
+from vigil.errors import BadInput
+from vigil.export import carray, manifest
+from vigil.export.quantize import calibration_pixels, quantize_onnx
+from vigil.models.classify import PersonClassifier
+from vigil.runtimes.session import open_session
+from vigil.store.specs import ModelSpec
+
+log = logging.getLogger(__name__)
+FORMS = ("onnx", "onnx-int8", "litert-int8", "c-array", "edgetpu")
+
+
+def parse_forms(text: str) -> list[str]:
+    forms = [f.strip() for f in text.split(",") if f.strip()]
+    unknown = [f for f in forms if f not in FORMS]
+    if unknown or not forms:
+        raise BadInput(f"unknown export form(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(FORMS)}")
+    return forms
+
+
+def _model(run_dir: Path):
+    from vigil.train.archs import Classifier
+    from vigil.train.weights import arch
+
+    info = manifest.run_info(run_dir)
+    config = json.loads((run_dir / "config.json").read_text())
+    model = Classifier(arch(info["arch"]).build(info["size"], config.get("width", 1.0)), len(info["labels"]))
+    model.load_state_dict(load_file(str(run_dir / "model.safetensors")))
+    return model.eval()
+
+
+def export_run(run_dir: Path, forms: list[str]) -> dict:
+    if not (run_dir / "model.safetensors").is_file():
+        raise BadInput(f"{run_dir} is not a finished training run (no model.safetensors)")
+    info = manifest.run_info(run_dir)
+    labels, base = tuple(info["labels"]), info["name"]
+    fp32 = ModelSpec.model_validate_json((run_dir / "manifests" / f"{base}.fp32.json").read_text())
+    from vigil.train.weights import arch
+
+    spec_arch = arch(info["arch"])
+    pixels = calibration_pixels(run_dir)
+    specs, report = {"onnx": fp32}, {"run_dir": str(run_dir.resolve()), "forms": {}}
+    if "onnx" in forms or not (run_dir / "model.onnx").is_file():
+        from vigil.export.onnx import to_onnx
+
+        to_onnx(_model(run_dir), info["size"], run_dir / "model.onnx")
+        specs["onnx"] = fp32 = manifest.form_spec(run_dir, "onnx", f"{base}.fp32", fp32.input, labels)
+    report["forms"]["onnx"] = _file(run_dir / "model.onnx")
+    if "onnx-int8" in forms:
+        quantize_onnx(run_dir / "model.onnx", run_dir / "model.int8.onnx", pixels, fp32.input)
+        specs["onnx-int8"] = manifest.form_spec(run_dir, "onnx-int8", f"{base}.int8", fp32.input, labels)
+        report["forms"]["onnx-int8"] = _file(run_dir / "model.int8.onnx")
+    tflite = run_dir / "model.int8.tflite"
+    if {"litert-int8", "c-array", "edgetpu"} & set(forms):
+        from vigil.export import litert
+
+        litert.to_litert_int8(_model(run_dir), pixels, spec_arch.mean, spec_arch.std, tflite)
+        spec = litert.litert_input_spec(tflite, spec_arch.mean, spec_arch.std)
+        specs["litert-int8"] = manifest.form_spec(run_dir, "litert-int8", f"{base}.litert", spec, labels)
+        report["forms"]["litert-int8"] = {**_file(tflite), "ops": litert.op_counts(tflite),
+                                          "input": spec.dtype}
+    if "c-array" in forms:
+        header, source = carray.to_c_array(tflite, run_dir / "model_int8", symbol=f"g_{base}_model")
+        report["forms"]["c-array"] = {"header": str(header), "source": str(source), "bytes": tflite.stat().st_size}
+    if "edgetpu" in forms:
+        report["forms"]["edgetpu"] = _edgetpu(run_dir, tflite, specs, base, labels)
+    _measure(run_dir, specs, pixels[:32], report)
+    manifest.write_manifests(run_dir, specs)
+    report["serving_default"] = next(f for f in manifest.SERVING_ORDER if f in specs)
+    report["models"] = sorted({*(s.name for s in specs.values()), base})
+    (run_dir / "export.json").write_text(json.dumps(report, indent=2))
+    return report
+
+
+def _edgetpu(run_dir: Path, tflite: Path, specs: dict, base: str, labels: tuple[str, ...]) -> dict:
+    from vigil.export.edgetpu import compile_edgetpu
+
+    result = compile_edgetpu(tflite)
+    if result.compiled is not None:
+        specs["edgetpu"] = manifest.form_spec(run_dir, "edgetpu", f"{base}.edgetpu", specs["litert-int8"].input,
+                                              labels)
+    return {"compiled": str(result.compiled) if result.compiled else None, "message": result.message,
+            "command": result.command}
+
+
+def _file(path: Path) -> dict:
+    return {"path": str(path), "bytes": path.stat().st_size}
+
+
+def _measure(run_dir: Path, specs: dict[str, ModelSpec], pixels: np.ndarray, report: dict) -> None:
+    """Latency per crop (one crop per call, as serving sees a lone person) of each runnable form; written into
+    the manifests' `speed` so `vigil models list` shows it."""
+    for form, spec in list(specs.items()):
+        if form == "edgetpu":
+            continue
+        classifier = PersonClassifier(spec, open_session(run_dir / spec.files["model"].name, spec.runtime, 1),
+                                      spec.labels)
+        crops = list(pixels)
+        classifier.classify(crops[:2])
+        start = time.perf_counter()
+        classifier.classify(crops)
+        ms = (time.perf_counter() - start) / len(crops) * 1000
+        specs[form] = spec.model_copy(update={"speed": f"{ms:.2f} ms/crop (1 thread, {run_dir.name})"})
+        report["forms"][form]["ms_per_crop_1_thread"] = round(ms, 3)

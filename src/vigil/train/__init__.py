@@ -1,0 +1,1 @@
+"""Training (extra "train": torch). Nothing on the serving path imports this package."""

@@ -1,0 +1,116 @@
+"""The seed's dataset layout, its splits and its augmentation, in numpy and OpenCV (no torchvision).
+
+`DATASET/<label>/*.jpg`; a `no_faces` sub-folder counts for its parent label. Stratified split with a fixed seed:
+20% test, then 20% of the rest for validation. Class weights `max_count / count`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vigil import images
+from vigil.errors import BadInput
+from vigil.ops.letterbox import stretch
+
+SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+
+
+@dataclass(frozen=True)
+class Sample:
+    path: str
+    label: int
+
+
+@dataclass(frozen=True)
+class Split:
+    labels: tuple[str, ...]
+    train: tuple[Sample, ...]
+    val: tuple[Sample, ...]
+    test: tuple[Sample, ...]
+
+    def class_weights(self) -> np.ndarray:
+        counts = np.bincount([s.label for s in self.train], minlength=len(self.labels)).astype(np.float64)
+        return (counts.max() / np.maximum(counts, 1)).astype(np.float32)
+
+    def to_json(self) -> dict:
+        part = lambda samples: [[s.path, s.label] for s in samples]  # noqa: E731
+        return {"labels": list(self.labels), "train": part(self.train), "val": part(self.val), "test": part(self.test)}
+
+    @classmethod
+    def from_json(cls, doc: dict) -> Split:
+        part = lambda rows: tuple(Sample(p, int(i)) for p, i in rows)  # noqa: E731
+        return cls(tuple(doc["labels"]), part(doc["train"]), part(doc["val"]), part(doc["test"]))
+
+
+def scan(root: Path) -> tuple[tuple[str, ...], list[Sample]]:
+    """Labels (sorted folder names) and every image below them."""
+    if not root.is_dir():
+        raise BadInput(f"{root}: dataset folder does not exist")
+    labels = tuple(sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")))
+    samples = [Sample(str(p), i) for i, label in enumerate(labels)
+               for p in sorted((root / label).rglob("*")) if p.suffix.lower() in SUFFIXES and p.is_file()]
+    counts = np.bincount([s.label for s in samples], minlength=len(labels))
+    if len(labels) < 2 or counts.min() < 3:
+        raise BadInput(f"{root}: need at least 2 label folders with 3+ images each; found "
+                       + (", ".join(f"{n}={c}" for n, c in zip(labels, counts, strict=True)) or "none"))
+    return labels, samples
+
+
+def split(root: Path, seed: int = 42, test: float = 0.2, val: float = 0.2) -> Split:
+    labels, samples = scan(root)
+    rng = np.random.default_rng(seed)
+    parts: dict[str, list[Sample]] = {"train": [], "val": [], "test": []}
+    for label in range(len(labels)):  # stratified: every class split in the same proportions
+        own = [s for s in samples if s.label == label]
+        order = rng.permutation(len(own))
+        n_test = max(1, round(len(own) * test))
+        n_val = max(1, round((len(own) - n_test) * val))
+        parts["test"] += [own[i] for i in order[:n_test]]
+        parts["val"] += [own[i] for i in order[n_test:n_test + n_val]]
+        parts["train"] += [own[i] for i in order[n_test + n_val:]]
+    return Split(labels, tuple(parts["train"]), tuple(parts["val"]), tuple(parts["test"]))
+
+
+def load_image(path: str, size: int) -> np.ndarray:
+    """RGB uint8 stretched to size×size, as the serving wrapper resizes a person crop."""
+    frame = images.load(path, fit=(size, size))
+    return stretch(frame.pixels, size, size)[0]
+
+
+def load_all(samples: tuple[Sample, ...] | list[Sample], size: int) -> tuple[np.ndarray, np.ndarray]:
+    if not samples:
+        return np.zeros((0, size, size, 3), np.uint8), np.zeros(0, np.int64)
+    pixels = np.stack([load_image(s.path, size) for s in samples])
+    return pixels, np.array([s.label for s in samples], np.int64)
+
+
+@dataclass(frozen=True)
+class Augment:
+    """Keras ImageDataGenerator's recipe as the seed used it: rotation 40°, shifts 0.2, shear 0.2, zoom 0.2, flip."""
+
+    rotation: float = 40.0
+    shift: float = 0.2
+    shear: float = 0.2
+    zoom: float = 0.2
+    flip: bool = True
+
+    def __call__(self, rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        h, w = rgb.shape[:2]
+        angle = math.radians(rng.uniform(-self.rotation, self.rotation))
+        shear = rng.uniform(-self.shear, self.shear)
+        zx, zy = rng.uniform(1 - self.zoom, 1 + self.zoom, size=2)
+        tx, ty = rng.uniform(-self.shift, self.shift) * w, rng.uniform(-self.shift, self.shift) * h
+        rot = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+        linear = rot @ np.array([[1, -math.sin(shear)], [0, math.cos(shear)]]) @ np.diag([1 / zx, 1 / zy])
+        centre = np.array([w / 2, h / 2])
+        matrix = np.hstack([linear, (centre - linear @ centre + [tx, ty])[:, None]])
+        out = cv2.warpAffine(rgb, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+        return out[:, ::-1] if self.flip and rng.random() < 0.5 else out
+
+    def batch(self, pixels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return np.stack([self(p, rng) for p in pixels])

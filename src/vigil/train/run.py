@@ -1,0 +1,139 @@
+"""One training run in its folder: config, split, checkpoints (resume), metrics CSV, curves, report, confusion
+matrix, the model in safetensors, the fp32 ONNX and a store manifest. Called by `vigil train classify`."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from vigil.errors import BadInput
+from vigil.store.models import ModelStore
+from vigil.train import data, trainer
+from vigil.train.archs import Classifier
+from vigil.train.weights import arch, build_backbone
+
+log = logging.getLogger(__name__)
+CSV_FIELDS = ["pass", "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "seconds"]
+
+
+@dataclass
+class TrainConfig:
+    dataset: str
+    arch: str = "efficientnet_lite0"
+    name: str = ""
+    size: int = 0  # 0: the architecture's own input size
+    width: float = 1.0
+    weights: str | None = None
+    pretrained: bool = True
+    epochs: int = 100  # pass 1 maximum (early stopping, patience below)
+    patience: int = 10
+    fine_tune_epochs: int = 5
+    batch: int = 32
+    lr: float = 1e-3
+    feature_copies: int = 2  # augmented copies of the training set in the pass-1 feature cache
+    seed: int = 42
+    threads: int = 0
+    extra: dict = field(default_factory=dict)
+
+    def resolved(self, out: Path) -> TrainConfig:
+        spec = arch(self.arch)
+        return TrainConfig(**{**asdict(self), "dataset": str(Path(self.dataset).resolve()),
+                              "size": self.size or spec.size, "name": self.name or f"person.{out.resolve().name}"})
+
+
+class Run:
+    def __init__(self, out: Path, config: TrainConfig, store: ModelStore | None = None):
+        self.out, self.store = out, store
+        self.config = config.resolved(out)
+        self.spec = arch(self.config.arch)
+        self.norm = trainer.Normalise(self.spec.mean, self.spec.std)
+        self.state = self._open()
+
+    def _open(self) -> dict:
+        """Create the folder, or resume one made with the same config."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        saved = self.out / "config.json"
+        mine = asdict(self.config)
+        if saved.is_file():
+            theirs = json.loads(saved.read_text())
+            ignore = {"fine_tune_epochs", "threads"}  # may change on resume: e.g. train longer
+            differ = [k for k in mine if k not in ignore and theirs.get(k) != mine[k]]
+            if differ:
+                raise BadInput(f"{self.out} holds a run with another config ({', '.join(differ)}); use another --out")
+        saved.write_text(json.dumps(mine, indent=2))
+        state_path = self.out / "checkpoint.json"
+        return json.loads(state_path.read_text()) if state_path.is_file() else {"stage": "new"}
+
+    def split(self) -> data.Split:
+        path = self.out / "split.json"
+        if path.is_file():
+            return data.Split.from_json(json.loads(path.read_text()))
+        split = data.split(Path(self.config.dataset), self.config.seed)
+        path.write_text(json.dumps(split.to_json()))
+        return split
+
+    def model(self, classes: int) -> tuple[Classifier, str]:
+        cfg = self.config
+        backbone, origin = build_backbone(cfg.arch, cfg.size, cfg.width, Path(cfg.weights) if cfg.weights else None,
+                                          self.store, cfg.pretrained)
+        torch.manual_seed(cfg.seed)
+        return Classifier(backbone, classes), origin
+
+    def log_epoch(self, stage: int, epoch: int, stats: trainer.EpochStats) -> None:
+        path = self.out / "metrics.csv"
+        new = not path.is_file()
+        with path.open("a", newline="") as f:
+            writer = csv.writer(f)
+            if new:
+                writer.writerow(CSV_FIELDS)
+            writer.writerow([stage, epoch, *(round(v, 5) for v in asdict(stats).values())])
+
+    def checkpoint(self, model: Classifier, optimizer: torch.optim.Optimizer | None, **state) -> None:
+        tensors = {f"model.{k}": v.contiguous() for k, v in model.state_dict().items()}
+        groups = []
+        if optimizer is not None:
+            saved = optimizer.state_dict()
+            for idx, values in saved["state"].items():
+                tensors.update({f"opt.{idx}.{k}": torch.as_tensor(v).contiguous() for k, v in values.items()})
+            groups = saved["param_groups"]
+        part = self.out / ".checkpoint.safetensors.part"
+        save_file(tensors, str(part))
+        part.replace(self.out / "checkpoint.safetensors")  # atomic: a crash never leaves half a checkpoint
+        self.state = {**state, "param_groups": groups}
+        (self.out / "checkpoint.json").write_text(json.dumps(self.state, indent=2))
+
+    def restore(self, model: Classifier, optimizer: torch.optim.Optimizer | None = None) -> None:
+        tensors = load_file(str(self.out / "checkpoint.safetensors"))
+        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        if optimizer is not None and self.state.get("param_groups"):
+            per_param: dict[int, dict] = {}
+            for key, value in tensors.items():
+                if key.startswith("opt."):
+                    _, idx, name = key.split(".", 2)
+                    per_param.setdefault(int(idx), {})[name] = value
+            optimizer.load_state_dict({"state": per_param, "param_groups": self.state["param_groups"]})
+
+    def save_model(self, model: Classifier, labels: tuple[str, ...]) -> Path:
+        path = self.out / "model.safetensors"
+        metadata = {"arch": self.config.arch, "labels": json.dumps(list(labels)), "size": str(self.config.size)}
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path), metadata=metadata)
+        return path
+
+
+def timed(fn, *args, **kwargs):
+    start = time.perf_counter()
+    result = fn(*args, **kwargs)
+    return result, time.perf_counter() - start
+
+
+def load_pixels(run: Run, split: data.Split) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    size = run.config.size
+    return {name: data.load_all(getattr(split, name), size) for name in ("train", "val", "test")}
