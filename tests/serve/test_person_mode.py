@@ -1,0 +1,87 @@
+"""recognize_mode = "person": detect_faces names each person box with the whole-person classifier (seed 000), over
+the real zerorpc servers (in-process here) with the real PersonClassifier wrapper. The classifier is a small ONNX
+model built in the test (mean brightness of the crop → "bright" / "dark"), since trained ones need the train extra."""
+
+from __future__ import annotations
+
+import json
+
+import onnx
+import pytest
+import zerorpc
+from onnx import TensorProto, helper
+
+from tests.serve.server import free_port, make_media
+from vigil.config import VigilConfig
+from vigil.formats.seed import from_seed
+from vigil.models.classify import PersonClassifier
+from vigil.runtimes.session import open_session
+from vigil.serve.engine import Engine
+from vigil.serve.rpc import RpcServers
+from vigil.store.specs import InputSpec, ModelFile, ModelSpec, PathSource
+
+pytestmark = pytest.mark.integration
+LABELS = ("bright", "dark")
+
+
+def brightness_classifier(folder) -> PersonClassifier:
+    weights = helper.make_tensor("w", TensorProto.FLOAT, [3, 2], [4.0, -4.0] * 3)
+    graph = helper.make_graph(
+        [helper.make_node("GlobalAveragePool", ["x"], ["pooled"]), helper.make_node("Flatten", ["pooled"], ["flat"]),
+         helper.make_node("MatMul", ["flat", "w"], ["logits"]), helper.make_node("Softmax", ["logits"], ["p"])],
+        "brightness", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, 32, 32])],
+        [helper.make_tensor_value_info("p", TensorProto.FLOAT, ["n", 2])], [weights])
+    path = folder / "brightness.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9), path)
+    spec = ModelSpec(name="brightness.test", task="classify", format="onnx", runtime="onnxruntime", labels=LABELS,
+                     input=InputSpec(width=32, height=32, layout="NCHW", dtype="float32", mean=(127.0,) * 3,
+                                     std=(128.0,) * 3, resize="stretch"),
+                     files={"model": ModelFile(name=path.name, sha256="0" * 64, sources=(PathSource(path=str(path)),))},
+                     licence="test")
+    return PersonClassifier(spec, open_session(path, "onnxruntime", 1), LABELS)
+
+
+@pytest.fixture(scope="module")
+def person_server(tmp_path_factory, store):
+    root = tmp_path_factory.mktemp("person")
+    make_media(root)
+    config = VigilConfig(rpc={"objects": f"tcp://127.0.0.1:{free_port()}", "faces": f"tcp://127.0.0.1:{free_port()}",
+                              "recognize_mode": "person", "mount_point": str(root / "mnt")},
+                         media={"roots": [root / "mnt" / "nvr"]}, person={"model": "brightness.test",
+                                                                          "min_proba": 0.7},
+                         store={"data_dir": root / "data"})
+    engine = Engine(config).setup()
+    engine._classifier = brightness_classifier(root)
+    servers = RpcServers(engine, config.rpc, grace_s=5).start()
+    yield engine, root
+    servers.stop()
+    engine.close()
+
+
+def test_detect_faces_in_person_mode(person_server):
+    engine, root = person_server
+    objects, faces = zerorpc.Client(heartbeat=5, timeout=60), zerorpc.Client(heartbeat=5, timeout=60)
+    objects.connect(engine.config.rpc.objects)
+    faces.connect(engine.config.rpc.faces)
+    paths = [f"/nvr/zoneminder/events/Front/{i:05d}-capture.jpg" for i in range(1, 11)]
+    try:
+        detected = json.loads(objects.detect_objects(paths))
+        labelled = json.loads(faces.detect_faces(detected))
+    finally:
+        objects.close()
+        faces.close()
+    persons = 0
+    for entry, before in zip(labelled, detected, strict=True):
+        expected = engine.classifier.label_persons(engine.decode(root / "mnt" / entry["image"].lstrip("/"),
+                                                                 full_size=True),
+                                                   from_seed(before).detections, 0.7)
+        for label, face, proba in zip(entry["labels"], expected.data["face"], expected.data["faceProba"],
+                                      strict=True):
+            assert label.get("face") == face
+            if label["name"] == "person":
+                persons += 1
+                assert label["faceProba"] == pytest.approx(proba, abs=1e-5) and 0.5 <= label["faceProba"] <= 1
+                assert (label["face"] is None) == (label["faceProba"] < 0.7)
+            else:
+                assert label.get("faceProba") is None
+    assert persons >= 15 and {label.get("face") for e in labelled for label in e["labels"]} & set(LABELS)
