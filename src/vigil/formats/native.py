@@ -27,3 +27,28 @@ def plain(value: Any) -> Any:
     if isinstance(value, str | int | float | bool) or value is None:
         return value
     return str(value)
+
+
+def removed(name: str, samples: int) -> dict[str, Any]:
+    return {"name": name, "removed": samples}
+
+
+def renamed(new: str, old: str) -> dict[str, Any]:
+    return {"name": new, "was": old}
+
+
+def pulled(name: str, folder: Any) -> dict[str, Any]:
+    return {"name": name, "folder": str(folder)}
+
+
+def model_row(spec: Any, present: bool, serving: bool) -> dict[str, Any]:
+    return {"name": spec.name, "task": spec.task, "format": spec.format, "present": present, "serving": serving,
+            "licence": spec.licence}
+
+
+def health(ready: bool) -> dict[str, Any]:
+    return {"status": "ok" if ready else "loading"}
+
+
+def readiness(ready: bool, model: str) -> dict[str, Any]:
+    return {"ready": ready, "model": model}

@@ -21,7 +21,7 @@ from starlette.requests import ClientDisconnect
 
 from vigil import __version__
 from vigil.errors import BadInput, VigilError
-from vigil.formats import deepstack
+from vigil.formats import deepstack, native
 from vigil.pipeline import DetectRequest
 from vigil.serve import auth, mapping
 from vigil.serve.engine import CustomModels, Engine
@@ -58,11 +58,11 @@ def _error_handlers(app: FastAPI, engine: Engine) -> None:
 def _operations(app: FastAPI, engine: Engine) -> None:
     @app.get("/health", tags=["operations"], summary="200 once the models are loaded")
     def health() -> JSONResponse:
-        return JSONResponse({"status": "ok" if engine.ready else "loading"}, status_code=200 if engine.ready else 503)
+        return JSONResponse(native.health(engine.ready), status_code=200 if engine.ready else 503)
 
     @app.get("/ready", tags=["operations"], summary="200 when models are loaded and requests are accepted")
     def ready() -> JSONResponse:
-        body = {"ready": engine.ready, "model": engine.config.detect.model}
+        body = native.readiness(engine.ready, engine.config.detect.model)
         return JSONResponse(body, status_code=200 if engine.ready else 503)
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")

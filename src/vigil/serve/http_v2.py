@@ -82,12 +82,12 @@ def _gallery_routes(router: APIRouter, engine: Engine, user: Any, admin: Any) ->
 
     @router.delete("/gallery/{name}", dependencies=[admin], tags=["gallery"], summary="Forget a person")
     async def remove(name: str) -> dict[str, Any]:
-        return {"name": name, "removed": await run_in_threadpool(lambda: int(faces.gallery(engine).remove(name)))}
+        return native.removed(name, await run_in_threadpool(lambda: int(faces.gallery(engine).remove(name))))
 
     @router.patch("/gallery/{name}", dependencies=[admin], tags=["gallery"], summary="Rename a person")
     async def rename(name: str, body: Rename) -> dict[str, Any]:
         await run_in_threadpool(lambda: faces.gallery(engine).rename(name, body.name))
-        return {"name": body.name, "was": name}
+        return native.renamed(body.name, name)
 
 
 def _model_routes(router: APIRouter, engine: Engine, user: Any, admin: Any) -> None:
@@ -113,17 +113,15 @@ def _model_routes(router: APIRouter, engine: Engine, user: Any, admin: Any) -> N
     @router.post("/models/{name}/pull", dependencies=[admin], tags=["models"], summary="Fetch and verify a model")
     async def pull(name: str) -> dict[str, Any]:
         folder = await run_in_threadpool(engine.pipeline.store.pull, name)
-        return {"name": name, "folder": str(folder)}
+        return native.pulled(name, folder)
 
 
 def _model_rows(engine: Engine) -> list[dict[str, Any]]:
     store = engine.pipeline.store
     rows = []
     for name in sorted(store.specs):
-        spec = store.spec(name)
         present = all(s.present for s in store.status(name))
-        rows.append({"name": name, "task": spec.task, "format": spec.format, "present": present,
-                     "serving": name == engine.config.detect.model, "licence": spec.licence})
+        rows.append(native.model_row(store.spec(name), present, name == engine.config.detect.model))
     return rows
 
 

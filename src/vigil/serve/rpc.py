@@ -81,6 +81,20 @@ def _entry(obj: Any) -> ImageResult:
         return ImageResult(str(image), error=str(exc))
 
 
+def _server_class() -> type:
+    import zerorpc
+
+    class Server(zerorpc.Server):
+        """zerorpc's server, minus the server-side traceback it sends to clients and logs for every error:
+        the client gets the error's type and message; `_call` logs each call once."""
+
+        def _print_traceback(self, protocol_v1: bool, exc_infos: list) -> tuple:
+            exc_type, exc_value, _ = exc_infos
+            return (repr(exc_value),) if protocol_v1 else (exc_type.__name__, str(exc_value), "")
+
+    return Server
+
+
 class RpcServers:
     """Both zerorpc servers in one thread with its own gevent hub; `stop` lets calls in flight finish."""
 
@@ -110,14 +124,13 @@ class RpcServers:
 
     def _main(self) -> None:
         import gevent
-        import zerorpc
 
         hub = gevent.get_hub()
         hub.threadpool.maxsize = POOL_THREADS
         servers = []
         try:
             for service, endpoint in ((ObjectsService, self.config.objects), (FacesService, self.config.faces)):
-                server = zerorpc.Server(service(self.engine, hub), heartbeat=self.config.heartbeat_s)
+                server = _server_class()(service(self.engine, hub), heartbeat=self.config.heartbeat_s)
                 servers.append(server)
                 server.bind(endpoint)
         except Exception as exc:  # a bad or busy endpoint: report it to start() instead of dying silently
