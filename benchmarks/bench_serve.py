@@ -152,13 +152,22 @@ def run(args: argparse.Namespace, url: str, proc: subprocess.Popen | None) -> No
                 [[r["clients"], r["requests"], r["seconds"], r["rps"], r["p50"], r["p99"], r["errors"],
                   r["rps"] / base] for r in rows]))
     if args.soak and proc is not None:
-        before = rss_mb(proc.pid)
-        soak = load(url, args.soak_clients, args.soak, 3600)
-        after = rss_mb(proc.pid)
-        print(f"\nsoak: {soak['requests']} requests, {args.soak_clients} clients, {soak['seconds']:.0f} s, "
-              f"{soak['rps']:.1f} req/s, p99 {soak['p99']:.0f} ms, errors {soak['errors']}; "
-              f"server RSS {before:.0f} MB at start, {after:.0f} MB at end ({after - before:+.0f} MB)")
+        soak(url, proc.pid, args.soak, args.soak_clients)
 
+
+def soak(url: str, pid: int, total: int, clients: int, steps: int = 10) -> None:
+    """`total` requests in `steps` chunks, sampling the server's RSS after each: flat means it stops growing."""
+    rss = [rss_mb(pid)]
+    chunks = []
+    for _ in range(steps):
+        chunks.append(load(url, clients, total // steps, 3600))
+        rss.append(rss_mb(pid))
+    done = sum(c["requests"] for c in chunks)
+    seconds = sum(c["seconds"] for c in chunks)
+    print(f"\nsoak: {done} requests, {clients} clients, {seconds:.0f} s, {done / seconds:.1f} req/s, "
+          f"worst chunk p99 {max(c['p99'] for c in chunks):.0f} ms, errors {sum(c['errors'] for c in chunks)}")
+    print(f"server RSS (MB) at start and after each {total // steps}: " + " ".join(f"{r:.0f}" for r in rss))
+    print(f"RSS growth: first half {rss[steps // 2] - rss[0]:+.0f} MB, second half {rss[-1] - rss[steps // 2]:+.0f} MB")
 
 if __name__ == "__main__":
     main()
