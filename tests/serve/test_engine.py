@@ -60,3 +60,14 @@ def test_workers_share_the_cores():
     assert engine.workers == 2 and engine.config.detect.threads >= 1
     engine = Engine(VigilConfig(server={"workers": 1}, detect={"threads": 3}))
     assert engine.workers == 1 and engine.config.detect.threads == 3
+
+
+def test_a_long_call_does_not_flood_a_small_queue(media, store):
+    config = VigilConfig(server={"queue_size": 2, "max_batch": 1, "workers": 1},
+                         rpc={"mount_point": str(media / "mnt")}, media={"roots": [media / "mnt" / "nvr"]})
+    engine = Engine(config).setup()
+    try:
+        results = engine.detect_paths(_paths(10) * 3, DetectRequest(), engine.deadline())
+    finally:
+        engine.close()
+    assert len(results) == 30 and all(r.ok and len(r.detections) for r in results)

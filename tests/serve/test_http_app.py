@@ -38,7 +38,7 @@ def gated(engine):
         return engine.pipeline.detect_prepared(items)
 
     real = engine._detect
-    engine._detect = MicroBatcher("gated", model, max_batch=1, queue_size=1)
+    engine._detect = MicroBatcher("gated", model, max_batch=1, queue_size=1, observer=engine.metrics)
     yield engine, gate, entered
     gate.set()
     engine._detect.close()
@@ -61,6 +61,7 @@ def test_full_queue_is_503_with_retry_after(gated):
         assert reply.status_code == 503 and reply.headers["Retry-After"] == "1"
         assert "queue full" in reply.json()["error"]
     assert reply.json()["type"] == "Overloaded"
+    assert engine.metrics.registry.get_sample_value("vigil_rejected_total", {"model": "gated"}) == 2
     gate.set()
     running.result(10), waiting.result(10)
     assert _post(client, "/v1/vision/detection").status_code == 200

@@ -38,6 +38,8 @@ class BatchObserver:
 
     def batch(self, name: str, size: int, seconds: float) -> None: ...
 
+    def rejected(self, name: str) -> None: ...
+
 
 class MicroBatcher(Generic[T, R]):
     """Runs `run_batch(items) -> results` (same length, same order) on worker threads for queued jobs."""
@@ -63,6 +65,7 @@ class MicroBatcher(Generic[T, R]):
         try:
             self._queue.put_nowait(job)
         except queue.Full:
+            self._observer.rejected(self.name)
             raise Overloaded(f"{self.name}: queue full ({self._queue.maxsize} waiting); retry later") from None
         return job.future
 

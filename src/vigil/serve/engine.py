@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +101,7 @@ class Engine:
         results: list[ImageResult | None] = [None] * len(paths)
         pending: list[tuple[int, Any, images.DecodedImage]] = []
         skip = self.pipeline.frame_skip
+        window = 2 * self.config.server.max_batch * self.workers  # one call never floods the shared queue
         for i, path in enumerate(paths):
             if not isinstance(path, str):
                 results[i] = ImageResult(str(path), error="each path must be a string")
@@ -110,6 +112,7 @@ class Engine:
                 if reused is not None:
                     results[i] = ImageResult(path, reused)
                     continue
+            self._collect(pending, paths, results, deadline, down_to=window - 1)
             try:
                 frame = self.decode(self.resolve(path))
                 if self._detect is None:
@@ -122,10 +125,8 @@ class Engine:
         return [r if r is not None else ImageResult(str(p), error="not processed") for r, p in zip(results, paths,
                                                                                                       strict=True)]
 
-    def _collect(self, pending: list, paths: Sequence[str], results: list, deadline: float) -> None:
-        from concurrent.futures import TimeoutError as FutureTimeout
-
-        while pending:
+    def _collect(self, pending: list, paths: Sequence[str], results: list, deadline: float, down_to: int = 0) -> None:
+        while len(pending) > down_to:
             i, future, frame = pending.pop(0)
             try:
                 detections = future.result(timeout=max(0.0, deadline - time.monotonic()))

@@ -7,7 +7,8 @@ import logging
 import sys
 import time
 
-_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName",
+                                                                        "color_message"}
 
 
 class JsonFormatter(logging.Formatter):

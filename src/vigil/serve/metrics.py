@@ -24,12 +24,15 @@ class Metrics(BatchObserver):
         self.batch_size = Histogram("vigil_batch_size", "Images per model run", ["model"],
                                     buckets=(1, 2, 3, 4, 6, 8, 16), registry=self.registry)
         self.queue_depth = Gauge("vigil_queue_depth", "Jobs waiting for a model", ["model"], registry=self.registry)
-        self.rejected = Counter("vigil_rejected", "Requests refused because a queue was full", ["model"],
+        self.rejected_total = Counter("vigil_rejected", "Requests refused because a queue was full", ["model"],
                                 registry=self.registry)
 
     def batch(self, name: str, size: int, seconds: float) -> None:
         self.model_latency.labels(name).observe(seconds)
         self.batch_size.labels(name).observe(size)
+
+    def rejected(self, name: str) -> None:
+        self.rejected_total.labels(name).inc()
 
     def watch_queue(self, name: str, depth: Callable[[], int]) -> None:
         self.queue_depth.labels(name).set_function(depth)
