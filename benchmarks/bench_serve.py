@@ -3,9 +3,11 @@ then a soak reporting the server's resident memory at its start and end.
 
     .venv/bin/python benchmarks/bench_serve.py [--requests 240] [--max-seconds 60] [--soak 10000] [--max-batch 4]
 
-Starts its own server (127.0.0.1, a free port, zerorpc off) unless --url is given. Each client is a thread with a
-keep-alive connection posting the seven vtest frames in turn to /v1/vision/detection, as a DeepStack client would.
-Every level is bounded by a request count and a time limit. The baseline is the 1-client row of the same run.
+Starts its own server (127.0.0.1, a free port, zerorpc off) unless --url is given, then a baseline server (one model
+run at a time using every core, no batching: what a plain wrapper around the detector does) for comparison. Each
+client is a thread with a keep-alive connection posting the seven vtest frames in turn to /v1/vision/detection, as a
+DeepStack client would. Every level is bounded by a request count and a time limit. Ratios: against the 1-client row
+of the same server, and against the baseline server at the same concurrency.
 """
 
 from __future__ import annotations
@@ -129,30 +131,41 @@ def main() -> None:
     parser.add_argument("--max-batch", type=int, default=4, help="[server] max_batch of the started server")
     parser.add_argument("--workers", type=int, default=0, help="[server] workers of the started server (0: cores)")
     parser.add_argument("--threads", type=int, default=0, help="[detect] threads of the started server (0: cores)")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="skip the baseline server: one model run at a time on all cores, no batching")
     args = parser.parse_args()
+    if args.url:
+        levels(args, args.url, "the server at " + args.url)
+        return
+    ours = served(args, args.max_batch, args.workers, args.threads, soak_too=True)
+    if not args.no_baseline:
+        base = served(args, 1, 1, 0, soak_too=False)
+        ratios = [f"{o['clients']} clients {o['rps'] / b['rps']:.2f}×" for o, b in zip(ours, base, strict=True)]
+        print("\nthroughput ÷ baseline (max_batch=1, workers=1, threads=cores): " + ", ".join(ratios))
 
+
+def served(args: argparse.Namespace, max_batch: int, workers: int, threads: int, soak_too: bool) -> list[dict]:
     with tempfile.TemporaryDirectory() as folder:
-        started = None if args.url else start_server(Path(folder), args.max_batch, args.workers, args.threads)
-        proc, url = started if started else (None, args.url)
+        proc, url = start_server(Path(folder), max_batch, workers, threads)
         try:
-            run(args, url, proc)
+            rows = levels(args, url, f"max_batch={max_batch}, workers={workers}, threads={threads}")
+            if soak_too and args.soak:
+                soak(url, proc.pid, args.soak, args.soak_clients)
+            return rows
         finally:
-            if proc is not None:
-                proc.send_signal(signal.SIGTERM)
-                print(f"server exit status after SIGTERM: {proc.wait(60)}")
+            proc.send_signal(signal.SIGTERM)
+            print(f"server exit status after SIGTERM: {proc.wait(60)}")
 
 
-def run(args: argparse.Namespace, url: str, proc: subprocess.Popen | None) -> None:
+def levels(args: argparse.Namespace, url: str, what: str) -> list[dict]:
     load(url, 1, 10, 30)  # warm-up: first requests pay for thread pools and allocator growth
     rows = [load(url, int(c), args.requests, args.max_seconds) for c in args.clients.split(",")]
     base = rows[0]["rps"]
-    print(f"\nvigil serve, /v1/vision/detection, vtest 768×576 JPEGs, max_batch={args.max_batch}, "
-          f"workers={args.workers}, threads={args.threads}, {os.cpu_count()} cores\n")
+    print(f"\nvigil serve, /v1/vision/detection, vtest 768×576 JPEGs, {what}, {os.cpu_count()} cores\n")
     print(table(["clients", "requests", "seconds", "req/s", "p50 ms", "p99 ms", "errors", "× 1 client"],
                 [[r["clients"], r["requests"], r["seconds"], r["rps"], r["p50"], r["p99"], r["errors"],
                   r["rps"] / base] for r in rows]))
-    if args.soak and proc is not None:
-        soak(url, proc.pid, args.soak, args.soak_clients)
+    return rows
 
 
 def soak(url: str, pid: int, total: int, clients: int, steps: int = 10) -> None:
@@ -168,6 +181,7 @@ def soak(url: str, pid: int, total: int, clients: int, steps: int = 10) -> None:
           f"worst chunk p99 {max(c['p99'] for c in chunks):.0f} ms, errors {sum(c['errors'] for c in chunks)}")
     print(f"server RSS (MB) at start and after each {total // steps}: " + " ".join(f"{r:.0f}" for r in rss))
     print(f"RSS growth: first half {rss[steps // 2] - rss[0]:+.0f} MB, second half {rss[-1] - rss[steps // 2]:+.0f} MB")
+
 
 if __name__ == "__main__":
     main()
