@@ -32,6 +32,8 @@ class ServerConfig(Section):
                                            description="permit a non-loopback host when no api_key is set")
     request_timeout_s: float = Field(30.0, gt=0, title="Request timeout", description="seconds before a 500 timeout")
     queue_size: int = Field(64, ge=1, title="Queue size", description="requests waiting per model before 503")
+    max_in_flight: int = Field(128, ge=1, title="Max in flight",
+                               description="HTTP requests handled at once; more get 503 + Retry-After, body unread")
     max_batch: int = Field(4, ge=1, le=64, title="Max batch",
                            description="most queued images one detector run takes together (1: no batching)")
     workers: int = Field(0, ge=0, le=16, title="Inference workers",

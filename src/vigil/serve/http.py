@@ -25,7 +25,7 @@ from vigil.formats import deepstack, native
 from vigil.pipeline import DetectRequest
 from vigil.serve import auth, mapping
 from vigil.serve.engine import CustomModels, Engine
-from vigil.serve.middleware import AccessLog, BodyLimit
+from vigil.serve.middleware import AccessLog, Admission, BodyLimit
 
 _IMAGE_FIELD = re.compile(r"^image\d*$")
 NO_IMAGE = "No valid image file was found"
@@ -43,6 +43,7 @@ def create_app(engine: Engine) -> FastAPI:
     app.include_router(v2_router(engine))
     limit = engine.config.limits.max_bytes + 1024 * 1024  # room for the multipart envelope and form fields
     app.add_middleware(BodyLimit, max_bytes=limit, drain_bytes=4 * limit)
+    app.add_middleware(Admission, limit=engine.config.server.max_in_flight, retry_after_s=engine.retry_after_s)
     app.add_middleware(AccessLog, metrics=engine.metrics)
     return app
 

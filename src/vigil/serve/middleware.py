@@ -1,4 +1,4 @@
-"""Two plain ASGI middlewares: the upload size limit and the access log with request metrics."""
+"""Plain ASGI middlewares: admission (requests in flight), the upload size limit, the access log with metrics."""
 
 from __future__ import annotations
 
@@ -49,13 +49,7 @@ class BodyLimit:
 
     async def _refuse(self, scope: Scope, send: Any, size: int) -> None:
         message = f"request body of {size} bytes is over the {self.max_bytes}-byte limit"
-        body = deepstack.error(message, 413) if scope["path"].startswith("/v1/") else native.error(message,
-                                                                                                 "TooLarge", 413)
-        data = json.dumps(body).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()),
-                                (b"connection", b"close")]})
-        await send({"type": "http.response.body", "body": data})
+        await _json(send, 413, _error_body(scope, message, "TooLarge", 413))
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -73,6 +67,42 @@ async def _drain(receive: Any) -> None:
         message = await receive()
         if message["type"] != "http.request" or not message.get("more_body", False):
             return
+
+
+class Admission:
+    """At most `limit` requests inside the app at once (each may hold an upload in memory); the next one gets 503
+    with Retry-After at once. Health, readiness and metrics are always answered."""
+
+    OPEN = ("/health", "/ready", "/metrics")
+
+    def __init__(self, app: Any, limit: int, retry_after_s: int) -> None:
+        self.app, self.limit, self.retry_after_s = app, limit, retry_after_s
+        self.inside = 0
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] in self.OPEN:
+            return await self.app(scope, receive, send)
+        if self.inside >= self.limit:
+            message = f"server busy: {self.limit} requests in progress; retry later"
+            return await _json(send, 503, _error_body(scope, message, "Overloaded", 503),
+                               [(b"retry-after", str(self.retry_after_s).encode())])
+        self.inside += 1  # one event loop: no lock needed
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.inside -= 1
+
+
+def _error_body(scope: Scope, message: str, kind: str, status: int) -> dict:
+    return deepstack.error(message, status) if scope["path"].startswith("/v1/") else native.error(message, kind, status)
+
+
+async def _json(send: Any, status: int, body: dict, headers: list | None = None) -> None:
+    data = json.dumps(body).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()),
+                            (b"connection", b"close"), *(headers or [])]})
+    await send({"type": "http.response.body", "body": data})
 
 
 class AccessLog:
