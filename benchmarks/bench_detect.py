@@ -4,7 +4,8 @@
 
 Both paths start from the JPEG file on disk and end with boxes in original-image pixels.
 Baseline: cv2.imread (full decode) → blobFromImage 416×416 → OpenCV DNN darknet forward → NMSBoxes.
-Vigil: reduced-scale DCT decode → letterbox to a rect input → onnxruntime (BN folded) → early-exit decode → NMS.
+Vigil: reduced-scale DCT decode → letterbox to a rect input → onnxruntime (BN folded; int8 where
+calibrated) → early-exit decode → NMS.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 from vigil import images
 from vigil.config import DetectConfig, VigilConfig
 from vigil.models.detect import DetectOptions
-from vigil.pipeline import DetectRequest, Pipeline
+from vigil.pipeline import Pipeline
 from vigil.runtimes import opencv_dnn
 
 from common import SHARED_IMAGES, make_1080p_jpeg, p50_p95, table, timings_ms
@@ -58,29 +59,36 @@ def stages(pipe: Pipeline, path: Path, runs: int) -> dict[str, float]:
         "input": f"{frame.pixels.shape[1]}x{frame.pixels.shape[0]} → {net_w}x{net_h}"}
 
 
+CONFIGS = [("fp32", 416), ("int8", 416), ("int8", 512)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=50)
     args = parser.parse_args()
-    pipe = Pipeline(VigilConfig(detect=DetectConfig(model=MODEL))).setup()
-    net = opencv_dnn.darknet_net(pipe.store.path(MODEL, "cfg"), pipe.store.path(MODEL, "weights"))
+    pipes = {(p, s): Pipeline(VigilConfig(detect=DetectConfig(model=MODEL, precision=p, input_size=s))).setup()
+             for p, s in CONFIGS}
+    store = next(iter(pipes.values())).store
+    net = opencv_dnn.darknet_net(store.path(MODEL, "cfg"), store.path(MODEL, "weights"))
     with tempfile.TemporaryDirectory() as tmp:
         hd = make_1080p_jpeg(Path(tmp) / "street_1080p.jpg")
-        cases = {"vtest frames 768x576 (7)": sorted(SHARED_IMAGES.glob("vtest_*.jpg")), "1920x1080 JPEG": [hd]}
+        cases = {"vtest 768x576 (7 frames)": sorted(SHARED_IMAGES.glob("vtest_*.jpg")), "1920x1080 JPEG": [hd]}
         rows = []
         for label, paths in cases.items():
-            ours = [t for p in paths for t in timings_ms(lambda p=p: pipe.detect(p, request=DetectRequest()),
-                                                         max(5, args.runs // len(paths)))]
-            base = [t for p in paths for t in timings_ms(lambda p=p: opencv_baseline(net, p),
-                                                         max(5, args.runs // len(paths)))]
-            (o50, o95), (b50, b95) = p50_p95(ours), p50_p95(base)
-            rows.append([label, o50, o95, b50, b95, f"{b50 / o50:.2f}x"])
-        print(table(["images", "vigil p50 ms", "vigil p95 ms", "opencv-dnn p50 ms", "opencv-dnn p95 ms",
-                     "speed-up (p50)"], rows))
+            runs = max(5, args.runs // len(paths))
+            base = [t for p in paths for t in timings_ms(lambda p=p: opencv_baseline(net, p), runs)]
+            b50, b95 = p50_p95(base)
+            rows.append([label, "OpenCV-DNN fp32 416x416 (baseline)", b50, b95, "1.00x"])
+            for (precision, size), pipe in pipes.items():
+                ours = [t for p in paths for t in timings_ms(lambda p=p, pipe=pipe: pipe.detect(p), runs)]
+                o50, o95 = p50_p95(ours)
+                rows.append([label, f"Vigil {precision} {size}", o50, o95, f"{b50 / o50:.2f}x"])
+        print(table(["images", "path", "p50 ms", "p95 ms", "speed-up vs baseline (p50)"], rows))
         print()
-        split = stages(pipe, hd, args.runs)
-        print("where the time goes, 1080p (median ms):",
-              ", ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in split.items()))
+        for key, pipe in pipes.items():
+            split = stages(pipe, hd, args.runs)
+            print(f"where the time goes, 1080p, Vigil {key[0]} {key[1]} (median ms):",
+                  ", ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in split.items()))
 
 
 if __name__ == "__main__":
