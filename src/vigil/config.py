@@ -82,7 +82,7 @@ class FacesConfig(Section):
     detector: str = Field(BLAZEFACE, title="Face detector",
                           description=f"model name: {', '.join(FACE_DETECTORS)} (default: best measured)")
     embedder: str = Field(DLIB_RESNET, title="Face embedder", description="model name of the 128-d embedder")
-    min_score: float = Field(0.5, ge=0, le=1, title="Face score", description="drop face detections scoring lower")
+    min_score: float = Field(0.6, ge=0, le=1, title="Face score", description="drop face detections scoring lower")
     min_face: int = Field(20, ge=1, title="Minimum face", description="faces narrower than this (px) give face: null")
     focus_threshold: float = Field(200.0, ge=0, title="Focus threshold",
                                    description="variance of the Laplacian below which a face is too blurry (seed: 200)")
