@@ -64,8 +64,8 @@ def thumbnail(chip: np.ndarray) -> bytes:
 class FaceRecognizer:
     def __init__(self, config: FacesConfig, detector: FaceDetector, embedder: FaceEmbedder,
                  gallery: Gallery | None = None, classifier: FaceClassifier | None = None,
-                 record_strangers: bool = True) -> None:
-        self.config, self.detector, self.embedder = config, detector, embedder
+                 record_strangers: bool = True, fallback: FaceDetector | None = None) -> None:
+        self.config, self.detector, self.embedder, self.fallback = config, detector, embedder, fallback
         self.gallery, self.classifier = gallery, classifier
         self.record_strangers = record_strangers and gallery is not None
         self._lock = threading.Lock()  # LiteRT interpreters are not re-entrant
@@ -75,21 +75,30 @@ class FaceRecognizer:
         cfg = config.faces
         threads = cfg.threads or None
         detector = load_face_detector(store, cfg.detector, threads, cfg.upsample)
-        if hasattr(detector, "tile_above"):
-            detector.tile_above = cfg.tile_above
+        if hasattr(detector, "tile"):
+            detector.tile = cfg.tile
         embedder = FaceEmbedder.load(store, cfg.embedder, threads)
         classifier = FaceClassifier.load(config.classifier_path()) if cfg.mode == "classifier" else None
         if gallery is None:
             gallery = Gallery(config.gallery_path())
-        return cls(cfg, detector, embedder, gallery, classifier, cfg.record_strangers)
+        fallback = None
+        if cfg.fallback and cfg.fallback != cfg.detector:
+            fallback = load_face_detector(store, cfg.fallback, threads, cfg.upsample)
+        return cls(cfg, detector, embedder, gallery, classifier, cfg.record_strangers, fallback)
 
     # --- pieces ------------------------------------------------------------------------------------
     def detect(self, rgb: np.ndarray) -> list[FaceCheck]:
         """Faces in `rgb` with the size and focus checks applied (sizes in these pixels)."""
         if rgb.size == 0 or min(rgb.shape[:2]) < 2:
             return []
+        pixels = _as_rgb(rgb)
         with self._lock:
-            found = self.detector(_as_rgb(rgb), self.config.min_score)
+            found = self.detector(pixels, self.config.min_score)
+        small = rgb.shape[0] * rgb.shape[1] <= self.config.fallback_max_pixels
+        if not len(found) and self.fallback is not None and small:
+            # BlazeFace misses some soft, low-resolution faces that dlib's HOG still finds; on small images
+            # (person crops) a second opinion costs a few ms. HOG's own threshold is a margin of 0 (score 0.5).
+            found = self.fallback(pixels, 0.5)
         return [FaceCheck(box, float(score), self._quality(rgb, box)) for box, score in zip(found.xyxy, found.score,
                                                                                            strict=True)]
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,6 +78,8 @@ def _search(kind: str, folds, seed: int, trees: int, draws: int):
 
         grid = [{"svc__kernel": ["linear"], "svc__C": GRID},
                 {"svc__kernel": ["rbf"], "svc__C": GRID, "svc__gamma": GRID}]
+        # probability=True is the seed's recipe; scikit-learn 1.9 deprecates it (removal in 1.11, pinned below)
+        warnings.filterwarnings("ignore", message=".*probability.*parameter was deprecated", category=FutureWarning)
         model = make_pipeline(StandardScaler(), SVC(probability=True, class_weight="balanced", random_state=seed))
         return ms.GridSearchCV(model, grid, scoring="f1_macro", cv=folds, n_jobs=1)
     xgboost = _extra("xgboost")
