@@ -9,10 +9,10 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from facesets import FACE_BOXES, count_hits, face_crop, lfw, photos, small_faces_scene
 
-from vigil.models.face_detect import load_face_detector
+from facesets import FACE_BOXES, count_hits, face_crop, lfw, photos, small_faces_scene
 from vigil.config import VigilConfig
+from vigil.models.face_detect import load_face_detector
 from vigil.store.face_catalog import BLAZEFACE, DLIB_HOG, DLIB_MMOD, FACE_DETECTORS
 from vigil.store.models import ModelStore
 

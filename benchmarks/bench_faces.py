@@ -16,9 +16,9 @@ from pathlib import Path
 
 import face_recognition
 import numpy as np
+
 from bench_face_detect import scenes
 from facesets import FACE_BOXES, count_hits, lfw, photos
-
 from vigil.config import VigilConfig
 from vigil.images import DecodedImage
 from vigil.models.faces import FaceRecognizer
