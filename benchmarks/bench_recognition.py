@@ -16,8 +16,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from facesets import FACE_BOXES, lfw, photos, variants
 
+from facesets import FACE_BOXES, lfw, photos, variants
 from vigil.config import VigilConfig
 from vigil.images import DecodedImage
 from vigil.models.faces import FaceRecognizer
