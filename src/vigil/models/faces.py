@@ -71,7 +71,7 @@ class FaceRecognizer:
         self.config, self.detector, self.embedder, self.fallback = config, detector, embedder, fallback
         self.gallery, self.classifier = gallery, classifier
         self.record_strangers = record_strangers and gallery is not None
-        self._lock = threading.Lock()  # LiteRT interpreters are not re-entrant
+        self._lock = threading.Lock()
 
     @classmethod
     def load(cls, config: VigilConfig, store: ModelStore, gallery: Gallery | None = None) -> FaceRecognizer:
@@ -95,13 +95,13 @@ class FaceRecognizer:
         if rgb.size == 0 or min(rgb.shape[:2]) < 2:
             return []
         pixels = _as_rgb(rgb)
-        with self._lock:
-            found = self.detector(pixels, self.config.min_score)
         small = rgb.shape[0] * rgb.shape[1] <= self.config.fallback_max_pixels
-        if not len(found) and self.fallback is not None and small:
-            # BlazeFace misses some soft, low-resolution faces that dlib's HOG still finds; on small images
-            # (person crops) a second opinion costs a few ms. HOG's own threshold is a margin of 0 (score 0.5).
-            found = self.fallback(pixels, 0.5)
+        with self._lock:  # neither a LiteRT interpreter nor a dlib detector may run in two threads at once
+            found = self.detector(pixels, self.config.min_score)
+            if not len(found) and self.fallback is not None and small:
+                # BlazeFace misses some soft, low-resolution faces that dlib's HOG still finds; on small images
+                # (person crops) a second opinion costs a few ms. HOG's own threshold is a margin of 0 (0.5).
+                found = self.fallback(pixels, 0.5)
         return [FaceCheck(box, float(score), self._quality(rgb, box)) for box, score in zip(found.xyxy, found.score,
                                                                                            strict=True)]
 
