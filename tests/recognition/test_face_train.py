@@ -32,7 +32,7 @@ def variants(pixels: np.ndarray) -> list[np.ndarray]:
         out.append(cv2.resize(pixels, None, fx=s, fy=s, interpolation=cv2.INTER_AREA))
     for b in (0.7, 0.85, 1.2, 1.4):
         out.append(np.clip(pixels * b, 0, 255).astype(np.uint8))
-    ok, jpeg = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, 30])
+    _, jpeg = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, 30])
     out.append(cv2.imdecode(jpeg, cv2.IMREAD_COLOR))
     return out
 
