@@ -89,6 +89,18 @@ def test_feedback_rejects_a_sample(env):
     run(env, "feedback", code=1)
 
 
+def test_feedback_not_name_stops_the_same_mistake(env):
+    """(Runs after the tests above: it changes what obama2.jpg is called in this gallery.)"""
+    image = str(sample_path("obama2.jpg"))
+    assert json.loads(run(env, "recognize", "--json", image).stdout)[0]["faces"][0]["name"] == "Obama"
+    out = json.loads(run(env, "feedback", "--not", "Obama", image, "--json").stdout)
+    assert out == {"not": "Obama", "faces": 1}
+    assert json.loads(run(env, "recognize", "--json", image).stdout)[0]["faces"][0]["name"] != "Obama"
+    obama = str(sample_path("obama3.jpg"))  # another picture of him, never enrolled, still matches
+    assert json.loads(run(env, "recognize", "--json", obama).stdout)[0]["faces"][0]["name"] == "Obama"
+    run(env, "feedback", "--not", "Nobody", image, code=1)
+
+
 def test_a_corrupt_gallery_is_an_error_not_a_new_file(tmp_path):
     data = tmp_path / "data"
     data.mkdir()
@@ -96,3 +108,41 @@ def test_a_corrupt_gallery_is_an_error_not_a_new_file(tmp_path):
     result = run({"VIGIL_STORE__DATA_DIR": str(data)}, "list", code=2)
     assert "unreadable" in result.stderr
     assert (data / "gallery.sqlite3").read_bytes() == b"garbage" * 1000
+
+
+def test_kill_9_during_cli_enrolment_then_rerun(tmp_path):
+    """A real `vigil faces enroll` killed mid-run: committed files stay whole, no person without samples,
+    and the re-run adds only what is missing."""
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+
+    import cv2
+
+    dataset = tmp_path / "dataset"
+    photo = cv2.imread(str(sample_path("obama2.jpg")))
+    for person in ("a", "b", "c"):
+        (dataset / person).mkdir(parents=True)
+        for k in range(8):  # distinct files (distinct hashes) of a real face
+            cv2.imwrite(str(dataset / person / f"{k}.jpg"), photo[k * 4:, k * 3:], [cv2.IMWRITE_JPEG_QUALITY, 90])
+    env = {**os.environ, "VIGIL_STORE__DATA_DIR": str(tmp_path / "data"), "VIGIL_FACES__ENROLL_JITTERS": "0"}
+    cmd = [sys.executable, "-m", "vigil.cli", "faces", "enroll", str(dataset)]
+    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    added = 0
+    for line in proc.stderr:
+        added += "added" in line
+        if added == 5:
+            break
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    with sqlite3.connect(tmp_path / "data" / "gallery.sqlite3") as conn:
+        files = conn.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+        samples = conn.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
+        orphans = conn.execute("SELECT COUNT(*) FROM people p WHERE NOT EXISTS "
+                               "(SELECT 1 FROM samples s WHERE s.person_id = p.id)").fetchone()[0]
+    assert 5 <= files < 24 and samples == files and orphans == 0
+    done = subprocess.run([*cmd, "--json"], env=env, capture_output=True, text=True, timeout=300)
+    totals = json.loads(done.stdout)["totals"]
+    assert totals["skipped"] == files and totals["added"] == 24 - files
