@@ -107,5 +107,26 @@ def test_label_persons_in_classifier_mode(recognizer, dataset, tmp_path):
                          {"class_name": np.array(["person"], dtype=object)})
         out = recognizer.label_persons(frame, det)
         assert out.data["face"][0] == "Obama" and out.data["faceProba"][0] >= recognizer.config.min_proba
+        found = recognizer.recognize(frame)
+        assert list(found.data["name"]) == ["Obama"] and found.data["similarity"][0] >= recognizer.config.min_proba
     finally:
         recognizer.classifier = None
+
+
+def test_cli_train_on_the_gallery(dataset, tmp_path):
+    from typer.testing import CliRunner
+
+    from vigil.cli import app
+    from vigil.store.gallery import Gallery, Sample
+
+    gallery = Gallery(tmp_path / "gallery.sqlite3")
+    x, y = dataset
+    for name in sorted(set(y)):
+        gallery.add_samples(name, [Sample(v) for v in x[y == name]])
+    result = CliRunner(env={"VIGIL_STORE__DATA_DIR": str(tmp_path)}).invoke(app, ["faces", "train", "--json"])
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["kind"] == "svm" and report["test_f1"] >= 0.9
+    assert (tmp_path / "face_classifier" / "confusion.png").is_file()
+    empty = CliRunner(env={"VIGIL_STORE__DATA_DIR": str(tmp_path / "none")}).invoke(app, ["faces", "train"])
+    assert empty.exit_code == 1 and "two people" in empty.stderr

@@ -17,6 +17,7 @@ import numpy as np
 import simplejpeg
 
 from vigil.config import FacesConfig, VigilConfig
+from vigil.errors import NotFound
 from vigil.images import DecodedImage
 from vigil.models.face_detect import FaceDetector, load_face_detector
 from vigil.models.face_embed import FaceEmbedder
@@ -119,10 +120,21 @@ class FaceRecognizer:
         return self.embedder(_as_rgb(rgb), np.asarray(boxes, np.float32).reshape(-1, 4), jitters)
 
     def identify(self, embeddings: np.ndarray) -> list[Match]:
-        """Gallery matching: a Match per embedding (name, "unknown" or "uncertain")."""
+        """A Match per embedding: gallery matching (name, "unknown" or "uncertain"), or in classifier mode
+        the class when its probability reaches min_proba, else "uncertain" (distance = 1 − probability)."""
+        if self.classifier is not None:
+            predicted = self.classifier.predict(embeddings, self.config.min_proba)
+            return [Match(n, 1.0 - p, self._person_id(n), n) if n else Match(UNCERTAIN, 1.0 - p, -1)
+                    for n, p in predicted]
         if self.gallery is None or not len(embeddings):
             return [Match(UNKNOWN, float("inf"), -1) for _ in range(len(embeddings))]
         return match(embeddings, self.gallery.matrix(), self.config.match_distance, self.config.unknown_distance)
+
+    def _person_id(self, name: str) -> int:
+        try:
+            return self.gallery.person_id(name) if self.gallery is not None else -1
+        except NotFound:
+            return -1
 
     def _remember(self, matches: list[Match], embeddings: np.ndarray, chips: list, source: str) -> None:
         if not self.record_strangers:
