@@ -46,7 +46,7 @@ class Pipeline:
                 if self._detector is None:
                     cfg = self.config.detect
                     self._detector = ObjectDetector.load(self.store, cfg.model, cfg.input_size, cfg.rect,
-                                                         cfg.threads or None)
+                                                         cfg.threads or None, cfg.precision)
         return self._detector
 
     @property
@@ -87,7 +87,8 @@ class Pipeline:
             found.xyxy = np.clip(found.xyxy / frame.scale, 0, [frame.width, frame.height, frame.width, frame.height])
         return _filter(found, thresholds, request.labels)
 
-    def detect_many(self, sources: Sequence[ImageSource], request: DetectRequest = DetectRequest()) -> list[ImageResult]:
+    def detect_many(self, sources: Sequence[ImageSource],
+                    request: DetectRequest = DetectRequest()) -> list[ImageResult]:
         return [self.detect(s, request=request)[0] for s in sources]
 
 

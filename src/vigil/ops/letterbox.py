@@ -44,7 +44,8 @@ def letterbox(image: np.ndarray, dst_w: int, dst_h: int, pad_value: int = 114) -
     canvas = np.full((dst_h, dst_w, image.shape[2]), pad_value, dtype=image.dtype)
     pad_x, pad_y = (dst_w - new_w) // 2, (dst_h - new_h) // 2
     interpolation = cv2.INTER_AREA if new_w < src_w else cv2.INTER_LINEAR
-    canvas[pad_y : pad_y + new_h, pad_x : pad_x + new_w] = cv2.resize(image, (new_w, new_h), interpolation=interpolation)
+    resized = cv2.resize(image, (new_w, new_h), interpolation=interpolation)
+    canvas[pad_y : pad_y + new_h, pad_x : pad_x + new_w] = resized
     return canvas, Letterbox(new_w / src_w, new_h / src_h, pad_x, pad_y, src_w, src_h)
 
 

@@ -34,7 +34,7 @@ class LiteRTSession:
 
         self._interp = litert.interpreter(path, threads)
         detail = self._interp.get_input_details()[0]
-        self.input_shape = list(detail["shape"])
+        self.input_shape = [int(d) for d in detail["shape"]]
         self.input_dtype = detail["dtype"]
         self.input_quantization = detail.get("quantization", (0.0, 0))
         self.metadata: dict[str, str] = {}

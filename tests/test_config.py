@@ -1,0 +1,80 @@
+from pathlib import Path
+
+import pytest
+
+from vigil.config import VigilConfig, load_config
+from vigil.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "vigil.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_need_no_file(monkeypatch):
+    monkeypatch.delenv("VIGIL_CONFIG", raising=False)
+    config = load_config()
+    assert (config.server.host, config.server.port) == ("127.0.0.1", 5000)
+    assert config.detect.model == "yolov4_tiny.coco"
+
+
+def test_file_values_and_per_model_thresholds(tmp_path):
+    config = load_config(write(tmp_path, '[server]\nport = 5055\n[models."yolov4_tiny.coco"]\nmin_score = 0.7\n'
+                                         'labels = ["person"]\nmin_area = 400\n'))
+    assert config.server.port == 5055
+    thresholds = config.thresholds("yolov4_tiny.coco")
+    assert (thresholds.min_score, thresholds.labels, thresholds.min_area) == (0.7, ["person"], 400)
+    assert config.thresholds("other").min_score == 0.4
+
+
+def test_relative_paths_are_relative_to_the_file(tmp_path):
+    (tmp_path / "conf").mkdir()
+    config = load_config(write(tmp_path / "conf", '[media]\nroots = ["events", "/abs"]\n[store]\ndata_dir = "d"\n'))
+    assert config.media.roots == [tmp_path / "conf" / "events", Path("/abs")]
+    assert config.store.data_dir == tmp_path / "conf" / "d"
+
+
+def test_environment_overrides_the_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("VIGIL_SERVER__PORT", "6001")
+    monkeypatch.setenv("VIGIL_DETECT__INPUT_SIZE", "512")
+    config = load_config(write(tmp_path, "[server]\nport = 5055\n"))
+    assert (config.server.port, config.detect.input_size) == (6001, 512)
+
+
+def test_config_path_from_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("VIGIL_CONFIG", str(write(tmp_path, "[server]\nport = 5077\n")))
+    assert load_config().server.port == 5077
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[server]\nprot = 1\n", "server.prot: unknown key"),
+        ("[sever]\nport = 1\n", "sever: unknown key"),
+        ('[server]\nport = "many"\n', "server.port"),
+        ("[server]\nport = 70000\n", "server.port"),
+        ("[detect]\ninput_size = 400\n", "detect.input_size"),
+        ('[rpc]\nrecognize_mode = "aura"\n', "rpc.recognize_mode"),
+        ('[models."yolov4_tiny.coco"]\nmin_score = 2\n', "models.yolov4_tiny.coco.min_score"),
+        ("[server\nport = 1\n", "not valid TOML"),
+    ],
+)
+def test_bad_config_names_the_key(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+        load_config(write(tmp_path, text))
+
+
+def test_missing_file_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "absent.toml")
+
+
+def test_every_field_is_documented():
+    def walk(model):
+        for name, field in model.model_fields.items():
+            assert field.title and field.description, f"{model.__name__}.{name} lacks a title or description"
+            annotation = field.annotation
+            if isinstance(annotation, type) and hasattr(annotation, "model_fields"):
+                walk(annotation)
+    walk(VigilConfig)
