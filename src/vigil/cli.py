@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from vigil.cli_faces import faces_app
 from vigil.config import VigilConfig, load_config
 from vigil.errors import VigilError
 from vigil.store.catalog import DEFAULT_DETECTOR
@@ -20,6 +21,7 @@ app = typer.Typer(help="Vigil: self-hosted vision for security cameras.", no_arg
                   pretty_exceptions_enable=False)
 models_app = typer.Typer(help="The model store: list, pull and verify models.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+app.add_typer(faces_app, name="faces")
 out = Console()
 err = Console(stderr=True)
 
@@ -145,7 +147,7 @@ def models_pull(names: Annotated[list[str] | None, typer.Argument(help="models (
 
     cfg = _config(config)
     store = ModelStore(cfg.store.home)
-    wanted = names or [cfg.detect.model or DEFAULT_DETECTOR]
+    wanted = names or [cfg.detect.model or DEFAULT_DETECTOR, cfg.faces.detector, cfg.faces.embedder]
     report, failed = [], False
     for name in wanted:
         try:

@@ -16,7 +16,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from vigil.errors import ConfigError
 from vigil.store.catalog import DEFAULT_DETECTOR
-from vigil.store.face_catalog import BLAZEFACE, DLIB_RESNET, FACE_DETECTORS
+from vigil.store.face_catalog import BLAZEFACE, DLIB_HOG, DLIB_RESNET, FACE_DETECTORS
 
 
 class Section(BaseModel):
@@ -96,8 +96,12 @@ class DetectConfig(Section):
 class FacesConfig(Section):
     detector: str = Field(BLAZEFACE, title="Face detector",
                           description=f"model name: {', '.join(FACE_DETECTORS)} (default: best measured)")
+    fallback: str = Field(DLIB_HOG, title="Fallback detector",
+                          description="run when the detector finds no face in a small image (crops); '' = off")
+    fallback_max_pixels: int = Field(300_000, ge=0, title="Fallback size",
+                                     description="only images up to this many pixels get the fallback detector")
     embedder: str = Field(DLIB_RESNET, title="Face embedder", description="model name of the 128-d embedder")
-    min_score: float = Field(0.5, ge=0, le=1, title="Face score", description="drop face detections scoring lower")
+    min_score: float = Field(0.6, ge=0, le=1, title="Face score", description="drop face detections scoring lower")
     min_face: int = Field(20, ge=1, title="Minimum face", description="faces narrower than this (px) give face: null")
     focus_threshold: float = Field(200.0, ge=0, title="Focus threshold",
                                    description="variance of the Laplacian below which a face is too blurry (seed: 200)")
@@ -106,8 +110,8 @@ class FacesConfig(Section):
     enroll_jitters: int = Field(10, ge=0, le=500, title="Enrolment jitters",
                                 description="embeddings averaged per face when enrolling (offline, so steadier)")
     upsample: int = Field(1, ge=0, le=3, title="HOG upsample", description="dlib detectors: image doublings")
-    tile_above: int = Field(480, ge=0, title="Tile above",
-                            description="BlazeFace also searches 2×2 tiles of frames longer than this (0: never)")
+    tile: int = Field(256, ge=0, title="Tile size",
+                      description="BlazeFace also searches overlapping tiles of at least this side (0: never)")
     mode: Literal["gallery", "classifier"] = Field("gallery", title="Mode",
                                                    description="open-set gallery matching, or the seed's classifier")
     match_distance: float = Field(0.5, gt=0, title="Match distance",

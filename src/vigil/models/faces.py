@@ -17,6 +17,7 @@ import numpy as np
 import simplejpeg
 
 from vigil.config import FacesConfig, VigilConfig
+from vigil.errors import NotFound
 from vigil.images import DecodedImage
 from vigil.models.face_detect import FaceDetector, load_face_detector
 from vigil.models.face_embed import FaceEmbedder
@@ -29,6 +30,9 @@ from vigil.store.models import ModelStore
 
 log = logging.getLogger(__name__)
 PERSON = "person"
+# faces wider than this are shrunk before the focus measure, which otherwise calls big sharp faces blurry;
+# camera crops (the seed's use, threshold 200) are mostly narrower and measured unchanged
+FOCUS_WIDTH = 128
 
 
 @dataclass
@@ -64,32 +68,41 @@ def thumbnail(chip: np.ndarray) -> bytes:
 class FaceRecognizer:
     def __init__(self, config: FacesConfig, detector: FaceDetector, embedder: FaceEmbedder,
                  gallery: Gallery | None = None, classifier: FaceClassifier | None = None,
-                 record_strangers: bool = True) -> None:
-        self.config, self.detector, self.embedder = config, detector, embedder
+                 record_strangers: bool = True, fallback: FaceDetector | None = None) -> None:
+        self.config, self.detector, self.embedder, self.fallback = config, detector, embedder, fallback
         self.gallery, self.classifier = gallery, classifier
         self.record_strangers = record_strangers and gallery is not None
-        self._lock = threading.Lock()  # LiteRT interpreters are not re-entrant
+        self._lock = threading.Lock()
 
     @classmethod
     def load(cls, config: VigilConfig, store: ModelStore, gallery: Gallery | None = None) -> FaceRecognizer:
         cfg = config.faces
         threads = cfg.threads or None
         detector = load_face_detector(store, cfg.detector, threads, cfg.upsample)
-        if hasattr(detector, "tile_above"):
-            detector.tile_above = cfg.tile_above
+        if hasattr(detector, "tile"):
+            detector.tile = cfg.tile
         embedder = FaceEmbedder.load(store, cfg.embedder, threads)
         classifier = FaceClassifier.load(config.classifier_path()) if cfg.mode == "classifier" else None
         if gallery is None:
             gallery = Gallery(config.gallery_path())
-        return cls(cfg, detector, embedder, gallery, classifier, cfg.record_strangers)
+        fallback = None
+        if cfg.fallback and cfg.fallback != cfg.detector:
+            fallback = load_face_detector(store, cfg.fallback, threads, cfg.upsample)
+        return cls(cfg, detector, embedder, gallery, classifier, cfg.record_strangers, fallback)
 
     # --- pieces ------------------------------------------------------------------------------------
     def detect(self, rgb: np.ndarray) -> list[FaceCheck]:
         """Faces in `rgb` with the size and focus checks applied (sizes in these pixels)."""
         if rgb.size == 0 or min(rgb.shape[:2]) < 2:
             return []
-        with self._lock:
-            found = self.detector(_as_rgb(rgb), self.config.min_score)
+        pixels = _as_rgb(rgb)
+        small = rgb.shape[0] * rgb.shape[1] <= self.config.fallback_max_pixels
+        with self._lock:  # neither a LiteRT interpreter nor a dlib detector may run in two threads at once
+            found = self.detector(pixels, self.config.min_score)
+            if not len(found) and self.fallback is not None and small:
+                # BlazeFace misses some soft, low-resolution faces that dlib's HOG still finds; on small images
+                # (person crops) a second opinion costs a few ms. HOG's own threshold is a margin of 0 (0.5).
+                found = self.fallback(pixels, 0.5)
         return [FaceCheck(box, float(score), self._quality(rgb, box)) for box, score in zip(found.xyxy, found.score,
                                                                                            strict=True)]
 
@@ -97,7 +110,8 @@ class FaceRecognizer:
         if (box[2] - box[0]) / scale < self.config.min_face:
             return "small"
         x0, y0, x1, y1 = np.round(box).astype(int)
-        if laplacian_variance(rgb[max(0, y0):y1, max(0, x0):x1]) < self.config.focus_threshold:
+        face = rgb[max(0, y0):y1, max(0, x0):x1]
+        if laplacian_variance(face, FOCUS_WIDTH) < self.config.focus_threshold:
             return "blurry"
         return "ok"
 
@@ -106,10 +120,21 @@ class FaceRecognizer:
         return self.embedder(_as_rgb(rgb), np.asarray(boxes, np.float32).reshape(-1, 4), jitters)
 
     def identify(self, embeddings: np.ndarray) -> list[Match]:
-        """Gallery matching: a Match per embedding (name, "unknown" or "uncertain")."""
+        """A Match per embedding: gallery matching (name, "unknown" or "uncertain"), or in classifier mode
+        the class when its probability reaches min_proba, else "uncertain" (distance = 1 − probability)."""
+        if self.classifier is not None:
+            predicted = self.classifier.predict(embeddings, self.config.min_proba)
+            return [Match(n, 1.0 - p, self._person_id(n), n) if n else Match(UNCERTAIN, 1.0 - p, -1)
+                    for n, p in predicted]
         if self.gallery is None or not len(embeddings):
             return [Match(UNKNOWN, float("inf"), -1) for _ in range(len(embeddings))]
         return match(embeddings, self.gallery.matrix(), self.config.match_distance, self.config.unknown_distance)
+
+    def _person_id(self, name: str) -> int:
+        try:
+            return self.gallery.person_id(name) if self.gallery is not None else -1
+        except NotFound:
+            return -1
 
     def _remember(self, matches: list[Match], embeddings: np.ndarray, chips: list, source: str) -> None:
         if not self.record_strangers:

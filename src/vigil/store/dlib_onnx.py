@@ -25,6 +25,7 @@ from onnx import TensorProto, helper, numpy_helper
 from vigil.errors import ModelIntegrityError
 
 OPSET = 18
+CONVERTER_VERSION = 1  # bump when the graph changes, so cached conversions are redone
 MEAN_RGB = (122.782, 117.001, 104.298)  # dlib input_rgb_image defaults; pixels are then divided by 256
 # (filters, stride of the first block) per residual block, from the input up
 BLOCKS = [(32, 1)] * 3 + [(64, 2)] + [(64, 1)] * 3 + [(128, 2)] + [(128, 1)] * 2 + [(256, 2)] + [(256, 1)] * 2 + [

@@ -78,8 +78,7 @@ class Gallery(StrangerStore):
         if existed and not self.path.is_file():
             raise BadInput(f"{self.path}: gallery path is not a file")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._cache: tuple[int, GalleryMatrix] | None = None
+        self._local = threading.local()  # one connection (and matrix cache) per thread
         self._check(existed)
 
     # --- connections -------------------------------------------------------------------------------
@@ -249,15 +248,16 @@ class Gallery(StrangerStore):
     def matrix(self) -> GalleryMatrix:
         """Every sample and negative, cached until any connection (this process or another) commits."""
         version = self._conn.execute("PRAGMA data_version").fetchone()[0]
-        stamp = (version, self._conn.total_changes)
-        if self._cache is not None and self._cache[0] == stamp:
-            return self._cache[1]
+        stamp = (version, self._conn.total_changes)  # both per connection, hence the per-thread cache
+        cached = getattr(self._local, "matrix", None)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
         rows = self._conn.execute("SELECT person_id, embedding FROM samples ORDER BY id").fetchall()
         negs = self._conn.execute("SELECT person_id, embedding FROM feedback ORDER BY id").fetchall()
         names = dict(self._conn.execute("SELECT id, name FROM people").fetchall())
         matrix = GalleryMatrix(_vectors([r[1] for r in rows]), np.array([r[0] for r in rows], np.int64), names,
                                _vectors([r[1] for r in negs]), np.array([r[0] for r in negs], np.int64))
-        self._cache = (stamp, matrix)
+        self._local.matrix = (stamp, matrix)
         return matrix
 
 

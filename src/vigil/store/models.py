@@ -194,18 +194,6 @@ class ModelStore:
         return ()
 
 
-def _recipe(spec: ModelSpec) -> str:
-    """What a converted file was made from: inputs, corrections and converter version. A change converts again."""
-    if spec.convert != "darknet_to_onnx":
-        parts = [spec.convert or "", *(f.sha256 for _, f in sorted(spec.files.items()))]
-        return hashlib.sha256("|".join(parts).encode()).hexdigest()
-    from vigil.store.darknet import CONVERTER_VERSION
-
-    parts = [spec.files["cfg"].sha256, spec.files["weights"].sha256, json.dumps(spec.cfg_overrides, sort_keys=True),
-             str(CONVERTER_VERSION)]
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()
-
-
 def _darknet(spec: ModelSpec, folder: Path, out: Path) -> None:
     from vigil.store.darknet import darknet_to_onnx
 
@@ -219,6 +207,20 @@ def _dlib_resnet(spec: ModelSpec, folder: Path, out: Path) -> None:
 
 
 _CONVERTERS = {"darknet_to_onnx": _darknet, "dlib_resnet_to_onnx": _dlib_resnet}
+
+
+def _recipe(spec: ModelSpec) -> str:
+    """What a converted file was made from: inputs, corrections and converter version. A change converts again."""
+    if spec.convert == "dlib_resnet_to_onnx":
+        from vigil.store.dlib_onnx import CONVERTER_VERSION as DLIB_VERSION
+
+        parts = [spec.files["model"].sha256, f"dlib_resnet_to_onnx {DLIB_VERSION}"]
+    else:
+        from vigil.store.darknet import CONVERTER_VERSION
+
+        parts = [spec.files["cfg"].sha256, spec.files["weights"].sha256,
+                 json.dumps(spec.cfg_overrides, sort_keys=True), str(CONVERTER_VERSION)]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
 def _load_user_manifests(folder: Path) -> list[ModelSpec]:
