@@ -16,7 +16,7 @@ from vigil.errors import VigilError
 
 train_app = typer.Typer(help="Train models on your own images (extra: train).", no_args_is_help=True)
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # whole lines: messages stay greppable
 JsonOpt = Annotated[bool, typer.Option("--json", help="print exactly one JSON document on stdout")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="vigil.toml (default: $VIGIL_CONFIG)")]
 
