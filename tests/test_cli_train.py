@@ -53,6 +53,8 @@ def test_export_eval_and_models_add(cli_run):
     result = json.loads(done.stdout)
     assert {"accuracy", "agreement", "forms", "images"} <= set(result)
     assert set(result["forms"]) == {"onnx", "onnx-int8"}
+    again = vigil("export", "person.run.fp32", "--to", "onnx-int8", "--no-register", "--json", home=home)
+    assert again.returncode == 0 and json.loads(again.stdout)["run_dir"] == str(out.resolve())
     added = vigil("models", "add", str(out), "--json", home=home)
     assert added.returncode == 0 and set(json.loads(added.stdout)["registered"]) == set(report["registered"])
 
@@ -60,6 +62,8 @@ def test_export_eval_and_models_add(cli_run):
 @pytest.mark.parametrize("args, message", [
     (["export", "{out}", "--to", "tflite"], "unknown export form"),
     (["export", "{tmp}", "--to", "onnx"], "not a finished training run"),
+    (["export", "yolov4_tiny.coco", "--to", "onnx"], "not a model trained here"),
+    (["export", "person.rnu", "--to", "onnx"], "unknown model 'person.rnu'; did you mean"),
     (["train", "classify", "{tmp}", "--out", "{tmp}/r", "--arch", "vgg16"], "unknown architecture"),
     (["train", "classify", "{tmp}/missing", "--out", "{tmp}/r"], "does not exist"),
 ])
