@@ -16,7 +16,7 @@ from vigil.errors import VigilError
 
 train_app = typer.Typer(help="Train models on your own images (extra: train).", no_args_is_help=True)
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # whole lines: messages stay greppable
 JsonOpt = Annotated[bool, typer.Option("--json", help="print exactly one JSON document on stdout")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="vigil.toml (default: $VIGIL_CONFIG)")]
 
@@ -75,8 +75,23 @@ def train_classify(
         out.print(f"test accuracy {summary['test_accuracy']:.4f}; run folder {summary['run_dir']}")
 
 
+def _run_dir(model: str, home: Path) -> Path:
+    """A run folder as given, or the folder a registered trained model's files came from."""
+    if Path(model).is_dir():
+        return Path(model)
+    from vigil.store.models import ModelStore
+    from vigil.store.specs import PathSource
+
+    spec = ModelStore(home).spec(model)  # NotFound, with close names, for an unknown one
+    for file in spec.files.values():
+        for source in file.sources:
+            if isinstance(source, PathSource) and (Path(source.path).parent / "model.safetensors").is_file():
+                return Path(source.path).parent
+    raise VigilError(f"{model} is not a model trained here (no run folder behind it); export needs the run folder")
+
+
 def export(
-    model: Annotated[Path, typer.Argument(help="a training run folder")],
+    model: Annotated[str, typer.Argument(help="a training run folder, or a registered trained model's name")],
     to: Annotated[str, typer.Option("--to", help="comma-separated: onnx,onnx-int8,litert-int8,c-array,edgetpu")
                   ] = "onnx,onnx-int8",
     register: Annotated[bool, typer.Option(help="add the exported models to the model store")] = True,
@@ -91,9 +106,10 @@ def export(
         raise _fail(f"export needs the train extra (and edge for LiteRT): pip install 'vigil[train,edge]' ({exc})"
                     ) from None
     try:
-        report = export_run(model, parse_forms(to))
+        run_dir = _run_dir(model, _home(config))
+        report = export_run(run_dir, parse_forms(to))
         if register:
-            report["registered"] = add(model, _home(config))
+            report["registered"] = add(run_dir, _home(config))
     except VigilError as exc:
         raise _fail(exc) from None
     tpu = report["forms"].get("edgetpu")

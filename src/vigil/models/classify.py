@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from vigil.errors import BadInput
 from vigil.images import DecodedImage
 from vigil.ops.letterbox import stretch
 from vigil.ops.tensor import to_tensor
@@ -20,8 +21,6 @@ MIN_CROP_PX = 2  # a box thinner than this has no pixels to classify
 
 class PersonClassifier:
     def __init__(self, spec: ModelSpec, session: Session, labels: tuple[str, ...]) -> None:
-        if spec.task != "classify":
-            raise ValueError(f"{spec.name} is a {spec.task} model, not a classifier")
         self.spec, self.session, self.labels = spec, session, labels
         shape = list(getattr(session, "input_shape", None) or [])
         self.batched = bool(shape) and not isinstance(shape[0], int)  # LiteRT files are batch 1
@@ -29,6 +28,8 @@ class PersonClassifier:
     @classmethod
     def load(cls, store: ModelStore, name: str, threads: int | None = None) -> PersonClassifier:
         spec = store.spec(name)
+        if spec.task != "classify" or spec.runtime not in ("onnxruntime", "litert"):
+            raise BadInput(f"{name} is a {spec.task} model for {spec.runtime}, not a servable classifier")
         store.pull(name)  # a registered run: copies and verifies it into the cache once; a no-op afterwards
         classifier = cls(spec, open_session(store.path(name, "model"), spec.runtime, threads), store.labels(name))
         classifier.classify([np.full((spec.input.height, spec.input.width, 3), 127, np.uint8)])  # warm-up
