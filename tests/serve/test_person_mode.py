@@ -85,3 +85,17 @@ def test_detect_faces_in_person_mode(person_server):
             else:
                 assert label.get("faceProba") is None
     assert persons >= 15 and {label.get("face") for e in labelled for label in e["labels"]} & set(LABELS)
+
+
+def test_native_classify_route(person_server):
+    from fastapi.testclient import TestClient
+
+    from tests.conftest import shared_image
+    from vigil.serve.http import create_app
+
+    engine, _ = person_server
+    reply = TestClient(create_app(engine)).post(
+        "/v2/classify", files={"image": ("v.jpg", shared_image("vtest_000.jpg").read_bytes())})
+    labels = reply.json()["labels"]
+    assert reply.status_code == 200 and labels and {label["name"] for label in labels} == {"person"}
+    assert all(label["face"] in (*LABELS, None) and 0.5 <= label["faceProba"] <= 1 for label in labels)
