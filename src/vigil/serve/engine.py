@@ -44,9 +44,13 @@ class Engine:
 
     # -- life cycle
 
-    def setup(self) -> Engine:
-        """Load the detector (and warm it up), start the batchers. Face models load on first use."""
+    def setup(self, preload: bool = False) -> Engine:
+        """Load the detector (and warm it up), start the batchers. With `preload` (the server), also load the face
+        models, or the person classifier in person mode, so the first call does not pay for it; one that cannot
+        load leaves its routes answering 403 with the reason instead of stopping the server."""
         self.pipeline.setup()
+        if preload:
+            self._preload()
         server = self.config.server
         model = self.config.detect.model
         self._detect = MicroBatcher(model, self.pipeline.detect_prepared, server.max_batch, server.queue_size,
@@ -56,6 +60,16 @@ class Engine:
         self.metrics.watch_queue("faces", lambda: self._calls.depth if self._calls else 0)
         self.ready = True
         return self
+
+    def _preload(self) -> None:
+        person_mode = self.config.rpc.recognize_mode == "person"
+        for what, load in (("faces", lambda: self.recognizer), ("person classifier", lambda: self.classifier)):
+            if what == "person classifier" and not (person_mode or self.config.person.model):
+                continue
+            try:
+                load()
+            except NotActivated as exc:
+                log.warning("not loaded", extra={"what": what, "reason": str(exc)})
 
     def close(self) -> None:
         self.ready = False

@@ -63,7 +63,7 @@ def run_server(config: VigilConfig) -> None:
     logs.setup(config.server.log_format)
     check_bind(config)
     config.store.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = Engine(config).setup()
+    engine = Engine(config).setup(preload=True)
     rpc = RpcServers(engine, config.rpc, config.server.graceful_shutdown_s).start() if config.rpc.enabled else None
     server = config.server
     log.info("models loaded; serving HTTP", extra={"url": f"http://{server.host}:{server.port}",
