@@ -5,8 +5,18 @@ import pytest
 from tests.serve import server as harness
 
 
+@pytest.fixture(scope="session")
+def face_models(store):
+    """The configured face detector and embedder, pulled (a no-op after `make models`)."""
+    from vigil.config import VigilConfig
+
+    faces = VigilConfig().faces
+    for name in (faces.detector, faces.embedder):
+        store.pull(name)
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(tmp_path_factory, store, face_models):
     """One real `vigil serve` (HTTP with keys, zerorpc on tcp and ipc) for a test module."""
     running = harness.start(tmp_path_factory.mktemp("serve"))
     yield running

@@ -18,7 +18,7 @@ from vigil.serve.run import check_bind
 
 
 @pytest.fixture(scope="module")
-def engine(store, tmp_path_factory):
+def engine(store, face_models, tmp_path_factory):
     config = VigilConfig(server={"request_timeout_s": 1.0, "queue_size": 1},
                          store={"data_dir": tmp_path_factory.mktemp("data")})
     engine = Engine(config).setup()
