@@ -61,6 +61,17 @@ def test_register_without_a_face_or_userid_is_400(server, photos):
         assert reply.status_code == 400 and words in reply.json()["error"]
 
 
+def test_register_several_images_at_once(server, photos):
+    form = {"userid": "messi_twice", "api_key": ADMIN_KEY}
+    files = {"image1": photos["messi"], "image2": photos["messi mirrored"], "image3": photos["horses"]}
+    reply = requests.post(f"{server.url}/v1/vision/face/register", data=form, files=files, timeout=60)
+    assert reply.status_code == 200 and reply.json()["count"] == 2  # the horses give no face
+    people = requests.get(f"{server.url}/v2/gallery", headers={"X-API-Key": ADMIN_KEY}, timeout=10).json()
+    assert {"name": "messi_twice", "samples": 2} in people
+    reply = requests.post(f"{server.url}/v1/vision/face/delete", data=form, timeout=30)
+    assert reply.json()["success"] is True
+
+
 def test_face_detection_and_match(server, photos, enrolled):
     headers = {"X-API-Key": API_KEY}
     faces = requests.post(f"{server.url}/v1/vision/face", files={"image": photos["astronaut"]}, headers=headers,
