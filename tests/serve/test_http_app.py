@@ -56,6 +56,7 @@ def test_full_queue_is_503_with_retry_after(gated):
     entered.wait(5)
     waiting = engine._detect.submit(engine.pipeline.prepare(frame), 10)
     client = TestClient(create_app(engine))
+    assert client.get("/ready").status_code == 503 and client.get("/health").status_code == 200
     for path in ("/v1/vision/detection", "/v2/detect"):
         reply = _post(client, path)
         assert reply.status_code == 503 and reply.headers["Retry-After"] == "1"

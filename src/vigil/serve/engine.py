@@ -77,6 +77,12 @@ class Engine:
             if batcher is not None:
                 batcher.close()
 
+    @property
+    def accepting(self) -> bool:
+        """Ready, and the detector's queue has room (what a load balancer should route on)."""
+        queue = self._detect
+        return self.ready and queue is not None and queue.depth < self.config.server.queue_size
+
     def deadline(self) -> float:
         return time.monotonic() + self.config.server.request_timeout_s
 

@@ -61,10 +61,11 @@ def _operations(app: FastAPI, engine: Engine) -> None:
     def health() -> JSONResponse:
         return JSONResponse(native.health(engine.ready), status_code=200 if engine.ready else 503)
 
-    @app.get("/ready", tags=["operations"], summary="200 when models are loaded and requests are accepted")
+    @app.get("/ready", tags=["operations"], summary="200 when models are loaded and the queue has room")
     def ready() -> JSONResponse:
-        body = native.readiness(engine.ready, engine.config.detect.model)
-        return JSONResponse(body, status_code=200 if engine.ready else 503)
+        accepting = engine.accepting
+        body = native.readiness(accepting, engine.config.detect.model)
+        return JSONResponse(body, status_code=200 if accepting else 503)
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
     def metrics() -> Response:
