@@ -109,8 +109,10 @@ def test_seed_uploader_detect_objects_then_detect_faces(server, enrolled):
     faces.connect(server.faces)
     try:
         paths = server.client_paths()
-        detected = json.loads(objects.detect_objects(paths))
+        reply = objects.detect_objects(paths)
+        detected = json.loads(reply)
         labelled = json.loads(faces.detect_faces(detected))
+        assert json.loads(faces.detect_faces(reply)) == labelled  # the unparsed JSON string works too
     finally:
         objects.close()
         faces.close()

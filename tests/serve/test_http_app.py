@@ -122,3 +122,9 @@ def test_no_key_means_loopback_only(host, api_key, allow, error):
             check_bind(config)
     else:
         check_bind(config)
+
+
+def test_a_model_that_is_not_configured_is_403(engine):
+    reply = _post(TestClient(create_app(engine)), "/v2/classify")
+    assert reply.status_code == 403
+    assert reply.json()["error"].startswith("endpoint not activated") and "[person] model" in reply.json()["error"]

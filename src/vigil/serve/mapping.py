@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
-from vigil.errors import BadInput, NotFound, Overloaded, TimedOut, VigilError
+from vigil.errors import BadInput, NotActivated, NotFound, Overloaded, TimedOut, VigilError
 from vigil.formats import deepstack, native
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,9 @@ def _body(request: Request, message: str, kind: str, status: int) -> dict:
 def vigil_error(request: Request, exc: VigilError, retry_after_s: int) -> JSONResponse:
     status = http_status(exc)
     headers = {"Retry-After": str(retry_after_s)} if isinstance(exc, Overloaded) else None
-    message = str(exc) if not isinstance(exc, TimedOut) else f"timeout: {exc}"
+    message = f"timeout: {exc}" if isinstance(exc, TimedOut) else str(exc)
+    if isinstance(exc, NotActivated):
+        message = f"endpoint not activated: {exc}"  # DeepStack's words for a 403
     if status >= 500:
         log.warning("request failed", extra={"path": request.url.path, "error": message, "kind": type(exc).__name__})
     return JSONResponse(_body(request, message, type(exc).__name__, status), status_code=status, headers=headers)
