@@ -22,10 +22,15 @@ def http_status(exc: VigilError) -> int:
     return exc.status
 
 
-def _body(request: Request, message: str, kind: str, status: int) -> dict:
-    if request.url.path.startswith(DEEPSTACK_PREFIX):
+def error_body(path: str, message: str, kind: str, status: int) -> dict:
+    """The error body for a route: DeepStack's shape under /v1/, the native one elsewhere."""
+    if path.startswith(DEEPSTACK_PREFIX):
         return deepstack.error(message, status)
     return native.error(message, kind, status)
+
+
+def _body(request: Request, message: str, kind: str, status: int) -> dict:
+    return error_body(request.url.path, message, kind, status)
 
 
 def vigil_error(request: Request, exc: VigilError, retry_after_s: int) -> JSONResponse:

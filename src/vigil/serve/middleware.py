@@ -7,7 +7,7 @@ import logging
 import time
 from typing import Any
 
-from vigil.formats import deepstack, native
+from vigil.serve.mapping import error_body
 from vigil.serve.metrics import Metrics
 
 log = logging.getLogger("vigil.access")
@@ -49,7 +49,7 @@ class BodyLimit:
 
     async def _refuse(self, scope: Scope, send: Any, size: int) -> None:
         message = f"request body of {size} bytes is over the {self.max_bytes}-byte limit"
-        await _json(send, 413, _error_body(scope, message, "TooLarge", 413))
+        await _json(send, 413, error_body(scope["path"], message, "TooLarge", 413))
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -84,17 +84,13 @@ class Admission:
             return await self.app(scope, receive, send)
         if self.inside >= self.limit:
             message = f"server busy: {self.limit} requests in progress; retry later"
-            return await _json(send, 503, _error_body(scope, message, "Overloaded", 503),
+            return await _json(send, 503, error_body(scope["path"], message, "Overloaded", 503),
                                [(b"retry-after", str(self.retry_after_s).encode())])
         self.inside += 1  # one event loop: no lock needed
         try:
             await self.app(scope, receive, send)
         finally:
             self.inside -= 1
-
-
-def _error_body(scope: Scope, message: str, kind: str, status: int) -> dict:
-    return deepstack.error(message, status) if scope["path"].startswith("/v1/") else native.error(message, kind, status)
 
 
 async def _json(send: Any, status: int, body: dict, headers: list | None = None) -> None:
