@@ -149,3 +149,17 @@ def test_unknown_custom_model_names_close_matches(server):
     reply = requests.post(f"{server.url}/v1/vision/custom/yolov4_tiny.coco", headers=KEY,
                           files={"image": shared_image("dog.jpg").read_bytes()}, timeout=30)
     assert reply.status_code == 200 and "dog" in {p["label"] for p in reply.json()["predictions"]}
+
+
+def test_oversize_body_without_a_declared_length(server):
+    """Chunked upload, so only counting the stream can find it too large."""
+    def chunks():
+        yield b"--b\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.jpg\"\r\n\r\n"
+        for _ in range(60):
+            yield b"\xff" * (1024 * 1024)
+        yield b"\r\n--b--\r\n"
+
+    reply = requests.post(f"{server.url}/v1/vision/detection", data=chunks(), timeout=60,
+                          headers={"Content-Type": "multipart/form-data; boundary=b", **KEY})
+    assert reply.status_code == 413 and "over the" in reply.json()["error"]
+    _good_request(server)
