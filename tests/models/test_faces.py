@@ -177,3 +177,12 @@ def test_strangers_are_filed_into_provisional_clusters(recognizer):
     after = recognizer.gallery.unknowns()
     grown = [c for c in after if c.sightings > before.get(c.id, 0)]
     assert len(grown) == 1  # both sightings of the same stranger land in one cluster
+
+
+def test_one_recognizer_serves_several_threads(recognizer):
+    from concurrent.futures import ThreadPoolExecutor
+
+    frames = [frame_of(rgb(sample_path(n))) for n in ("obama2.jpg", "biden.jpg")] * 4
+    with ThreadPoolExecutor(4) as pool:
+        names = list(pool.map(lambda f: list(recognizer.recognize(f).data["name"]), frames))
+    assert names == [["Obama"], ["unknown"]] * 4

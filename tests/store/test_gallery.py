@@ -163,7 +163,9 @@ def test_strangers_cluster_and_can_be_named(gallery):
         gallery.add_stranger(vec(200 + k, near=b, spread=0.015))
     clusters = gallery.unknowns()
     assert len(clusters) == 2 and sorted(c.sightings for c in clusters) == [4, 4]
+    gallery.add_stranger(vec(100, near=a, spread=0.001))  # seen again: a sighting, no new face kept
     assert gallery.recluster(0.5) == 2
+    assert sorted(c.sightings for c in gallery.unknowns()) == [4, 5]  # sightings survive reclustering
     first = gallery.unknowns()[0]
     assert gallery.name_cluster(first.id, "visitor") == first.faces
     assert [p.name for p in gallery.people()] == ["visitor"] and len(gallery.unknowns()) == 1

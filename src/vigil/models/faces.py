@@ -180,10 +180,10 @@ class FaceRecognizer:
                 if found is not None:
                     crops.append((i, *found))
         if crops:
-            embedded = [self.embed(crop, box[None]) for _, crop, box in crops]
-            vectors = np.concatenate([v for v, _ in embedded])
-            for (i, _, _), (label, p) in zip(crops, self._label(vectors, [c[0] for _, c in embedded], source),
-                                            strict=True):
+            # align each person's face in its own crop, then embed every chip in one batch
+            chips = [self.embedder.chips(_as_rgb(crop), box[None])[0] for _, crop, box in crops]
+            vectors = self.embedder.embed_chips(chips, self.config.num_jitters)
+            for (i, _, _), (label, p) in zip(crops, self._label(vectors, chips, source), strict=True):
                 face[i], proba[i] = label, p
         return Detections(detections.xyxy.copy(), detections.score.copy(), detections.class_id.copy(),
                           {**detections.data, "face": face, "faceProba": proba})

@@ -107,13 +107,16 @@ class StrangerStore:
             groups = agglomerate(_vectors([r[1] for r in rows]), cluster_distance)
             old = dict((r[0], r[1:]) for r in c.execute("SELECT id, created, last_seen, sightings FROM clusters"))
             members = {r[0]: r[1] for r in c.execute("SELECT id, cluster_id FROM strangers")}
+            sizes = {cid: n for cid, n in c.execute("SELECT cluster_id, COUNT(*) FROM strangers GROUP BY cluster_id")}
             for label in np.unique(groups):
                 ids = [rows[i][0] for i in np.flatnonzero(groups == label)]
                 stats = [old[members[i]] for i in ids if members[i] in old]
                 created = min(s[0] for s in stats) if stats else time.time()
                 last = max(s[1] for s in stats) if stats else created
+                # an old cluster's sightings are shared out over its kept faces, wherever they now belong
+                seen = sum(old[members[i]][2] / sizes[members[i]] for i in ids if members[i] in old)
                 cid = c.execute("INSERT INTO clusters(created, last_seen, sightings) VALUES (?, ?, ?)",
-                                (created, last, len(ids))).lastrowid
+                                (created, last, max(len(ids), round(seen)))).lastrowid
                 c.executemany("UPDATE strangers SET cluster_id = ? WHERE id = ?", [(cid, i) for i in ids])
             c.execute("DELETE FROM clusters WHERE id NOT IN (SELECT DISTINCT cluster_id FROM strangers)")
             return len(np.unique(groups))
