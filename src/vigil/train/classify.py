@@ -60,7 +60,7 @@ def _pass_one(run: Run, model: Classifier, pixels: dict, class_weights: np.ndarr
 def _pass_two(run: Run, model: Classifier, pixels: dict, class_weights: np.ndarray) -> None:
     cfg = run.config
     params = trainer.unfreeze_top(model)
-    optimizer = trainer.head_optimizer(model, cfg.lr / 10, params)
+    optimizer = trainer.head_optimizer(model.head, cfg.lr / 10, params)
     run.restore(model, optimizer if run.state["stage"] == "pass2" else None)
     done, best = run.state.get("epoch", 0), run.state.get("best_val_loss", math.inf)
     if done:

@@ -68,9 +68,9 @@ def loss_fn(class_weights: np.ndarray) -> nn.CrossEntropyLoss:
     return nn.CrossEntropyLoss(weight=torch.from_numpy(class_weights), label_smoothing=0.1)
 
 
-def head_optimizer(model: Classifier, lr: float, extra: list[nn.Parameter] | None = None) -> torch.optim.Adam:
-    groups = [{"params": [model.head.fc1.weight], "weight_decay": 2 * L2},
-              {"params": [model.head.fc1.bias, *model.head.fc2.parameters()], "weight_decay": 0.0}]
+def head_optimizer(head: nn.Module, lr: float, extra: list[nn.Parameter] | None = None) -> torch.optim.Adam:
+    groups = [{"params": [head.fc1.weight], "weight_decay": 2 * L2},
+              {"params": [head.fc1.bias, *head.fc2.parameters()], "weight_decay": 0.0}]
     if extra:
         groups.append({"params": extra, "weight_decay": 0.0})
     return torch.optim.Adam(groups, lr=lr)
@@ -99,9 +99,20 @@ def train_head(model: Classifier, cache: tuple[torch.Tensor, torch.Tensor, torch
                on_epoch: Callable[[int, EpochStats], None]) -> int:
     """Pass 1 on cached features with early stopping; leaves the best head (by val loss) in `model`.
     Returns the number of epochs run."""
-    x_train, y_train, x_val, y_val = cache
     rng, criterion, head = np.random.default_rng(seed), loss_fn(class_weights), model.head
-    optimizer = head_optimizer(model, lr)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # (n, 1280) @ (1280, 128): thread hand-offs would cost more than the maths
+    try:
+        return _train_head(head, cache, criterion, lr, epochs, patience, batch, rng, on_epoch)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train_head(head: nn.Module, cache: tuple[torch.Tensor, ...], criterion: nn.Module, lr: float, epochs: int,
+                patience: int, batch: int, rng: np.random.Generator,
+                on_epoch: Callable[[int, EpochStats], None]) -> int:
+    x_train, y_train, x_val, y_val = cache
+    optimizer = head_optimizer(head, lr)
     best, best_state, stale, epoch = float("inf"), copy.deepcopy(head.state_dict()), 0, 0
     for epoch in tqdm(range(1, epochs + 1), desc="pass 1 (cached features)", leave=False, disable=None):
         start = time.perf_counter()
