@@ -71,7 +71,8 @@ def detect(
     for path in images:
         result, frame = pipe.detect(path, request=request)
         if annotate is not None and frame is not None:
-            drawing.save(drawing.draw(frame.pixels, result.detections), annotate / f"{path.stem}.annotated.jpg")
+            suffix = ".png" if path.suffix.lower() == ".png" else ".jpg"  # lossless stays lossless
+            drawing.save(drawing.draw(frame.pixels, result.detections), annotate / f"{path.stem}.annotated{suffix}")
         entries.append(to_seed(result))
     if as_json:
         _emit_json(entries)
@@ -106,12 +107,20 @@ def models_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
         _emit_json(rows)
         return
     table = Table()
-    for column in ("name", "task", "format", "size MB", "present", "verified", "licence", "source"):
-        table.add_column(column)
+    for column in ("name", "task", "format", "MB", "state", "licence", "source"):
+        table.add_column(column, overflow="fold")
     for r in rows:
-        table.add_row(r["name"], r["task"], r["format"], f"{r['size_bytes'] / 1e6:.1f}", str(r["present"]),
-                      str(r["verified"]), r["licence"], r["source"])
+        table.add_row(r["name"], r["task"], r["format"], f"{r['size_bytes'] / 1e6:.1f}", _state(r), r["licence"],
+                      r["source"].split(" ")[0])
     out.print(table)
+
+
+def _state(row: dict) -> str:
+    if row["verified"]:
+        return "verified"
+    if any(f["present"] and not f["sha256_ok"] for f in row["files"]):
+        return "CORRUPT"
+    return "partly pulled" if any(f["present"] for f in row["files"]) else "not pulled"
 
 
 def _model_row(store, name: str) -> dict:
@@ -120,7 +129,8 @@ def _model_row(store, name: str) -> dict:
     first = next(iter(spec.files.values()))
     return {
         "name": name, "task": spec.task, "format": spec.format, "runtime": spec.runtime,
-        "size_bytes": sum(f.size or 0 for f in spec.files.values()),
+        "size_bytes": sum(s.path.stat().st_size for s in status if s.present) or sum(
+            f.size or 0 for f in spec.files.values()),
         "present": all(s.present for s in status), "verified": all(s.verified for s in status),
         "licence": spec.licence, "source": first.sources[0].describe() if first.sources else "",
         "files": [{"role": s.role, "path": str(s.path), "present": s.present, "sha256_ok": s.verified} for s in status],
@@ -164,11 +174,33 @@ def models_verify(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
         _emit_json({"ok": not bad, "models": rows})
     else:
         for r in rows:
-            state = "verified" if r["verified"] else ("corrupt" if any(
-                f["present"] and not f["sha256_ok"] for f in r["files"]) else "not pulled")
-            out.print(f"{r['name']}: {state}")
+            out.print(f"{r['name']}: {_state(r)}")
     if bad:
         raise typer.Exit(1)
+
+
+@models_app.command("quantize")
+def models_quantize(
+    name: Annotated[str, typer.Argument(help="a model whose spec has an int8 form, e.g. yolov4_tiny.coco")],
+    calibration: Annotated[Path, typer.Option(help="folder of your own camera frames (JPEG/PNG) to calibrate on")],
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Recalibrate a model's int8 form on your own frames (more representative than the built-in set)."""
+    from vigil.store.models import ModelStore
+
+    store = ModelStore(_config(config).store.home)
+    frames = sorted(p for p in calibration.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))[:200]
+    try:
+        if not store.spec(name).quantize:
+            raise VigilError(f"{name} has no int8 form")
+        out = store.quantize(name, frames)
+    except VigilError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    err.print(f"[green]ok[/green] {name}: int8 calibrated on {len(frames)} frames → {out}")
+    if as_json:
+        _emit_json({"name": name, "frames": len(frames), "path": str(out)})
 
 
 @app.command()

@@ -73,6 +73,8 @@ class DetectConfig(Section):
     model: str = Field(DEFAULT_DETECTOR, title="Detector", description="model name in the store")
     input_size: int = Field(416, ge=32, multiple_of=32, title="Input size", description="network input, long side")
     rect: bool = Field(True, title="Rectangular input", description="shrink the short side to the frame's aspect")
+    precision: Literal["int8", "fp32"] = Field("int8", title="Precision",
+                                               description="int8 (calibrated at pull, ~2x faster on VNNI CPUs) or fp32")
     iou: float = Field(0.45, gt=0, le=1, title="NMS IoU", description="overlap above which boxes suppress")
     threads: int = Field(0, ge=0, title="Threads", description="inference threads (0: all cores)")
 

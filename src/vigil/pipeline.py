@@ -45,7 +45,7 @@ class Pipeline:
                 if self._detector is None:
                     cfg = self.config.detect
                     self._detector = ObjectDetector.load(self.store, cfg.model, cfg.input_size, cfg.rect,
-                                                         cfg.threads or None)
+                                                         cfg.threads or None, cfg.precision)
         return self._detector
 
     def setup(self) -> Pipeline:

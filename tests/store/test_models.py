@@ -22,7 +22,8 @@ def cold_store(tmp_path_factory) -> ModelStore:
 
 def test_cold_cache_pull_verifies_and_converts(cold_store):
     status = cold_store.status(DEFAULT)
-    assert {s.role for s in status} == {"cfg", "weights", "labels", "onnx"}
+    assert {s.role for s in status} == {"cfg", "weights", "labels", "onnx", "onnx_int8", "calibration_bus",
+                                        "calibration_zidane"}
     assert all(s.present and s.verified for s in status)
     assert len(cold_store.labels(DEFAULT)) == 80 and cold_store.labels(DEFAULT)[0] == "person"
     assert not list(cold_store.folder(DEFAULT).glob("*.part")), "no temporary files left behind"
@@ -114,3 +115,45 @@ def test_invalid_user_manifest_is_reported(tmp_path):
     (tmp_path / "manifests" / "bad.json").write_text('{"name": "x", "task": "detect"}')
     with pytest.raises(ModelIntegrityError, match="bad.json"):
         ModelStore(tmp_path)
+
+
+def test_cfg_overrides_address_the_nth_section_of_a_kind():
+    from vigil.store.darknet import apply_overrides, parse_cfg
+
+    sections = parse_cfg("[net]\n[yolo]\nmask=3,4,5\n[conv]\n[yolo]\nmask = 0,1,2 # pjreddie\n")
+    apply_overrides(sections, {"yolo.1.mask": "1,2,3"})
+    assert [opts["mask"] for kind, opts in sections if kind == "yolo"] == ["3,4,5", "1,2,3"]
+    with pytest.raises(ModelIntegrityError, match="only 2 \\[yolo\\]"):
+        apply_overrides(sections, {"yolo.2.mask": "1"})
+
+
+def test_a_changed_recipe_converts_again(cold_store):
+    import json
+
+    record_path = cold_store.folder(DEFAULT) / "derived.json"
+    record = json.loads(record_path.read_text())
+    record_path.write_text(json.dumps({**record, "recipe": "made by an older converter"}))
+    cold_store.pull(DEFAULT)
+    assert json.loads(record_path.read_text()) == record
+
+
+def test_pull_makes_a_verified_int8_form(cold_store):
+    status = {s.role: s for s in cold_store.status(DEFAULT)}
+    assert status["onnx_int8"].present and status["onnx_int8"].verified
+    assert cold_store.spec(DEFAULT).runtime_role("int8") == "onnx_int8"
+    assert cold_store.spec(DEFAULT).runtime_role("fp32") == "onnx"
+
+
+def test_recalibrating_on_own_frames_replaces_the_int8_form(cold_store, tmp_path):
+    from tests.conftest import shared_image
+
+    before = cold_store.path(DEFAULT, "onnx_int8").read_bytes()
+    frames = [shared_image(f"vtest_{i:03d}.jpg") for i in (0, 120, 240)]
+    cold_store.quantize(DEFAULT, frames)
+    own = cold_store.path(DEFAULT, "onnx_int8").read_bytes()
+    assert own != before
+    cold_store.pull(DEFAULT)  # a later pull keeps the user's calibration
+    assert cold_store.path(DEFAULT, "onnx_int8").read_bytes() == own
+    with pytest.raises(ModelIntegrityError):
+        (cold_store.folder(DEFAULT) / "model.int8.onnx").write_bytes(b"junk")
+        cold_store.path(DEFAULT, "onnx_int8")

@@ -46,9 +46,9 @@ class ObjectDetector:
 
     @classmethod
     def load(cls, store: ModelStore, name: str, input_size: int | None = None, rect: bool = True,
-             threads: int | None = None) -> ObjectDetector:
+             threads: int | None = None, precision: str = "fp32") -> ObjectDetector:
         spec = store.spec(name)
-        session = open_session(store.path(name, spec.artifact_role), spec.runtime, threads)
+        session = open_session(store.path(name, spec.runtime_role(precision)), spec.runtime, threads)
         detector = cls(spec, session, store.labels(name), input_size, rect)
         detector.warmup()
         return detector

@@ -18,6 +18,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from vigil.errors import ModelIntegrityError
 
+CONVERTER_VERSION = 1  # bump when the graph this module writes changes, so caches convert again
 OPSET = 18
 HEADS_KEY = "vigil.yolo_heads"
 BN_EPSILON = 1e-5
@@ -141,8 +142,20 @@ def _yolo_head(opts: dict[str, str]) -> dict:
             "scale_x_y": float(opts.get("scale_x_y", 1.0))}
 
 
-def darknet_to_onnx(cfg_path: Path, weights_path: Path, out_path: Path) -> None:
+def apply_overrides(sections: list[tuple[str, dict[str, str]]], overrides: dict[str, str]) -> None:
+    """Correct a published cfg in place: '<kind>.<n>.<key>' addresses the n-th section of that kind."""
+    for address, value in overrides.items():
+        kind, index, key = address.split(".", 2)
+        matching = [opts for name, opts in sections if name == kind]
+        if int(index) >= len(matching):
+            raise ModelIntegrityError(f"cfg override {address!r}: the cfg has only {len(matching)} [{kind}] sections")
+        matching[int(index)][key] = value
+
+
+def darknet_to_onnx(cfg_path: Path, weights_path: Path, out_path: Path,
+                    overrides: dict[str, str] | None = None) -> None:
     sections = parse_cfg(cfg_path.read_text())
+    apply_overrides(sections, overrides or {})
     weights = _Weights(weights_path)
     g = _Graph()
     pixels = "images"

@@ -22,6 +22,8 @@ from vigil.store.specs import ModelFile, ModelSpec
 
 log = logging.getLogger(__name__)
 DERIVED = "derived.json"
+INT8 = "model.int8.onnx"
+_DERIVED_FILES = {"onnx": "model.onnx", "onnx_int8": INT8}
 
 
 def default_home() -> Path:
@@ -69,6 +71,8 @@ class ModelStore:
             self._pull_file(spec, role, file)
         if spec.convert:
             self._convert(spec)
+        if spec.quantize:
+            self._ensure_int8(name)
         return self.folder(name)
 
     def _pull_file(self, spec: ModelSpec, role: str, file: ModelFile) -> None:
@@ -98,16 +102,51 @@ class ModelStore:
         folder = self.folder(spec.name)
         out = folder / "model.onnx"
         record = self._derived(spec.name)
-        if out.is_file() and record.get(out.name) == sha256_of(out):
+        if out.is_file() and record.get("recipe") == _recipe(spec) and record.get(out.name) == sha256_of(out):
             return
         part = fetch.temporary_path(folder, out.name)
         try:
-            darknet_to_onnx(folder / spec.files["cfg"].name, folder / spec.files["weights"].name, part)
+            darknet_to_onnx(folder / spec.files["cfg"].name, folder / spec.files["weights"].name, part,
+                            spec.cfg_overrides)
             part.replace(out)
         finally:
             part.unlink(missing_ok=True)
-        record[out.name] = sha256_of(out)
-        (folder / DERIVED).write_text(json.dumps(record, indent=2))
+        self._record(spec.name, {out.name: sha256_of(out), "recipe": _recipe(spec)}, replace=True)
+
+    def _ensure_int8(self, name: str) -> None:
+        """Quantize at pull only when the int8 file is missing, corrupt or made from an older fp32 file, so a
+        user's own calibration (`vigil models quantize`) survives later pulls."""
+        record, out = self._derived(name), self.folder(name) / INT8
+        fresh = record.get("int8_source") == record.get("model.onnx")
+        if out.is_file() and fresh and record.get(INT8) == sha256_of(out):
+            return
+        self.quantize(name)
+
+    def quantize(self, name: str, calibration: list[Path] | None = None) -> Path:
+        """Make `model.int8.onnx`, calibrated on `calibration` images or the spec's declared calibration files."""
+        from vigil.store.quantize import calibration_tensors, quantize_onnx
+
+        spec = self.spec(name)
+        folder = self.folder(name)
+        out = folder / INT8
+        images = calibration or [self.path(name, role) for role in spec.calibration_roles]
+        part = fetch.temporary_path(folder, INT8)
+        try:
+            quantize_onnx(self.path(name, spec.artifact_role), part, "images", calibration_tensors(spec, images))
+            part.replace(out)
+        finally:
+            part.unlink(missing_ok=True)
+        source = self._derived(name).get("model.onnx", "")
+        self._record(name, {INT8: sha256_of(out), "int8_source": source,
+                            "int8_calibration": ", ".join(p.name for p in images)})
+        return out
+
+    def _record(self, name: str, values: dict[str, str], replace: bool = False) -> None:
+        record = {} if replace else self._derived(name)
+        path = self.folder(name) / DERIVED
+        part = fetch.temporary_path(path.parent, DERIVED)
+        part.write_text(json.dumps({**record, **values}, indent=2))
+        part.replace(path)
 
     def _derived(self, name: str) -> dict[str, str]:
         path = self.folder(name) / DERIVED
@@ -116,8 +155,9 @@ class ModelStore:
     def path(self, name: str, role: str) -> Path:
         """The verified path of one file of an already pulled model (sha256 checked now)."""
         spec = self.spec(name)
-        if role == "onnx" and spec.convert:
-            target, expected = self.folder(name) / "model.onnx", self._derived(name).get("model.onnx")
+        if role in _DERIVED_FILES and (spec.convert or spec.quantize):
+            file = _DERIVED_FILES[role]
+            target, expected = self.folder(name) / file, self._derived(name).get(file)
         else:
             if role not in spec.files:
                 raise NotFound(f"{name} has no {role} file")
@@ -139,10 +179,12 @@ class ModelStore:
             target = self.folder(name) / file.name
             out.append(FileStatus(role, target, target.is_file(),
                                   target.is_file() and sha256_of(target) == file.sha256))
-        if spec.convert:
-            target = self.folder(name) / "model.onnx"
-            ok = target.is_file() and self._derived(name).get(target.name) == sha256_of(target)
-            out.append(FileStatus("onnx", target, target.is_file(), ok))
+        derived = [("onnx", "model.onnx")] if spec.convert else []
+        derived += [("onnx_int8", INT8)] if spec.quantize else []
+        for role, file in derived:
+            target = self.folder(name) / file
+            ok = target.is_file() and self._derived(name).get(file) == sha256_of(target)
+            out.append(FileStatus(role, target, target.is_file(), ok))
         return out
 
     def labels(self, name: str) -> tuple[str, ...]:
@@ -153,6 +195,15 @@ class ModelStore:
             text = self.path(name, spec.labels_file).read_text()
             return tuple(line.strip() for line in text.splitlines() if line.strip())
         return ()
+
+
+def _recipe(spec: ModelSpec) -> str:
+    """What a converted file was made from: inputs, corrections and converter version. A change converts again."""
+    from vigil.store.darknet import CONVERTER_VERSION
+
+    parts = [spec.files["cfg"].sha256, spec.files["weights"].sha256, json.dumps(spec.cfg_overrides, sort_keys=True),
+             str(CONVERTER_VERSION)]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
 def _load_user_manifests(folder: Path) -> list[ModelSpec]:

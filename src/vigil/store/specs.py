@@ -85,6 +85,11 @@ class ModelSpec(_Frozen):
     labels_file: str | None = Field(None, description="role of a file holding one label a line")
     files: dict[str, ModelFile] = Field(description="role -> file, e.g. cfg, weights, labels, model")
     convert: Literal["darknet_to_onnx"] | None = Field(None, description="conversion run once at pull")
+    cfg_overrides: dict[str, str] = Field(
+        default_factory=dict, description="darknet cfg corrections applied at conversion: '<section>.<n>.<key>' -> "
+        "value, n counting sections of that kind from 0 (e.g. 'yolo.1.mask')")
+    quantize: Literal["int8"] | None = Field(
+        None, description="also make an int8 ONNX at pull, calibrated on the files whose role starts 'calibration'")
     licence: str
     description: str = ""
     speed: str = Field("", description="measured latency, shown in `vigil models list`")
@@ -93,3 +98,11 @@ class ModelSpec(_Frozen):
     def artifact_role(self) -> str:
         """The file the runtime loads: the converted one, or the only model file."""
         return "onnx" if self.convert == "darknet_to_onnx" else "model"
+
+    def runtime_role(self, precision: str) -> str:
+        """The role to load for a requested precision ("int8" falls back to fp32 where no int8 form exists)."""
+        return "onnx_int8" if precision == "int8" and self.quantize == "int8" else self.artifact_role
+
+    @property
+    def calibration_roles(self) -> list[str]:
+        return sorted(role for role in self.files if role.startswith("calibration"))
