@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the dataset buil
 
 import numpy as np
 import torch
-from tests import person_data
 
+from tests import person_data
 from vigil.export.evaluate import evaluate
 from vigil.export.run import export_run
 from vigil.models.classify import PersonClassifier
