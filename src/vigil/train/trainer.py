@@ -131,10 +131,12 @@ def _train_head(head: nn.Module, cache: tuple[torch.Tensor, ...], criterion: nn.
     return epoch
 
 
-def unfreeze_top(model: Classifier) -> list[nn.Parameter]:
+def unfreeze_top(model: Classifier, everything: bool = False) -> list[nn.Parameter]:
+    """The top of a pretrained backbone; all of a randomly initialised one (nothing below is worth keeping)."""
     for p in model.backbone.parameters():
         p.requires_grad_(False)
-    params = [p for module in model.backbone.top() for p in module.parameters()]
+    modules = [model.backbone] if everything else model.backbone.top()
+    params = [p for module in modules for p in module.parameters()]
     for p in params:
         p.requires_grad_(True)
     return params
@@ -142,13 +144,14 @@ def unfreeze_top(model: Classifier) -> list[nn.Parameter]:
 
 def fine_tune_epoch(model: Classifier, data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
                     norm: Normalise, criterion: nn.Module, optimizer: torch.optim.Optimizer, batch: int,
-                    rng: np.random.Generator) -> EpochStats:
+                    rng: np.random.Generator, from_scratch: bool = False) -> EpochStats:
     """One pass-2 epoch: augmented images through the whole network. Batch-norm statistics stay frozen (eval
-    mode), as Keras fine-tuning does, so small batches cannot wreck the pretrained statistics."""
+    mode), as Keras fine-tuning does, so small batches cannot wreck the pretrained statistics; a backbone trained
+    from scratch learns them (train mode)."""
     x_train, y_train, x_val, y_val = data
     augment, start = Augment(), time.perf_counter()
     yt, yv = torch.from_numpy(y_train), torch.from_numpy(y_val)
-    model.eval()
+    model.train(from_scratch)
     model.head.train()
     tr = _step(lambda i: model(norm(augment.batch(x_train[i], rng))), yt, len(x_train), batch, criterion,
                optimizer, rng)
