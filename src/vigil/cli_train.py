@@ -50,6 +50,8 @@ def train_classify(
     pretrained: Annotated[bool, typer.Option(help="use the store's ImageNet weights when the arch has them")] = True,
     name: Annotated[str, typer.Option(help="model name in the store (default: person.<out folder>)")] = "",
     batch: Annotated[int, typer.Option(min=1)] = 32,
+    feature_copies: Annotated[int, typer.Option(min=0, help="augmented views added to the pass-1 feature cache")
+                              ] = 0,
     threads: Annotated[int, typer.Option(min=0, help="torch threads (0: all cores)")] = 0,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
@@ -63,7 +65,8 @@ def train_classify(
         raise _fail(f"training needs the train extra: pip install 'vigil[train]' ({exc})") from None
     cfg = TrainConfig(dataset=str(dataset), arch=arch, name=name, size=size, width=width,
                       weights=str(weights) if weights else None, pretrained=pretrained, epochs=epochs,
-                      fine_tune_epochs=fine_tune_epochs, batch=batch, threads=threads)
+                      fine_tune_epochs=fine_tune_epochs, batch=batch, threads=threads,
+                      feature_copies=feature_copies)
     try:
         summary = train_classifier(cfg, out_dir, ModelStore(_home(config)))
     except VigilError as exc:

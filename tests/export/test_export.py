@@ -50,6 +50,8 @@ def test_litert_int8_is_full_integer_in_and_agrees(exported, evaluation):
     litert = report["forms"]["litert-int8"]
     assert litert["input"] == "int8"
     assert litert["ops"]["CONV_2D"] + litert["ops"]["DEPTHWISE_CONV_2D"] >= 40
+    # int8 from input to the last layer: only the closing softmax is float (one DEQUANTIZE, no QUANTIZE back)
+    assert litert["ops"].get("DEQUANTIZE", 0) <= 1 and "QUANTIZE" not in litert["ops"]
     assert evaluation["agreement_by_form"]["litert-int8"] >= 0.98
     assert evaluation["forms"]["litert-int8"]["accuracy"] >= 0.9
 

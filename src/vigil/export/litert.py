@@ -42,7 +42,9 @@ def to_litert_int8(model: Classifier, pixels: np.ndarray, mean: tuple[float, ...
     x = torch.from_numpy((pixels.astype(np.float32) - np.float32(mean)) / np.float32(std))
     sample = (x[:1],)
     quantizer = pq.PT2EQuantizer().set_global(pq.get_symmetric_quantization_config(is_per_channel=False))
-    prepared = quantize_pt2e.prepare_pt2e(torch.export.export(module, sample).module(), quantizer)
+    # strict (TorchDynamo) export records each op's Python source, which the quantizer's ADD annotation needs;
+    # non-strict export leaves residual ADDs, the last ReLU6 and the pooling in float
+    prepared = quantize_pt2e.prepare_pt2e(torch.export.export(module, sample, strict=True).module(), quantizer)
     with torch.no_grad():
         for i in range(len(x)):  # one at a time: the exported graph has batch 1
             prepared(x[i:i + 1])

@@ -47,9 +47,6 @@ def export_run(run_dir: Path, forms: list[str]) -> dict:
     info = manifest.run_info(run_dir)
     labels, base = tuple(info["labels"]), info["name"]
     fp32 = ModelSpec.model_validate_json((run_dir / "manifests" / f"{base}.fp32.json").read_text())
-    from vigil.train.weights import arch
-
-    spec_arch = arch(info["arch"])
     pixels = calibration_pixels(run_dir)
     specs, report = {"onnx": fp32}, {"run_dir": str(run_dir.resolve()), "forms": {}}
     if "onnx" in forms or not (run_dir / "model.onnx").is_file():
@@ -64,13 +61,7 @@ def export_run(run_dir: Path, forms: list[str]) -> dict:
         report["forms"]["onnx-int8"] = _file(run_dir / "model.int8.onnx")
     tflite = run_dir / "model.int8.tflite"
     if {"litert-int8", "c-array", "edgetpu"} & set(forms):
-        from vigil.export import litert
-
-        litert.to_litert_int8(_model(run_dir), pixels, spec_arch.mean, spec_arch.std, tflite)
-        spec = litert.litert_input_spec(tflite, spec_arch.mean, spec_arch.std)
-        specs["litert-int8"] = manifest.form_spec(run_dir, "litert-int8", f"{base}.litert", spec, labels)
-        report["forms"]["litert-int8"] = {**_file(tflite), "ops": litert.op_counts(tflite),
-                                          "input": spec.dtype}
+        specs["litert-int8"], report["forms"]["litert-int8"] = _litert(run_dir, info, pixels, tflite)
     if "c-array" in forms:
         header, source = carray.to_c_array(tflite, run_dir / "model_int8", symbol=f"g_{base}_model")
         report["forms"]["c-array"] = {"header": str(header), "source": str(source), "bytes": tflite.stat().st_size}
@@ -82,6 +73,17 @@ def export_run(run_dir: Path, forms: list[str]) -> dict:
     report["models"] = sorted({*(s.name for s in specs.values()), base})
     (run_dir / "export.json").write_text(json.dumps(report, indent=2))
     return report
+
+
+def _litert(run_dir: Path, info: dict, pixels: np.ndarray, tflite: Path) -> tuple[ModelSpec, dict]:
+    from vigil.export import litert
+    from vigil.train.weights import arch
+
+    spec_arch = arch(info["arch"])
+    litert.to_litert_int8(_model(run_dir), pixels, spec_arch.mean, spec_arch.std, tflite)
+    spec = litert.litert_input_spec(tflite, spec_arch.mean, spec_arch.std)
+    named = manifest.form_spec(run_dir, "litert-int8", f"{info['name']}.litert", spec, tuple(info["labels"]))
+    return named, {**_file(tflite), "ops": litert.op_counts(tflite), "input": spec.dtype}
 
 
 def _edgetpu(run_dir: Path, tflite: Path, specs: dict, base: str, labels: tuple[str, ...]) -> dict:

@@ -231,7 +231,8 @@ class Classifier(nn.Module):
         self.backbone, self.head = backbone, Head(backbone.out_channels, classes)
 
     def pooled(self, x: torch.Tensor) -> torch.Tensor:
-        return self.backbone(x).mean(dim=(2, 3))
+        # adaptive_avg_pool2d, not mean(): the PT2E quantizer annotates it, so the pooling stays int8 in LiteRT
+        return F.adaptive_avg_pool2d(self.backbone(x), 1).flatten(1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.pooled(x))

@@ -35,7 +35,7 @@ def train_classifier(config: TrainConfig, out: Path, store: ModelStore | None = 
              len(split.val), len(split.test), origin)
     if run.state["stage"] == "new":
         _pass_one(run, model, pixels, split.class_weights())
-    _pass_two(run, model, pixels, split.class_weights())
+    _pass_two(run, model, pixels, split.class_weights(), from_scratch=origin == "random init")
     model.load_state_dict(load_file(str(run.out / "best.safetensors")))
     run.save_model(model, split.labels)
     return _finish(run, model, pixels, split.labels, origin)
@@ -57,10 +57,11 @@ def _pass_one(run: Run, model: Classifier, pixels: dict, class_weights: np.ndarr
                    feature_seconds=round(feature_s, 3), head_seconds=round(head_s, 3))
 
 
-def _pass_two(run: Run, model: Classifier, pixels: dict, class_weights: np.ndarray) -> None:
+def _pass_two(run: Run, model: Classifier, pixels: dict, class_weights: np.ndarray, from_scratch: bool) -> None:
     cfg = run.config
-    params = trainer.unfreeze_top(model)
-    optimizer = trainer.head_optimizer(model, cfg.lr / 10, params)
+    params = trainer.unfreeze_top(model, everything=from_scratch)
+    # lr / 10 protects pretrained features (seed 000); a network learning from scratch needs the full rate
+    optimizer = trainer.head_optimizer(model.head, cfg.lr if from_scratch else cfg.lr / 10, params)
     run.restore(model, optimizer if run.state["stage"] == "pass2" else None)
     done, best = run.state.get("epoch", 0), run.state.get("best_val_loss", math.inf)
     if done:
@@ -70,7 +71,7 @@ def _pass_two(run: Run, model: Classifier, pixels: dict, class_weights: np.ndarr
     carry["pass1_epochs"] = run.state.get("pass1_epochs", 0)
     for epoch in tqdm(range(done + 1, cfg.fine_tune_epochs + 1), desc="pass 2 (fine-tune)", disable=None):
         rng = np.random.default_rng(cfg.seed + epoch)  # resumable: epoch k sees the same augmentation either way
-        stats = trainer.fine_tune_epoch(model, data, run.norm, criterion, optimizer, cfg.batch, rng)
+        stats = trainer.fine_tune_epoch(model, data, run.norm, criterion, optimizer, cfg.batch, rng, from_scratch)
         run.log_epoch(2, epoch, stats)
         if stats.val_loss < best:
             best = stats.val_loss

@@ -38,7 +38,7 @@ class TrainConfig:
     fine_tune_epochs: int = 5
     batch: int = 32
     lr: float = 1e-3
-    feature_copies: int = 2  # augmented copies of the training set in the pass-1 feature cache
+    feature_copies: int = 0  # augmented views added to the pass-1 cache (0: the features are computed once)
     seed: int = 42
     threads: int = 0
     extra: dict = field(default_factory=dict)

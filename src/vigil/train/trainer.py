@@ -68,9 +68,9 @@ def loss_fn(class_weights: np.ndarray) -> nn.CrossEntropyLoss:
     return nn.CrossEntropyLoss(weight=torch.from_numpy(class_weights), label_smoothing=0.1)
 
 
-def head_optimizer(model: Classifier, lr: float, extra: list[nn.Parameter] | None = None) -> torch.optim.Adam:
-    groups = [{"params": [model.head.fc1.weight], "weight_decay": 2 * L2},
-              {"params": [model.head.fc1.bias, *model.head.fc2.parameters()], "weight_decay": 0.0}]
+def head_optimizer(head: nn.Module, lr: float, extra: list[nn.Parameter] | None = None) -> torch.optim.Adam:
+    groups = [{"params": [head.fc1.weight], "weight_decay": 2 * L2},
+              {"params": [head.fc1.bias, *head.fc2.parameters()], "weight_decay": 0.0}]
     if extra:
         groups.append({"params": extra, "weight_decay": 0.0})
     return torch.optim.Adam(groups, lr=lr)
@@ -99,9 +99,20 @@ def train_head(model: Classifier, cache: tuple[torch.Tensor, torch.Tensor, torch
                on_epoch: Callable[[int, EpochStats], None]) -> int:
     """Pass 1 on cached features with early stopping; leaves the best head (by val loss) in `model`.
     Returns the number of epochs run."""
-    x_train, y_train, x_val, y_val = cache
     rng, criterion, head = np.random.default_rng(seed), loss_fn(class_weights), model.head
-    optimizer = head_optimizer(model, lr)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # (n, 1280) @ (1280, 128): thread hand-offs would cost more than the maths
+    try:
+        return _train_head(head, cache, criterion, lr, epochs, patience, batch, rng, on_epoch)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train_head(head: nn.Module, cache: tuple[torch.Tensor, ...], criterion: nn.Module, lr: float, epochs: int,
+                patience: int, batch: int, rng: np.random.Generator,
+                on_epoch: Callable[[int, EpochStats], None]) -> int:
+    x_train, y_train, x_val, y_val = cache
+    optimizer = head_optimizer(head, lr)
     best, best_state, stale, epoch = float("inf"), copy.deepcopy(head.state_dict()), 0, 0
     for epoch in tqdm(range(1, epochs + 1), desc="pass 1 (cached features)", leave=False, disable=None):
         start = time.perf_counter()
@@ -120,10 +131,12 @@ def train_head(model: Classifier, cache: tuple[torch.Tensor, torch.Tensor, torch
     return epoch
 
 
-def unfreeze_top(model: Classifier) -> list[nn.Parameter]:
+def unfreeze_top(model: Classifier, everything: bool = False) -> list[nn.Parameter]:
+    """The top of a pretrained backbone; all of a randomly initialised one (nothing below is worth keeping)."""
     for p in model.backbone.parameters():
         p.requires_grad_(False)
-    params = [p for module in model.backbone.top() for p in module.parameters()]
+    modules = [model.backbone] if everything else model.backbone.top()
+    params = [p for module in modules for p in module.parameters()]
     for p in params:
         p.requires_grad_(True)
     return params
@@ -131,13 +144,14 @@ def unfreeze_top(model: Classifier) -> list[nn.Parameter]:
 
 def fine_tune_epoch(model: Classifier, data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
                     norm: Normalise, criterion: nn.Module, optimizer: torch.optim.Optimizer, batch: int,
-                    rng: np.random.Generator) -> EpochStats:
+                    rng: np.random.Generator, from_scratch: bool = False) -> EpochStats:
     """One pass-2 epoch: augmented images through the whole network. Batch-norm statistics stay frozen (eval
-    mode), as Keras fine-tuning does, so small batches cannot wreck the pretrained statistics."""
+    mode), as Keras fine-tuning does, so small batches cannot wreck the pretrained statistics; a backbone trained
+    from scratch learns them (train mode)."""
     x_train, y_train, x_val, y_val = data
     augment, start = Augment(), time.perf_counter()
     yt, yv = torch.from_numpy(y_train), torch.from_numpy(y_val)
-    model.eval()
+    model.train(from_scratch)
     model.head.train()
     tr = _step(lambda i: model(norm(augment.batch(x_train[i], rng))), yt, len(x_train), batch, criterion,
                optimizer, rng)

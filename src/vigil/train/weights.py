@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from vigil.errors import BadInput, ModelIntegrityError, NotFound
+from vigil.errors import BadInput, ModelIntegrityError
 from vigil.store.models import DERIVED, ModelStore, sha256_of
 from vigil.train import archs
 
@@ -101,7 +101,3 @@ def _apply(backbone: nn.Module, state: dict[str, torch.Tensor], origin: str) -> 
         log.warning("%s: %d backbone tensors not in the weights file (e.g. %s); they stay randomly initialised",
                     origin, len(missing), missing[0])
     return f"{origin} ({len(usable)} tensors)"
-
-
-def missing_store(name: str) -> NotFound:
-    return NotFound(f"pretrained weights {name} are not available; pass --weights FILE or --no-pretrained")
