@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-EXTRAS ?= dev,train,edge
+EXTRAS ?= dev,faces,train,edge
 
 .PHONY: install models run test lint bench clean
 

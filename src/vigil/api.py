@@ -36,3 +36,26 @@ def detect(image: ImageSource, min_score: float | None = None, labels: Sequence[
     """
     result, _ = pipeline().detect(image, request=DetectRequest(min_score=min_score, labels=labels))
     return result
+
+
+def recognize(image: ImageSource):
+    """Every face in one image (a path or encoded bytes): Detections with boxes in the image's pixels and
+    data["name"] — a person's name, "unknown" (a stranger) or "uncertain" — plus data["similarity"].
+
+    A face is named when its embedding lies within `faces.match_distance` (0.5) of one of the person's samples
+    and called a stranger beyond `faces.unknown_distance` (0.6); in between a name would be a guess, so the
+    answer is "uncertain". Lower match_distance for fewer wrong names, raise it to name more of the hard
+    (dark, small, turned) faces. Faces under `min_face` px or too blurry are "uncertain" with quality set.
+    Raises BadInput for an unreadable image.
+    """
+    pipe = pipeline()
+    return pipe.faces.recognize(pipe.decode(image, full_size=True), str(image) if not isinstance(image, bytes) else "")
+
+
+def enroll(name: str, images: Sequence[ImageSource]):
+    """Add photos of one person to the gallery; returns an EnrollReport (added, skipped by file hash,
+    no usable face, unreadable). Each photo should show the person alone (the largest face is taken)."""
+    from pathlib import Path
+
+    sources = [i if isinstance(i, bytes) else Path(i) for i in images]
+    return pipeline().faces.enroll(name, sources)

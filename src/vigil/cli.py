@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from vigil.cli_faces import faces_app
 from vigil.config import VigilConfig, load_config
 from vigil.errors import VigilError
 from vigil.store.catalog import DEFAULT_DETECTOR
@@ -20,6 +21,7 @@ app = typer.Typer(help="Vigil: self-hosted vision for security cameras.", no_arg
                   pretty_exceptions_enable=False)
 models_app = typer.Typer(help="The model store: list, pull and verify models.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+app.add_typer(faces_app, name="faces")
 out = Console()
 err = Console(stderr=True)
 
@@ -126,13 +128,13 @@ def _state(row: dict) -> str:
 def _model_row(store, name: str) -> dict:
     spec = store.spec(name)
     status = store.status(name)
-    first = next(iter(spec.files.values()))
+    first = next(iter(spec.files.values()), None)
     return {
         "name": name, "task": spec.task, "format": spec.format, "runtime": spec.runtime,
         "size_bytes": sum(s.path.stat().st_size for s in status if s.present) or sum(
             f.size or 0 for f in spec.files.values()),
         "present": all(s.present for s in status), "verified": all(s.verified for s in status),
-        "licence": spec.licence, "source": first.sources[0].describe() if first.sources else "",
+        "licence": spec.licence, "source": first.sources[0].describe() if first and first.sources else "built in",
         "files": [{"role": s.role, "path": str(s.path), "present": s.present, "sha256_ok": s.verified} for s in status],
     }
 
@@ -145,7 +147,7 @@ def models_pull(names: Annotated[list[str] | None, typer.Argument(help="models (
 
     cfg = _config(config)
     store = ModelStore(cfg.store.home)
-    wanted = names or [cfg.detect.model or DEFAULT_DETECTOR]
+    wanted = names or [cfg.detect.model or DEFAULT_DETECTOR, cfg.faces.detector, cfg.faces.embedder]
     report, failed = [], False
     for name in wanted:
         try:

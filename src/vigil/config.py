@@ -11,11 +11,12 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from vigil.errors import ConfigError
 from vigil.store.catalog import DEFAULT_DETECTOR
+from vigil.store.face_catalog import BLAZEFACE, DLIB_HOG, DLIB_RESNET, FACE_DETECTORS
 
 
 class Section(BaseModel):
@@ -87,6 +88,48 @@ class PersonConfig(Section):
                              description="below this the person is not recognised: face = null (seed minProba)")
     threads: int = Field(0, ge=0, title="Threads", description="inference threads (0: all cores)")
 
+class FacesConfig(Section):
+    detector: str = Field(BLAZEFACE, title="Face detector",
+                          description=f"model name: {', '.join(FACE_DETECTORS)} (default: best measured)")
+    fallback: str = Field(DLIB_HOG, title="Fallback detector",
+                          description="run when the detector finds no face in a small image (crops); '' = off")
+    fallback_max_pixels: int = Field(300_000, ge=0, title="Fallback size",
+                                     description="only images up to this many pixels get the fallback detector")
+    embedder: str = Field(DLIB_RESNET, title="Face embedder", description="model name of the 128-d embedder")
+    min_score: float = Field(0.6, ge=0, le=1, title="Face score", description="drop face detections scoring lower")
+    min_face: int = Field(20, ge=1, title="Minimum face", description="faces narrower than this (px) give face: null")
+    focus_threshold: float = Field(200.0, ge=0, title="Focus threshold",
+                                   description="variance of the Laplacian below which a face is too blurry (seed: 200)")
+    num_jitters: int = Field(1, ge=0, le=500, title="Jitters",
+                             description="embeddings averaged per face when recognising (seed: 10-500; 0/1: one)")
+    enroll_jitters: int = Field(10, ge=0, le=500, title="Enrolment jitters",
+                                description="embeddings averaged per face when enrolling (offline, so steadier)")
+    upsample: int = Field(1, ge=0, le=3, title="HOG upsample", description="dlib detectors: image doublings")
+    tile: int = Field(256, ge=0, title="Tile size",
+                      description="BlazeFace also searches overlapping tiles of at least this side (0: never)")
+    mode: Literal["gallery", "classifier"] = Field("gallery", title="Mode",
+                                                   description="open-set gallery matching, or the seed's classifier")
+    match_distance: float = Field(0.5, gt=0, title="Match distance",
+                                  description="embedding distance at or below which a face gets the person's name")
+    unknown_distance: float = Field(0.6, gt=0, title="Unknown distance",
+                                    description="distance above which a face is a stranger; between: uncertain")
+    min_proba: float = Field(0.6, ge=0, le=1, title="Minimum probability",
+                             description="classifier mode: face is null below this class probability (seed 0.6-0.9)")
+    cluster_distance: float = Field(0.5, gt=0, title="Stranger cluster distance",
+                                    description="strangers closer than this join one provisional person")
+    record_strangers: bool = Field(True, title="Record strangers",
+                                   description="file faces that match nobody into provisional clusters to name later")
+    gallery: Path | None = Field(None, title="Gallery", description="SQLite file (default <data_dir>/gallery.sqlite3)")
+    classifier: Path | None = Field(None, title="Classifier",
+                                    description="trained classifier folder (default <data_dir>/face_classifier)")
+    threads: int = Field(0, ge=0, title="Threads", description="inference threads (0: all cores)")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FacesConfig:
+        if self.unknown_distance < self.match_distance:
+            raise ValueError("unknown_distance must be at least match_distance")
+        return self
+
 
 class VigilConfig(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VIGIL_", env_nested_delimiter="__", extra="forbid")
@@ -99,6 +142,8 @@ class VigilConfig(BaseSettings):
     detect: DetectConfig = Field(default_factory=DetectConfig, title="Detection", description="object detector")
     person: PersonConfig = Field(default_factory=PersonConfig, title="Person classifier",
                                  description="known person vs stranger on whole-body crops (seed 000)")
+
+    faces: FacesConfig = Field(default_factory=FacesConfig, title="Faces", description="face detection and recognition")
     models: dict[str, ModelThresholds] = Field(default_factory=dict, title="Per-model thresholds",
                                                description="[models.\"<name>\"] tables")
 
@@ -110,8 +155,15 @@ class VigilConfig(BaseSettings):
     def thresholds(self, model: str) -> ModelThresholds:
         return self.models.get(model, ModelThresholds())
 
+    def gallery_path(self) -> Path:
+        return self.faces.gallery or self.store.data_dir / "gallery.sqlite3"
 
-_PATH_KEYS = {("media", "roots"), ("store", "home"), ("store", "data_dir")}
+    def classifier_path(self) -> Path:
+        return self.faces.classifier or self.store.data_dir / "face_classifier"
+
+
+_PATH_KEYS = {("media", "roots"), ("store", "home"), ("store", "data_dir"), ("faces", "gallery"),
+              ("faces", "classifier")}
 
 
 def load_config(path: str | os.PathLike | None = None) -> VigilConfig:

@@ -35,6 +35,7 @@ class Pipeline:
         self.limits = images.ImageLimits(self.config.limits.max_bytes, self.config.limits.max_pixels,
                                          frozenset(self.config.limits.formats))
         self._detector: ObjectDetector | None = None
+        self._faces = None
         self._lock = threading.Lock()
 
     @property
@@ -47,6 +48,17 @@ class Pipeline:
                     self._detector = ObjectDetector.load(self.store, cfg.model, cfg.input_size, cfg.rect,
                                                          cfg.threads or None, cfg.precision)
         return self._detector
+
+    @property
+    def faces(self):
+        """The FaceRecognizer (models/faces.py), loaded on first use with the configured gallery."""
+        if self._faces is None:
+            with self._lock:
+                if self._faces is None:
+                    from vigil.models.faces import FaceRecognizer
+
+                    self._faces = FaceRecognizer.load(self.config, self.store)
+        return self._faces
 
     def setup(self) -> Pipeline:
         _ = self.detector

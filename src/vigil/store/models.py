@@ -97,8 +97,6 @@ class ModelStore:
         raise NotFound(f"{spec.name}: could not get {role} file {file.name}: " + "; ".join(errors))
 
     def _convert(self, spec: ModelSpec) -> None:
-        from vigil.store.darknet import darknet_to_onnx
-
         folder = self.folder(spec.name)
         out = folder / "model.onnx"
         record = self._derived(spec.name)
@@ -106,8 +104,7 @@ class ModelStore:
             return
         part = fetch.temporary_path(folder, out.name)
         try:
-            darknet_to_onnx(folder / spec.files["cfg"].name, folder / spec.files["weights"].name, part,
-                            spec.cfg_overrides)
+            _CONVERTERS[spec.convert](spec, folder, part)
             part.replace(out)
         finally:
             part.unlink(missing_ok=True)
@@ -197,12 +194,32 @@ class ModelStore:
         return ()
 
 
+def _darknet(spec: ModelSpec, folder: Path, out: Path) -> None:
+    from vigil.store.darknet import darknet_to_onnx
+
+    darknet_to_onnx(folder / spec.files["cfg"].name, folder / spec.files["weights"].name, out, spec.cfg_overrides)
+
+
+def _dlib_resnet(spec: ModelSpec, folder: Path, out: Path) -> None:
+    from vigil.store.dlib_onnx import dlib_resnet_to_onnx
+
+    dlib_resnet_to_onnx(folder / spec.files["model"].name, out)
+
+
+_CONVERTERS = {"darknet_to_onnx": _darknet, "dlib_resnet_to_onnx": _dlib_resnet}
+
+
 def _recipe(spec: ModelSpec) -> str:
     """What a converted file was made from: inputs, corrections and converter version. A change converts again."""
-    from vigil.store.darknet import CONVERTER_VERSION
+    if spec.convert == "dlib_resnet_to_onnx":
+        from vigil.store.dlib_onnx import CONVERTER_VERSION as DLIB_VERSION
 
-    parts = [spec.files["cfg"].sha256, spec.files["weights"].sha256, json.dumps(spec.cfg_overrides, sort_keys=True),
-             str(CONVERTER_VERSION)]
+        parts = [spec.files["model"].sha256, f"dlib_resnet_to_onnx {DLIB_VERSION}"]
+    else:
+        from vigil.store.darknet import CONVERTER_VERSION
+
+        parts = [spec.files["cfg"].sha256, spec.files["weights"].sha256,
+                 json.dumps(spec.cfg_overrides, sort_keys=True), str(CONVERTER_VERSION)]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 

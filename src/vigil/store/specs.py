@@ -71,7 +71,7 @@ class InputSpec(_Frozen):
 
 
 Task = Literal["detect", "face_detect", "face_embed", "classify", "presence", "crowd"]
-Decoder = Literal["darknet_yolo", "yolov5", "yolov8", "ssd_coral", "none"]
+Decoder = Literal["darknet_yolo", "yolov5", "yolov8", "ssd_coral", "blazeface", "dlib", "none"]
 
 
 class ModelSpec(_Frozen):
@@ -84,7 +84,8 @@ class ModelSpec(_Frozen):
     labels: tuple[str, ...] = ()
     labels_file: str | None = Field(None, description="role of a file holding one label a line")
     files: dict[str, ModelFile] = Field(description="role -> file, e.g. cfg, weights, labels, model")
-    convert: Literal["darknet_to_onnx"] | None = Field(None, description="conversion run once at pull")
+    convert: Literal["darknet_to_onnx", "dlib_resnet_to_onnx"] | None = Field(
+        None, description="conversion run once at pull")
     cfg_overrides: dict[str, str] = Field(
         default_factory=dict, description="darknet cfg corrections applied at conversion: '<section>.<n>.<key>' -> "
         "value, n counting sections of that kind from 0 (e.g. 'yolo.1.mask')")
@@ -97,7 +98,7 @@ class ModelSpec(_Frozen):
     @property
     def artifact_role(self) -> str:
         """The file the runtime loads: the converted one, or the only model file."""
-        return "onnx" if self.convert == "darknet_to_onnx" else "model"
+        return "onnx" if self.convert else "model"
 
     def runtime_role(self, precision: str) -> str:
         """The role to load for a requested precision ("int8" falls back to fp32 where no int8 form exists)."""
