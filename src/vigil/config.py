@@ -93,6 +93,14 @@ class DetectConfig(Section):
     threads: int = Field(0, ge=0, title="Threads", description="inference threads (0: all cores)")
 
 
+class PersonConfig(Section):
+    model: str = Field("", title="Person classifier",
+                       description="store name of a trained classifier (`vigil export RUN --to onnx-int8` registers "
+                                   "it); used by detect_faces when rpc.recognize_mode = \"person\"")
+    min_proba: float = Field(0.8, ge=0, le=1, title="Minimum probability",
+                             description="below this the person is not recognised: face = null (seed minProba)")
+    threads: int = Field(0, ge=0, title="Threads", description="inference threads (0: all cores)")
+
 class FacesConfig(Section):
     detector: str = Field(BLAZEFACE, title="Face detector",
                           description=f"model name: {', '.join(FACE_DETECTORS)} (default: best measured)")
@@ -136,15 +144,6 @@ class FacesConfig(Section):
         return self
 
 
-class PersonConfig(Section):
-    model: str = Field("", title="Person classifier",
-                       description="store name of a trained classifier (`vigil export RUN --to onnx-int8` registers "
-                                   "it); used by detect_faces when rpc.recognize_mode = \"person\"")
-    min_proba: float = Field(0.8, ge=0, le=1, title="Minimum probability",
-                             description="below this the person is not recognised: face = null (seed minProba)")
-    threads: int = Field(0, ge=0, title="Threads", description="inference threads (0: all cores)")
-
-
 class VigilConfig(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VIGIL_", env_nested_delimiter="__", extra="forbid")
 
@@ -154,9 +153,10 @@ class VigilConfig(BaseSettings):
     store: StoreConfig = Field(default_factory=StoreConfig, title="Store", description="model cache and data")
     limits: LimitsConfig = Field(default_factory=LimitsConfig, title="Limits", description="input limits")
     detect: DetectConfig = Field(default_factory=DetectConfig, title="Detection", description="object detector")
-    faces: FacesConfig = Field(default_factory=FacesConfig, title="Faces", description="face detection and recognition")
     person: PersonConfig = Field(default_factory=PersonConfig, title="Person classifier",
                                  description="known person vs stranger on whole-body crops (seed 000)")
+
+    faces: FacesConfig = Field(default_factory=FacesConfig, title="Faces", description="face detection and recognition")
     models: dict[str, ModelThresholds] = Field(default_factory=dict, title="Per-model thresholds",
                                                description="[models.\"<name>\"] tables")
 

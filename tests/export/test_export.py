@@ -110,3 +110,18 @@ def test_calibration_never_uses_test_images(exported):
     split = json.loads((run / "split.json").read_text())
     pixels = calibration_pixels(run, count=1000)
     assert len(pixels) == len(split["train"]) and pixels.dtype == np.uint8
+
+
+def test_eval_on_another_dataset_scores_all_its_images(exported, tmp_path):
+    import shutil
+
+    run, _ = exported
+    other = tmp_path / "elsewhere"
+    shutil.copytree(person_data.dataset(run.parent), other)
+    result = evaluate(run, other)
+    assert result["evaluated_on"] == "all images"
+    assert result["images"] == sum(1 for p in other.rglob("*.jpg"))
+    assert result["accuracy"] >= 0.9  # mostly training images here: a sanity check, not a score
+    shutil.copytree(other / "person", other / "cats")
+    with pytest.raises(BadInput, match="has labels"):
+        evaluate(run, other)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from vigil import images
+from vigil.errors import BadInput
 from vigil.export.manifest import run_info
 from vigil.models.classify import PersonClassifier
 from vigil.runtimes.session import open_session
@@ -38,7 +39,7 @@ def eval_samples(run_dir: Path, dataset: Path) -> tuple[list[data.Sample], str]:
         return list(split.test), "test split"
     labels, samples = data.scan(dataset)
     if labels != split.labels:
-        raise ValueError(f"{dataset} has labels {labels}, the model knows {split.labels}")
+        raise BadInput(f"{dataset} has labels {labels}, the model knows {split.labels}")
     return samples, "all images"
 
 

@@ -20,7 +20,7 @@ FORMS = {  # form -> (file in the run folder, manifest suffix, format, runtime)
     "litert-int8": ("model.int8.tflite", ".litert", "tflite", "litert"),
     "edgetpu": ("model.int8_edgetpu.tflite", ".edgetpu", "tflite", "litert"),
 }
-SERVING_ORDER = ("onnx-int8", "onnx")  # the issue: the int8 ONNX by default when present
+SERVING_ORDER = ("onnx-int8", "onnx")  # the issue: the int8 ONNX by default when present (export measures first)
 
 
 def run_info(run_dir: Path) -> dict:
@@ -42,15 +42,17 @@ def form_spec(run_dir: Path, form: str, name: str, input_spec: InputSpec, labels
     )
 
 
-def write_manifests(run_dir: Path, specs: dict[str, ModelSpec]) -> list[Path]:
-    """specs: form -> spec (with its explicit name). Adds the serving default under the plain name."""
+def write_manifests(run_dir: Path, specs: dict[str, ModelSpec], default_form: str | None = None) -> list[Path]:
+    """specs: form -> spec (with its explicit name). Adds the serving default (`default_form`, else the first of
+    SERVING_ORDER present) under the plain name."""
     folder = run_dir / "manifests"
     folder.mkdir(exist_ok=True)
     base = run_info(run_dir)["name"]
     written = []
     for spec in specs.values():
         written.append(_write(folder, spec))
-    default = next((specs[f] for f in SERVING_ORDER if f in specs), None)
+    form = default_form or next((f for f in SERVING_ORDER if f in specs), None)
+    default = specs.get(form) if form else None
     if default is not None:
         written.append(_write(folder, default.model_copy(update={"name": base})))
     return written
