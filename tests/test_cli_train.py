@@ -43,7 +43,9 @@ def test_export_eval_and_models_add(cli_run):
     done = vigil("export", str(out), "--to", "onnx-int8", "--json", home=home)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert report["serving_default"] == "onnx-int8"
+    # which form serves is measured at export (never assume int8 is faster on a tiny model): check the rule
+    int8_ms, fp32_ms = (report["forms"][f]["ms_per_crop_1_thread"] for f in ("onnx-int8", "onnx"))
+    assert report["serving_default"] == ("onnx-int8" if int8_ms <= fp32_ms * 1.05 else "onnx")
     assert set(report["registered"]) == {"person.run", "person.run.fp32", "person.run.int8"}
     listed = json.loads(vigil("models", "list", "--json", home=home).stdout)
     assert {"person.run", "person.run.int8"} <= {row["name"] for row in listed if row["verified"]}
