@@ -32,7 +32,8 @@ def test_int8_onnx_agrees_with_fp32_and_is_smaller(exported, evaluation):
     assert report["forms"]["onnx-int8"]["bytes"] < report["forms"]["onnx"]["bytes"] / 3
     assert evaluation["agreement_by_form"]["onnx-int8"] >= 0.98
     assert evaluation["forms"]["onnx-int8"]["accuracy"] >= 0.9
-    assert report["serving_default"] == "onnx-int8"
+    int8_ms, fp32_ms = (report["forms"][f]["ms_per_crop_1_thread"] for f in ("onnx-int8", "onnx"))
+    assert report["serving_default"] == ("onnx-int8" if int8_ms <= fp32_ms * 1.05 else "onnx")  # measured, not assumed
 
 
 def test_eval_reports_every_form_side_by_side(exported, evaluation):
