@@ -9,14 +9,14 @@ into the convolutions, which is what makes onnxruntime faster than OpenCV's dark
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
 
 from vigil.errors import ModelIntegrityError
+from vigil.store.onnx_graph import GraphBuilder
 
 CONVERTER_VERSION = 1  # bump when the graph this module writes changes, so caches convert again
 OPSET = 18
@@ -56,28 +56,7 @@ class _Weights:
         return out
 
 
-@dataclass
-class _Graph:
-    nodes: list = field(default_factory=list)
-    inits: list = field(default_factory=list)
-    count: int = 0
-
-    def name(self, prefix: str) -> str:
-        self.count += 1
-        return f"{prefix}_{self.count}"
-
-    def const(self, prefix: str, array: np.ndarray) -> str:
-        name = self.name(prefix)
-        self.inits.append(numpy_helper.from_array(array, name))
-        return name
-
-    def op(self, op_type: str, inputs: list[str], **attrs) -> str:
-        out = self.name(op_type.lower())
-        self.nodes.append(helper.make_node(op_type, inputs, [out], **attrs))
-        return out
-
-
-def _activation(g: _Graph, x: str, kind: str) -> str:
+def _activation(g: GraphBuilder, x: str, kind: str) -> str:
     if kind == "leaky":
         return g.op("LeakyRelu", [x], alpha=0.1)
     if kind == "linear":
@@ -91,7 +70,7 @@ def _activation(g: _Graph, x: str, kind: str) -> str:
     raise ModelIntegrityError(f"darknet activation {kind!r} is not supported")
 
 
-def _conv(g: _Graph, x: str, c_in: int, opts: dict[str, str], weights: _Weights) -> tuple[str, int]:
+def _conv(g: GraphBuilder, x: str, c_in: int, opts: dict[str, str], weights: _Weights) -> tuple[str, int]:
     filters, size = int(opts["filters"]), int(opts.get("size", 1))
     stride, groups = int(opts.get("stride", 1)), int(opts.get("groups", 1))
     pad = int(opts.get("padding", size // 2 if int(opts.get("pad", 0)) else 0))
@@ -109,7 +88,7 @@ def _conv(g: _Graph, x: str, c_in: int, opts: dict[str, str], weights: _Weights)
     return _activation(g, y, opts.get("activation", "logistic")), filters
 
 
-def _maxpool(g: _Graph, x: str, opts: dict[str, str]) -> str:
+def _maxpool(g: GraphBuilder, x: str, opts: dict[str, str]) -> str:
     stride = int(opts.get("stride", 1))
     size = int(opts.get("size", stride))
     padding = int(opts.get("padding", size - 1))
@@ -117,7 +96,7 @@ def _maxpool(g: _Graph, x: str, opts: dict[str, str]) -> str:
     return g.op("MaxPool", [x], kernel_shape=[size, size], strides=[stride, stride], pads=[begin, begin, end, end])
 
 
-def _route(g: _Graph, index: int, opts: dict[str, str], outs: list[str], chans: list[int]) -> tuple[str, int]:
+def _route(g: GraphBuilder, index: int, opts: dict[str, str], outs: list[str], chans: list[int]) -> tuple[str, int]:
     sources = [int(v) for v in opts["layers"].split(",")]
     sources = [s if s >= 0 else index + s for s in sources]
     groups, group_id = int(opts.get("groups", 1)), int(opts.get("group_id", 0))
@@ -157,7 +136,7 @@ def darknet_to_onnx(cfg_path: Path, weights_path: Path, out_path: Path,
     sections = parse_cfg(cfg_path.read_text())
     apply_overrides(sections, overrides or {})
     weights = _Weights(weights_path)
-    g = _Graph()
+    g = GraphBuilder()
     pixels = "images"
     x = g.op("Transpose", [g.op("Mul", [g.op("Cast", [pixels], to=TensorProto.FLOAT),
                                         g.const("inv255", np.array(1 / 255, np.float32))])], perm=[0, 3, 1, 2])
@@ -199,7 +178,7 @@ def darknet_to_onnx(cfg_path: Path, weights_path: Path, out_path: Path,
     _save(g, pixels, head_outputs, heads, out_path)
 
 
-def _save(g: _Graph, pixels: str, head_outputs: list[str], heads: list[dict], out_path: Path) -> None:
+def _save(g: GraphBuilder, pixels: str, head_outputs: list[str], heads: list[dict], out_path: Path) -> None:
     names = [f"yolo_{i}" for i in range(len(heads))]
     for src, dst in zip(head_outputs, names, strict=True):
         g.nodes.append(helper.make_node("Identity", [src], [dst]))

@@ -20,9 +20,10 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
 
 from vigil.errors import ModelIntegrityError
+from vigil.store.onnx_graph import GraphBuilder
 
 OPSET = 18
 CONVERTER_VERSION = 1  # bump when the graph changes, so cached conversions are redone
@@ -72,26 +73,7 @@ def _layer_shapes() -> list[tuple[int, int, int]]:
     return shapes
 
 
-class _Graph:
-    def __init__(self) -> None:
-        self.nodes, self.inits, self.count = [], [], 0
-
-    def name(self, prefix: str) -> str:
-        self.count += 1
-        return f"{prefix}_{self.count}"
-
-    def const(self, prefix: str, array: np.ndarray) -> str:
-        name = self.name(prefix)
-        self.inits.append(numpy_helper.from_array(array, name))
-        return name
-
-    def op(self, op_type: str, inputs: list[str], **attrs) -> str:
-        out = self.name(op_type.lower())
-        self.nodes.append(helper.make_node(op_type, inputs, [out], **attrs))
-        return out
-
-
-def _conv_affine(g: _Graph, x: str, conv: np.ndarray, affine: np.ndarray, shape: tuple[int, int, int],
+def _conv_affine(g: GraphBuilder, x: str, conv: np.ndarray, affine: np.ndarray, shape: tuple[int, int, int],
                  stride: int) -> str:
     """Convolution followed by dlib's affine layer (gamma, beta), folded into one Conv."""
     filters, inputs, k = shape
@@ -104,7 +86,7 @@ def _conv_affine(g: _Graph, x: str, conv: np.ndarray, affine: np.ndarray, shape:
                 kernel_shape=[k, k], strides=[stride, stride], pads=[pad] * 4)
 
 
-def _add_overlapping(g: _Graph, block: str, shortcut: str, extra_channels: int, extra_side: int) -> str:
+def _add_overlapping(g: GraphBuilder, block: str, shortcut: str, extra_channels: int, extra_side: int) -> str:
     """dlib's add of different-sized tensors: zero-pad both to the larger size (at the end), then add."""
     if extra_side:
         block = g.op("Pad", [block, g.const("pads", np.array([0, 0, 0, 0, 0, 0, extra_side, extra_side], np.int64))])
@@ -113,7 +95,7 @@ def _add_overlapping(g: _Graph, block: str, shortcut: str, extra_channels: int, 
     return g.op("Add", [block, shortcut])
 
 
-def _forward(g: _Graph, x: str, params: list[np.ndarray], side: int) -> str:
+def _forward(g: GraphBuilder, x: str, params: list[np.ndarray], side: int) -> str:
     shapes = _layer_shapes()
     x = g.op("Relu", [_conv_affine(g, x, params[0], params[1], shapes[0], 2)])
     x = g.op("MaxPool", [x], kernel_shape=[3, 3], strides=[2, 2])
@@ -137,7 +119,7 @@ def dlib_resnet_to_onnx(dat_path: Path, out_path: Path, side: int = 150) -> None
     shapes = _layer_shapes()
     sizes = [n for f, i, k in shapes for n in (f * i * k * k + f, 2 * f)] + [256 * 128]
     params = _tensors(dat_path.read_bytes(), sizes)
-    g = _Graph()
+    g = GraphBuilder()
     x = g.op("Cast", ["chips"], to=TensorProto.FLOAT)
     x = g.op("Transpose", [x], perm=[0, 3, 1, 2])
     x = g.op("Sub", [x, g.const("mean", np.array(MEAN_RGB, np.float32).reshape(1, 3, 1, 1))])
