@@ -28,7 +28,7 @@ lint: install
 	$(BIN)/ruff check src tests benchmarks
 
 bench: models
-	$(BIN)/python benchmarks/bench_detect.py
+	cd benchmarks && ../$(BIN)/python bench_detect.py && ../$(BIN)/python bench_people.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
