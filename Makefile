@@ -17,8 +17,10 @@ install: $(STAMP)
 models: install
 	$(BIN)/vigil models pull
 
+# Embedded default: SQLite gallery and state in ./data, zerorpc may read frames under ./data/media, 127.0.0.1 only.
 run: models
-	$(BIN)/vigil serve $(if $(wildcard vigil.toml),--config vigil.toml,)
+	mkdir -p data/media
+	$(BIN)/vigil serve $(if $(wildcard vigil.toml),--config vigil.toml,--media-root data/media)
 
 test: models
 	$(BIN)/ruff check src tests benchmarks
