@@ -116,7 +116,8 @@ class Pipeline:
 def _to_frame(found: Detections, frame: images.DecodedImage, thresholds: ModelThresholds,
               labels: Sequence[str] | None) -> Detections:
     if frame.scale != 1.0:
-        found.xyxy = np.clip(found.xyxy / frame.scale, 0, [frame.width, frame.height, frame.width, frame.height])
+        bounds = [frame.width, frame.height, frame.width, frame.height]
+        found.xyxy = np.clip(found.xyxy / frame.scale, 0, bounds).astype(np.float32)
     return _filter(found, thresholds, labels)
 
 
