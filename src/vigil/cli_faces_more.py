@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from vigil.cli_faces import ConfigOpt, JsonOpt, _cfg, _emit, _fail, _gallery, _recognizer, err, out
+from vigil.cli_common import ConfigOpt, JsonOpt, config_or_exit, emit_json, err, out
+from vigil.cli_faces import _fail, _gallery, _recognizer
 from vigil.errors import BadInput, VigilError
 
 
@@ -23,7 +24,7 @@ def register(app: typer.Typer) -> None:
         from vigil.recognition.train import gallery_dataset
         from vigil.recognition.train import train as fit
 
-        cfg = _cfg(config)
+        cfg = config_or_exit(config)
         x, y = gallery_dataset(_gallery(cfg))
         err.print(f"training {model} on {len(x)} samples of {len(set(y.tolist()))} people …")
         try:
@@ -31,7 +32,7 @@ def register(app: typer.Typer) -> None:
         except VigilError as exc:
             _fail(exc, 1)
         if as_json:
-            _emit(report.as_dict())
+            emit_json(report.as_dict())
             return
         out.print(report.report)
         out.print(f"best {report.best_params}; cv F1 {report.cv_f1:.3f}; test accuracy {report.test_accuracy:.3f}, "
@@ -42,7 +43,7 @@ def register(app: typer.Typer) -> None:
                  thumbnails: Annotated[Path | None, typer.Option(help="write one face JPEG per cluster here")] = None,
                  config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
         """Provisional people: strangers seen across images, grouped; name them with `vigil faces name`."""
-        cfg = _cfg(config)
+        cfg = config_or_exit(config)
         gallery = _gallery(cfg)
         if recluster:
             gallery.recluster(cfg.faces.cluster_distance)
@@ -52,7 +53,7 @@ def register(app: typer.Typer) -> None:
             for c in clusters:
                 (thumbnails / f"cluster_{c.id}.jpg").write_bytes(gallery.stranger_thumbnail(c.sample_id))
         if as_json:
-            _emit([c.__dict__ for c in clusters])
+            emit_json([c.__dict__ for c in clusters])
             return
         table = Table()
         for column in ("cluster", "faces kept", "sightings", "first seen", "last seen"):
@@ -67,7 +68,7 @@ def register(app: typer.Typer) -> None:
     def name(cluster: int, person: str, config: ConfigOpt = None) -> None:
         """Name a provisional cluster: its faces become samples of PERSON (new or existing)."""
         try:
-            moved = _gallery(_cfg(config)).name_cluster(cluster, person)
+            moved = _gallery(config_or_exit(config)).name_cluster(cluster, person)
         except VigilError as exc:
             _fail(exc, 1)
         err.print(f"cluster {cluster} → {person} ({moved} samples)")
@@ -79,7 +80,7 @@ def register(app: typer.Typer) -> None:
                  sample: Annotated[int | None, typer.Option(help="a gallery sample id that is not its person")] = None,
                  config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
         """Negative feedback: "this face is not NAME" (from images), or reject a wrongly enrolled sample."""
-        cfg = _cfg(config)
+        cfg = config_or_exit(config)
         try:
             if sample is not None:
                 who = _gallery(cfg).reject_sample(sample)
@@ -91,7 +92,7 @@ def register(app: typer.Typer) -> None:
         except VigilError as exc:
             _fail(exc, 1)
         if as_json:
-            _emit(result)
+            emit_json(result)
         else:
             err.print(f"recorded: {result}")
 

@@ -3,28 +3,16 @@ inside the commands, so a serving install (no train/edge extras) still runs ever
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from vigil.cli_common import ConfigOpt, JsonOpt, emit_json, err, out
 from vigil.errors import VigilError
 
 train_app = typer.Typer(help="Train models on your own images (extra: train).", no_args_is_help=True)
-out = Console()
-err = Console(stderr=True, soft_wrap=True)  # whole lines: messages stay greppable
-JsonOpt = Annotated[bool, typer.Option("--json", help="print exactly one JSON document on stdout")]
-ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="vigil.toml (default: $VIGIL_CONFIG)")]
-
-
-def _emit(document: object) -> None:
-    sys.stdout.write(json.dumps(document, indent=2) + "\n")
-
-
 def _fail(exc: Exception) -> typer.Exit:
     err.print(f"[red]error:[/red] {exc}")
     return typer.Exit(2)
@@ -72,7 +60,7 @@ def train_classify(
     except VigilError as exc:
         raise _fail(exc) from None
     if as_json:
-        _emit(summary)
+        emit_json(summary)
     else:
         out.print((Path(summary["run_dir"]) / "classification_report.txt").read_text())
         out.print(f"test accuracy {summary['test_accuracy']:.4f}; run folder {summary['run_dir']}")
@@ -119,7 +107,7 @@ def export(
     if tpu and not tpu["compiled"]:
         err.print(f"[yellow]{tpu['message']}[/yellow]\n  {tpu['command']}")
     if as_json:
-        _emit(report)
+        emit_json(report)
         return
     for form, info in report["forms"].items():
         out.print(f"{form}: {info.get('path') or info.get('source') or info.get('message')} "
@@ -141,7 +129,7 @@ def evaluate(
     except (VigilError, ValueError, FileNotFoundError) as exc:
         raise _fail(exc) from None
     if as_json:
-        _emit(result)
+        emit_json(result)
         return
     table = Table(title=f"{result['images']} images ({result['evaluated_on']})")
     for column in ("form", "accuracy", "macro F1", "images/s", "agreement"):
@@ -165,6 +153,6 @@ def models_add(
     except (VigilError, FileNotFoundError) as exc:
         raise _fail(exc) from None
     if as_json:
-        _emit({"registered": names})
+        emit_json({"registered": names})
     else:
         err.print("registered: " + ", ".join(names))

@@ -1,0 +1,33 @@
+"""What every `vigil` sub-command shares: the consoles, the --json and --config options, the one JSON
+document on stdout, and loading config with a clear exit on a bad file."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from vigil.config import VigilConfig, load_config
+from vigil.errors import VigilError
+
+out = Console()
+err = Console(stderr=True, soft_wrap=True)  # whole lines: messages stay greppable
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="vigil.toml (default: $VIGIL_CONFIG)")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print exactly one JSON document on stdout")]
+
+
+def emit_json(document: object) -> None:
+    sys.stdout.write(json.dumps(document, indent=2) + "\n")
+
+
+def config_or_exit(path: Path | None) -> VigilConfig:
+    try:
+        return load_config(path)
+    except VigilError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
