@@ -19,9 +19,9 @@ import numpy as np
 
 from vigil import images
 from vigil.config import DetectConfig, VigilConfig
-from vigil.models.detect import DetectOptions
 from vigil.pipeline import Pipeline
 from vigil.runtimes import opencv_dnn
+from vigil.tasks.detect import DetectOptions
 
 from common import SHARED_IMAGES, make_1080p_jpeg, p50_p95, table, timings_ms
 

@@ -12,9 +12,9 @@ import numpy as np
 
 from facesets import FACE_BOXES, count_hits, face_crop, lfw, photos, small_faces_scene
 from vigil.config import VigilConfig
-from vigil.models.face_detect import load_face_detector
-from vigil.store.face_catalog import BLAZEFACE, DLIB_HOG, DLIB_MMOD, FACE_DETECTORS
-from vigil.store.models import ModelStore
+from vigil.registry.face_catalog import BLAZEFACE, DLIB_HOG, DLIB_MMOD, FACE_DETECTORS
+from vigil.registry.store import ModelStore
+from vigil.tasks.face_detect import load_face_detector
 
 WIDTHS = [16, 20, 24, 32, 40, 56, 80, 110, 150]
 # each detector at its default operating point: BlazeFace at Vigil's faces.min_score, dlib's at margin 0

@@ -20,12 +20,12 @@ import numpy as np
 from bench_face_detect import scenes
 from facesets import FACE_BOXES, count_hits, lfw, photos
 from vigil.config import VigilConfig
+from vigil.faces.gallery.gallery import Gallery
+from vigil.faces.matcher import match
+from vigil.faces.recognizer import FaceRecognizer
 from vigil.images import DecodedImage
-from vigil.models.faces import FaceRecognizer
-from vigil.recognition.matcher import match
-from vigil.store.gallery import Gallery
-from vigil.store.models import ModelStore
-from vigil.store.samples import sample_path
+from vigil.registry.samples import sample_path
+from vigil.registry.store import ModelStore
 
 REPEATS = 2
 

@@ -19,11 +19,11 @@ import numpy as np
 
 from facesets import FACE_BOXES, lfw, photos, variants
 from vigil.config import VigilConfig
+from vigil.faces.gallery.gallery import Gallery
+from vigil.faces.matcher import person_distances
+from vigil.faces.recognizer import FaceRecognizer
 from vigil.images import DecodedImage
-from vigil.models.faces import FaceRecognizer
-from vigil.recognition.matcher import person_distances
-from vigil.store.gallery import Gallery
-from vigil.store.models import ModelStore
+from vigil.registry.store import ModelStore
 
 ENROL = {"Obama": "obama", "Eileen": "astronaut", "Messi": "messi5"}
 GENUINE = {"Obama": ["obama", "obama2", "obama3", "obama_partial_face2"], "Eileen": ["astronaut"],

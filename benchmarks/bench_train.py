@@ -25,9 +25,9 @@ import torch
 from tests import person_data
 from vigil.export.evaluate import evaluate
 from vigil.export.run import export_run
-from vigil.models.classify import PersonClassifier
+from vigil.registry.store import ModelStore
 from vigil.runtimes.session import open_session
-from vigil.store.models import ModelStore
+from vigil.tasks.classify import PersonClassifier
 from vigil.train import trainer
 from vigil.train.classify import train_classifier
 from vigil.train.data import Augment, load_all, split

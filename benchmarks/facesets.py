@@ -3,7 +3,7 @@
 Sources (all real photographs): skimage's astronaut (Eileen Collins) and lfw_subset (100 LFW faces, 25×25,
 then 100 non-faces), the shared test images (messi5.jpg one small face; person.jpg a woman seen from
 behind: no face), and face_recognition's test photos (three portraits and two partial crops of Barack
-Obama, one of Joe Biden; fetched from the face_recognition sdist by vigil.store.samples).
+Obama, one of Joe Biden; fetched from the face_recognition sdist by vigil.registry.samples).
 No registry package ships a multi-identity face set, so identities beyond Obama's are single photos:
 their "other images" are transformed copies (scale, crop jitter, brightness, JPEG quality), stated so.
 """
@@ -41,7 +41,7 @@ def rgb_of(path: Path) -> np.ndarray:
 def photos() -> dict[str, np.ndarray]:
     import skimage.data
 
-    from vigil.store.samples import sample_path
+    from vigil.registry.samples import sample_path
 
     out = {"astronaut": skimage.data.astronaut(), "messi5": rgb_of(SHARED / "messi5.jpg"),
            "person": rgb_of(SHARED / "person.jpg")}

@@ -23,7 +23,7 @@ def shared_image(name: str) -> Path:
 
 @pytest.fixture(scope="session")
 def store():
-    from vigil.store.models import ModelStore
+    from vigil.registry.store import ModelStore
 
     store = ModelStore()
     store.pull("yolov4_tiny.coco")  # a no-op once `make models` has run; verifies sha256 either way

@@ -85,7 +85,7 @@ TRAIN_SIZE = 64  # tiny input: the whole recipe in seconds on two cores
 def trained_run(tmp_root: Path) -> Path:
     """One efficientnet_lite0 run (ImageNet weights from the store) on the dataset, trained once per session."""
     if "run" not in _cache:
-        from vigil.store.models import ModelStore
+        from vigil.registry.store import ModelStore
         from vigil.train.classify import train_classifier
         from vigil.train.run import TrainConfig
 

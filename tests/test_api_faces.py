@@ -7,7 +7,7 @@ import pytest
 import vigil.api as vigil
 from vigil.config import VigilConfig
 from vigil.errors import BadInput
-from vigil.store.samples import sample_path
+from vigil.registry.samples import sample_path
 
 
 def test_enroll_then_recognize(tmp_path):

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from vigil.cli import app
-from vigil.store.samples import sample_path
+from vigil.cli.main import app
+from vigil.registry.samples import sample_path
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "images"
 
@@ -80,7 +80,7 @@ def test_strangers_can_be_listed_and_named(env):
 
 def test_feedback_rejects_a_sample(env):
     sample_id = None
-    from vigil.store.gallery import Gallery
+    from vigil.faces.gallery.gallery import Gallery
 
     gallery = Gallery(Path(env["VIGIL_STORE__DATA_DIR"]) / "gallery.sqlite3")
     sample_id = gallery.samples("Messi")[0][0]

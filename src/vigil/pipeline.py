@@ -14,10 +14,10 @@ from vigil import images
 from vigil.config import ModelThresholds, VigilConfig
 from vigil.errors import VigilError
 from vigil.frameskip import FrameSkip
-from vigil.models.detect import DetectOptions, ObjectDetector
 from vigil.ops.letterbox import Letterbox
+from vigil.registry.store import ModelStore
 from vigil.results import Detections, ImageResult
-from vigil.store.models import ModelStore
+from vigil.tasks.detect import DetectOptions, ObjectDetector
 
 log = logging.getLogger(__name__)
 ImageSource = str | Path | bytes
@@ -68,7 +68,7 @@ class Pipeline:
         if self._faces is None:
             with self._lock:
                 if self._faces is None:
-                    from vigil.models.faces import FaceRecognizer
+                    from vigil.faces.recognizer import FaceRecognizer
 
                     self._faces = FaceRecognizer.load(self.config, self.store)
         return self._faces

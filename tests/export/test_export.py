@@ -13,7 +13,7 @@ from vigil.export.carray import read_c_array
 from vigil.export.evaluate import evaluate
 from vigil.export.manifest import register
 from vigil.export.run import export_run, parse_forms
-from vigil.store.models import ModelStore
+from vigil.registry.store import ModelStore
 
 
 @pytest.fixture(scope="module")

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from vigil.errors import ModelIntegrityError
-from vigil.models.face_detect import _tiles
+from vigil.faces.cluster import agglomerate
 from vigil.ops.anchors import BLAZEFACE_FULL_RANGE, BLAZEFACE_SHORT_RANGE, decode_blazeface, ssd_anchors
 from vigil.ops.focus import laplacian_variance
 from vigil.ops.nms import weighted_nms
-from vigil.recognition.cluster import agglomerate
-from vigil.store.dlib_onnx import dlib_resnet_to_onnx
+from vigil.registry.dlib_onnx import dlib_resnet_to_onnx
+from vigil.tasks.face_detect import _tiles
 
 
 @pytest.mark.parametrize(("cfg", "count", "first"), [

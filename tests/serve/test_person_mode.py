@@ -14,11 +14,11 @@ from onnx import TensorProto, helper
 from tests.serve.server import free_port, make_media
 from vigil.config import VigilConfig
 from vigil.formats.seed import from_seed
-from vigil.models.classify import PersonClassifier
+from vigil.registry.specs import InputSpec, ModelFile, ModelSpec, PathSource
 from vigil.runtimes.session import open_session
 from vigil.serve.engine import Engine
 from vigil.serve.rpc import RpcServers
-from vigil.store.specs import InputSpec, ModelFile, ModelSpec, PathSource
+from vigil.tasks.classify import PersonClassifier
 
 pytestmark = pytest.mark.integration
 LABELS = ("bright", "dark")

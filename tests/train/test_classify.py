@@ -11,8 +11,8 @@ import pytest
 
 from tests import person_data
 from vigil.errors import BadInput
-from vigil.store.models import ModelStore
-from vigil.store.specs import ModelSpec
+from vigil.registry.specs import ModelSpec
+from vigil.registry.store import ModelStore
 from vigil.train.classify import train_classifier
 from vigil.train.run import TrainConfig
 

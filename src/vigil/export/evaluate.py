@@ -12,9 +12,9 @@ import numpy as np
 from vigil import images
 from vigil.errors import BadInput
 from vigil.export.manifest import run_info
-from vigil.models.classify import PersonClassifier
+from vigil.registry.specs import ModelSpec
 from vigil.runtimes.session import open_session
-from vigil.store.specs import ModelSpec
+from vigil.tasks.classify import PersonClassifier
 from vigil.train import data
 from vigil.train.report import metrics
 

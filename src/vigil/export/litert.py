@@ -16,8 +16,8 @@ import numpy as np
 import torch
 
 from vigil.errors import NotFound
-from vigil.store.fetch import temporary_path
-from vigil.store.specs import InputSpec
+from vigil.registry.fetch import temporary_path
+from vigil.registry.specs import InputSpec
 from vigil.train.archs import Classifier, Deployable
 
 log = logging.getLogger(__name__)

@@ -11,8 +11,8 @@ import json
 import shutil
 from pathlib import Path
 
-from vigil.store.models import ModelStore, sha256_of
-from vigil.store.specs import InputSpec, ModelFile, ModelSpec, PathSource
+from vigil.registry.specs import InputSpec, ModelFile, ModelSpec, PathSource
+from vigil.registry.store import ModelStore, sha256_of
 
 FORMS = {  # form -> (file in the run folder, manifest suffix, format, runtime)
     "onnx": ("model.onnx", ".fp32", "onnx", "onnxruntime"),

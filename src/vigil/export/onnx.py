@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from vigil.store.fetch import temporary_path
+from vigil.registry.fetch import temporary_path
 from vigil.train.archs import Classifier, Deployable
 
 OPSET = 17

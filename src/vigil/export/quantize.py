@@ -10,9 +10,9 @@ import numpy as np
 
 from vigil.ops.letterbox import stretch
 from vigil.ops.tensor import to_tensor
-from vigil.store.fetch import temporary_path
-from vigil.store.quantize import quantize_onnx as quantize_static_int8
-from vigil.store.specs import InputSpec
+from vigil.registry.fetch import temporary_path
+from vigil.registry.quantize import quantize_onnx as quantize_static_int8
+from vigil.registry.specs import InputSpec
 from vigil.train.data import load_image
 
 CALIBRATION_IMAGES = 100  # the seed's representative dataset size

@@ -14,9 +14,9 @@ from safetensors.torch import load_file
 from vigil.errors import BadInput
 from vigil.export import carray, manifest
 from vigil.export.quantize import calibration_pixels, quantize_onnx
-from vigil.models.classify import PersonClassifier
+from vigil.registry.specs import ModelSpec
 from vigil.runtimes.session import open_session
-from vigil.store.specs import ModelSpec
+from vigil.tasks.classify import PersonClassifier
 
 log = logging.getLogger(__name__)
 FORMS = ("onnx", "onnx-int8", "litert-int8", "c-array", "edgetpu")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from vigil.store.specs import InputSpec
+from vigil.registry.specs import InputSpec
 
 
 def to_tensor(rgb: np.ndarray, spec: InputSpec) -> np.ndarray:

@@ -184,7 +184,7 @@ class Engine:
         if not name:
             raise NotActivated("the person classifier needs [person] model (a trained classifier in the store)")
         try:
-            from vigil.models.classify import PersonClassifier
+            from vigil.tasks.classify import PersonClassifier
         except ImportError:
             raise NotActivated("the person classifier is not part of this build") from None
         try:
@@ -245,7 +245,7 @@ class CustomModels:
         self._lock = threading.Lock()
 
     def detector(self, name: str) -> Any:
-        from vigil.models.detect import ObjectDetector
+        from vigil.tasks.detect import ObjectDetector
 
         with self._lock:
             if name not in self._loaded:
@@ -259,7 +259,7 @@ class CustomModels:
             return self._loaded[name]
 
     def detect(self, name: str, data: bytes, min_score: float | None, deadline: float) -> ImageResult:
-        from vigil.models.detect import DetectOptions
+        from vigil.tasks.detect import DetectOptions
 
         config = self.engine.config
         if name == config.detect.model:

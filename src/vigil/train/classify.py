@@ -14,9 +14,9 @@ from tqdm import tqdm
 
 from vigil.export.manifest import form_spec, write_manifests
 from vigil.export.onnx import to_onnx
+from vigil.registry.specs import InputSpec
+from vigil.registry.store import ModelStore
 from vigil.runtimes.onnx import default_threads
-from vigil.store.models import ModelStore
-from vigil.store.specs import InputSpec
 from vigil.train import report, trainer
 from vigil.train.archs import Classifier
 from vigil.train.run import Run, TrainConfig, load_pixels, timed

@@ -15,7 +15,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from vigil.errors import BadInput
-from vigil.store.models import ModelStore
+from vigil.registry.store import ModelStore
 from vigil.train import data, trainer
 from vigil.train.archs import Classifier
 from vigil.train.weights import arch, build_backbone

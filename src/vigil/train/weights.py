@@ -14,7 +14,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from vigil.errors import BadInput, ModelIntegrityError
-from vigil.store.models import DERIVED, ModelStore, sha256_of
+from vigil.registry.store import DERIVED, ModelStore, sha256_of
 from vigil.train import archs
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,182 @@
+"""`vigil faces …`: the gallery, enrolment, recognition, training and strangers. Thin: logic lives in
+vigil.faces.recognizer, vigil.faces.gallery.gallery and vigil.faces. Progress goes to stderr; `--json` prints
+exactly one JSON document on stdout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from vigil.cli.common import ConfigOpt, JsonOpt, config_or_exit, emit_json, err, out
+from vigil.config import VigilConfig
+from vigil.errors import VigilError
+
+faces_app = typer.Typer(help="Faces: enrol people, recognise faces, train the seed's classifiers, name strangers.",
+                        no_args_is_help=True)
+
+
+def _fail(exc: Exception, code: int = 2):
+    err.print(f"[red]error:[/red] {exc}")
+    raise typer.Exit(code) from None
+
+
+def _gallery(cfg: VigilConfig):
+    from vigil.faces.gallery.gallery import Gallery
+
+    try:
+        return Gallery(cfg.gallery_path())
+    except VigilError as exc:
+        _fail(exc)
+
+
+def _recognizer(cfg: VigilConfig, gallery=None):
+    from vigil.faces.recognizer import FaceRecognizer
+    from vigil.registry.store import ModelStore
+
+    store = ModelStore(cfg.store.home)
+    try:
+        for name in (cfg.faces.detector, cfg.faces.embedder):
+            store.pull(name)  # idempotent: hashes what is there, fetches only what is missing
+        return FaceRecognizer.load(cfg, store, gallery or _gallery(cfg))
+    except VigilError as exc:
+        _fail(exc)
+
+
+def _progress(source: str, outcome: str) -> None:
+    colour = {"added": "green", "skipped": "dim"}.get(outcome, "yellow")
+    err.print(f"[{colour}]{outcome:>14}[/{colour}] {source}")
+
+
+def _report_summary(reports: list, as_json: bool) -> None:
+    totals = {k: sum(len(getattr(r, k)) for r in reports) for k in ("added", "skipped", "no_face", "unreadable")}
+    if as_json:
+        emit_json({"people": [r.as_dict() for r in reports], "totals": totals})
+        return
+    table = Table(title="enrolment")
+    for column in ("name", "added", "skipped", "no usable face", "unreadable"):
+        table.add_column(column, justify="left" if column == "name" else "right")
+    for r in reports:
+        table.add_row(r.name, str(len(r.added)), str(len(r.skipped)), str(len(r.no_face)), str(len(r.unreadable)))
+    out.print(table)
+    for r in reports:
+        for source in r.no_face:
+            out.print(f"no usable face: {r.name}: {source}")
+        for source, why in r.unreadable:
+            out.print(f"unreadable: {r.name}: {source}: {why}")
+
+
+@faces_app.command()
+def enroll(folder: Annotated[Path, typer.Argument(help="DIR/<name>/*.jpg (the seed's dataset layout)")],
+           config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Enrol every person folder; resumable (files already enrolled are skipped by hash)."""
+    from vigil.faces.enroll import enroll_tree
+
+    recognizer = _recognizer(config_or_exit(config))
+    try:
+        reports = enroll_tree(recognizer, folder, _progress)
+    except VigilError as exc:
+        _fail(exc)
+    _report_summary(reports, as_json)
+
+
+@faces_app.command()
+def add(name: Annotated[str, typer.Argument(help="the person's name")],
+        images: Annotated[list[Path], typer.Argument(help="images showing this person", show_default=False)],
+        config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Add images of one person."""
+    from vigil.faces.enroll import enroll as enroll_one
+
+    recognizer = _recognizer(config_or_exit(config))
+    try:
+        report = enroll_one(recognizer, name, list(images), _progress)
+    except VigilError as exc:
+        _fail(exc)
+    _report_summary([report], as_json)
+    if not report.added and not report.skipped:
+        raise typer.Exit(1)
+
+
+@faces_app.command("list")
+def list_people(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """People in the gallery with their sample counts."""
+    people = _gallery(config_or_exit(config)).people()
+    if as_json:
+        emit_json([{"name": p.name, "samples": p.samples, "id": p.id, "created": p.created} for p in people])
+        return
+    table = Table()
+    table.add_column("name")
+    table.add_column("samples", justify="right")
+    for p in people:
+        table.add_row(p.name, str(p.samples))
+    out.print(table)
+
+
+@faces_app.command()
+def rename(old: str, new: str, config: ConfigOpt = None) -> None:
+    """Rename a person."""
+    try:
+        _gallery(config_or_exit(config)).rename(old, new)
+    except VigilError as exc:
+        _fail(exc, 1)
+    err.print(f"renamed {old} → {new}")
+
+
+@faces_app.command()
+def remove(name: str, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Remove a person and all their samples."""
+    try:
+        count = _gallery(config_or_exit(config)).remove(name)
+    except VigilError as exc:
+        _fail(exc, 1)
+    if as_json:
+        emit_json({"name": name, "samples_removed": count})
+    else:
+        err.print(f"removed {name} ({count} samples)")
+
+
+def _face_rows(detections) -> list[dict]:
+    rows = []
+    for i in range(len(detections)):
+        x0, y0, x1, y1 = (float(v) for v in detections.xyxy[i])
+        rows.append({"name": str(detections.data["name"][i]), "similarity": float(detections.data["similarity"][i]),
+                     "score": float(detections.score[i]), "person_id": int(detections.data["person_id"][i]),
+                     "quality": str(detections.data["quality"][i]),
+                     "box": {"xmin": x0, "ymin": y0, "xmax": x1, "ymax": y1}})
+    return rows
+
+
+@faces_app.command()
+def recognize(images: Annotated[list[Path], typer.Argument(help="image files", show_default=False)],
+              config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Every face in each image: box, name (or unknown / uncertain), similarity and detector score."""
+    from vigil import images as imaging
+
+    cfg = config_or_exit(config)
+    recognizer = _recognizer(cfg)
+    limits = imaging.ImageLimits(cfg.limits.max_bytes, cfg.limits.max_pixels, frozenset(cfg.limits.formats))
+    entries = []
+    for path in images:
+        try:
+            frame = imaging.load(path, limits)
+            entries.append({"image": str(path), "faces": _face_rows(recognizer.recognize(frame, str(path)))})
+        except VigilError as exc:
+            entries.append({"image": str(path), "faces": [], "error": str(exc)})
+    if as_json:
+        emit_json(entries)
+    else:
+        for entry in entries:
+            out.print(f"[bold]{entry['image']}[/bold]" + (f": [red]{entry['error']}[/red]" if "error" in entry else ""))
+            for f in entry["faces"]:
+                b = f["box"]
+                out.print(f"  {f['name']:<20} similarity {f['similarity']:.2f}  score {f['score']:.2f}  "
+                          f"box {b['xmin']:.0f},{b['ymin']:.0f},{b['xmax']:.0f},{b['ymax']:.0f}  {f['quality']}")
+    if entries and all("error" in e for e in entries):
+        raise typer.Exit(1)
+
+
+from vigil.cli.faces_more import register  # noqa: E402  (train, unknowns, name, feedback)
+
+register(faces_app)

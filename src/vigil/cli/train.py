@@ -1,0 +1,158 @@
+"""`vigil train classify`, `vigil export`, `vigil eval`, `vigil models add`: torch and the exporters are imported
+inside the commands, so a serving install (no train/edge extras) still runs every other command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from vigil.cli.common import ConfigOpt, JsonOpt, emit_json, err, out
+from vigil.errors import VigilError
+
+train_app = typer.Typer(help="Train models on your own images (extra: train).", no_args_is_help=True)
+def _fail(exc: Exception) -> typer.Exit:
+    err.print(f"[red]error:[/red] {exc}")
+    return typer.Exit(2)
+
+
+def _home(config: Path | None) -> Path:
+    from vigil.config import load_config
+
+    return load_config(config).store.home
+
+
+@train_app.command("classify")
+def train_classify(
+    dataset: Annotated[Path, typer.Argument(help="DATASET/<label>/*.jpg (no_faces sub-folders count for the parent)")],
+    out_dir: Annotated[Path, typer.Option("--out", help="run folder (resumes from its checkpoint if present)")],
+    arch: Annotated[str, typer.Option(help="efficientnet_lite0 | mobilenet_v2 | resnet50 | mobilenet_v1 | darknet19")
+                    ] = "efficientnet_lite0",
+    epochs: Annotated[int, typer.Option(min=1, help="pass 1 maximum epochs (early stopping, patience 10)")] = 100,
+    fine_tune_epochs: Annotated[int, typer.Option(min=0, help="pass 2 epochs (top of the backbone, lr/10)")] = 5,
+    size: Annotated[int, typer.Option(min=0, help="input side in pixels (0: the architecture's own)")] = 0,
+    width: Annotated[float, typer.Option(min=0.1, help="width multiplier (mobilenet_v1/v2)")] = 1.0,
+    weights: Annotated[Path | None, typer.Option(help="backbone weights: .safetensors or a .pth state dict")] = None,
+    pretrained: Annotated[bool, typer.Option(help="use the store's ImageNet weights when the arch has them")] = True,
+    name: Annotated[str, typer.Option(help="model name in the store (default: person.<out folder>)")] = "",
+    batch: Annotated[int, typer.Option(min=1)] = 32,
+    feature_copies: Annotated[int, typer.Option(min=0, help="augmented views added to the pass-1 feature cache")
+                              ] = 0,
+    threads: Annotated[int, typer.Option(min=0, help="torch threads (0: all cores)")] = 0,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Transfer-learn a classifier (seed 000 recipe); writes a run folder with a servable fp32 ONNX + manifest."""
+    try:
+        from vigil.registry.store import ModelStore
+        from vigil.train.classify import train_classifier
+        from vigil.train.run import TrainConfig
+    except ImportError as exc:
+        raise _fail(f"training needs the train extra: pip install 'vigil[train]' ({exc})") from None
+    cfg = TrainConfig(dataset=str(dataset), arch=arch, name=name, size=size, width=width,
+                      weights=str(weights) if weights else None, pretrained=pretrained, epochs=epochs,
+                      fine_tune_epochs=fine_tune_epochs, batch=batch, threads=threads,
+                      feature_copies=feature_copies)
+    try:
+        summary = train_classifier(cfg, out_dir, ModelStore(_home(config)))
+    except VigilError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        emit_json(summary)
+    else:
+        out.print((Path(summary["run_dir"]) / "classification_report.txt").read_text())
+        out.print(f"test accuracy {summary['test_accuracy']:.4f}; run folder {summary['run_dir']}")
+
+
+def _run_dir(model: str, home: Path) -> Path:
+    """A run folder as given, or the folder a registered trained model's files came from."""
+    if Path(model).is_dir():
+        return Path(model)
+    from vigil.registry.specs import PathSource
+    from vigil.registry.store import ModelStore
+
+    spec = ModelStore(home).spec(model)  # NotFound, with close names, for an unknown one
+    for file in spec.files.values():
+        for source in file.sources:
+            if isinstance(source, PathSource) and (Path(source.path).parent / "model.safetensors").is_file():
+                return Path(source.path).parent
+    raise VigilError(f"{model} is not a model trained here (no run folder behind it); export needs the run folder")
+
+
+def export(
+    model: Annotated[str, typer.Argument(help="a training run folder, or a registered trained model's name")],
+    to: Annotated[str, typer.Option("--to", help="comma-separated: onnx,onnx-int8,litert-int8,c-array,edgetpu")
+                  ] = "onnx,onnx-int8",
+    register: Annotated[bool, typer.Option(help="add the exported models to the model store")] = True,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Export a run to int8 ONNX / LiteRT / C array / Edge TPU, each with a store manifest, and register them."""
+    try:
+        from vigil.export.manifest import register as add
+        from vigil.export.run import export_run, parse_forms
+    except ImportError as exc:
+        raise _fail(f"export needs the train extra (and edge for LiteRT): pip install 'vigil[train,edge]' ({exc})"
+                    ) from None
+    try:
+        run_dir = _run_dir(model, _home(config))
+        report = export_run(run_dir, parse_forms(to))
+        if register:
+            report["registered"] = add(run_dir, _home(config))
+    except VigilError as exc:
+        raise _fail(exc) from None
+    tpu = report["forms"].get("edgetpu")
+    if tpu and not tpu["compiled"]:
+        err.print(f"[yellow]{tpu['message']}[/yellow]\n  {tpu['command']}")
+    if as_json:
+        emit_json(report)
+        return
+    for form, info in report["forms"].items():
+        out.print(f"{form}: {info.get('path') or info.get('source') or info.get('message')} "
+                  f"{info.get('ms_per_crop_1_thread', '')}")
+    out.print(f"serving default: {report['serving_default']}; models: {', '.join(report['models'])}")
+
+
+def evaluate(
+    run_dir: Annotated[Path, typer.Argument(help="a training run folder (after `vigil export`)")],
+    dataset: Annotated[Path, typer.Argument(help="DATASET/<label>/*.jpg; the run's own dataset → its test split")],
+    threads: Annotated[int, typer.Option(min=1, help="inference threads")] = 1,
+    as_json: JsonOpt = False,
+) -> None:
+    """Accuracy, per-class P/R/F1, confusion matrix and images/s of fp32 and each int8 form, and their agreement."""
+    from vigil.export.evaluate import evaluate as run_eval
+
+    try:
+        result = run_eval(run_dir, dataset, threads)
+    except (VigilError, ValueError, FileNotFoundError) as exc:
+        raise _fail(exc) from None
+    if as_json:
+        emit_json(result)
+        return
+    table = Table(title=f"{result['images']} images ({result['evaluated_on']})")
+    for column in ("form", "accuracy", "macro F1", "images/s", "agreement"):
+        table.add_column(column)
+    for form, r in result["forms"].items():
+        table.add_row(form, f"{r['accuracy']:.4f}", f"{r['macro_f1']:.4f}", f"{r['images_per_s']:.0f}",
+                      str(result.get("agreement_by_form", {}).get(form, "—")))
+    out.print(table)
+
+
+def models_add(
+    run_dir: Annotated[Path, typer.Argument(help="a run folder with manifests/ (after train or export)")],
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Register a trained run's models in the store ($VIGIL_HOME/manifests) and pull them (copy + sha256)."""
+    from vigil.export.manifest import register as add
+
+    try:
+        names = add(run_dir, _home(config))
+    except (VigilError, FileNotFoundError) as exc:
+        raise _fail(exc) from None
+    if as_json:
+        emit_json({"registered": names})
+    else:
+        err.print("registered: " + ", ".join(names))

@@ -1,0 +1,90 @@
+"""Enrolment: source images → one aligned face each → gallery samples, one transaction per file.
+
+A file already recorded for the person (same sha256) is skipped, so an interrupted run resumes where it
+stopped. Each image should show the person alone; when it shows several faces the largest usable one is
+taken. `enroll_tree` reads the seed's dataset layout, DIR/<name>/*.jpg (sub-folders such as the seed's
+`no_faces` count for their parent).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from vigil import images
+from vigil.errors import BadInput, NotFound
+from vigil.faces.gallery.gallery import Sample
+
+if TYPE_CHECKING:
+    from vigil.faces.recognizer import EnrollReport, FaceRecognizer
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+Progress = Callable[[str, str], None]  # (source, outcome)
+
+
+def _read(source: bytes | Path, index: int) -> tuple[str, bytes]:
+    if isinstance(source, bytes):
+        return f"<bytes #{index}>", source
+    return str(source), images.read_bytes(source)
+
+
+def enroll(recognizer: FaceRecognizer, name: str, sources: list[bytes | Path],
+           progress: Progress | None = None) -> EnrollReport:
+    from vigil.faces.recognizer import EnrollReport, thumbnail
+
+    gallery = recognizer.gallery
+    if gallery is None:
+        raise NotFound("enrolment needs a gallery")
+    report = EnrollReport(name)
+    for index, source in enumerate(sources):
+        try:
+            label, data = _read(source, index)
+            digest = hashlib.sha256(data).hexdigest()
+            if gallery.has_file(name, digest):
+                report.skipped.append(label)
+                outcome = "skipped"
+            else:
+                frame = images.decode(data)
+                sample = _best_sample(recognizer, frame.pixels, label, thumbnail)
+                gallery.add_file(name, digest, [sample] if sample else [], label)
+                (report.added if sample else report.no_face).append(label)
+                outcome = "added" if sample else "no usable face"
+        except BadInput as exc:
+            label = label if "label" in locals() else str(source)
+            report.unreadable.append((label, str(exc)))
+            outcome = f"unreadable: {exc}"
+        if progress:
+            progress(label, outcome)
+    return report
+
+
+def _best_sample(recognizer: FaceRecognizer, rgb: np.ndarray, label: str, thumbnail) -> Sample | None:
+    faces = [f for f in recognizer.detect(rgb) if f.quality == "ok"]
+    if not faces:
+        return None
+    best = max(faces, key=lambda f: (f.xyxy[2] - f.xyxy[0]) * (f.xyxy[3] - f.xyxy[1]))
+    vectors, chips = recognizer.embed(rgb, best.xyxy[None], recognizer.config.enroll_jitters)
+    return Sample(vectors[0], thumbnail(chips[0]), label)
+
+
+def dataset_tree(root: Path) -> dict[str, list[Path]]:
+    """{name: image files} from DIR/<name>/**; raises BadInput when there is no person folder."""
+    root = Path(root)
+    if not root.is_dir():
+        raise BadInput(f"{root}: not a folder (expected DIR/<name>/*.jpg)")
+    tree = {}
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        if files:
+            tree[folder.name] = files
+    if not tree:
+        raise BadInput(f"{root}: no person folders with images (expected DIR/<name>/*.jpg)")
+    return tree
+
+
+def enroll_tree(recognizer: FaceRecognizer, root: Path, progress: Progress | None = None) -> list[EnrollReport]:
+    return [enroll(recognizer, name, files, progress) for name, files in dataset_tree(root).items()]

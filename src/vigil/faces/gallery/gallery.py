@@ -1,0 +1,268 @@
+"""The face gallery: one SQLite file in WAL mode.
+
+Tables: people; samples (embedding, source file hash, aligned-face thumbnail, time); files (every source
+file already processed for a person, with or without a usable face, so a re-run skips it by hash);
+feedback ("this face is not NAME"); strangers (faces that matched nobody) grouped into provisional
+clusters a user can name later.
+
+Every enrolment of one file is one transaction that creates the person (if new), its samples and the file
+record together, so a run killed at any point leaves committed files whole and never a person without
+samples. Writers take the lock up front (BEGIN IMMEDIATE) and wait up to `busy_timeout`, so concurrent
+enrolments queue instead of failing or losing samples. An existing file that is not a readable gallery is
+refused with ModelIntegrityError and never overwritten or recreated.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vigil.errors import BadInput, ModelIntegrityError, NotFound
+from vigil.faces.gallery.schema import SCHEMA, SCHEMA_VERSION
+from vigil.faces.gallery.strangers import StrangerStore
+
+EMBED_DIM = 128
+BUSY_TIMEOUT_MS = 60_000
+
+
+@dataclass(frozen=True)
+class PersonSummary:
+    id: int
+    name: str
+    samples: int
+    created: float
+
+
+@dataclass(frozen=True)
+class Sample:
+    embedding: np.ndarray  # (128,) float32
+    thumbnail: bytes = b""  # JPEG of the aligned face chip
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class GalleryMatrix:
+    """All samples at once, for vectorised matching."""
+
+    embeddings: np.ndarray  # (m, 128)
+    person_ids: np.ndarray  # (m,)
+    names: dict[int, str]
+    negatives: np.ndarray  # (k, 128) feedback embeddings
+    negative_ids: np.ndarray  # (k,) the person each one is NOT
+
+
+def _blob(vector: np.ndarray) -> bytes:
+    v = np.asarray(vector, np.float32).reshape(-1)
+    if v.shape != (EMBED_DIM,) or not np.isfinite(v).all():
+        raise BadInput(f"an embedding must be {EMBED_DIM} finite floats, got shape {v.shape}")
+    return v.tobytes()
+
+
+def _vectors(blobs: list[bytes]) -> np.ndarray:
+    if not blobs:
+        return np.zeros((0, EMBED_DIM), np.float32)
+    return np.frombuffer(b"".join(blobs), np.float32).reshape(-1, EMBED_DIM).copy()
+
+
+class Gallery(StrangerStore):
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        existed = self.path.exists()
+        if existed and not self.path.is_file():
+            raise BadInput(f"{self.path}: gallery path is not a file")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()  # one connection (and matrix cache) per thread
+        self._check(existed)
+
+    # --- connections -------------------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys=ON")
+        return conn
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        return conn
+
+    def _check(self, existed: bool) -> None:
+        try:
+            conn = self._conn
+            if existed:
+                status = conn.execute("PRAGMA quick_check").fetchone()[0]
+                if status != "ok":
+                    raise sqlite3.DatabaseError(status)
+                tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+                if tables and "meta" not in tables:
+                    raise sqlite3.DatabaseError("an SQLite file, but not a Vigil gallery")
+            conn.execute("PRAGMA journal_mode=WAL")
+            with self._write() as c:
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        c.execute(statement)
+                c.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise ModelIntegrityError(
+                f"{self.path}: the face gallery is unreadable ({exc}). It was left untouched: restore it from a "
+                "backup, or move it away to start an empty gallery.") from None
+        version = self._conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0]
+        if int(version) > SCHEMA_VERSION:
+            raise ModelIntegrityError(f"{self.path}: gallery schema {version} is newer than this Vigil's")
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; the lock is taken at BEGIN so concurrent writers queue, never deadlock."""
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def __enter__(self) -> Gallery:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- people --------------------------------------------------------------------------------------
+    def people(self) -> list[PersonSummary]:
+        rows = self._conn.execute(
+            "SELECT p.id, p.name, COUNT(s.id), p.created FROM people p LEFT JOIN samples s ON s.person_id = p.id "
+            "GROUP BY p.id ORDER BY p.name").fetchall()
+        return [PersonSummary(*r) for r in rows]
+
+    def person_id(self, name: str) -> int:
+        row = self._conn.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            raise NotFound(f"no person named {name!r} in the gallery")
+        return int(row[0])
+
+    def remove(self, name: str) -> int:
+        """Delete a person with their samples, files and feedback; returns the number of samples removed."""
+        with self._write() as c:
+            pid = self.person_id(name)
+            count = c.execute("SELECT COUNT(*) FROM samples WHERE person_id = ?", (pid,)).fetchone()[0]
+            c.execute("DELETE FROM people WHERE id = ?", (pid,))
+        return int(count)
+
+    def rename(self, old: str, new: str) -> None:
+        new = _valid_name(new)
+        with self._write() as c:
+            pid = self.person_id(old)
+            if c.execute("SELECT 1 FROM people WHERE name = ?", (new,)).fetchone():
+                raise BadInput(f"{new!r} is already in the gallery; remove or rename it first")
+            c.execute("UPDATE people SET name = ? WHERE id = ?", (new, pid))
+
+    def _ensure_person(self, c: sqlite3.Connection, name: str) -> int:
+        c.execute("INSERT OR IGNORE INTO people(name, created) VALUES (?, ?)", (_valid_name(name), time.time()))
+        return int(c.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()[0])
+
+    # --- samples ---------------------------------------------------------------------------------------
+    def has_file(self, name: str, file_hash: str) -> bool:
+        row = self._conn.execute("SELECT 1 FROM files WHERE name = ? AND file_hash = ?", (name, file_hash)).fetchone()
+        return row is not None
+
+    def add_file(self, name: str, file_hash: str, samples: list[Sample], source: str = "") -> int:
+        """Record one processed source file and its samples atomically. A file with no usable face is
+        recorded too (so a re-run skips it) but creates no person. Returns the number of samples added."""
+        with self._write() as c:
+            if c.execute("SELECT 1 FROM files WHERE name = ? AND file_hash = ?", (name, file_hash)).fetchone():
+                return 0  # another enrolment got here first
+            now = time.time()
+            if samples:
+                pid = self._ensure_person(c, name)
+                c.executemany(
+                    "INSERT INTO samples(person_id, embedding, file_hash, source, thumbnail, created) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    [(pid, _blob(s.embedding), file_hash, s.source or source, s.thumbnail, now) for s in samples])
+            c.execute("INSERT INTO files(name, file_hash, source, faces, created) VALUES (?, ?, ?, ?, ?)",
+                      (name, file_hash, source, len(samples), now))
+        return len(samples)
+
+    def add_samples(self, name: str, samples: list[Sample]) -> int:
+        """Samples without a source file (e.g. a named stranger cluster)."""
+        if not samples:
+            return 0
+        with self._write() as c:
+            self._insert_samples(c, self._ensure_person(c, name), samples)
+        return len(samples)
+
+    def _insert_samples(self, c: sqlite3.Connection, pid: int, samples: list[Sample]) -> None:
+        c.executemany("INSERT INTO samples(person_id, embedding, file_hash, source, thumbnail, created) "
+                      "VALUES (?, ?, NULL, ?, ?, ?)",
+                      [(pid, _blob(s.embedding), s.source, s.thumbnail, time.time()) for s in samples])
+
+    def samples(self, name: str) -> list[tuple[int, str, float]]:
+        """(sample id, source, time) of one person's samples."""
+        pid = self.person_id(name)
+        return [tuple(r) for r in self._conn.execute(
+            "SELECT id, source, created FROM samples WHERE person_id = ? ORDER BY id", (pid,))]
+
+    def thumbnail(self, sample_id: int) -> bytes:
+        row = self._conn.execute("SELECT thumbnail FROM samples WHERE id = ?", (sample_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no sample {sample_id}")
+        return bytes(row[0] or b"")
+
+    # --- feedback --------------------------------------------------------------------------------------
+    def add_negative(self, name: str, embedding: np.ndarray, note: str = "") -> None:
+        """Record that this face is NOT `name`; matching will not give `name` to faces closer to it."""
+        with self._write() as c:
+            pid = self.person_id(name)
+            c.execute("INSERT INTO feedback(person_id, embedding, note, created) VALUES (?, ?, ?, ?)",
+                      (pid, _blob(embedding), note, time.time()))
+
+    def reject_sample(self, sample_id: int, note: str = "") -> str:
+        """A gallery sample that is not its person: move it to that person's negatives. Returns the name."""
+        with self._write() as c:
+            row = c.execute("SELECT s.person_id, s.embedding, p.name FROM samples s JOIN people p "
+                            "ON p.id = s.person_id WHERE s.id = ?", (sample_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no sample {sample_id}")
+            c.execute("INSERT INTO feedback(person_id, embedding, note, created) VALUES (?, ?, ?, ?)",
+                      (row[0], row[1], note or f"sample {sample_id}", time.time()))
+            c.execute("DELETE FROM samples WHERE id = ?", (sample_id,))
+        return str(row[2])
+
+    # --- matching --------------------------------------------------------------------------------------
+    def matrix(self) -> GalleryMatrix:
+        """Every sample and negative, cached until any connection (this process or another) commits."""
+        version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+        stamp = (version, self._conn.total_changes)  # both per connection, hence the per-thread cache
+        cached = getattr(self._local, "matrix", None)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        rows = self._conn.execute("SELECT person_id, embedding FROM samples ORDER BY id").fetchall()
+        negs = self._conn.execute("SELECT person_id, embedding FROM feedback ORDER BY id").fetchall()
+        names = dict(self._conn.execute("SELECT id, name FROM people").fetchall())
+        matrix = GalleryMatrix(_vectors([r[1] for r in rows]), np.array([r[0] for r in rows], np.int64), names,
+                               _vectors([r[1] for r in negs]), np.array([r[0] for r in negs], np.int64))
+        self._local.matrix = (stamp, matrix)
+        return matrix
+
+
+def _valid_name(name: str) -> str:
+    name = name.strip() if isinstance(name, str) else ""
+    if not name or len(name) > 200 or any(ch in name for ch in "/\\\x00"):
+        raise BadInput(f"invalid person name {name!r}: 1-200 characters, no slashes")
+    return name

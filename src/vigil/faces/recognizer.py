@@ -1,0 +1,227 @@
+"""Faces along the straight line: detect → check size and focus → align → embed → recognise.
+
+`FaceRecognizer` composes a face detector (models/face_detect.py), the aligner/embedder
+(models/face_embed.py) and an identity source: the SQLite gallery (open-set matching, the default) or
+the seed's trained classifier. It implements the seed's `detect_faces` semantics for one image
+(`label_persons`), plain recognition of every face in a frame (`recognize`) and enrolment (`enroll`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import simplejpeg
+
+from vigil.config import FacesConfig, VigilConfig
+from vigil.errors import NotFound
+from vigil.faces.classifier import FaceClassifier
+from vigil.faces.gallery.gallery import Gallery
+from vigil.faces.matcher import UNCERTAIN, UNKNOWN, Match, match
+from vigil.images import DecodedImage
+from vigil.ops.focus import laplacian_variance
+from vigil.registry.store import ModelStore
+from vigil.results import Detections
+from vigil.tasks.face_detect import FaceDetector, load_face_detector
+from vigil.tasks.face_embed import FaceEmbedder
+
+log = logging.getLogger(__name__)
+PERSON = "person"
+# faces wider than this are shrunk before the focus measure, which otherwise calls big sharp faces blurry;
+# camera crops (the seed's use, threshold 200) are mostly narrower and measured unchanged
+FOCUS_WIDTH = 128
+
+
+@dataclass
+class EnrollReport:
+    name: str
+    added: list[str] = field(default_factory=list)  # sources that gave a sample
+    skipped: list[str] = field(default_factory=list)  # already enrolled (same file hash)
+    no_face: list[str] = field(default_factory=list)  # no usable face (none, too small, too blurry)
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (source, reason)
+
+    @property
+    def samples(self) -> int:
+        return len(self.added)
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "samples": self.samples, "added": self.added, "skipped": self.skipped,
+                "no_face": self.no_face, "unreadable": [{"source": s, "error": e} for s, e in self.unreadable]}
+
+
+@dataclass
+class FaceCheck:
+    """One detected face after the quality checks, in the pixels of the image it was found in."""
+
+    xyxy: np.ndarray
+    score: float
+    quality: str  # "ok", "small" or "blurry"
+
+
+def thumbnail(chip: np.ndarray) -> bytes:
+    return simplejpeg.encode_jpeg(np.ascontiguousarray(chip), quality=85, colorspace="RGB")
+
+
+class FaceRecognizer:
+    def __init__(self, config: FacesConfig, detector: FaceDetector, embedder: FaceEmbedder,
+                 gallery: Gallery | None = None, classifier: FaceClassifier | None = None,
+                 record_strangers: bool = True, fallback: FaceDetector | None = None) -> None:
+        self.config, self.detector, self.embedder, self.fallback = config, detector, embedder, fallback
+        self.gallery, self.classifier = gallery, classifier
+        self.record_strangers = record_strangers and gallery is not None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, config: VigilConfig, store: ModelStore, gallery: Gallery | None = None) -> FaceRecognizer:
+        cfg = config.faces
+        threads = cfg.threads or None
+        detector = load_face_detector(store, cfg.detector, threads, cfg.upsample)
+        if hasattr(detector, "tile"):
+            detector.tile = cfg.tile
+        embedder = FaceEmbedder.load(store, cfg.embedder, threads)
+        classifier = FaceClassifier.load(config.classifier_path()) if cfg.mode == "classifier" else None
+        if gallery is None:
+            gallery = Gallery(config.gallery_path())
+        fallback = None
+        if cfg.fallback and cfg.fallback != cfg.detector:
+            fallback = load_face_detector(store, cfg.fallback, threads, cfg.upsample)
+        return cls(cfg, detector, embedder, gallery, classifier, cfg.record_strangers, fallback)
+
+    # --- pieces ------------------------------------------------------------------------------------
+    def detect(self, rgb: np.ndarray) -> list[FaceCheck]:
+        """Faces in `rgb` with the size and focus checks applied (sizes in these pixels)."""
+        if rgb.size == 0 or min(rgb.shape[:2]) < 2:
+            return []
+        pixels = _as_rgb(rgb)
+        small = rgb.shape[0] * rgb.shape[1] <= self.config.fallback_max_pixels
+        with self._lock:  # neither a LiteRT interpreter nor a dlib detector may run in two threads at once
+            found = self.detector(pixels, self.config.min_score)
+            if not len(found) and self.fallback is not None and small:
+                # BlazeFace misses some soft, low-resolution faces that dlib's HOG still finds; on small images
+                # (person crops) a second opinion costs a few ms. HOG's own threshold is a margin of 0 (0.5).
+                found = self.fallback(pixels, 0.5)
+        return [FaceCheck(box, float(score), self._quality(rgb, box)) for box, score in zip(found.xyxy, found.score,
+                                                                                           strict=True)]
+
+    def _quality(self, rgb: np.ndarray, box: np.ndarray, scale: float = 1.0) -> str:
+        if (box[2] - box[0]) / scale < self.config.min_face:
+            return "small"
+        x0, y0, x1, y1 = np.round(box).astype(int)
+        face = rgb[max(0, y0):y1, max(0, x0):x1]
+        if laplacian_variance(face, FOCUS_WIDTH) < self.config.focus_threshold:
+            return "blurry"
+        return "ok"
+
+    def embed(self, rgb: np.ndarray, boxes: np.ndarray, jitters: int | None = None) -> tuple[np.ndarray, list]:
+        jitters = self.config.num_jitters if jitters is None else jitters
+        return self.embedder(_as_rgb(rgb), np.asarray(boxes, np.float32).reshape(-1, 4), jitters)
+
+    def identify(self, embeddings: np.ndarray) -> list[Match]:
+        """A Match per embedding: gallery matching (name, "unknown" or "uncertain"), or in classifier mode
+        the class when its probability reaches min_proba, else "uncertain" (distance = 1 − probability)."""
+        if self.classifier is not None:
+            predicted = self.classifier.predict(embeddings, self.config.min_proba)
+            return [Match(n, 1.0 - p, self._person_id(n), n) if n else Match(UNCERTAIN, 1.0 - p, -1)
+                    for n, p in predicted]
+        if self.gallery is None or not len(embeddings):
+            return [Match(UNKNOWN, float("inf"), -1) for _ in range(len(embeddings))]
+        return match(embeddings, self.gallery.matrix(), self.config.match_distance, self.config.unknown_distance)
+
+    def _person_id(self, name: str) -> int:
+        try:
+            return self.gallery.person_id(name) if self.gallery is not None else -1
+        except NotFound:
+            return -1
+
+    def _remember(self, matches: list[Match], embeddings: np.ndarray, chips: list, source: str) -> None:
+        if not self.record_strangers:
+            return
+        for m, vector, chip in zip(matches, embeddings, chips, strict=True):
+            if m.name == UNKNOWN:
+                self.gallery.add_stranger(vector, thumbnail(chip), source, self.config.cluster_distance)
+
+    # --- the three verbs ---------------------------------------------------------------------------------
+    def recognize(self, frame: DecodedImage, source: str = "") -> Detections:
+        """Every face in a frame: xyxy (original pixels), score (detector), data name / similarity /
+        person_id, plus quality ("ok", "small", "blurry": unchecked faces are named "uncertain")."""
+        scale = frame.scale
+        faces = self.detect(frame.pixels)
+        for f in faces:
+            f.quality = self._quality(frame.pixels, f.xyxy, scale)
+        good = [f for f in faces if f.quality == "ok"]
+        vectors, chips = self.embed(frame.pixels, np.array([f.xyxy for f in good], np.float32))
+        matches = self.identify(vectors)
+        self._remember(matches, vectors, chips, source)
+        pending = iter(matches)
+        names, sims, pids = [], [], []
+        for f in faces:
+            m = next(pending) if f.quality == "ok" else Match(UNCERTAIN, float("inf"), -1)
+            names.append(m.name)
+            sims.append(m.similarity)
+            pids.append(m.person_id)
+        xyxy = np.array([f.xyxy for f in faces], np.float32).reshape(-1, 4) / scale
+        return Detections(xyxy, [f.score for f in faces], np.zeros(len(faces), np.int64), {
+            "name": np.array(names, dtype=object), "similarity": np.array(sims, np.float32),
+            "person_id": np.array(pids, np.int64), "quality": np.array([f.quality for f in faces], dtype=object)})
+
+    def label_persons(self, frame: DecodedImage, detections: Detections, source: str = "") -> Detections:
+        """Seed `detect_faces` for one image: every detection echoed in order with data["face"] and
+        data["faceProba"]; only `person` boxes are examined, and None means "not recognised"."""
+        n = len(detections)
+        face, proba = np.full(n, None, dtype=object), np.full(n, None, dtype=object)
+        crops = []  # (detection index, crop, face box in crop pixels)
+        names = detections.data.get("class_name")
+        for i in range(n):
+            if names is not None and str(names[i]) == PERSON:
+                found = self._best_face(frame, detections.xyxy[i])
+                if found is not None:
+                    crops.append((i, *found))
+        if crops:
+            # align each person's face in its own crop, then embed every chip in one batch
+            chips = [self.embedder.chips(_as_rgb(crop), box[None])[0] for _, crop, box in crops]
+            vectors = self.embedder.embed_chips(chips, self.config.num_jitters)
+            for (i, _, _), (label, p) in zip(crops, self._label(vectors, chips, source), strict=True):
+                face[i], proba[i] = label, p
+        return Detections(detections.xyxy.copy(), detections.score.copy(), detections.class_id.copy(),
+                          {**detections.data, "face": face, "faceProba": proba})
+
+    def _best_face(self, frame: DecodedImage, box: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """The person crop and its highest-scoring face box when that face passes size and focus checks."""
+        h, w = frame.pixels.shape[:2]
+        if not np.isfinite(box).all():
+            return None
+        x0, y0, x1, y1 = (np.asarray(box, np.float64) * frame.scale).round().astype(int)
+        x0, x1 = np.clip([x0, x1], 0, w)
+        y0, y1 = np.clip([y0, y1], 0, h)
+        crop = frame.pixels[y0:y1, x0:x1]
+        faces = self.detect(crop)
+        if not faces:
+            return None
+        best = max(faces, key=lambda f: f.score)
+        if self._quality(crop, best.xyxy, frame.scale) != "ok":
+            return None
+        return crop, best.xyxy
+
+    def _label(self, vectors: np.ndarray, chips: list, source: str) -> list[tuple[str | None, float]]:
+        if self.classifier is not None:
+            return self.classifier.predict(vectors, self.config.min_proba)
+        matches = self.identify(vectors)
+        self._remember(matches, vectors, chips, source)
+        return [(m.name if m.person_id >= 0 else None, m.similarity) for m in matches]
+
+    def enroll(self, name: str, sources: list[bytes | Path]) -> EnrollReport:
+        from vigil.faces.enroll import enroll
+
+        return enroll(self, name, sources)
+
+
+def _as_rgb(image: np.ndarray) -> np.ndarray:
+    """Grey or IR frames (h, w) or (h, w, 1) become 3-channel; RGBA loses alpha."""
+    if image.ndim == 2:
+        image = image[:, :, None]
+    if image.shape[2] == 1:
+        image = np.repeat(image, 3, axis=2)
+    return np.ascontiguousarray(image[:, :, :3], dtype=np.uint8)

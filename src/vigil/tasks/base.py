@@ -1,0 +1,112 @@
+"""The one contract every servable task implements, and the registry that names them.
+
+A task is a module in `vigil/tasks/` that defines a module-level `TASK = TaskDef(...)`. The engine builds one
+micro-batcher per registered task from it; the native `/v2/<route>` route, the CLI sub-command's JSON and the metrics
+label come from it too. The steps follow LitServe's LitAPI: decode (the engine), `prepare` (the caller's thread),
+`run_batch` (a batcher worker), `encode` (formats/, the caller's thread).
+
+    TASK = TaskDef(
+        name="presence",                     # registry key, metrics label ("task" label), default route /v2/presence
+        summary="Is a person in the frame?",  # OpenAPI summary and CLI help
+        options=PresenceOptions,             # pydantic model: form fields on /v2, --options on the CLI
+        load=PresenceModel.load,             # (TaskContext) -> a Runner
+        encode=native.presence,              # (image name, typed result) -> JSON-able dict
+    )
+
+Runners are not assumed re-entrant: unless `TaskDef.shared` is true, the engine loads one runner per worker thread
+(LiteRT interpreters, dlib detectors), so a runtime that is not thread-safe never sees two threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from vigil.config import VigilConfig
+from vigil.errors import NotFound
+from vigil.images import DecodedImage
+from vigil.registry.store import ModelStore
+from vigil.runtimes.session import Session, open_session
+
+Prepared = TypeVar("Prepared")
+Result = TypeVar("Result")
+
+
+class NoOptions(BaseModel):
+    """Options of a task that takes none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Runner(Protocol[Prepared, Result]):
+    """A loaded task: models open, warmed up. `prepare` runs in the request's thread (cheap, numpy only);
+    `run_batch` runs on a batcher worker and returns one result per input, in order."""
+
+    def prepare(self, frame: DecodedImage, options: Any) -> Prepared: ...
+
+    def run_batch(self, items: Sequence[Prepared]) -> list[Result]: ...
+
+
+SessionFactory = Callable[..., Session]
+
+
+@dataclass(frozen=True)
+class TaskContext:
+    """What a task's `load` gets: the config, the model store, its thread budget, and the session opener
+    (injected, so tests can hand in a fake session and a runtime change is made in one place)."""
+
+    config: VigilConfig
+    store: ModelStore
+    threads: int | None = None
+    open_session: SessionFactory = open_session
+
+
+@dataclass(frozen=True)
+class TaskDef(Generic[Prepared, Result]):
+    name: str
+    summary: str
+    load: Callable[[TaskContext], Runner[Prepared, Result]]
+    encode: Callable[[str, Result], dict[str, Any]]
+    options: type[BaseModel] = NoOptions
+    route: str = ""  # /v2/<route>; default: the name
+    decode_side: Callable[[VigilConfig], int | None] = field(default=lambda config: None)
+    """Long side the frame may be decoded down to (reduced JPEG decode); None: full size."""
+    shared: bool = False  # True: one runner serves every worker (a re-entrant runtime)
+    max_batch: int | None = None  # None: [server] max_batch
+    models: Callable[[VigilConfig], tuple[str, ...]] = field(default=lambda config: ())
+    """Store names of the models this task loads under this config (for `/v2/models` and `vigil models pull`)."""
+
+    @property
+    def path(self) -> str:
+        return f"/v2/{self.route or self.name}"
+
+
+_TASKS: dict[str, TaskDef] = {}
+
+
+def register(task: TaskDef) -> TaskDef:
+    """Add a task (a built-in one on discovery, a plugin or a test's at any time). Re-registering a name replaces it."""
+    _TASKS[task.name] = task
+    return task
+
+
+def unregister(name: str) -> None:
+    _TASKS.pop(name, None)
+
+
+def registered() -> dict[str, TaskDef]:
+    return dict(_TASKS)
+
+
+def get(name: str) -> TaskDef:
+    try:
+        return _TASKS[name]
+    except KeyError:
+        from difflib import get_close_matches
+
+        close = get_close_matches(name, list(_TASKS), n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else f"; known tasks: {', '.join(sorted(_TASKS))}"
+        raise NotFound(f"no task {name!r}{hint}") from None

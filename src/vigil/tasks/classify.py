@@ -1,0 +1,86 @@
+"""Person classification (seed 000, `recognize_mode = "person"`): each person box is cropped, stretched to the
+model's input, and classified by a trained model from the store (int8 ONNX by default, fp32 ONNX or int8 LiteRT
+by name). onnxruntime / LiteRT only: serving never imports torch."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vigil.errors import BadInput
+from vigil.images import DecodedImage
+from vigil.ops.letterbox import stretch
+from vigil.ops.tensor import to_tensor
+from vigil.registry.specs import ModelSpec
+from vigil.registry.store import ModelStore
+from vigil.results import Detections
+from vigil.runtimes.session import Session, open_session
+
+PERSON = "person"
+MIN_CROP_PX = 2  # a box thinner than this has no pixels to classify
+
+
+class PersonClassifier:
+    def __init__(self, spec: ModelSpec, session: Session, labels: tuple[str, ...]) -> None:
+        self.spec, self.session, self.labels = spec, session, labels
+        shape = list(getattr(session, "input_shape", None) or [])
+        self.batched = bool(shape) and not isinstance(shape[0], int)  # LiteRT files are batch 1
+
+    @classmethod
+    def load(cls, store: ModelStore, name: str, threads: int | None = None) -> PersonClassifier:
+        spec = store.spec(name)
+        if spec.task != "classify" or spec.runtime not in ("onnxruntime", "litert"):
+            raise BadInput(f"{name} is a {spec.task} model for {spec.runtime}, not a servable classifier")
+        store.pull(name)  # a registered run: copies and verifies it into the cache once; a no-op afterwards
+        classifier = cls(spec, open_session(store.path(name, "model"), spec.runtime, threads), store.labels(name))
+        classifier.classify([np.full((spec.input.height, spec.input.width, 3), 127, np.uint8)])  # warm-up
+        return classifier
+
+    def preprocess(self, rgb: np.ndarray) -> np.ndarray:
+        return to_tensor(stretch(rgb, self.spec.input.width, self.spec.input.height)[0], self.spec.input)
+
+    def probabilities(self, rgb_crops: list[np.ndarray]) -> np.ndarray:
+        if not rgb_crops:
+            return np.zeros((0, len(self.labels)), np.float32)
+        tensors = [self.preprocess(c) for c in rgb_crops]
+        if self.batched:
+            return self._dequantize(self.session.run([np.concatenate(tensors)])[0])
+        return np.concatenate([self._dequantize(self.session.run([t])[0]) for t in tensors])
+
+    def _dequantize(self, out: np.ndarray) -> np.ndarray:
+        if np.issubdtype(out.dtype, np.integer):  # a full-integer model's int8 probabilities
+            scale, zero = self.session.output_quantization[0]
+            return (out.astype(np.float32) - zero) * scale
+        return out.astype(np.float32)
+
+    def classify(self, rgb_crops: list[np.ndarray]) -> list[tuple[str, float]]:
+        """Top class name and its probability for each RGB uint8 crop."""
+        probs = self.probabilities(rgb_crops)
+        top = probs.argmax(1) if len(probs) else np.zeros(0, np.int64)
+        return [(self.labels[i], float(p[i])) for i, p in zip(top, probs, strict=True)]
+
+    def label_persons(self, frame: DecodedImage, detections: Detections, min_proba: float) -> Detections:
+        """Seed 000 for one image: `face` = class name if its probability ≥ min_proba else None, `faceProba` =
+        probability, for person detections; None/None for the rest (and for boxes with no pixels)."""
+        names = detections.data.get("class_name", np.array([None] * len(detections), dtype=object))
+        face = np.array([None] * len(detections), dtype=object)
+        proba = np.array([None] * len(detections), dtype=object)
+        crops, where = [], []
+        for i, (box, name) in enumerate(zip(detections.xyxy, names, strict=True)):
+            crop = _crop(frame, box)
+            if name == PERSON and crop is not None:
+                crops.append(crop)
+                where.append(i)
+        for i, (label, p) in zip(where, self.classify(crops), strict=True):
+            face[i], proba[i] = (label if p >= min_proba else None), p
+        return Detections(detections.xyxy, detections.score, detections.class_id,
+                          {**detections.data, "face": face, "faceProba": proba})
+
+
+def _crop(frame: DecodedImage, box: np.ndarray) -> np.ndarray | None:
+    """The box (original-image pixels) cut from the possibly reduced decode."""
+    h, w = frame.pixels.shape[:2]
+    x0, y0, x1, y1 = (np.asarray(box, np.float64) * frame.scale).round().astype(int)
+    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+    if x1 - x0 < MIN_CROP_PX or y1 - y0 < MIN_CROP_PX:
+        return None
+    return frame.pixels[y0:y1, x0:x1]

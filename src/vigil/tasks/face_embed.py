@@ -1,0 +1,69 @@
+"""Face alignment and embedding: dlib's 5-point shape predictor places eye corners and nose, a 150×150
+chip is cut with the face upright, and dlib's ResNet (converted to ONNX at pull, identical output to
+~1e-6, ~20× faster than the BLAS-less dlib wheel) maps it to a 128-d vector where the same person lies
+within ~0.6 (Euclidean). `num_jitters` > 1 averages over that many randomly perturbed copies of the chip
+(dlib's jittering: small rotation, scale, shift, mirror), steadier and proportionally slower."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from vigil.registry.face_catalog import DLIB_RESNET
+from vigil.registry.store import ModelStore
+from vigil.runtimes import dlib as dlib_rt
+from vigil.runtimes.session import open_session
+
+CHIP_SIZE = 150
+CHIP_PADDING = 0.25  # dlib's default: the chip shows a little context around the landmarks
+EMBED_DIM = 128
+
+
+class FaceEmbedder:
+    def __init__(self, landmarks_path, session, name: str = DLIB_RESNET, seed: int = 0) -> None:
+        self.name = name
+        self.predictor = dlib_rt.shape_predictor(landmarks_path)
+        self.session = session
+        self.rng = np.random.default_rng(seed)
+
+    @classmethod
+    def load(cls, store: ModelStore, name: str = DLIB_RESNET, threads: int | None = None) -> FaceEmbedder:
+        session = open_session(store.path(name, "onnx"), "onnxruntime", threads)
+        embedder = cls(store.path(name, "landmarks"), session, name)
+        embedder.embed_chips([np.full((CHIP_SIZE, CHIP_SIZE, 3), 127, np.uint8)])  # warm-up
+        return embedder
+
+    def chips(self, rgb: np.ndarray, xyxy: np.ndarray) -> list[np.ndarray]:
+        """Aligned 150×150 RGB chips, one per box (boxes in `rgb` pixels)."""
+        if len(xyxy) == 0:
+            return []
+        rgb = np.ascontiguousarray(rgb)
+        shapes = dlib_rt.full_object_detections()
+        for x0, y0, x1, y1 in xyxy:
+            shapes.append(self.predictor(rgb, dlib_rt.rectangle(x0, y0, x1, y1)))
+        return [np.asarray(c) for c in dlib_rt.face_chips(rgb, shapes, CHIP_SIZE, CHIP_PADDING)]
+
+    def embed_chips(self, chips: list[np.ndarray], num_jitters: int = 0) -> np.ndarray:
+        """(n, 128) float32 embeddings of aligned chips."""
+        if not chips:
+            return np.zeros((0, EMBED_DIM), np.float32)
+        if num_jitters <= 1:
+            return self._run(np.stack(chips))
+        return np.stack([self._run(np.stack([self._jitter(c) for _ in range(num_jitters)])).mean(0) for c in chips])
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        return np.asarray(self.session.run([np.ascontiguousarray(batch, np.uint8)])[0], np.float32)
+
+    def _jitter(self, chip: np.ndarray) -> np.ndarray:
+        """dlib's jitter_image: rotate ±~3°, scale ±~10%, shift ±~2%, mirror half the time."""
+        angle = self.rng.uniform(-3, 3)
+        scale = self.rng.uniform(0.9, 1.1)
+        shift = self.rng.uniform(-0.02, 0.02, 2) * CHIP_SIZE
+        matrix = cv2.getRotationMatrix2D((CHIP_SIZE / 2, CHIP_SIZE / 2), angle, scale)
+        matrix[:, 2] += shift
+        out = cv2.warpAffine(chip, matrix, (CHIP_SIZE, CHIP_SIZE), borderMode=cv2.BORDER_REFLECT)
+        return out[:, ::-1] if self.rng.random() < 0.5 else out
+
+    def __call__(self, rgb: np.ndarray, xyxy: np.ndarray, num_jitters: int = 0) -> tuple[np.ndarray, list]:
+        chips = self.chips(rgb, xyxy)
+        return self.embed_chips(chips, num_jitters), chips

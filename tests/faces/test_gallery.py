@@ -1,0 +1,185 @@
+"""The SQLite gallery: a real file, real processes killed mid-write, concurrent writers, corruption."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vigil.errors import BadInput, ModelIntegrityError, NotFound
+from vigil.faces.gallery.gallery import Gallery, Sample
+from vigil.faces.matcher import match
+
+
+def vec(seed: int, near: np.ndarray | None = None, spread: float = 0.02) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    base = near if near is not None else rng.normal(0, 0.09, 128)  # dlib-like norms (~1)
+    return (base + rng.normal(0, spread, 128)).astype(np.float32)
+
+
+@pytest.fixture
+def gallery(tmp_path) -> Gallery:
+    return Gallery(tmp_path / "gallery.sqlite3")
+
+
+def test_people_add_rename_remove(gallery):
+    assert gallery.add_file("alice", "h1", [Sample(vec(1))]) == 1
+    assert gallery.add_file("alice", "h1", [Sample(vec(2))]) == 0  # same file again: nothing added
+    assert gallery.add_file("bob", "h2", []) == 0  # no usable face: recorded, but no person
+    assert [(p.name, p.samples) for p in gallery.people()] == [("alice", 1)]
+    assert gallery.has_file("bob", "h2")
+    gallery.rename("alice", "Alice")
+    assert gallery.remove("Alice") == 1
+    assert gallery.people() == []
+
+
+@pytest.mark.parametrize(("call", "error"), [
+    (lambda g: g.remove("nobody"), NotFound),
+    (lambda g: g.rename("nobody", "x"), NotFound),
+    (lambda g: g.rename("alice", "bob"), BadInput),  # the new name is taken
+    (lambda g: g.rename("alice", "a/b"), BadInput),
+    (lambda g: g.rename("alice", "  "), BadInput),
+    (lambda g: g.add_file("carol", "h9", [Sample(np.zeros(12, np.float32))]), BadInput),
+    (lambda g: g.add_file("carol", "h9", [Sample(np.full(128, np.nan, np.float32))]), BadInput),
+    (lambda g: g.name_cluster(999, "x"), NotFound),
+    (lambda g: g.reject_sample(999), NotFound),
+])
+def test_bad_requests_are_typed_and_change_nothing(gallery, call, error):
+    gallery.add_file("alice", "h1", [Sample(vec(1))])
+    gallery.add_file("bob", "h2", [Sample(vec(2))])
+    with pytest.raises(error):
+        call(gallery)
+    assert [(p.name, p.samples) for p in gallery.people()] == [("alice", 1), ("bob", 1)]
+
+
+@pytest.mark.parametrize("content", [b"this is not a database" * 100, b"SQLite format 3\x00" + b"\x07" * 4000])
+def test_a_corrupted_gallery_is_refused_and_never_recreated(tmp_path, content):
+    path = tmp_path / "gallery.sqlite3"
+    path.write_bytes(content)
+    with pytest.raises(ModelIntegrityError, match="untouched"):
+        Gallery(path)
+    assert path.read_bytes() == content
+
+
+def test_an_unrelated_sqlite_file_is_refused(tmp_path):
+    path = tmp_path / "other.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE invoices (id INTEGER)")
+    with pytest.raises(ModelIntegrityError):
+        Gallery(path)
+
+
+WRITER = textwrap.dedent("""
+    import sys, time
+    import numpy as np
+    from vigil.faces.gallery.gallery import Gallery, Sample
+    path, name, count, pause = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+    g = Gallery(path)
+    for i in range(count):
+        vectors = [np.full(128, i, np.float32), np.full(128, -i, np.float32)]  # two faces per file
+        g.add_file(name, f"{name}-{i}", [Sample(v) for v in vectors], f"file{i}")
+        print(i, flush=True)
+        time.sleep(pause)
+""")
+
+
+def writer(path: Path, name: str, count: int, pause: float = 0.0) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", WRITER, str(path), name, str(count), str(pause)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_kill_9_mid_enrolment_keeps_committed_files_whole_and_a_rerun_resumes(tmp_path):
+    path = tmp_path / "gallery.sqlite3"
+    proc = writer(path, "alice", 1000, 0.002)
+    for _ in range(20):  # wait for some commits
+        proc.stdout.readline()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    g = Gallery(path)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        files = conn.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+        samples = conn.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
+        orphans = conn.execute("SELECT COUNT(*) FROM people p WHERE NOT EXISTS "
+                               "(SELECT 1 FROM samples s WHERE s.person_id = p.id)").fetchone()[0]
+    assert 20 <= files < 1000 and samples == 2 * files and orphans == 0  # no half-written file or person
+    g.close()
+    rerun = writer(path, "alice", files + 5)
+    rerun.communicate(timeout=60)
+    assert Gallery(path).people()[0].samples == 2 * (files + 5)  # committed files skipped by hash
+
+
+def test_two_enrolments_at_once_lose_nothing(tmp_path):
+    path = tmp_path / "gallery.sqlite3"
+    Gallery(path).close()
+    procs = [writer(path, "shared", 60), writer(path, "shared", 60), writer(path, "bob", 60)]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    people = {p.name: p.samples for p in Gallery(path).people()}
+    assert people == {"shared": 120, "bob": 120}  # the same files from two writers count once
+
+
+def test_matrix_sees_commits_from_another_process(tmp_path):
+    path = tmp_path / "gallery.sqlite3"
+    g = Gallery(path)
+    assert len(g.matrix().embeddings) == 0
+    writer(path, "alice", 3).communicate(timeout=60)
+    assert len(g.matrix().embeddings) == 6
+
+
+def test_negative_feedback_stops_the_same_mistake(gallery):
+    alice = vec(1)
+    gallery.add_file("alice", "h1", [Sample(alice)])
+    lookalike = vec(2, near=alice, spread=0.025)  # a different person, close enough to be named alice
+    assert match(lookalike[None], gallery.matrix(), 0.5, 0.6)[0].name == "alice"
+    gallery.add_negative("alice", lookalike, "not her")
+    again = vec(3, near=lookalike, spread=0.005)  # the same stranger at the door again
+    assert match(again[None], gallery.matrix(), 0.5, 0.6)[0].name != "alice"
+    assert match(vec(4, near=alice, spread=0.005)[None], gallery.matrix(), 0.5, 0.6)[0].name == "alice"
+
+
+def test_open_set_thresholds(gallery):
+    base = vec(1)
+    gallery.add_file("alice", "h1", [Sample(base)])
+    direction = np.random.default_rng(5).normal(size=128).astype(np.float32)
+    direction /= np.linalg.norm(direction)
+    names = [match((base + d * direction)[None], gallery.matrix(), 0.5, 0.6)[0].name for d in (0.3, 0.55, 0.8)]
+    assert names == ["alice", "uncertain", "unknown"]
+
+
+def test_strangers_cluster_and_can_be_named(gallery):
+    a, b = vec(10), vec(20)
+    for k in range(4):
+        gallery.add_stranger(vec(100 + k, near=a, spread=0.015))
+        gallery.add_stranger(vec(200 + k, near=b, spread=0.015))
+    clusters = gallery.unknowns()
+    assert len(clusters) == 2 and sorted(c.sightings for c in clusters) == [4, 4]
+    gallery.add_stranger(vec(100, near=a, spread=0.001))  # seen again: a sighting, no new face kept
+    assert gallery.recluster(0.5) == 2
+    assert sorted(c.sightings for c in gallery.unknowns()) == [4, 5]  # sightings survive reclustering
+    first = gallery.unknowns()[0]
+    assert gallery.name_cluster(first.id, "visitor") == first.faces
+    assert [p.name for p in gallery.people()] == ["visitor"] and len(gallery.unknowns()) == 1
+
+
+def test_reject_sample_moves_it_to_feedback(gallery):
+    gallery.add_file("alice", "h1", [Sample(vec(1)), Sample(vec(2))])
+    sample_id = gallery.samples("alice")[1][0]
+    assert gallery.reject_sample(sample_id) == "alice"
+    m = gallery.matrix()
+    assert len(m.embeddings) == 1 and len(m.negatives) == 1
+
+
+def test_thumbnail_round_trip(gallery):
+    gallery.add_file("alice", "h1", [Sample(vec(1), thumbnail=b"\xff\xd8jpeg")])
+    assert gallery.thumbnail(gallery.samples("alice")[0][0]) == b"\xff\xd8jpeg"
+    time.sleep(0)
