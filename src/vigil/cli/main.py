@@ -128,7 +128,7 @@ def models_pull(names: Annotated[list[str] | None, typer.Argument(help="models (
 
     cfg = config_or_exit(config)
     store = ModelStore(cfg.store.home)
-    wanted = names or [cfg.detect.model or DEFAULT_DETECTOR, cfg.faces.detector, cfg.faces.embedder]
+    wanted = names or _served_models(cfg)
     report, failed = [], False
     for name in wanted:
         try:
@@ -143,6 +143,16 @@ def models_pull(names: Annotated[list[str] | None, typer.Argument(help="models (
         emit_json(report)
     if failed:
         raise typer.Exit(1)
+
+
+def _served_models(cfg) -> list[str]:
+    """What the configured tasks load when serving, from their registrations (detector, face models, classifier)."""
+    from vigil.discover import discover
+
+    names = [cfg.detect.model or DEFAULT_DETECTOR]
+    for task in discover().values():
+        names += [n for n in task.models(cfg) if task.preload(cfg) and n not in names]
+    return names
 
 
 @models_app.command("verify")
