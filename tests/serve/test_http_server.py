@@ -72,9 +72,9 @@ def test_operations_endpoints(server):
     assert requests.get(f"{server.url}/ready", timeout=5).status_code == 200
     _good_request(server)
     metrics = requests.get(f"{server.url}/metrics", timeout=5).text
-    assert 'vigil_requests_total{front="http",route="/v1/vision/detection",status="200"}' in metrics
-    assert 'vigil_model_seconds_count{model="yolov4_tiny.coco"}' in metrics
-    assert 'vigil_queue_depth{model="yolov4_tiny.coco"}' in metrics
+    assert 'vigil_requests_total{front="http",route="/v1/vision/detection",status="200",task="detect"}' in metrics
+    assert 'vigil_model_seconds_count{model="yolov4_tiny.coco",task="detect"}' in metrics
+    assert 'vigil_queue_depth{model="yolov4_tiny.coco",task="detect"}' in metrics
 
 
 def _png_bomb(side: int = 30000) -> bytes:

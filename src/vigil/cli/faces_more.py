@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
               trees: Annotated[int, typer.Option(help="XGBoost trees (seed: 600)")] = 600,
               draws: Annotated[int, typer.Option(help="XGBoost random-search draws (seed: 20)")] = 20,
               config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
-        """Train the seed's classifier on the gallery's samples; set faces.mode = "classifier" to use it."""
+        """Train the seed's classifier on the gallery's samples; set [recognize] by = "face_classifier" to use it."""
         from vigil.faces.train import gallery_dataset
         from vigil.faces.train import train as fit
 

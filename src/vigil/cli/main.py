@@ -12,6 +12,7 @@ from rich.table import Table
 
 from vigil.cli.common import ConfigOpt, JsonOpt, config_or_exit, emit_json, err, out
 from vigil.cli.faces import faces_app
+from vigil.cli.run import run as run_task
 from vigil.errors import VigilError
 from vigil.registry.catalog import DEFAULT_DETECTOR
 
@@ -20,6 +21,7 @@ app = typer.Typer(help="Vigil: self-hosted vision for security cameras.", no_arg
 models_app = typer.Typer(help="The model store: list, pull and verify models.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(faces_app, name="faces")
+app.command("run")(run_task)
 @app.callback()
 def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logs on stderr")] = False) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
@@ -126,7 +128,7 @@ def models_pull(names: Annotated[list[str] | None, typer.Argument(help="models (
 
     cfg = config_or_exit(config)
     store = ModelStore(cfg.store.home)
-    wanted = names or [cfg.detect.model or DEFAULT_DETECTOR, cfg.faces.detector, cfg.faces.embedder]
+    wanted = names or _served_models(cfg)
     report, failed = [], False
     for name in wanted:
         try:
@@ -141,6 +143,16 @@ def models_pull(names: Annotated[list[str] | None, typer.Argument(help="models (
         emit_json(report)
     if failed:
         raise typer.Exit(1)
+
+
+def _served_models(cfg) -> list[str]:
+    """What the configured tasks load when serving, from their registrations (detector, face models, classifier)."""
+    from vigil.discover import discover
+
+    names = [cfg.detect.model or DEFAULT_DETECTOR]
+    for task in discover().values():
+        names += [n for n in task.models(cfg) if task.preload(cfg) and n not in names]
+    return names
 
 
 @models_app.command("verify")

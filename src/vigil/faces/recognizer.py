@@ -75,14 +75,17 @@ class FaceRecognizer:
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, config: VigilConfig, store: ModelStore, gallery: Gallery | None = None) -> FaceRecognizer:
+    def load(cls, config: VigilConfig, store: ModelStore, gallery: Gallery | None = None,
+             embedder: FaceEmbedder | None = None) -> FaceRecognizer:
+        """Everything the config names; `gallery` and `embedder` (an onnxruntime session: re-entrant) may be shared
+        by several recognizers, the detectors may not."""
         cfg = config.faces
         threads = cfg.threads or None
         detector = load_face_detector(store, cfg.detector, threads, cfg.upsample)
         if hasattr(detector, "tile"):
             detector.tile = cfg.tile
-        embedder = FaceEmbedder.load(store, cfg.embedder, threads)
-        classifier = FaceClassifier.load(config.classifier_path()) if cfg.mode == "classifier" else None
+        embedder = embedder or FaceEmbedder.load(store, cfg.embedder, threads)
+        classifier = FaceClassifier.load(config.classifier_path()) if config.recognize.by == "face_classifier" else None
         if gallery is None:
             gallery = Gallery(config.gallery_path())
         fallback = None

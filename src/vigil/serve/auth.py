@@ -8,8 +8,9 @@ api_key; with neither configured, nothing is needed (and `vigil serve` then bind
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from vigil.config import ServerConfig
 from vigil.errors import Unauthorized
@@ -50,3 +51,15 @@ def check(server: ServerConfig, keys: list[str], admin: bool) -> None:
     if not accepted:
         what = "admin key" if admin and server.admin_key else "api key"
         raise Unauthorized(f"Incorrect {what}" if keys else f"this call needs the {what}")
+
+
+def key_checks(server: ServerConfig) -> tuple[Callable, Callable]:
+    """FastAPI dependencies for routes that need the api key (use) and the admin key (changes)."""
+
+    async def user(request: Request) -> None:
+        check(server, await presented_keys(request), admin=False)
+
+    async def admin(request: Request) -> None:
+        check(server, await presented_keys(request), admin=True)
+
+    return Depends(user), Depends(admin)
