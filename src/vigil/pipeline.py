@@ -18,6 +18,7 @@ from vigil.ops.letterbox import Letterbox
 from vigil.registry.store import ModelStore
 from vigil.results import Detections, ImageResult
 from vigil.tasks.detect import DetectOptions, ObjectDetector
+from vigil.tasks.presence import PresenceGate, run_gated
 
 log = logging.getLogger(__name__)
 ImageSource = str | Path | bytes
@@ -48,6 +49,7 @@ class Pipeline:
                                          frozenset(self.config.limits.formats))
         self._detector: ObjectDetector | None = None
         self._faces = None
+        self._gate: PresenceGate | None = None  # [detect] presence_gate, loaded by setup
         self._lock = threading.Lock()
         self.frame_skip = FrameSkip(self.config.rpc.conseq_images_to_skip)
 
@@ -75,6 +77,7 @@ class Pipeline:
 
     def setup(self) -> Pipeline:
         _ = self.detector
+        self._gate = PresenceGate.from_config(self.config, self.store)
         return self
 
     def decode(self, source: ImageSource, full_size: bool = False) -> images.DecodedImage:
@@ -105,7 +108,8 @@ class Pipeline:
         thresholds = self.config.thresholds(self.config.detect.model)
         options = [DetectOptions(min_score=thresholds.min_score if p.request.min_score is None else p.request.min_score,
                                  iou=self.config.detect.iou) for p in batch]
-        found = self.detector.run_batch([p.tensor for p in batch], [p.box for p in batch], options)
+        found = run_gated(self._gate, [p.frame for p in batch], lambda keep: self.detector.run_batch(
+            [batch[i].tensor for i in keep], [batch[i].box for i in keep], [options[i] for i in keep]))
         return [_to_frame(d, p.frame, thresholds, p.request.labels) for d, p in zip(found, batch, strict=True)]
 
     def detect_many(self, sources: Sequence[ImageSource],

@@ -126,7 +126,7 @@ def models_pull(names: Annotated[list[str] | None, typer.Argument(help="models (
 
     cfg = config_or_exit(config)
     store = ModelStore(cfg.store.home)
-    wanted = names or [cfg.detect.model or DEFAULT_DETECTOR, cfg.faces.detector, cfg.faces.embedder]
+    wanted = names or [cfg.detect.model or DEFAULT_DETECTOR, cfg.faces.detector, cfg.faces.embedder, cfg.presence.model]
     report, failed = [], False
     for name in wanted:
         try:

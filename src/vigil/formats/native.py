@@ -52,3 +52,9 @@ def health(ready: bool) -> dict[str, Any]:
 
 def readiness(ready: bool, model: str) -> dict[str, Any]:
     return {"ready": ready, "model": model}
+
+
+def presence(image: str, result: Any) -> dict[str, Any]:
+    """One image's presence answer (a results.Presence)."""
+    return {"image": image, "person": bool(result.person), "score": round(float(result.score), 4),
+            "model": result.model}
