@@ -102,3 +102,14 @@ def test_the_gate_is_off_by_default(presence_store):
     assert PresenceGate.from_config(VigilConfig(), presence_store) is None
     on = PresenceGate.from_config(VigilConfig(detect={"presence_gate": 0.05}), presence_store)
     assert on is not None and on.below == 0.05
+
+
+def test_the_pipeline_with_a_gate_skips_the_detector_on_an_empty_frame(store, presence_store):
+    from vigil.pipeline import Pipeline
+
+    pipe = Pipeline(VigilConfig(detect={"presence_gate": 0.05}), store).setup()
+    giraffe, _ = pipe.detect(shared_image("giraffe.jpg"))
+    messi, _ = pipe.detect(shared_image("messi5.jpg"))
+    assert pipe._gate is not None and pipe._gate.skipped == 1
+    assert len(giraffe.detections) == 0 and giraffe.ok
+    assert "person" in set(messi.detections.data["class_name"])
