@@ -1,6 +1,6 @@
 """Person presence (Visual Wake Words): accuracy, speed, size, MACs, TFLM arena, and the `[detect] presence_gate`.
 
-    .venv/bin/python benchmarks/bench_presence.py [--runs 300] [--video vtest.avi --every 10]
+    .venv/bin/python benchmarks/bench_presence.py [--runs 300] [--video vtest.avi --every 10] [--model NAME ...]
 
 Frames with people: the seven vtest frames, person.jpg, messi5.jpg, skimage astronaut and camera, random crops of the
 vtest frames holding whole people (VWW rule: one covers > 0.5% of the crop), and every `--every`th frame of vtest.avi
@@ -94,6 +94,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=300)
     parser.add_argument("--video", type=Path, default=None, help="vtest.avi (Debian opencv-doc) for the gate")
     parser.add_argument("--every", type=int, default=10)
+    parser.add_argument("--model", action="append", default=[],
+                        help="also score this store model (a LiteRT export trained on `vigil presence` data)")
     args = parser.parse_args()
 
     pipe = Pipeline(VigilConfig()).setup()
@@ -104,7 +106,8 @@ def main() -> None:
 
     print(f"\n## Accuracy at 0.5 ({len(people)} frames with people, {len(empty)} without)\n")
     rows = []
-    for label, m in (("LiteRT XNNPACK (serving)", model), ("LiteRT built-in kernels = TFLM", builtin)):
+    others = [(name, PresenceModel.open(pipe.store, name)) for name in args.model]
+    for label, m in (("LiteRT XNNPACK (serving)", model), ("LiteRT built-in kernels = TFLM", builtin), *others):
         rows.append([label, *accuracy(m.scores(people), m.scores(empty))])
     print(table(["runtime", "accuracy", "people found", "empty right"], rows))
 
