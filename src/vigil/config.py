@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from vigil.errors import ConfigError
 from vigil.registry.catalog import DEFAULT_DETECTOR
 from vigil.registry.face_catalog import BLAZEFACE, DLIB_HOG, DLIB_RESNET, FACE_DETECTORS
+from vigil.registry.presence_catalog import DEFAULT_PRESENCE
 
 
 class Section(BaseModel):
@@ -91,6 +92,15 @@ class DetectConfig(Section):
                                                description="int8 (calibrated at pull, ~2x faster on VNNI CPUs) or fp32")
     iou: float = Field(0.45, gt=0, le=1, title="NMS IoU", description="overlap above which boxes suppress")
     threads: int = Field(0, ge=0, title="Threads", description="inference threads (0: all cores)")
+    presence_gate: float = Field(0.0, ge=0, lt=1, title="Presence gate",
+                                 description="skip the detector on frames whose presence person score is below this "
+                                             "(0: off; it missed people on the measured frames, see README)")
+
+
+class PresenceConfig(Section):
+    model: str = Field(DEFAULT_PRESENCE, title="Presence model", description="model name in the store (task presence)")
+    min_score: float = Field(0.5, ge=0, le=1, title="Person score",
+                             description="person is true when the model's person score is at least this")
 
 
 RecognizeBy = Literal["face_gallery", "face_classifier", "person_classifier"]
@@ -168,6 +178,8 @@ class VigilConfig(BaseSettings):
     recognize: RecognizeConfig = Field(default_factory=RecognizeConfig, title="Recognise",
                                        description="who is this person: face gallery, face classifier or "
                                                    "whole-person classifier")
+    presence: PresenceConfig = Field(default_factory=PresenceConfig, title="Presence",
+                                     description="is a person in the frame (Visual Wake Words)")
     person: PersonConfig = Field(default_factory=PersonConfig, title="Person classifier",
                                  description="known person vs stranger on whole-body crops (seed 000)")
 

@@ -93,3 +93,12 @@ class ImageResult:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+@dataclass(frozen=True)
+class Presence:
+    """Is a person in the frame: the presence model's person probability and the thresholded answer."""
+
+    person: bool
+    score: float  # probability of "person", 0–1
+    model: str

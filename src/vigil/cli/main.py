@@ -12,6 +12,7 @@ from rich.table import Table
 
 from vigil.cli.common import ConfigOpt, JsonOpt, config_or_exit, emit_json, err, out
 from vigil.cli.faces import faces_app
+from vigil.cli.presence import presence_app
 from vigil.cli.run import run as run_task
 from vigil.errors import VigilError
 from vigil.registry.catalog import DEFAULT_DETECTOR
@@ -22,6 +23,7 @@ models_app = typer.Typer(help="The model store: list, pull and verify models.", 
 app.add_typer(models_app, name="models")
 app.add_typer(faces_app, name="faces")
 app.command("run")(run_task)
+app.add_typer(presence_app, name="presence")
 @app.callback()
 def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logs on stderr")] = False) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
@@ -146,12 +148,13 @@ def models_pull(names: Annotated[list[str] | None, typer.Argument(help="models (
 
 
 def _served_models(cfg) -> list[str]:
-    """What the configured tasks load when serving, from their registrations (detector, face models, classifier)."""
+    """Every model the registered tasks use under this config (detector, face models, presence, classifier), so each
+    task works straight after `make run`; loading never pulls."""
     from vigil.discover import discover
 
     names = [cfg.detect.model or DEFAULT_DETECTOR]
     for task in discover().values():
-        names += [n for n in task.models(cfg) if task.preload(cfg) and n not in names]
+        names += [n for n in task.models(cfg) if n and n not in names]
     return names
 
 

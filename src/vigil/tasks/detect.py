@@ -24,6 +24,7 @@ from vigil.registry.store import ModelStore
 from vigil.results import Detections
 from vigil.runtimes.session import Session, open_session
 from vigil.tasks.base import TaskContext, TaskDef
+from vigil.tasks.presence import PresenceGate, run_gated
 
 log = logging.getLogger(__name__)
 STRIDE = 32  # YOLO grids need input sides that are multiples of this
@@ -170,16 +171,19 @@ class DetectRunner:
     """The configured detector as a task: preprocess in the caller's thread, batched runs, boxes mapped back to the
     original image and filtered by the configured thresholds and labels."""
 
-    def __init__(self, detector: ObjectDetector, thresholds: ModelThresholds, iou: float) -> None:
-        self.detector, self.thresholds, self.iou = detector, thresholds, iou
-        self.reentrant = detector.spec.runtime == "onnxruntime"  # a LiteRT interpreter is not: one per worker
+    def __init__(self, detector: ObjectDetector, thresholds: ModelThresholds, iou: float,
+                 gate: PresenceGate | None = None) -> None:
+        self.detector, self.thresholds, self.iou, self.gate = detector, thresholds, iou, gate
+        # a LiteRT interpreter (the detector's or the presence gate's) is not re-entrant: one runner per worker
+        self.reentrant = detector.spec.runtime == "onnxruntime" and gate is None
 
     @classmethod
     def load(cls, context: TaskContext) -> DetectRunner:
         cfg = context.config.detect
         detector = ObjectDetector.load(context.store, cfg.model, cfg.input_size, cfg.rect,
                                        context.threads or cfg.threads or None, cfg.precision, context.open_session)
-        return cls(detector, context.config.thresholds(cfg.model), cfg.iou)
+        gate = PresenceGate.from_config(context.config, context.store)
+        return cls(detector, context.config.thresholds(cfg.model), cfg.iou, gate)
 
     def prepare(self, frame: DecodedImage, options: DetectParams) -> DetectInput:
         return self.prepare_with(frame, options.min_score, options.label_list())
@@ -193,7 +197,8 @@ class DetectRunner:
         """Detect in prepared frames, sharing session runs where the model allows (see ObjectDetector.run_batch)."""
         options = [DetectOptions(min_score=self.thresholds.min_score if p.min_score is None else p.min_score,
                                  iou=self.iou) for p in items]
-        found = self.detector.run_batch([p.tensor for p in items], [p.box for p in items], options)
+        found = run_gated(self.gate, [p.frame for p in items], lambda keep: self.detector.run_batch(
+            [items[i].tensor for i in keep], [items[i].box for i in keep], [options[i] for i in keep]))
         return [_to_frame(d, p.frame, self.thresholds, p.labels) for d, p in zip(found, items, strict=True)]
 
 
