@@ -110,6 +110,6 @@ def test_the_pipeline_with_a_gate_skips_the_detector_on_an_empty_frame(store, pr
     pipe = Pipeline(VigilConfig(detect={"presence_gate": 0.05}), store).setup()
     giraffe, _ = pipe.detect(shared_image("giraffe.jpg"))
     messi, _ = pipe.detect(shared_image("messi5.jpg"))
-    assert pipe._gate is not None and pipe._gate.skipped == 1
+    assert pipe.runner.gate is not None and pipe.runner.gate.skipped == 1
     assert len(giraffe.detections) == 0 and giraffe.ok
     assert "person" in set(messi.detections.data["class_name"])
