@@ -1,0 +1,429 @@
+// Vigil's page: plain JavaScript over the JSON API, relative URLs only. Everything shown is set with textContent.
+"use strict";
+
+const features = JSON.parse(document.getElementById("features").textContent);
+const $ = (id) => document.getElementById(id);
+const COLORS = ["#e63946", "#2a9d8f", "#e9c46a", "#457b9d", "#f4a261", "#8338ec", "#06d6a0", "#ff006e"];
+const STATE_COLORS = { known: "#1e9e3e", unknown: "#e63946", uncertain: "#f0a500" };
+const timers = {};
+
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (k === "class") node.className = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else if (k === "dataset") Object.assign(node.dataset, v);
+    else if (k.includes("-")) node.setAttribute(k, v);
+    else node[k] = v;
+  }
+  for (const c of children) node.append(c);
+  return node;
+}
+
+function csrf() {
+  const m = document.cookie.match(/(?:^|;\s*)vigil_csrf=([^;]+)/);
+  return m ? decodeURIComponent(m[1]) : "";
+}
+
+// One call to the API; the session cookie goes along by itself, changes also carry the CSRF token.
+async function api(path, options = {}) {
+  const method = options.method || "GET";
+  const headers = Object.assign({}, options.headers || {});
+  if (method !== "GET" && csrf()) headers["X-CSRF-Token"] = csrf();
+  let body = options.body;
+  if (options.json !== undefined) {
+    headers["Content-Type"] = "application/json";
+    body = JSON.stringify(options.json);
+  }
+  const reply = await fetch(path, { method, headers, body, credentials: "same-origin" });
+  const type = reply.headers.get("content-type") || "";
+  const data = type.includes("json") ? await reply.json() : await reply.text();
+  if (!reply.ok) {
+    const message = (data && (data.error || data.detail)) || reply.statusText;
+    throw new Error(typeof message === "string" ? message : JSON.stringify(message));
+  }
+  return data;
+}
+
+function formWith(file, fields = {}) {
+  const form = new FormData();
+  form.append("image", file, file.name || "image.jpg");
+  for (const [k, v] of Object.entries(fields)) form.append(k, v);
+  return form;
+}
+
+// ---- tabs ----------------------------------------------------------------------------------------------
+const views = { try: null, people: loadPeople, strangers: loadStrangers, events: startEvents, models: startStatus };
+
+function show() {
+  const name = (location.hash || "#try").slice(1);
+  const view = views.hasOwnProperty(name) ? name : "try";
+  for (const section of document.querySelectorAll(".view")) section.hidden = section.id !== "view-" + view;
+  for (const a of document.querySelectorAll("#tabs a")) a.classList.toggle("active", a.dataset.view === view);
+  for (const t of Object.values(timers)) clearInterval(t);
+  if (views[view]) views[view]();
+}
+
+// ---- keys ------------------------------------------------------------------------------------------------
+function askKey() {
+  $("login-error").textContent = "";
+  $("login").showModal();
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  try {
+    await api("v2/ui/session", { method: "POST", json: { key: $("login-key").value } });
+    location.reload();
+  } catch (err) {
+    $("login-error").textContent = "Refused: " + err.message;
+  }
+}
+
+async function signOut() {
+  await api("v2/ui/session", { method: "DELETE" });
+  location.reload();
+}
+
+// ---- try an image --------------------------------------------------------------------------------------
+function colorFor(label) {
+  let h = 0;
+  for (const ch of label) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
+  return COLORS[h % COLORS.length];
+}
+
+function drawBoxes(canvas, bitmap, boxes) {
+  canvas.width = bitmap.width;
+  canvas.height = bitmap.height;
+  const ctx = canvas.getContext("2d");
+  ctx.drawImage(bitmap, 0, 0);
+  const line = Math.max(2, Math.round(bitmap.width / 250));
+  ctx.font = `${Math.max(12, line * 6)}px system-ui, sans-serif`;
+  for (const b of boxes) {
+    const [x0, y0, x1, y1] = b.box;
+    ctx.lineWidth = line;
+    ctx.strokeStyle = b.color;
+    ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
+    const text = b.text;
+    const w = ctx.measureText(text).width + 8, h = line * 6 + 6;
+    const ty = y0 - h < 0 ? y0 : y0 - h;
+    ctx.fillStyle = b.color;
+    ctx.fillRect(x0 - line / 2, ty, w, h);
+    ctx.fillStyle = "#fff";
+    ctx.fillText(text, x0 + 4 - line / 2, ty + h - 5);
+  }
+  canvas.dataset.boxes = JSON.stringify(boxes);
+  canvas.hidden = false;
+}
+
+function objectRows(result) {
+  return (result.labels || []).map((l) => ({
+    kind: "object", label: l.name, score: l.score, color: colorFor(l.name),
+    box: [l.box.xmin, l.box.ymin, l.box.xmax, l.box.ymax], text: `${l.name} ${l.score.toFixed(2)}`,
+  }));
+}
+
+function faceRows(faces) {
+  return faces.map((f) => {
+    const sim = f.similarity === null ? "" : ` ${f.similarity.toFixed(2)}`;
+    const who = f.state === "known" ? f.name : f.state;
+    return { kind: "face", label: who, state: f.state, score: f.similarity, color: STATE_COLORS[f.state],
+             box: f.box, text: `${who}${sim}`, quality: f.quality };
+  });
+}
+
+function listRows(rows) {
+  const list = $("try-list");
+  list.replaceChildren();
+  if (!rows.length) list.append(el("li", { textContent: "nothing found" }));
+  for (const r of rows) {
+    const text = r.kind === "face"
+      ? `face: ${r.label} (${r.state}${r.score === null ? "" : ", similarity " + r.score.toFixed(2)}` +
+        `${r.quality !== "ok" ? ", " + r.quality : ""})`
+      : `${r.label} ${r.score.toFixed(2)}`;
+    list.append(el("li", { class: `det ${r.kind} ${r.state || ""}`, textContent: text,
+                           dataset: { kind: r.kind, label: r.label, score: String(r.score) } }));
+  }
+}
+
+function showExtra(key, settled) {
+  const panel = $(`${key}-result`);
+  if (!panel || !settled) return;
+  panel.hidden = false;
+  const answer = panel.querySelector(".answer");
+  if (settled.status === "rejected") {
+    answer.textContent = "failed: " + settled.reason.message;
+    return;
+  }
+  const v = settled.value;
+  panel.querySelector("pre").textContent = JSON.stringify(v, null, 2);
+  if (key === "crowd") answer.textContent = v.count !== undefined ? `about ${Number(v.count).toFixed(1)} people` : "";
+  else answer.textContent = v.present !== undefined ? (v.present ? "someone is there" : "nobody") : "";
+  const heat = panel.querySelector("canvas");
+  if (typeof v.heatmap === "string" && v.heatmap.startsWith("data:image/")) {
+    const img = new Image();
+    img.onload = () => { heat.width = img.width; heat.height = img.height; heat.getContext("2d").drawImage(img, 0, 0); heat.hidden = false; };
+    img.src = v.heatmap;
+  }
+}
+
+async function tryImage(file) {
+  if (!file) return;
+  $("try-status").textContent = `Running on ${file.name}…`;
+  let bitmap;
+  try {
+    bitmap = await createImageBitmap(file);
+  } catch (err) {
+    $("try-status").textContent = `${file.name}: not an image this browser can show`;
+    return;
+  }
+  const post = (path) => api(path, { method: "POST", body: formWith(file) });
+  const calls = [post("v2/detect"), features.faces ? post("v2/ui/faces") : null,
+                 features.presence ? post("v2/presence") : null, features.crowd ? post("v2/crowd") : null];
+  const [det, faces, presence, crowd] = await Promise.allSettled(calls.map((c) => c || Promise.resolve(null)));
+  if (det.status === "rejected") {
+    $("try-status").textContent = "Refused: " + det.reason.message;
+    return;
+  }
+  const faceList = faces.status === "fulfilled" && faces.value ? faces.value : [];
+  const rows = [...objectRows(det.value), ...faceRows(faceList)];
+  drawBoxes($("try-canvas"), bitmap, rows);
+  listRows(rows);
+  if (features.presence) showExtra("presence", presence);
+  if (features.crowd) showExtra("crowd", crowd);
+  const raw = { detect: det.value };
+  if (features.faces) raw.faces = faces.status === "fulfilled" ? faces.value : { error: faces.reason.message };
+  if (features.presence && presence.status === "fulfilled") raw.presence = presence.value;
+  if (features.crowd && crowd.status === "fulfilled") raw.crowd = crowd.value;
+  $("try-json").textContent = JSON.stringify(raw, null, 2);
+  $("try-results").hidden = false;
+  $("try-status").textContent = `${file.name}: ${det.value.labels.length} objects, ${faceList.length} faces`;
+}
+
+function dropZone(zone, input, handle) {
+  zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
+  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+  zone.addEventListener("drop", (e) => {
+    e.preventDefault();
+    zone.classList.remove("over");
+    handle([...e.dataTransfer.files]);
+  });
+  input.addEventListener("change", () => { handle([...input.files]); input.value = ""; });
+}
+// ---- people --------------------------------------------------------------------------------------------
+const OUTCOMES = { added: "face found, enrolled", duplicate: "duplicate (already enrolled)", "no face": "no face found",
+                   "too small": "face too small", blurry: "face too blurry", choose: "several faces: pick one" };
+
+function adminOnly(view) {
+  const ok = features.session.admin;
+  for (const p of view.querySelectorAll(".need-admin")) p.hidden = ok;
+  return ok;
+}
+
+async function loadPeople() {
+  const view = $("view-people");
+  $("enrol-form").hidden = !adminOnly(view) || !features.faces;
+  if (!features.session.admin || !features.faces) return;
+  const people = await api("v2/ui/people");
+  const box = $("people");
+  box.replaceChildren();
+  if (!people.length) box.append(el("p", { textContent: "Nobody enrolled yet: drop a photo above." }));
+  for (const p of people) box.append(personCard(p));
+}
+
+function personCard(person) {
+  const thumbs = el("div", { class: "thumbs" });
+  for (const s of person.samples) {
+    thumbs.append(el("div", { class: "thumb" },
+      el("img", { src: `v2/samples/${s.id}/face.jpg`, alt: `${person.name} sample ${s.id}`, title: s.source }),
+      el("div", { class: "actions" },
+        el("button", { type: "button", textContent: "✕", title: "delete this sample",
+                       onclick: () => change(`v2/samples/${s.id}`, { method: "DELETE" }, loadPeople) }),
+        el("button", { type: "button", textContent: "not them", title: "this face is not " + person.name,
+                       onclick: () => change(`v2/samples/${s.id}/reject`, { method: "POST" }, loadPeople) }))));
+  }
+  const rename = el("input", { value: person.name, "aria-label": "new name", size: 10 });
+  const path = "v2/gallery/" + encodeURIComponent(person.name);
+  return el("div", { class: "card person", dataset: { name: person.name } },
+    el("h3", {}, el("span", { textContent: person.name }),
+       el("small", { textContent: `${person.samples.length} samples` })),
+    thumbs,
+    el("div", { class: "actions-row" }, rename,
+       el("button", { type: "button", textContent: "Rename",
+                      onclick: () => change(path, { method: "PATCH", json: { name: rename.value } }, loadPeople) }),
+       el("button", { type: "button", class: "danger", textContent: "Delete",
+                      onclick: () => confirm(`Forget ${person.name}?`) &&
+                        change(path, { method: "DELETE" }, loadPeople) })));
+}
+
+async function change(path, options, reload) {
+  try {
+    await api(path, options);
+  } catch (err) {
+    alert(err.message);
+  }
+  reload();
+}
+
+async function enrolFiles(files) {
+  const name = $("enrol-name").value.trim();
+  if (!name) {
+    $("enrol-name").reportValidity();
+    return;
+  }
+  for (const file of files) {
+    const row = el("li", { textContent: `${file.name}: enrolling…`, class: "enrol" });
+    $("enrol-results").prepend(row);
+    try {
+      let result = await api("v2/ui/enroll/" + encodeURIComponent(name), { method: "POST", body: formWith(file) });
+      if (result.outcome === "choose") {
+        row.textContent = `${file.name}: ${OUTCOMES.choose}`;
+        const box = await pickFace(file, result.faces.filter((f) => f.quality === "ok"));
+        result = await api("v2/ui/enroll/" + encodeURIComponent(name),
+                           { method: "POST", body: formWith(file, { box: box.join(",") }) });
+      }
+      row.textContent = `${file.name}: ${OUTCOMES[result.outcome] || result.outcome}`;
+      row.dataset.outcome = result.outcome;
+    } catch (err) {
+      row.textContent = `${file.name}: ${err.message}`;
+      row.dataset.outcome = "error";
+    }
+  }
+  loadPeople();
+}
+
+// Shows the photo with its usable faces; resolves with the box of the face clicked.
+async function pickFace(file, faces) {
+  const bitmap = await createImageBitmap(file);
+  const canvas = $("choose-canvas");
+  drawBoxes(canvas, bitmap, faces.map((f, i) => ({ box: f.box, color: COLORS[i % COLORS.length],
+                                                  text: `face ${i + 1}`, kind: "choice" })));
+  $("enrol-choose").hidden = false;
+  return new Promise((resolve) => {
+    canvas.onclick = (e) => {
+      const r = canvas.getBoundingClientRect();
+      const x = (e.clientX - r.left) * canvas.width / r.width, y = (e.clientY - r.top) * canvas.height / r.height;
+      const hit = faces.find((f) => x >= f.box[0] && x <= f.box[2] && y >= f.box[1] && y <= f.box[3]);
+      if (!hit) return;
+      canvas.onclick = null;
+      $("enrol-choose").hidden = true;
+      resolve(hit.box);
+    };
+  });
+}
+
+// ---- strangers --------------------------------------------------------------------------------------------
+async function loadStrangers() {
+  if (!adminOnly($("view-strangers")) || !features.faces) return;
+  const [clusters, people] = await Promise.all([api("v2/strangers"), api("v2/gallery")]);
+  const box = $("strangers");
+  box.replaceChildren();
+  if (!clusters.length) box.append(el("p", { textContent: "No unknown faces seen yet." }));
+  for (const c of clusters) box.append(clusterCard(c, people));
+}
+
+function clusterCard(cluster, people) {
+  const name = el("input", { placeholder: "name", "aria-label": "name this person", size: 10 });
+  const merge = el("select", { "aria-label": "merge into" },
+    el("option", { value: "", textContent: "merge into…" }),
+    ...people.map((p) => el("option", { value: p.name, textContent: p.name })));
+  const path = `v2/strangers/${cluster.id}`;
+  const named = (who) => who && change(path + "/name", { method: "POST", json: { name: who } }, loadStrangers);
+  return el("div", { class: "card stranger", dataset: { cluster: cluster.id } },
+    el("h3", {}, el("span", { textContent: `Stranger #${cluster.id}` }),
+       el("small", { textContent: `${cluster.sightings} sightings, ${cluster.faces} faces` })),
+    el("div", { class: "thumbs" }, ...cluster.face_ids.map((id) => el("div", { class: "thumb" },
+      el("img", { src: `v2/strangers/faces/${id}/face.jpg`, alt: `stranger face ${id}` })))),
+    el("div", { class: "actions-row" }, name,
+       el("button", { type: "button", textContent: "Name", onclick: () => named(name.value.trim()) })),
+    el("div", { class: "actions-row" }, merge,
+       el("button", { type: "button", textContent: "Merge", onclick: () => named(merge.value) }),
+       el("button", { type: "button", class: "danger", textContent: "Dismiss",
+                      onclick: () => change(path, { method: "DELETE" }, loadStrangers) })));
+}
+
+// ---- events ------------------------------------------------------------------------------------------------
+let stream = null;
+const seen = [];
+
+function eventRow(item) {
+  const when = new Date((item.time || item.start_time || Date.now() / 1000) * 1000).toLocaleTimeString();
+  const camera = item.camera || item.source || "";
+  const names = item.faces ? item.faces.map((f) => f.state === "known" ? f.name : f.state)
+                           : [item.name || item.label || item.type || "event"];
+  const row = el("li", { class: "event", dataset: { camera, names: names.join(" ") } },
+                 `${when} · ${camera || "?"} · ${names.join(", ") || "no face"}`);
+  if (typeof item.snapshot === "string" && !/^[a-z]+:|^\/\//i.test(item.snapshot)) {
+    row.append(el("img", { src: item.snapshot, alt: "snapshot", class: "snapshot", width: 64 }));
+  }
+  return row;
+}
+
+function renderEvents() {
+  const cam = $("filter-camera").value.toLowerCase(), who = $("filter-name").value.toLowerCase();
+  const list = $("events");
+  list.replaceChildren(...seen.map(eventRow).filter((r) =>
+    r.dataset.camera.toLowerCase().includes(cam) && r.dataset.names.toLowerCase().includes(who)));
+}
+
+async function pollEvents(path) {
+  const items = await api(path);
+  seen.splice(0, seen.length, ...(Array.isArray(items) ? items : items.events || []));
+  renderEvents();
+}
+
+function startEvents() {
+  if (!features.session.user) return;
+  if (features.events_stream) {
+    $("events-source").textContent = "Live (server-sent events).";
+    if (stream) return;
+    stream = new EventSource("v2/events/stream");
+    stream.onmessage = (m) => { seen.unshift(JSON.parse(m.data)); seen.length = Math.min(seen.length, 200); renderEvents(); };
+    return;
+  }
+  const path = features.events ? "v2/events" : "v2/ui/recent";
+  $("events-source").textContent = features.events ? "The event log, refreshed every 5 s."
+    : "Recent recognitions made through this page (the event log is not part of this server).";
+  pollEvents(path);
+  timers.events = setInterval(() => pollEvents(path), 5000);
+}
+
+// ---- models and status ---------------------------------------------------------------------------------------
+let last = null;
+
+async function refreshStatus() {
+  const s = await api("v2/ui/status");
+  const now = performance.now();
+  const rate = last ? ((s.requests - last.requests) / ((now - last.at) / 1000)).toFixed(2) : "…";
+  last = { requests: s.requests, at: now };
+  const rows = [["Health", s.ready ? "ready" : "loading"], ["Accepting", s.accepting ? "yes" : "no (queue full)"],
+                ["Requests/s", rate], ["Requests", String(s.requests)],
+                ...Object.entries(s.queue).map(([m, d]) => [`Queue ${m}`, String(d)]),
+                ...Object.entries(s.model_ms).map(([m, ms]) => [`Run ${m}`, `${ms} ms`])];
+  $("status").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", { textContent: k }), el("dd", { textContent: v })]));
+}
+
+async function startStatus() {
+  if (!features.session.user) return;
+  refreshStatus();
+  timers.status = setInterval(refreshStatus, 3000);
+  const models = await api("v2/ui/models");
+  $("models").tBodies[0].replaceChildren(...models.map((m) => el("tr", { class: m.serving ? "serving" : "" },
+    el("td", { textContent: m.name + (m.serving ? " (serving)" : "") }), el("td", { textContent: m.task }),
+    el("td", { textContent: m.state }),
+    el("td", { textContent: m.measured_ms !== null ? `${m.measured_ms} ms here` + (m.speed ? `; ${m.speed}` : "") : m.speed }),
+    el("td", { class: "source", textContent: m.sources.join("\n") }))));
+}
+
+// ---- start ---------------------------------------------------------------------------------------------------
+$("login-form").addEventListener("submit", signIn);
+$("logout").addEventListener("click", signOut);
+$("logout").hidden = !features.session.active;
+for (const b of document.querySelectorAll(".sign-in")) b.addEventListener("click", askKey);
+$("filter-camera").addEventListener("input", renderEvents);
+$("filter-name").addEventListener("input", renderEvents);
+dropZone($("try-drop"), $("try-file"), (files) => tryImage(files[0]));
+dropZone($("enrol-drop"), $("enrol-files"), enrolFiles);
+window.addEventListener("hashchange", show);
+if ((features.keys.api_key && !features.session.active)) askKey();
+show();
