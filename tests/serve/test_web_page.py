@@ -126,7 +126,7 @@ def _close(rgb: list[int], color: str, tolerance: int = 40) -> bool:
     return all(abs(a - b) <= tolerance for a, b in zip(rgb, want, strict=True))
 
 
-def test_enrol_a_person_then_recognise_them_in_another_photo(open_page, server, photos):
+def test_enrol_a_person_then_recognise_them_in_another_photo(open_page, server, photos, tmp_path):
     page, watch = open_page()
     sign_in(page, server, ADMIN_KEY)
     page.goto(server.url + "/#people")
@@ -140,13 +140,14 @@ def test_enrol_a_person_then_recognise_them_in_another_photo(open_page, server, 
     card = page.locator(".person[data-name='messi']")
     card.locator("img").first.wait_for()
     wait_until(page, "() => [...document.querySelectorAll('.person img')].every(i => i.complete && i.naturalWidth)")
+    page.screenshot(path=str(tmp_path / "people.png"), full_page=True)
     try_image(page, "mirrored.jpg", photos["messi mirrored"])
     faces = page.locator("#try-list li.face").all_inner_texts()
     assert len(faces) == 1 and faces[0].startswith("face: messi (known, similarity 0."), faces
     assert not watch.errors, watch.errors
 
 
-def test_a_photo_with_several_faces_lets_the_user_pick_one(open_page, server, photos):
+def test_a_photo_with_several_faces_lets_the_user_pick_one(open_page, server, photos, tmp_path):
     page, watch = open_page()
     sign_in(page, server, ADMIN_KEY)
     page.goto(server.url + "/#people")
@@ -155,6 +156,7 @@ def test_a_photo_with_several_faces_lets_the_user_pick_one(open_page, server, ph
     page.wait_for_selector("#enrol-choose", state="visible")
     boxes = json.loads(page.locator("#choose-canvas").get_attribute("data-boxes"))
     assert len(boxes) == 2
+    page.screenshot(path=str(tmp_path / "choose.png"), full_page=True)
     right = max(boxes, key=lambda b: b["box"][0])  # Messi, on the right
     canvas = page.locator("#choose-canvas")
     size = canvas.bounding_box()
@@ -171,7 +173,7 @@ def test_a_photo_with_several_faces_lets_the_user_pick_one(open_page, server, ph
     assert not watch.errors, watch.errors
 
 
-def test_name_a_stranger_cluster(open_page, server, photos):
+def test_name_a_stranger_cluster(open_page, server, photos, tmp_path):
     page, watch = open_page()
     sign_in(page, server, ADMIN_KEY)
     before = {c["id"] for c in page.request.get(server.url + "/v2/strangers").json()}
@@ -184,6 +186,7 @@ def test_name_a_stranger_cluster(open_page, server, photos):
     card = page.locator(f".stranger[data-cluster='{new[0]['id']}']")
     card.locator("img").first.wait_for()
     assert "sightings" in card.inner_text()
+    page.screenshot(path=str(tmp_path / "strangers.png"), full_page=True)
     card.locator("input").fill("eileen")
     card.get_by_role("button", name="Name").click()
     card.wait_for(state="detached")
@@ -220,7 +223,7 @@ def _csrf(page) -> str:
     return next(c["value"] for c in page.context.cookies() if c["name"] == "vigil_csrf")
 
 
-def test_phone_width_tour_without_console_errors_or_foreign_loads(open_page, server, photos):
+def test_phone_width_tour_without_console_errors_or_foreign_loads(open_page, server, photos, tmp_path):
     page, watch = open_page(390, 844)
     sign_in(page, server, ADMIN_KEY)
     try_image(page, "mirrored.jpg", photos["messi mirrored"])
@@ -230,6 +233,7 @@ def test_phone_width_tour_without_console_errors_or_foreign_loads(open_page, ser
         page.goto(f"{server.url}/#{view}")
         page.wait_for_selector(ready, state="attached")
         assert page.evaluate("document.documentElement.scrollWidth") <= 390, view
+        page.screenshot(path=str(tmp_path / f"phone-{view}.png"), full_page=True)
     states = dict(zip(page.locator("#models td:first-child").all_inner_texts(),
                       page.locator("#models td:nth-child(3)").all_inner_texts(), strict=True))
     assert states["yolov4_tiny.coco (serving)"] == "verified", states

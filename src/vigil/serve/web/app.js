@@ -107,10 +107,11 @@ function drawBoxes(canvas, bitmap, boxes) {
     const text = b.text;
     const w = ctx.measureText(text).width + 8, h = line * 6 + 6;
     const ty = y0 - h < 0 ? y0 : y0 - h;
+    const tx = Math.max(0, Math.min(x0 - line / 2, canvas.width - w));  // the label stays inside the picture
     ctx.fillStyle = b.color;
-    ctx.fillRect(x0 - line / 2, ty, w, h);
+    ctx.fillRect(tx, ty, w, h);
     ctx.fillStyle = "#fff";
-    ctx.fillText(text, x0 + 4 - line / 2, ty + h - 5);
+    ctx.fillText(text, tx + 4, ty + h - 5);
   }
   canvas.dataset.boxes = JSON.stringify(boxes);
   canvas.hidden = false;
