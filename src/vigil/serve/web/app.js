@@ -247,7 +247,7 @@ function personCard(person) {
   const path = "v2/gallery/" + encodeURIComponent(person.name);
   return el("div", { class: "card person", dataset: { name: person.name } },
     el("h3", {}, el("span", { textContent: person.name }),
-       el("small", { textContent: `${person.samples.length} samples` })),
+       el("small", { textContent: `${person.samples.length} sample${person.samples.length === 1 ? "" : "s"}` })),
     thumbs,
     el("div", { class: "actions-row" }, rename,
        el("button", { type: "button", textContent: "Rename",
