@@ -115,6 +115,9 @@ def test_samples_and_strangers_edited_through_the_page_routes(engine):
     for _ in range(2):  # the same stranger twice: one cluster, two sightings
         faces = client.post("/v2/ui/faces", files={"image": ("a.jpg", astronaut)}, headers=headers).json()
         assert [f["state"] for f in faces] == ["unknown"]
+    recent = client.get("/v2/ui/recent").json()
+    assert recent[0]["camera"] == "a.jpg" and recent[0]["faces"][0]["state"] == "unknown"
+    assert client.get(recent[0]["snapshot"]).content[:2] == b"\xff\xd8"
     [cluster] = client.get("/v2/strangers").json()
     assert cluster["sightings"] == 2 and cluster["face_ids"]
     assert client.get(f"/v2/strangers/faces/{cluster['face_ids'][0]}/face.jpg").content[:2] == b"\xff\xd8"

@@ -197,7 +197,7 @@ def test_name_a_stranger_cluster(open_page, server, photos, tmp_path):
     assert not watch.errors, watch.errors
 
 
-def test_wrong_key_refused_and_changes_need_the_csrf_token(open_page, server, photos):
+def test_wrong_key_refused_and_changes_need_the_csrf_token(open_page, server, photos, tmp_path):
     page, _ = open_page()
     page.goto(server.url + "/")
     assert page.locator("#login").is_visible()
@@ -205,6 +205,7 @@ def test_wrong_key_refused_and_changes_need_the_csrf_token(open_page, server, ph
     page.click("#login-form button[type=submit]")
     expect(page.locator("#login-error")).to_contain_text("Refused")
     assert "Incorrect" in page.locator("#login-error").inner_text()
+    page.screenshot(path=str(tmp_path / "refused.png"))
     assert not [c for c in page.context.cookies() if c["name"] == "vigil_session"]
     sign_in(page, server, API_KEY)
     cookie = next(c for c in page.context.cookies() if c["name"] == "vigil_session")
@@ -228,12 +229,15 @@ def test_phone_width_tour_without_console_errors_or_foreign_loads(open_page, ser
     sign_in(page, server, ADMIN_KEY)
     try_image(page, "mirrored.jpg", photos["messi mirrored"])
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    for view, ready in [("people", "#people"), ("strangers", "#strangers"), ("events", "#events li"),
-                        ("models", "#models tbody tr")]:
+    for view, ready in [("people", "#people"), ("strangers", "#strangers"), ("models", "#models tbody tr"),
+                        ("events", "#events li")]:
         page.goto(f"{server.url}/#{view}")
         page.wait_for_selector(ready, state="attached")
         assert page.evaluate("document.documentElement.scrollWidth") <= 390, view
         page.screenshot(path=str(tmp_path / f"phone-{view}.png"), full_page=True)
+    wait_until(page, "() => [...document.querySelectorAll('#events img')].some(i => i.complete && i.naturalWidth)")
+    page.goto(f"{server.url}/#models")
+    page.wait_for_selector("#models tbody tr", state="attached")
     states = dict(zip(page.locator("#models td:first-child").all_inner_texts(),
                       page.locator("#models td:nth-child(3)").all_inner_texts(), strict=True))
     assert states["yolov4_tiny.coco (serving)"] == "verified", states

@@ -44,19 +44,36 @@ def install(app: FastAPI, engine: Engine) -> None:
 
 
 class Recent:
-    """The last recognitions made through the page, newest first: the Events view until /v2/events exists."""
+    """The last recognitions made through the page, newest first, each with a small snapshot: the Events view until
+    /v2/events exists."""
 
     def __init__(self, size: int = 100) -> None:
         self._items: deque[dict[str, Any]] = deque(maxlen=size)
+        self._snapshots: dict[int, bytes] = {}
+        self._count = 0
         self._lock = threading.Lock()
 
-    def add(self, source: str, faces: list[dict[str, Any]]) -> None:
+    def add(self, source: str, faces: list[dict[str, Any]], snapshot: bytes = b"") -> None:
         with self._lock:
-            self._items.appendleft({"time": time.time(), "camera": source, "faces": faces})
+            self._count += 1
+            url = f"v2/ui/recent/{self._count}/snapshot.jpg" if snapshot else None
+            self._items.appendleft({"id": self._count, "time": time.time(), "camera": source, "faces": faces,
+                                    "snapshot": url})
+            if snapshot:
+                self._snapshots[self._count] = snapshot
+            kept = {item["id"] for item in self._items}
+            self._snapshots = {k: v for k, v in self._snapshots.items() if k in kept}
 
     def items(self) -> list[dict[str, Any]]:
         with self._lock:
             return list(self._items)
+
+    def snapshot(self, item: int) -> bytes:
+        with self._lock:
+            found = self._snapshots.get(item)
+        if found is None:
+            raise NotFound(f"no recent snapshot {item}")
+        return found
 
 
 def features(request: Request, engine: Engine) -> dict[str, Any]:
@@ -151,6 +168,10 @@ def ui_router(engine: Engine, store: sessions.Sessions, recent: Recent) -> APIRo
     @router.get("/recent", dependencies=[user], summary="Recent recognitions made through the page")
     def recent_items() -> list[dict[str, Any]]:
         return recent.items()
+
+    @router.get("/recent/{item}/snapshot.jpg", dependencies=[user], summary="A recent recognition's picture")
+    def recent_snapshot(item: int) -> Response:
+        return Response(recent.snapshot(item), media_type="image/jpeg", headers={"Cache-Control": "private"})
 
     return router
 

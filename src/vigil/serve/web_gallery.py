@@ -9,11 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
+import cv2
 import numpy as np
+import simplejpeg
 from fastapi import APIRouter, Body, Depends, File, Form, Request, UploadFile
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from vigil import images
 from vigil.errors import BadInput
 from vigil.faces.enroll import enroll
 from vigil.formats import page
@@ -43,9 +46,10 @@ def gallery_router(engine: Engine, recent: Any) -> APIRouter:
 
     @router.post("/ui/faces", dependencies=[user], summary="Every face with box, name, state and similarity")
     async def who(image: Image) -> list[dict[str, Any]]:
-        found = await run_in_threadpool(faces.recognize, engine, await image.read(), engine.deadline(), "page")
+        data = await image.read()
+        found = await run_in_threadpool(faces.recognize, engine, data, engine.deadline(), "page")
         rows = page.faces(found)
-        recent.add(image.filename or "page", rows)
+        recent.add(image.filename or "page", rows, await run_in_threadpool(_snapshot, data))
         return rows
 
     @router.post("/ui/enroll/{name}", dependencies=[admin], summary="Enrol one photo; its outcome and faces")
@@ -113,6 +117,14 @@ def _box(raw: str | None) -> list[float] | None:
     if len(values) != 4 or not all(np.isfinite(values)):
         raise BadInput(f"box must be 'x0,y0,x1,y1' (four numbers), not {raw[:60]!r}")
     return values
+
+
+def _snapshot(data: bytes, width: int = 160) -> bytes:
+    """A small JPEG of an uploaded picture for the Events view."""
+    frame = images.decode(data, fit=(2 * width, 2 * width))  # a reduced JPEG decode where possible
+    h, w = frame.pixels.shape[:2]
+    small = cv2.resize(frame.pixels, (width, max(1, round(h * width / w))), interpolation=cv2.INTER_AREA)
+    return simplejpeg.encode_jpeg(np.ascontiguousarray(small), quality=80, colorspace="RGB")
 
 
 def _people(engine: Engine) -> list[dict[str, Any]]:

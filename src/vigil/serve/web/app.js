@@ -218,6 +218,9 @@ const OUTCOMES = { added: "face found, enrolled", duplicate: "duplicate (already
 function adminOnly(view) {
   const ok = features.session.admin;
   for (const p of view.querySelectorAll(".need-admin")) p.hidden = ok;
+  if (ok && !features.faces && !view.querySelector(".no-faces")) {
+    view.append(el("p", { class: "no-faces status", textContent: "Face recognition is not available on this server." }));
+  }
   return ok;
 }
 
@@ -353,9 +356,9 @@ function eventRow(item) {
   const names = item.faces ? item.faces.map((f) => f.state === "known" ? f.name : f.state)
                            : [item.name || item.label || item.type || "event"];
   const row = el("li", { class: "event", dataset: { camera, names: names.join(" ") } },
-                 `${when} · ${camera || "?"} · ${names.join(", ") || "no face"}`);
-  if (typeof item.snapshot === "string" && !/^[a-z]+:|^\/\//i.test(item.snapshot)) {
-    row.append(el("img", { src: item.snapshot, alt: "snapshot", class: "snapshot", width: 64 }));
+                 el("span", { textContent: `${when} · ${camera || "?"} · ${names.join(", ") || "no face"}` }));
+  if (typeof item.snapshot === "string" && !/^[a-z]+:|^\/\//i.test(item.snapshot)) {  // the server's own only
+    row.prepend(el("img", { src: item.snapshot, alt: "snapshot", class: "snapshot" }));
   }
   return row;
 }
