@@ -28,7 +28,8 @@ from vigil.serve.engine import Engine
 from vigil.serve.web_gallery import gallery_router, key_depends
 
 FILES = Path(__file__).with_name("web")
-STATIC = {"app.js": "text/javascript", "app.css": "text/css", "favicon.svg": "image/svg+xml"}
+STATIC = {"app.js": "text/javascript", "views.js": "text/javascript", "app.css": "text/css",
+          "favicon.svg": "image/svg+xml"}
 CSP = ("default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; connect-src 'self'; "
        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
 SECTIONS = {"presence": "Presence", "crowd": "Crowd"}
