@@ -4,6 +4,7 @@ Each test leaves a screenshot in its pytest tmp folder."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import re
@@ -90,6 +91,16 @@ def wait_until(page, predicate: str, timeout_s: float = 30) -> None:
     while not page.evaluate(predicate):
         assert time.monotonic() < deadline, f"not true within {timeout_s} s: {predicate}"
         time.sleep(0.1)
+
+
+def drop(page, selector: str, name: str, data: bytes) -> None:
+    """Drop a file on an element as a user dragging it from their desktop would."""
+    page.evaluate("""([selector, name, b64]) => {
+        const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+        const files = new DataTransfer();
+        files.items.add(new File([bytes], name, { type: "image/jpeg" }));
+        document.querySelector(selector).dispatchEvent(new DragEvent("drop", { dataTransfer: files, bubbles: true }));
+    }""", [selector, name, base64.b64encode(data).decode()])
 
 
 def try_image(page, name: str, data: bytes) -> None:
@@ -227,7 +238,9 @@ def _csrf(page) -> str:
 def test_phone_width_tour_without_console_errors_or_foreign_loads(open_page, server, photos, tmp_path):
     page, watch = open_page(390, 844)
     sign_in(page, server, ADMIN_KEY)
-    try_image(page, "mirrored.jpg", photos["messi mirrored"])
+    drop(page, "#try-drop", "dropped.jpg", photos["messi mirrored"])  # drag and drop instead of the file input
+    expect(page.locator("#try-status")).to_have_text(re.compile("^dropped.jpg: "), timeout=TIMEOUT_MS)
+    assert page.locator("#try-list li.face").count() == 1
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     for view, ready in [("people", "#people"), ("strangers", "#strangers"), ("models", "#models tbody tr"),
                         ("events", "#events li")]:
