@@ -241,6 +241,7 @@ def test_phone_width_tour_without_console_errors_or_foreign_loads(open_page, ser
     drop(page, "#try-drop", "dropped.jpg", photos["messi mirrored"])  # drag and drop instead of the file input
     expect(page.locator("#try-status")).to_have_text(re.compile("^dropped.jpg: "), timeout=TIMEOUT_MS)
     assert page.locator("#try-list li.face").count() == 1
+    page.screenshot(path=str(tmp_path / "phone-try.png"), full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     for view, ready in [("people", "#people"), ("strangers", "#strangers"), ("models", "#models tbody tr"),
                         ("events", "#events li")]:
