@@ -2,14 +2,14 @@
 
 A file already recorded for the person (same sha256) is skipped, so an interrupted run resumes where it
 stopped. Each image should show the person alone; when it shows several faces the largest usable one is
-taken. `enroll_tree` reads the seed's dataset layout, DIR/<name>/*.jpg (sub-folders such as the seed's
-`no_faces` count for their parent).
+taken, unless `box` says which (the web page lets the user pick). `enroll_tree` reads the seed's dataset
+layout, DIR/<name>/*.jpg (sub-folders such as the seed's `no_faces` count for their parent).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +18,7 @@ import numpy as np
 from vigil import images
 from vigil.errors import BadInput, NotFound
 from vigil.faces.gallery.gallery import Sample
+from vigil.ops.nms import box_iou
 
 if TYPE_CHECKING:
     from vigil.faces.recognizer import EnrollReport, FaceRecognizer
@@ -33,7 +34,8 @@ def _read(source: bytes | Path, index: int) -> tuple[str, bytes]:
 
 
 def enroll(recognizer: FaceRecognizer, name: str, sources: list[bytes | Path],
-           progress: Progress | None = None) -> EnrollReport:
+           progress: Progress | None = None, box: Sequence[float] | None = None) -> EnrollReport:
+    """`box` (xyxy, image pixels): take the usable face overlapping it most instead of the largest one."""
     from vigil.faces.recognizer import EnrollReport, thumbnail
 
     gallery = recognizer.gallery
@@ -49,7 +51,7 @@ def enroll(recognizer: FaceRecognizer, name: str, sources: list[bytes | Path],
                 outcome = "skipped"
             else:
                 frame = images.decode(data)
-                sample = _best_sample(recognizer, frame.pixels, label, thumbnail)
+                sample = _best_sample(recognizer, frame.pixels, label, thumbnail, box)
                 gallery.add_file(name, digest, [sample] if sample else [], label)
                 (report.added if sample else report.no_face).append(label)
                 outcome = "added" if sample else "no usable face"
@@ -62,8 +64,12 @@ def enroll(recognizer: FaceRecognizer, name: str, sources: list[bytes | Path],
     return report
 
 
-def _best_sample(recognizer: FaceRecognizer, rgb: np.ndarray, label: str, thumbnail) -> Sample | None:
+def _best_sample(recognizer: FaceRecognizer, rgb: np.ndarray, label: str, thumbnail,
+                 box: Sequence[float] | None = None) -> Sample | None:
     faces = [f for f in recognizer.detect(rgb) if f.quality == "ok"]
+    if box is not None and faces:
+        overlap = box_iou(np.asarray(box, np.float32).reshape(4), np.array([f.xyxy for f in faces], np.float32))
+        faces = [faces[int(np.argmax(overlap))]] if overlap.max() > 0 else []
     if not faces:
         return None
     best = max(faces, key=lambda f: (f.xyxy[2] - f.xyxy[0]) * (f.xyxy[3] - f.xyxy[1]))

@@ -1,7 +1,8 @@
 """Keys: `api_key` for use, `admin_key` for gallery and model changes.
 
 A key may come as the form field `api_key` (what DeepStack clients send), the `X-API-Key` header, or
-`Authorization: Bearer <key>`. Keys are compared in constant time. With no admin_key configured, changes need the
+`Authorization: Bearer <key>`; a request with none of these may bring the web page's session cookie (sessions.py).
+Keys are compared in constant time. With no admin_key configured, changes need the
 api_key; with neither configured, nothing is needed (and `vigil serve` then binds to loopback only).
 """
 
@@ -30,6 +31,9 @@ async def presented_keys(request: Request) -> list[str]:
         value = form.get("api_key")
         if isinstance(value, str) and value:
             keys.append(value)
+    sessions = getattr(request.app.state, "sessions", None)
+    if not keys and sessions is not None:
+        keys.extend(sessions.keys(request))
     return keys
 
 

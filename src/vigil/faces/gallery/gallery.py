@@ -224,6 +224,16 @@ class Gallery(StrangerStore):
             raise NotFound(f"no sample {sample_id}")
         return bytes(row[0] or b"")
 
+    def delete_sample(self, sample_id: int) -> str:
+        """Remove one sample (the person stays, even with none left); returns the person's name."""
+        with self._write() as c:
+            row = c.execute("SELECT p.name FROM samples s JOIN people p ON p.id = s.person_id WHERE s.id = ?",
+                            (sample_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no sample {sample_id}")
+            c.execute("DELETE FROM samples WHERE id = ?", (sample_id,))
+        return str(row[0])
+
     # --- feedback --------------------------------------------------------------------------------------
     def add_negative(self, name: str, embedding: np.ndarray, note: str = "") -> None:
         """Record that this face is NOT `name`; matching will not give `name` to faces closer to it."""

@@ -79,6 +79,21 @@ class StrangerStore:
             raise NotFound(f"no stranger face {stranger_id}")
         return bytes(row[0] or b"")
 
+    def cluster_faces(self, cluster_id: int, limit: int = 6) -> list[int]:
+        """Ids of up to `limit` kept faces of one cluster (for thumbnails), oldest first."""
+        rows = self._conn.execute("SELECT id FROM strangers WHERE cluster_id = ? ORDER BY id LIMIT ?",
+                                  (cluster_id, limit)).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def dismiss_cluster(self, cluster_id: int) -> int:
+        """Forget a provisional cluster and its faces (not a person worth naming); returns the faces removed."""
+        with self._write() as c:
+            count = c.execute("SELECT COUNT(*) FROM strangers WHERE cluster_id = ?", (cluster_id,)).fetchone()[0]
+            if not c.execute("SELECT 1 FROM clusters WHERE id = ?", (cluster_id,)).fetchone():
+                raise NotFound(f"no unknown cluster {cluster_id}")
+            c.execute("DELETE FROM clusters WHERE id = ?", (cluster_id,))
+        return int(count)
+
     def name_cluster(self, cluster_id: int, name: str) -> int:
         """Make a provisional cluster a person (new, or an existing one); returns samples moved."""
         with self._write() as c:
