@@ -36,7 +36,7 @@ def gallery_router(engine: Engine, recent: Any) -> APIRouter:
     @router.post("/ui/faces", dependencies=[user], summary="Every face with box, name, state and similarity")
     async def who(image: Image) -> list[dict[str, Any]]:
         data = await image.read()
-        found = await run_in_threadpool(faces.recognize, engine, data, engine.deadline(), "page")
+        found = await run_in_threadpool(faces.recognize, engine, data, engine.deadline())
         rows = page.faces(found)
         recent.add(image.filename or "page", rows, await run_in_threadpool(_snapshot, data))
         return rows
