@@ -85,6 +85,7 @@ TRAIN_SIZE = 64  # tiny input: the whole recipe in seconds on two cores
 def trained_run(tmp_root: Path) -> Path:
     """One efficientnet_lite0 run (ImageNet weights from the store) on the dataset, trained once per session."""
     if "run" not in _cache:
+        from vigil.export.run import export_fp32
         from vigil.registry.store import ModelStore
         from vigil.train.classify import train_classifier
         from vigil.train.run import TrainConfig
@@ -92,6 +93,7 @@ def trained_run(tmp_root: Path) -> Path:
         config = TrainConfig(dataset=str(dataset(tmp_root)), size=TRAIN_SIZE, epochs=60, fine_tune_epochs=2,
                              name="person.test")
         train_classifier(config, tmp_root / "run", ModelStore())
+        export_fp32(tmp_root / "run")
         _cache["run"] = tmp_root / "run"
     return _cache["run"]  # type: ignore[return-value]
 

@@ -11,6 +11,7 @@ import pytest
 
 from vigil import images
 from vigil.config import VigilConfig
+from vigil.faces.enroll import enroll
 from vigil.faces.gallery.gallery import Gallery
 from vigil.faces.recognizer import FaceRecognizer
 from vigil.images import DecodedImage
@@ -52,7 +53,7 @@ def store() -> ModelStore:
 def recognizer(store, tmp_path_factory) -> FaceRecognizer:
     gallery = Gallery(tmp_path_factory.mktemp("faces") / "gallery.sqlite3")
     rec = FaceRecognizer.load(VigilConfig(), store, gallery)
-    report = rec.enroll("Obama", [sample_path("obama.jpg")])
+    report = enroll(rec, "Obama", [sample_path("obama.jpg")])
     assert report.samples == 1
     return rec
 

@@ -3,15 +3,15 @@
 `FaceRecognizer` composes a face detector (models/face_detect.py), the aligner/embedder
 (models/face_embed.py) and an identity source: the SQLite gallery (open-set matching, the default) or
 the seed's trained classifier. It implements the seed's `detect_faces` semantics for one image
-(`label_persons`), plain recognition of every face in a frame (`recognize`) and enrolment (`enroll`).
+(`label_persons`) and plain recognition of every face in a frame (`recognize`); enrolment (faces/enroll.py) builds
+on it.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 import simplejpeg
@@ -33,23 +33,6 @@ PERSON = "person"
 # faces wider than this are shrunk before the focus measure, which otherwise calls big sharp faces blurry;
 # camera crops (the seed's use, threshold 200) are mostly narrower and measured unchanged
 FOCUS_WIDTH = 128
-
-
-@dataclass
-class EnrollReport:
-    name: str
-    added: list[str] = field(default_factory=list)  # sources that gave a sample
-    skipped: list[str] = field(default_factory=list)  # already enrolled (same file hash)
-    no_face: list[str] = field(default_factory=list)  # no usable face (none, too small, too blurry)
-    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (source, reason)
-
-    @property
-    def samples(self) -> int:
-        return len(self.added)
-
-    def as_dict(self) -> dict:
-        return {"name": self.name, "samples": self.samples, "added": self.added, "skipped": self.skipped,
-                "no_face": self.no_face, "unreadable": [{"source": s, "error": e} for s, e in self.unreadable]}
 
 
 @dataclass
@@ -211,11 +194,6 @@ class FaceRecognizer:
         matches = self.identify(vectors)
         self._remember(matches, vectors, chips, source)
         return [(m.name if m.person_id >= 0 else None, m.similarity) for m in matches]
-
-    def enroll(self, name: str, sources: list[bytes | Path]) -> EnrollReport:
-        from vigil.faces.enroll import enroll
-
-        return enroll(self, name, sources)
 
 
 def _as_rgb(image: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from vigil.errors import BadInput, NotActivated, NotFound
+from vigil.faces.enroll import enroll as enroll_sources
 from vigil.images import DecodedImage
 from vigil.results import Detections
 from vigil.serve.engine import Engine
@@ -37,7 +38,7 @@ def recognize(engine: Engine, data: bytes, deadline: float, source: str = "http"
 def enroll(engine: Engine, name: str, images: list[bytes], deadline: float) -> Any:
     """Add samples of `name`; BadInput when no image gave a usable face (and none was enrolled before)."""
     recognizer = engine.recognizer
-    report = engine.run_model(lambda: recognizer.enroll(name, images), deadline)
+    report = engine.run_model(lambda: enroll_sources(recognizer, name, images), deadline)
     if not report.added and not report.skipped:
         reasons = [f"{s}: {e}" for s, e in report.unreadable] + [f"{s}: no usable face" for s in report.no_face]
         raise BadInput(f"no face could be enrolled for {name}: " + "; ".join(reasons))

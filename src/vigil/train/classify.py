@@ -1,4 +1,5 @@
-"""`vigil train classify`: the whole recipe from a dataset folder to a servable, registered model."""
+"""`vigil train classify`: the recipe from a dataset folder to trained weights (model.safetensors) and reports.
+The servable forms are export's job (vigil.export.run.export_fp32 runs right after, from the command)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,6 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
-from vigil.export.manifest import form_spec, write_manifests
-from vigil.export.onnx import to_onnx
-from vigil.registry.specs import InputSpec
 from vigil.registry.store import ModelStore
 from vigil.runtimes.onnx import default_threads
 from vigil.train import report, trainer
@@ -86,12 +84,6 @@ def _save_best(run: Run, model: Classifier) -> None:
     part.replace(run.out / "best.safetensors")
 
 
-def input_spec(run: Run) -> InputSpec:
-    size = run.config.size
-    return InputSpec(width=size, height=size, layout="NCHW", colour="RGB", dtype="float32", mean=run.spec.mean,
-                     std=run.spec.std, resize="stretch")
-
-
 def _finish(run: Run, model: Classifier, pixels: dict, labels: tuple[str, ...], origin: str) -> dict:
     x_test, y_test = pixels["test"]
     probs = trainer.predict(model, x_test, run.norm)
@@ -99,9 +91,6 @@ def _finish(run: Run, model: Classifier, pixels: dict, labels: tuple[str, ...], 
     (run.out / "classification_report.txt").write_text(report.report_text(result))
     report.plot_confusion(result, run.out / "confusion_matrix.png", f"{run.config.arch} test set")
     report.plot_curves(run.out / "metrics.csv", run.out / "curves.png")
-    to_onnx(model, run.config.size, run.out / "model.onnx")
-    spec = form_spec(run.out, "onnx", run.config.name + ".fp32", input_spec(run), labels)
-    write_manifests(run.out, {"onnx": spec})
     summary = {
         "run_dir": str(run.out.resolve()), "model": run.config.name, "arch": run.config.arch,
         "input_size": run.config.size, "backbone_weights": origin, "labels": list(labels),
