@@ -29,9 +29,9 @@ from pathlib import Path
 import numpy as np
 import requests
 
-from common import SHARED_IMAGES, table
+from common import IMAGES, table
 
-FRAMES = sorted(SHARED_IMAGES.glob("vtest_*.jpg"))
+FRAMES = sorted(IMAGES.glob("vtest_*.jpg"))
 
 
 def free_port() -> int:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from tests.conftest import FIXTURES, shared_image
+from tests.conftest import FIXTURES, fixture_image
 
 CROPS_PER_PERSON = 3
 _cache: dict[str, object] = {}
@@ -57,7 +57,7 @@ def build(root: Path, seed: int = 0) -> Path:
     (root / "background" / "no_faces").mkdir(parents=True, exist_ok=True)
     count = 0
     for frame, boxes in sorted(_people().items()):
-        image = Image.open(shared_image(frame)).convert("RGB")
+        image = Image.open(fixture_image(frame)).convert("RGB")
         for i, box in enumerate(boxes):
             for j in range(CROPS_PER_PERSON):
                 image.crop(_jitter(box, rng, *image.size)).save(root / "person" / f"{Path(frame).stem}_{i}_{j}.jpg")
@@ -65,7 +65,7 @@ def build(root: Path, seed: int = 0) -> Path:
                 image.crop(bg).save(root / "background" / f"{Path(frame).stem}_{i}_{j}.jpg")
                 count += 1
     for name in ("horses.jpg", "giraffe.jpg", "eagle.jpg"):
-        image = Image.open(shared_image(name)).convert("RGB")
+        image = Image.open(fixture_image(name)).convert("RGB")
         for k in range(4):
             side = int(min(image.size) * rng.uniform(0.3, 0.6))
             x0, y0 = int(rng.uniform(0, image.size[0] - side)), int(rng.uniform(0, image.size[1] - side))

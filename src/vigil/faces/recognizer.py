@@ -23,13 +23,13 @@ from vigil.faces.gallery.gallery import Gallery
 from vigil.faces.matcher import UNCERTAIN, UNKNOWN, Match, match
 from vigil.images import DecodedImage
 from vigil.ops.focus import laplacian_variance
+from vigil.registry.catalog import PERSON
 from vigil.registry.store import ModelStore
 from vigil.results import Detections
 from vigil.tasks.face_detect import FaceDetector, load_face_detector
 from vigil.tasks.face_embed import FaceEmbedder
 
 log = logging.getLogger(__name__)
-PERSON = "person"
 # faces wider than this are shrunk before the focus measure, which otherwise calls big sharp faces blurry;
 # camera crops (the seed's use, threshold 200) are mostly narrower and measured unchanged
 FOCUS_WIDTH = 128

@@ -99,7 +99,7 @@ class StrangerStore:
             rows = c.execute("SELECT id, embedding FROM strangers ORDER BY id").fetchall()
             if not rows:
                 return 0
-                groups = agglomerate(to_vectors([r[1] for r in rows]), cluster_distance)
+            groups = agglomerate(to_vectors([r[1] for r in rows]), cluster_distance)
             old = dict((r[0], r[1:]) for r in c.execute("SELECT id, created, last_seen, sightings FROM clusters"))
             members = {r[0]: r[1] for r in c.execute("SELECT id, cluster_id FROM strangers")}
             sizes = {cid: n for cid, n in c.execute("SELECT cluster_id, COUNT(*) FROM strangers GROUP BY cluster_id")}
