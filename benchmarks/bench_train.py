@@ -40,7 +40,7 @@ def naive_epoch_seconds(dataset: Path, size: int, epochs: int) -> float:
     spec, parts = arch("efficientnet_lite0"), split(dataset)
     x, y = load_all(parts.train, size)
     backbone, _ = build_backbone("efficientnet_lite0", size, 1.0, None, ModelStore())
-    model = trainer.Classifier(backbone, len(parts.labels))
+    model = trainer.TransferNet(backbone, len(parts.labels))
     norm, rng, augment = trainer.Normalise(spec.mean, spec.std), np.random.default_rng(0), Augment()
     optimizer, criterion = trainer.head_optimizer(model.head, 1e-3), trainer.loss_fn(parts.class_weights())
     yt, times = torch.from_numpy(y), []

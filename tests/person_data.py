@@ -1,4 +1,4 @@
-"""A small real dataset for the training tests: people vs background, cut from the shared camera frames.
+"""A small real dataset for the training tests: people vs background, cut from the vendored camera frames.
 
 `person/`: the hand-counted people of vtest_*.jpg (tests/fixtures/vtest_people.json), each cut three times with a
 little jitter, as a detector's boxes would vary. `background/`: boxes of the same sizes at random places of the

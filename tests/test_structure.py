@@ -220,3 +220,26 @@ def test_arrows_point_down():
 )
 def test_find_cycles_shows_each_cycle(graph, expected):
     assert find_cycles(graph) == expected
+
+
+def test_tests_and_benchmarks_read_only_files_inside_the_repository():
+    """A fresh clone tests itself: real images come from tests/fixtures (fixture_image), never from a folder
+    beside the clone."""
+    repo = SRC.parent
+    # spelled in halves so that this file does not name them itself
+    outside = ("../" + "shared", "test" + "data", '"sha' + 'red" / ')
+    offenders = [
+        f"{path.relative_to(repo)}:{number}: {line.strip()}"
+        for folder in ("tests", "benchmarks")
+        for path in sorted((repo / folder).rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if any(name in line for name in outside)
+    ]
+    assert not offenders, "files outside the repository:\n" + "\n".join(offenders)
+
+
+def test_every_fixture_image_is_listed_in_sources():
+    fixtures = SRC.parent / "tests" / "fixtures"
+    sources = (fixtures / "SOURCES.md").read_text()
+    missing = [p.name for p in sorted((fixtures / "images").iterdir()) if p.name not in sources]
+    assert not missing, f"tests/fixtures/SOURCES.md does not say where these come from: {missing}"

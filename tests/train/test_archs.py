@@ -22,7 +22,7 @@ from vigil.train.weights import ARCHS, build_backbone, read_state_dict, store_we
 ])
 def test_backbones_give_their_feature_maps(name, size, width, channels):
     backbone, origin = build_backbone(name, size, width, None, None, pretrained=False)
-    model = archs.Classifier(backbone, 3).eval()
+    model = archs.TransferNet(backbone, 3).eval()
     with torch.no_grad():
         features = backbone(torch.zeros(2, 3, size, size))
         probs = archs.Deployable(model)(torch.zeros(2, 3, size, size))

@@ -31,12 +31,12 @@ def parse_forms(text: str) -> list[str]:
 
 
 def _model(run_dir: Path):
-    from vigil.train.archs import Classifier
+    from vigil.train.archs import TransferNet
     from vigil.train.weights import arch
 
     info = manifest.run_info(run_dir)
     config = json.loads((run_dir / "config.json").read_text())
-    model = Classifier(arch(info["arch"]).build(info["size"], config.get("width", 1.0)), len(info["labels"]))
+    model = TransferNet(arch(info["arch"]).build(info["size"], config.get("width", 1.0)), len(info["labels"]))
     model.load_state_dict(load_file(str(run_dir / "model.safetensors")))
     return model.eval()
 

@@ -16,7 +16,7 @@ from tqdm import tqdm
 from vigil.registry.store import ModelStore
 from vigil.runtimes.onnx import default_threads
 from vigil.train import report, trainer
-from vigil.train.archs import Classifier
+from vigil.train.archs import TransferNet
 from vigil.train.run import Run, TrainConfig, load_pixels, timed
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ def train_classifier(config: TrainConfig, out: Path, store: ModelStore | None = 
     return _finish(run, model, pixels, split.labels, origin)
 
 
-def _pass_one(run: Run, model: Classifier, pixels: dict, class_weights: np.ndarray) -> None:
+def _pass_one(run: Run, model: TransferNet, pixels: dict, class_weights: np.ndarray) -> None:
     cfg, rng = run.config, np.random.default_rng(run.config.seed)
     (x_train, y_train), (x_val, y_val) = pixels["train"], pixels["val"]
     features, feature_s = timed(trainer.feature_cache, model, x_train, run.norm, cfg.batch, cfg.feature_copies, rng)
@@ -55,7 +55,7 @@ def _pass_one(run: Run, model: Classifier, pixels: dict, class_weights: np.ndarr
                    feature_seconds=round(feature_s, 3), head_seconds=round(head_s, 3))
 
 
-def _pass_two(run: Run, model: Classifier, pixels: dict, class_weights: np.ndarray, from_scratch: bool) -> None:
+def _pass_two(run: Run, model: TransferNet, pixels: dict, class_weights: np.ndarray, from_scratch: bool) -> None:
     cfg = run.config
     params = trainer.unfreeze_top(model, everything=from_scratch)
     # lr / 10 protects pretrained features (seed 000); a network learning from scratch needs the full rate
@@ -78,13 +78,13 @@ def _pass_two(run: Run, model: Classifier, pixels: dict, class_weights: np.ndarr
         run.checkpoint(model, optimizer, stage="pass2", epoch=epoch, best_val_loss=best, **carry)
 
 
-def _save_best(run: Run, model: Classifier) -> None:
+def _save_best(run: Run, model: TransferNet) -> None:
     part = run.out / ".best.safetensors.part"
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(part))
     part.replace(run.out / "best.safetensors")
 
 
-def _finish(run: Run, model: Classifier, pixels: dict, labels: tuple[str, ...], origin: str) -> dict:
+def _finish(run: Run, model: TransferNet, pixels: dict, labels: tuple[str, ...], origin: str) -> dict:
     x_test, y_test = pixels["test"]
     probs = trainer.predict(model, x_test, run.norm)
     result = report.metrics(y_test, probs.argmax(1), labels)
