@@ -50,7 +50,7 @@ def export_fp32(run_dir: Path) -> ModelSpec:
     from vigil.train.weights import arch
 
     info = manifest.run_info(run_dir)
-    to_onnx(_model(run_dir), info["size"], run_dir / "model.onnx")
+    to_onnx(_model(run_dir), info["size"], _path(run_dir, "onnx"))
     norm = arch(info["arch"])
     size = info["size"]
     spec = InputSpec(width=size, height=size, layout="NCHW", colour="RGB", dtype="float32", mean=norm.mean,
@@ -66,16 +66,16 @@ def export_run(run_dir: Path, forms: list[str]) -> dict:
     info = manifest.run_info(run_dir)
     labels, base = tuple(info["labels"]), info["name"]
     fp32 = manifest.read_forms(run_dir).get("onnx")
-    if fp32 is None or "onnx" in forms or not (run_dir / "model.onnx").is_file():
+    if fp32 is None or "onnx" in forms or not _path(run_dir, "onnx").is_file():
         fp32 = export_fp32(run_dir)
     pixels = calibration_pixels(run_dir)
     specs, report = {"onnx": fp32}, {"run_dir": str(run_dir.resolve()), "forms": {}}
-    report["forms"]["onnx"] = _file(run_dir / "model.onnx")
+    report["forms"]["onnx"] = _file(_path(run_dir, "onnx"))
     if "onnx-int8" in forms:
-        quantize_onnx(run_dir / "model.onnx", run_dir / "model.int8.onnx", pixels, fp32.input)
+        quantize_onnx(_path(run_dir, "onnx"), _path(run_dir, "onnx-int8"), pixels, fp32.input)
         specs["onnx-int8"] = manifest.form_spec(run_dir, "onnx-int8", base, fp32.input, labels)
-        report["forms"]["onnx-int8"] = _file(run_dir / "model.int8.onnx")
-    tflite = run_dir / "model.int8.tflite"
+        report["forms"]["onnx-int8"] = _file(_path(run_dir, "onnx-int8"))
+    tflite = _path(run_dir, "litert-int8")
     if {"litert-int8", "c-array", "edgetpu"} & set(forms):
         specs["litert-int8"], report["forms"]["litert-int8"] = _litert(run_dir, info, pixels, tflite)
     if "c-array" in forms:
@@ -127,6 +127,10 @@ def _edgetpu(run_dir: Path, tflite: Path, specs: dict, base: str, labels: tuple[
                                               labels)
     return {"compiled": str(result.compiled) if result.compiled else None, "message": result.message,
             "command": result.command}
+
+
+def _path(run_dir: Path, form: str) -> Path:
+    return run_dir / manifest.FORMS[form].file
 
 
 def _file(path: Path) -> dict:
