@@ -8,17 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from vigil.cli.common import (
-    ConfigOpt,
-    JsonOpt,
-    config_or_exit,
-    emit_json,
-    err,
-    fail,
-    load_recognizer,
-    open_gallery,
-    out,
-)
+from vigil.cli.common import ConfigOpt, JsonOpt, config_or_exit, emit_json, err, fail, out
+from vigil.cli.face_tools import load_recognizer, open_gallery
 from vigil.errors import BadInput, VigilError
 
 
