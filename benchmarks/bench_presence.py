@@ -26,7 +26,7 @@ from vigil.runtimes import litert, tflm
 from vigil.tasks.presence import DECODE_SIDE, PresenceModel
 from vigil.train.autolabel import AutolabelSettings, crop_label, crops_for
 
-from common import SHARED_IMAGES, p50_p95, table, timings_ms
+from common import IMAGES, p50_p95, table, timings_ms
 
 WITH_PEOPLE = ["vtest_000.jpg", "vtest_060.jpg", "vtest_120.jpg", "vtest_180.jpg", "vtest_240.jpg", "vtest_300.jpg",
                "vtest_360.jpg", "person.jpg", "messi5.jpg"]
@@ -35,11 +35,11 @@ GATES = [0.01, 0.02, 0.05, 0.1, 0.2]
 
 
 def load_sets(pipe: Pipeline, video: Path | None, every: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    people = [images.load(SHARED_IMAGES / n).pixels for n in WITH_PEOPLE] + [skdata.astronaut(), _rgb(skdata.camera())]
-    empty = [images.load(SHARED_IMAGES / n).pixels for n in WITHOUT] + [skdata.coffee(), skdata.chelsea()]
+    people = [images.load(IMAGES / n).pixels for n in WITH_PEOPLE] + [skdata.astronaut(), _rgb(skdata.camera())]
+    empty = [images.load(IMAGES / n).pixels for n in WITHOUT] + [skdata.coffee(), skdata.chelsea()]
     rng = np.random.default_rng(0)
     for name in WITH_PEOPLE[:7]:  # crops of the camera's own scene: person-free, or holding whole people
-        rgb = images.load(SHARED_IMAGES / name).pixels
+        rgb = images.load(IMAGES / name).pixels
         boxes = _people(pipe, rgb)
         for crop in crops_for(np.zeros((0, 4)), rgb.shape[1], rgb.shape[0], AutolabelSettings(crops=40), rng):
             x0, y0, x1, y1 = crop
@@ -120,8 +120,8 @@ def main() -> None:
           f" same answer on {same}/{len(xnn)}")
 
     print("\n## Speed, size, MACs, TFLM arena\n")
-    frame = images.load(SHARED_IMAGES / "vtest_120.jpg", fit=(DECODE_SIDE, DECODE_SIDE))
-    jpeg = (SHARED_IMAGES / "vtest_120.jpg").read_bytes()
+    frame = images.load(IMAGES / "vtest_120.jpg", fit=(DECODE_SIDE, DECODE_SIDE))
+    jpeg = (IMAGES / "vtest_120.jpg").read_bytes()
     micro = tflm.interpreter(path.read_bytes())
     rows = [
         ["decode 768×576 JPEG (reduced to 192×144)", *p50_p95(timings_ms(

@@ -33,10 +33,10 @@ from pathlib import Path
 import numpy as np
 import requests
 
-from common import SHARED_IMAGES, table
+from common import IMAGES, table
 
-ROUTES = {"detection": ("/v1/vision/detection", sorted(SHARED_IMAGES.glob("vtest_*.jpg"))),
-          "faces": ("/v1/vision/face/recognize", [SHARED_IMAGES / n for n in ("messi5.jpg", "person.jpg")])}
+ROUTES = {"detection": ("/v1/vision/detection", sorted(IMAGES.glob("vtest_*.jpg"))),
+          "faces": ("/v1/vision/face/recognize", [IMAGES / n for n in ("messi5.jpg", "person.jpg")])}
 
 
 def free_port() -> int:

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.conftest import shared_image
+from tests.conftest import fixture_image
 from vigil.train.autolabel import AutolabelSettings, autolabel, crop_label, split_of
 from vigil.train.vww import NON_PERSON, PERSON
 
@@ -22,7 +22,7 @@ def run(*args: str) -> subprocess.CompletedProcess:
 def test_detect_json_in_input_order_with_a_bad_image(tmp_path):
     bad = tmp_path / "notes.jpg"
     bad.write_text("not a picture")
-    paths = [shared_image("messi5.jpg"), bad, shared_image("giraffe.jpg")]
+    paths = [fixture_image("messi5.jpg"), bad, fixture_image("giraffe.jpg")]
     done = run("presence", "detect", *map(str, paths), "--json")
     assert done.returncode == 0, done.stderr
     entries = json.loads(done.stdout)
@@ -80,7 +80,7 @@ def test_autolabel_with_the_detector_as_teacher(pipeline, tmp_path):
     frames.mkdir()
     names = ["vtest_000.jpg", "vtest_060.jpg", "vtest_120.jpg", "giraffe.jpg", "horses.jpg", "eagle.jpg"]
     for i, name in enumerate(names):  # name order is time order: people first, then empty scenes
-        (frames / f"{i:02d}_{name}").symlink_to(shared_image(name))
+        (frames / f"{i:02d}_{name}").symlink_to(fixture_image(name))
     (frames / "99_broken.jpg").write_text("not a picture")
     report = autolabel([frames], tmp_path / "out", pipeline.detect_frame, AutolabelSettings(block_s=1.0, crops=2))
     with (tmp_path / "out" / "manifest.csv").open() as f:

@@ -19,6 +19,7 @@ from vigil.errors import ConfigError
 from vigil.registry.catalog import DEFAULT_DETECTOR
 from vigil.registry.face_catalog import BLAZEFACE, DLIB_HOG, DLIB_RESNET, FACE_DETECTORS
 from vigil.registry.presence_catalog import DEFAULT_PRESENCE
+from vigil.registry.store import default_home
 
 
 class Section(BaseModel):
@@ -65,7 +66,7 @@ class MediaConfig(Section):
 
 
 class StoreConfig(Section):
-    home: Path = Field(default_factory=lambda: Path(os.environ.get("VIGIL_HOME", "~/.cache/vigil")).expanduser(),
+    home: Path = Field(default_factory=default_home,
                        title="Model cache", description="where model files are downloaded and verified")
     data_dir: Path = Field(Path("data"), title="Data folder", description="gallery database and other state")
 

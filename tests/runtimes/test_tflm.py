@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tests.conftest import shared_image
+from tests.conftest import fixture_image
 from vigil import images
 from vigil.registry.presence_catalog import VWW_MLPERF_TINY
 from vigil.registry.store import ModelStore
@@ -20,7 +20,7 @@ def vww():
     store.pull(VWW_MLPERF_TINY)
     path = store.path(VWW_MLPERF_TINY, "model")
     model = PresenceModel.open(store, VWW_MLPERF_TINY)
-    rgbs = [images.load(shared_image(name)).pixels for name in FRAMES]
+    rgbs = [images.load(fixture_image(name)).pixels for name in FRAMES]
     tensors = [model.tensor(rgb) for rgb in rgbs] + [model.tensor(rgb[:, ::-1]) for rgb in rgbs]  # and mirrored
     return path, tensors
 

@@ -8,7 +8,7 @@ import threading
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import shared_image
+from tests.conftest import fixture_image
 from vigil.config import VigilConfig
 from vigil.errors import ConfigError
 from vigil.serve.engine import Engine
@@ -56,12 +56,12 @@ def gated(engine):
 
 
 def _post(client, path, **kwargs):
-    return client.post(path, files={"image": ("a.jpg", shared_image("dog.jpg").read_bytes())}, **kwargs)
+    return client.post(path, files={"image": ("a.jpg", fixture_image("dog.jpg").read_bytes())}, **kwargs)
 
 
 def test_full_queue_is_503_with_retry_after(gated):
     engine, gate, entered = gated
-    frame = engine.decode(shared_image("dog.jpg").read_bytes())
+    frame = engine.decode(fixture_image("dog.jpg").read_bytes())
     running = engine.batcher("detect").submit(engine.runner("detect").prepare_with(frame), 10)
     entered.wait(5)
     waiting = engine.batcher("detect").submit(engine.runner("detect").prepare_with(frame), 10)

@@ -90,12 +90,12 @@ def test_detect_faces_in_person_mode(person_server):
 def test_native_classify_route(person_server):
     from fastapi.testclient import TestClient
 
-    from tests.conftest import shared_image
+    from tests.conftest import fixture_image
     from vigil.serve.http import create_app
 
     engine, _ = person_server
     reply = TestClient(create_app(engine)).post(
-        "/v2/classify", files={"image": ("v.jpg", shared_image("vtest_000.jpg").read_bytes())})
+        "/v2/classify", files={"image": ("v.jpg", fixture_image("vtest_000.jpg").read_bytes())})
     labels = reply.json()["labels"]
     assert reply.status_code == 200 and labels and {label["name"] for label in labels} == {"person"}
     assert all(label["face"] in (*LABELS, None) and 0.5 <= label["faceProba"] <= 1 for label in labels)

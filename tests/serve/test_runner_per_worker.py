@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 
-from tests.conftest import shared_image
+from tests.conftest import fixture_image
 from vigil.config import ModelThresholds, VigilConfig
 from vigil.serve.engine import Engine
 from vigil.tasks.base import NoOptions
@@ -16,7 +16,7 @@ from vigil.tasks.detect import DetectRunner, ObjectDetector
 def test_two_threads_on_the_faces_task_never_share_an_interpreter(store, face_models, tmp_path):
     engine = Engine(VigilConfig(server={"workers": 2}, store={"data_dir": tmp_path},
                                 faces={"record_strangers": False}))
-    frame = engine.decode_for("faces", shared_image("messi5.jpg").read_bytes())
+    frame = engine.decode_for("faces", fixture_image("messi5.jpg").read_bytes())
     errors: list[Exception] = []
     found: list[int] = []
 

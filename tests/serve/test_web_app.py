@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from skimage import data as skdata
 
-from tests.conftest import shared_image
+from tests.conftest import fixture_image
 from vigil.config import VigilConfig
 from vigil.serve.engine import Engine
 from vigil.serve.http import create_app
@@ -29,7 +29,7 @@ def engine(store, face_models, tmp_path_factory):
 
 
 def _image() -> dict:
-    return {"image": ("dog.jpg", shared_image("dog.jpg").read_bytes())}
+    return {"image": ("dog.jpg", fixture_image("dog.jpg").read_bytes())}
 
 
 def test_optional_sections_follow_the_routes_that_exist(engine):
@@ -100,7 +100,7 @@ def test_samples_and_strangers_edited_through_the_page_routes(engine):
     client = TestClient(create_app(engine))
     client.post("/v2/ui/session", json={"key": ADMIN})
     headers = {"X-CSRF-Token": client.cookies["vigil_csrf"]}
-    messi = shared_image("messi5.jpg").read_bytes()
+    messi = fixture_image("messi5.jpg").read_bytes()
     mirrored = _jpeg(np.asarray(Image.open(io.BytesIO(messi)).convert("RGB"))[:, ::-1].copy())
     for data in (messi, mirrored):
         reply = client.post("/v2/ui/enroll/leo", files={"image": ("p.jpg", data)}, headers=headers).json()

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 from skimage import data as skdata
 
-from tests.conftest import shared_image
+from tests.conftest import fixture_image
 from tests.serve.browser import Watch, launch, playwright_or_fail
 from tests.serve.server import ADMIN_KEY, API_KEY
 
@@ -40,13 +40,13 @@ def _file(name: str, data: bytes) -> dict:
 
 @pytest.fixture(scope="module")
 def photos():
-    messi = np.asarray(Image.open(shared_image("messi5.jpg")).convert("RGB"))
+    messi = np.asarray(Image.open(fixture_image("messi5.jpg")).convert("RGB"))
     astronaut = skdata.astronaut()
     side = np.zeros((512, 512 + messi.shape[1], 3), np.uint8)  # two people: the astronaut and Messi
     side[:, :512] = astronaut
     side[: messi.shape[0], 512:] = messi
-    return {"messi": shared_image("messi5.jpg").read_bytes(), "messi mirrored": _jpeg(messi[:, ::-1].copy()),
-            "astronaut": _jpeg(astronaut), "two": _jpeg(side), "street": shared_image("vtest_000.jpg").read_bytes()}
+    return {"messi": fixture_image("messi5.jpg").read_bytes(), "messi mirrored": _jpeg(messi[:, ::-1].copy()),
+            "astronaut": _jpeg(astronaut), "two": _jpeg(side), "street": fixture_image("vtest_000.jpg").read_bytes()}
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tests.conftest import shared_image
+from tests.conftest import fixture_image
 from vigil import images
 from vigil.config import VigilConfig
 from vigil.errors import NotFound
@@ -27,7 +27,7 @@ def model(presence_store) -> PresenceModel:
 
 
 def _frame(name: str) -> images.DecodedImage:
-    return images.load(shared_image(name), fit=(DECODE_SIDE, DECODE_SIDE))
+    return images.load(fixture_image(name), fit=(DECODE_SIDE, DECODE_SIDE))
 
 
 @pytest.mark.parametrize(("name", "person"), [
@@ -108,8 +108,8 @@ def test_the_pipeline_with_a_gate_skips_the_detector_on_an_empty_frame(store, pr
     from vigil.pipeline import Pipeline
 
     pipe = Pipeline(VigilConfig(detect={"presence_gate": 0.05}), store).setup()
-    giraffe, _ = pipe.detect(shared_image("giraffe.jpg"))
-    messi, _ = pipe.detect(shared_image("messi5.jpg"))
+    giraffe, _ = pipe.detect(fixture_image("giraffe.jpg"))
+    messi, _ = pipe.detect(fixture_image("messi5.jpg"))
     assert pipe.runner.gate is not None and pipe.runner.gate.skipped == 1
     assert len(giraffe.detections) == 0 and giraffe.ok
     assert "person" in set(messi.detections.data["class_name"])

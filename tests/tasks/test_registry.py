@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from tests.conftest import shared_image
+from tests.conftest import fixture_image
 from tests.tasks import brightness
 from vigil import images
 from vigil.cli.main import app as cli
@@ -31,7 +31,7 @@ def fake_task():
 
 
 def _expected(scale: float = 1.0) -> float:
-    frame = images.load(shared_image("dog.jpg"), fit=(64, 64))
+    frame = images.load(fixture_image("dog.jpg"), fit=(64, 64))
     return round(float(frame.pixels.astype(np.float32).mean() / 255.0) * scale, 6)
 
 
@@ -45,7 +45,7 @@ def test_built_in_tasks_are_discovered():
 def test_a_task_from_tests_gets_route_openapi_and_metrics(fake_task, tmp_path):
     engine = Engine(VigilConfig(server={"workers": 2}, store={"data_dir": tmp_path}))
     client = TestClient(create_app(engine))
-    image = shared_image("dog.jpg").read_bytes()
+    image = fixture_image("dog.jpg").read_bytes()
     reply = client.post("/v2/brightness", files={"image": ("dog.jpg", image)}, data={"scale": "2"})
     assert reply.status_code == 200, reply.text
     assert reply.json() == {"image": "dog.jpg", "brightness": _expected(2.0)}
@@ -66,7 +66,7 @@ def test_a_task_from_tests_gets_route_openapi_and_metrics(fake_task, tmp_path):
 def test_a_runner_that_is_not_reentrant_is_loaded_per_worker(fake_task, tmp_path):
     engine = Engine(VigilConfig(server={"workers": 2}, store={"data_dir": tmp_path}))
     before = brightness.BrightnessRunner.loaded
-    frame = images.load(shared_image("dog.jpg"), fit=(64, 64))
+    frame = images.load(fixture_image("dog.jpg"), fit=(64, 64))
     options = brightness.BrightnessOptions()
 
     def client() -> None:
@@ -87,13 +87,13 @@ def test_a_runner_that_is_not_reentrant_is_loaded_per_worker(fake_task, tmp_path
 def test_vigil_run_json_for_a_task_from_tests(fake_task, tmp_path):
     config = tmp_path / "vigil.toml"
     config.write_text(f'[store]\ndata_dir = "{tmp_path}"\n')
-    result = CliRunner().invoke(cli, ["run", "brightness", str(shared_image("dog.jpg")), str(tmp_path / "no.jpg"),
+    result = CliRunner().invoke(cli, ["run", "brightness", str(fixture_image("dog.jpg")), str(tmp_path / "no.jpg"),
                                       "--json", "--option", "scale=0.5", "-c", str(config)])
     assert result.exit_code == 0, result.output
     entries = json.loads(result.stdout)
-    assert entries[0] == {"image": str(shared_image("dog.jpg")), "brightness": _expected(0.5)}
+    assert entries[0] == {"image": str(fixture_image("dog.jpg")), "brightness": _expected(0.5)}
     assert entries[1]["image"] == str(tmp_path / "no.jpg") and "no such file" in entries[1]["error"]
-    bad = CliRunner().invoke(cli, ["run", "brightness", str(shared_image("dog.jpg")), "--option", "scale=oops",
+    bad = CliRunner().invoke(cli, ["run", "brightness", str(fixture_image("dog.jpg")), "--option", "scale=oops",
                                    "-c", str(config)])
     assert bad.exit_code == 2 and "scale" in bad.stderr
 

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from vigil.cli.common import ConfigOpt, JsonOpt, config_or_exit, emit_json, err, out
+from vigil.cli.common import ConfigOpt, JsonOpt, config_or_exit, emit_json, err, fail, out
 from vigil.cli.faces import faces_app
 from vigil.cli.presence import presence_app
 from vigil.cli.run import run as run_task
@@ -48,8 +48,7 @@ def detect(
     try:
         pipe.setup()
     except VigilError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        fail(exc)
     request = DetectRequest(min_score, [s.strip() for s in labels.split(",") if s.strip()] if labels else None,
                             keep_pixels=annotate is not None)
     entries = []
@@ -192,8 +191,7 @@ def models_quantize(
             raise VigilError(f"{name} has no int8 form")
         out = store.quantize(name, frames)
     except VigilError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        fail(exc)
     err.print(f"[green]ok[/green] {name}: int8 calibrated on {len(frames)} frames → {out}")
     if as_json:
         emit_json({"name": name, "frames": len(frames), "path": str(out)})
@@ -219,8 +217,7 @@ def serve(
     try:
         run_server(cfg)
     except VigilError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        fail(exc)
 
 
 def _add_training_commands() -> None:

@@ -83,13 +83,14 @@ class InputSpec(_Frozen):
     pad_value: int = 114
 
 
-Task = Literal["detect", "face_detect", "face_embed", "classify", "presence", "crowd"]
 Decoder = Literal["darknet_yolo", "yolov5", "yolov8", "ssd_coral", "blazeface", "dlib", "none"]
 
 
 class ModelSpec(_Frozen):
     name: str = Field(description="registry name, e.g. yolov4_tiny.coco")
-    task: Task
+    task: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="the kind of model (detect, face_detect, face_embed, "
+                      "classify, presence, crowd…): a plain name, so a new task needs no edit here; each task's load "
+                      "checks it gets its own kind")
     format: Literal["darknet", "onnx", "tflite", "dlib", "pytorch"]
     runtime: Literal["onnxruntime", "opencv", "litert", "dlib", "torch"]
     decoder: Decoder = "none"

@@ -28,6 +28,7 @@ _DERIVED_FILES = {"onnx": "model.onnx", "onnx_int8": INT8}
 
 
 def default_home() -> Path:
+    """$VIGIL_HOME, else ~/.cache/vigil: the one definition of the default model cache."""
     return Path(os.environ.get("VIGIL_HOME", "~/.cache/vigil")).expanduser()
 
 

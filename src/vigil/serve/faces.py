@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from vigil.errors import BadInput, NotActivated, NotFound
+from vigil.faces.enroll import enroll as enroll_sources
 from vigil.images import DecodedImage
 from vigil.results import Detections
 from vigil.serve.engine import FACES, Engine
@@ -33,7 +34,7 @@ def recognize(engine: Engine, data: bytes, deadline: float) -> Detections:
 
 def enroll(engine: Engine, name: str, images: list[bytes], deadline: float) -> Any:
     """Add samples of `name`; BadInput when no image gave a usable face (and none was enrolled before)."""
-    report = engine.on_runner(FACES, lambda r: r.recognizer.enroll(name, images), deadline)
+    report = engine.on_runner(FACES, lambda r: enroll_sources(r.recognizer, name, images), deadline)
     if not report.added and not report.skipped:
         reasons = [f"{s}: {e}" for s, e in report.unreadable] + [f"{s}: no usable face" for s in report.no_face]
         raise BadInput(f"no face could be enrolled for {name}: " + "; ".join(reasons))
