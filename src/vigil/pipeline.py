@@ -92,7 +92,3 @@ class Pipeline:
     def detect_prepared(self, batch: Sequence[DetectInput]) -> list[Detections]:
         return self.runner.run_batch(batch)
 
-    def detect_many(self, sources: Sequence[ImageSource],
-                    request: DetectRequest = DetectRequest()) -> list[ImageResult]:
-        return [self.detect(s, request=request)[0] for s in sources]
-

@@ -25,6 +25,7 @@ from vigil.config import VigilConfig
 from vigil.discover import discover
 from vigil.errors import BadInput, ModelIntegrityError, NotActivated, NotFound, TimedOut
 from vigil.pipeline import DetectRequest, Pipeline
+from vigil.registry.catalog import PERSON
 from vigil.results import Detections, ImageResult
 from vigil.runtimes.onnx import default_threads
 from vigil.serve.batching import MicroBatcher, OnRunner, call_each
@@ -32,7 +33,6 @@ from vigil.serve.metrics import Metrics
 from vigil.tasks.base import TaskContext, TaskDef, get
 
 log = logging.getLogger(__name__)
-PERSON = "person"
 DETECT = "detect"  # the task readiness is judged by, and whose failure to load stops the server
 FACES, CLASSIFY = "faces", "classify"  # the tasks the seed's detect_faces labels persons with
 

@@ -15,6 +15,7 @@ from vigil.formats import native
 from vigil.images import DecodedImage
 from vigil.ops.letterbox import stretch
 from vigil.ops.tensor import to_tensor
+from vigil.registry.catalog import PERSON
 from vigil.registry.specs import ModelSpec
 from vigil.registry.store import ModelStore
 from vigil.results import Detections
@@ -22,7 +23,6 @@ from vigil.runtimes.session import Session, open_session
 from vigil.tasks.base import TaskCall, TaskContext, TaskDef
 from vigil.tasks.detect import DetectParams
 
-PERSON = "person"
 MIN_CROP_PX = 2  # a box thinner than this has no pixels to classify
 
 
