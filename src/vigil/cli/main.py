@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from vigil.cli.common import ConfigOpt, JsonOpt, config_or_exit, emit_json, err, out
+from vigil.cli.events import events_app, watch
 from vigil.cli.faces import faces_app
 from vigil.errors import VigilError
 from vigil.registry.catalog import DEFAULT_DETECTOR
@@ -20,6 +21,8 @@ app = typer.Typer(help="Vigil: self-hosted vision for security cameras.", no_arg
 models_app = typer.Typer(help="The model store: list, pull and verify models.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(faces_app, name="faces")
+app.add_typer(events_app, name="events")
+app.command("watch")(watch)
 @app.callback()
 def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logs on stderr")] = False) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,

@@ -41,6 +41,9 @@ def create_app(engine: Engine) -> FastAPI:
     from vigil.serve.http_v2 import v2_router
 
     app.include_router(v2_router(engine))
+    from vigil.serve.http_events import events_router
+
+    app.include_router(events_router(engine))
     limit = engine.config.limits.max_bytes + 1024 * 1024  # room for the multipart envelope and form fields
     app.add_middleware(BodyLimit, max_bytes=limit, drain_bytes=4 * limit)
     app.add_middleware(Admission, limit=engine.config.server.max_in_flight, retry_after_s=engine.retry_after_s)
