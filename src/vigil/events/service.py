@@ -131,7 +131,8 @@ class EventService:
             return []
         objects, faces, pixels = analysed
         seen = sightings(objects, faces, self.config.events.labels)
-        changes = self.builder.observe(frame.camera, frame.seen, seen, frame.path)
+        # the hold time counts from when Vigil saw the label, so a backlog cannot split one event into several
+        changes = self.builder.observe(frame.camera, time.time(), seen, frame.path)
         snapshots = self._snapshots(changes, frame.path, objects, faces, pixels)
         self.log.save(changes, snapshots)
         self.log.mark_processed(frame.path, frame.mtime)
