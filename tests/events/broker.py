@@ -52,7 +52,8 @@ class Broker:
                 return self
             except OSError:
                 if self.proc.poll() is not None:
-                    raise RuntimeError(f"mosquitto exited: {(self.folder / 'mosquitto.log').read_text()[-2000:]}")
+                    log_text = (self.folder / "mosquitto.log").read_text()[-2000:]
+                    raise RuntimeError(f"mosquitto exited: {log_text}") from None
                 time.sleep(0.05)
         raise RuntimeError("mosquitto did not listen within 10 s")
 

@@ -23,7 +23,7 @@ def watch(config: ConfigOpt = None) -> None:
 
     cfg = config_or_exit(config)
     if not cfg.watch.dirs:
-        err.print("[red]error:[/red] nothing to watch: set [watch] dirs in the config")
+        err.print("[red]error:[/red] nothing to watch: set \\[watch] dirs in the config")
         raise typer.Exit(2)
     try:
         cfg.store.data_dir.mkdir(parents=True, exist_ok=True)
