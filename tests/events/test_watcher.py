@@ -54,10 +54,9 @@ def _next(queue: FrameQueue, timeout: float = 10.0) -> Frame:
 
 
 def test_a_half_written_file_is_not_read_before_it_is_closed(tmp_path):
+    (tmp_path / "7").mkdir()
     watcher, queue = _watcher(tmp_path)
     try:
-        (tmp_path / "7").mkdir()
-        time.sleep(0.2)  # inotify watches the new folder
         target = tmp_path / "7" / "00001-capture.jpg"
         with open(target, "wb") as f:
             f.write(b"\xff\xd8" + b"\0" * 5000)
@@ -74,6 +73,19 @@ def test_a_half_written_file_is_not_read_before_it_is_closed(tmp_path):
         assert _next(queue).path.endswith("00002-capture.jpg")
         (tmp_path / "7" / "notes.txt").write_text("not a frame")
         assert queue.get(0.5) is None
+    finally:
+        watcher.stop()
+
+
+def test_a_frame_written_at_once_into_a_new_folder_is_found(tmp_path):
+    """ZoneMinder's first alarm frame lands in the event's brand-new folder, possibly before inotify watches it."""
+    watcher, queue = _watcher(tmp_path)
+    try:
+        for i in range(3):
+            folder = tmp_path / "5" / f"event{i}"
+            folder.mkdir(parents=True)
+            (folder / "00001-capture.jpg").write_bytes(b"\xff\xd8" + b"\0" * 200_000)
+        assert sorted(Path(_next(queue).path).parent.name for _ in range(3)) == ["event0", "event1", "event2"]
     finally:
         watcher.stop()
 

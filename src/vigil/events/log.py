@@ -52,6 +52,7 @@ class EventLog:
                                check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA synchronous=NORMAL")  # WAL: never corrupt; a power cut may lose the last frames' rows
         return conn
 
     @property
@@ -101,10 +102,15 @@ class EventLog:
             self._local.conn = None
 
     # --- events --------------------------------------------------------------------------------------------------
-    def save(self, changes: Iterable[EventChange], snapshots: dict[int, bytes] | None = None) -> None:
-        """Store changes in one transaction; a new event gets its id here. `snapshots` maps id(event) → JPEG."""
+    def save(self, changes: Iterable[EventChange], snapshots: dict[int, bytes] | None = None,
+             processed: tuple[str, float] | None = None) -> None:
+        """Store changes in one transaction; a new event gets its id here. `snapshots` maps id(event) → JPEG;
+        `processed` (path, mtime) marks the frame done in the same transaction."""
         snapshots = snapshots or {}
         with self._write() as c:
+            if processed is not None:
+                c.execute("INSERT OR REPLACE INTO processed(path, mtime, done) VALUES (?, ?, ?)",
+                          (*processed, time.time()))
             for change in changes:
                 e = change.event
                 row = (e.count, e.max_count, e.score, json.dumps(list(e.box)), e.frames, e.source, e.last_seen,
@@ -186,9 +192,7 @@ class EventLog:
         return row is not None and row[0] == mtime
 
     def mark_processed(self, path: str, mtime: float) -> None:
-        with self._write() as c:
-            c.execute("INSERT OR REPLACE INTO processed(path, mtime, done) VALUES (?, ?, ?)",
-                      (path, mtime, time.time()))
+        self.save([], processed=(path, mtime))
 
     def newest_processed(self, under: str) -> float | None:
         """The newest mtime processed below a folder: files written later arrived while Vigil was down."""

@@ -74,7 +74,8 @@ class MqttPublisher:
 
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         self.connected.clear()
-        log.warning("MQTT disconnected; reconnecting with back-off", extra={"reason": str(reason)})
+        if reason.is_failure:  # not our own disconnect at shutdown
+            log.warning("MQTT disconnected; reconnecting with back-off", extra={"reason": str(reason)})
 
     def _send(self, topic: str, payload: bytes, retain: bool = False) -> None:
         info = self._client.publish(topic, payload, qos=1, retain=retain)

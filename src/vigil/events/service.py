@@ -134,8 +134,7 @@ class EventService:
         # the hold time counts from when Vigil saw the label, so a backlog cannot split one event into several
         changes = self.builder.observe(frame.camera, time.time(), seen, frame.path)
         snapshots = self._snapshots(changes, frame.path, objects, faces, pixels)
-        self.log.save(changes, snapshots)
-        self.log.mark_processed(frame.path, frame.mtime)
+        self.log.save(changes, snapshots, processed=(frame.path, frame.mtime))
         self._discover(frame.camera, seen)
         self._emit(changes)
         return changes

@@ -2,9 +2,12 @@
 
 watchdog (inotify on Linux, imported only when `[watch] dirs` is set) reports a file when its writer closes it
 (IN_CLOSE_WRITE) or renames it into place, so a half-written file is never read. Where no close event comes (a
-polling observer, or a file written into a brand-new folder before inotify watched it), a file counts as complete
-once its size and mtime have not changed for the settle time. Frames wait in a bounded queue per camera; when a
-camera's queue is full its oldest frame is dropped and counted.
+polling observer), a file counts as complete once its size and mtime have not changed for the settle time. A new folder
+is the one gap in inotify: a file written and closed in it before its watch was added (ZoneMinder's first alarm frame
+of an event, in the event's new folder) gives no close event, so files appearing in a folder younger than
+FRESH_WINDOW_S count as complete after FRESH_SETTLE_S of stable size; a writer that keeps writing is seen changing,
+and one that is still open when the watch arrives is reported by its close. Frames wait in a bounded queue per
+camera; when a camera's queue is full its oldest frame is dropped and counted.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ from typing import Any
 from vigil.config import WatchConfig
 
 log = logging.getLogger(__name__)
-INOTIFY_FALLBACK_S = 10.0  # inotify missed the close (file written before its new folder was watched): wait longer
+INOTIFY_FALLBACK_S = 10.0  # with inotify, a file in an older folder that never reports its close: a safety net
+FRESH_WINDOW_S = 2.0  # a folder this young may hold files written before inotify watched it
+FRESH_SETTLE_S = 0.3  # ... which count as complete after this long unchanged
 TICK_S = 0.2
 
 
@@ -105,7 +110,8 @@ class FolderWatcher:
         self.namer = CameraNamer(config.dirs, config.camera_pattern, config.default_camera)
         self._processed, self._newest, self._camera_gone = processed, newest_processed, camera_gone
         self._extensions = tuple(e.lower() for e in config.extensions)
-        self._pending: dict[str, tuple[int, float, float]] = {}  # path → (size, mtime, monotonic of last change)
+        self._pending: dict[str, tuple[int, float, float, float]] = {}  # path → size, mtime, last change, settle
+        self._fresh: dict[str, float] = {}  # folder → monotonic time it appeared
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._observer: Any = None
@@ -152,8 +158,17 @@ class FolderWatcher:
 
     def changed(self, path: str) -> None:
         """Created or written, not yet closed: a candidate for the settle-time fallback."""
+        now = time.monotonic()
         with self._lock:
-            self._pending[path] = (-1, -1.0, time.monotonic())
+            born = self._fresh.get(os.path.dirname(path))
+            settle = FRESH_SETTLE_S if born is not None and now - born < FRESH_WINDOW_S else self._settle_s
+            self._pending[path] = (-1, -1.0, now, settle)
+
+    def folder_created(self, path: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._fresh = {p: t for p, t in self._fresh.items() if now - t < FRESH_WINDOW_S}
+            self._fresh[path] = now
 
     def folder_deleted(self, path: str) -> None:
         root = self.namer.root_of(path)
@@ -174,15 +189,15 @@ class FolderWatcher:
             now = time.monotonic()
             ready = []
             with self._lock:
-                for path, (size, mtime, since) in list(self._pending.items()):
+                for path, (size, mtime, since, settle) in list(self._pending.items()):
                     try:
                         st = os.stat(path)
                     except OSError:
                         del self._pending[path]
                         continue
                     if (st.st_size, st.st_mtime) != (size, mtime):
-                        self._pending[path] = (st.st_size, st.st_mtime, now)
-                    elif now - since >= self._settle_s and st.st_size > 0:
+                        self._pending[path] = (st.st_size, st.st_mtime, now, settle)
+                    elif now - since >= settle and st.st_size > 0:
                         del self._pending[path]
                         ready.append(path)
             for path in ready:
@@ -218,10 +233,14 @@ def _handler(watcher: FolderWatcher) -> Any:
                 watcher.complete(event.dest_path)
 
         def on_created(self, event: Any) -> None:
-            if not event.is_directory and watcher.is_frame(event.src_path):
+            if event.is_directory:
+                watcher.folder_created(event.src_path)
+            elif watcher.is_frame(event.src_path):
                 watcher.changed(event.src_path)
 
-        on_modified = on_created
+        def on_modified(self, event: Any) -> None:
+            if not event.is_directory and watcher.is_frame(event.src_path):
+                watcher.changed(event.src_path)
 
         def on_deleted(self, event: Any) -> None:
             if event.is_directory:
