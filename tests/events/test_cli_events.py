@@ -43,6 +43,22 @@ def test_events_list_json_filters_and_relabel(tmp_path):
     assert empty.exit_code == 2 and "set [watch] dirs" in empty.stderr
 
 
+def test_naming_a_stranger_cluster_relabels_its_events(tmp_path):
+    import numpy as np
+
+    from vigil.faces.gallery.gallery import Gallery
+
+    config = tmp_path / "vigil.toml"
+    config.write_text('[store]\ndata_dir = "data"\n')
+    cluster = Gallery(tmp_path / "data" / "gallery.sqlite3").add_stranger(np.full(128, 0.1, np.float32))
+    log = EventLog(tmp_path / "data" / "events.sqlite3")
+    stranger = Event("4", "face", 100.0, 0.7, (1, 2, 3, 4), name="unknown", cluster_id=cluster, last_seen=100.0)
+    log.save([EventChange("new", stranger)])
+    done = run("faces", "name", str(cluster), "carol", "--config", str(config))
+    assert done.exit_code == 0, done.output
+    assert log.get(stranger.id).name == "carol"
+
+
 def test_paho_and_watchdog_are_imported_only_when_configured(tmp_path):
     script = textwrap.dedent(f"""
         import sys

@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from vigil.cli.common import ConfigOpt, JsonOpt, config_or_exit, emit_json, err, out
+from vigil.config import VigilConfig
 from vigil.errors import VigilError
 
 events_app = typer.Typer(help="The event log: what the watcher saw.", no_args_is_help=True)
@@ -76,15 +77,19 @@ def list_events(
     out.print(table)
 
 
+def relabel_events(cfg: VigilConfig, cluster: int, name: str) -> int:
+    """The face events of a stranger cluster take the name it was given (0 when there is no event log)."""
+    from vigil.events.log import EventLog
+
+    return EventLog(cfg.events_path()).relabel_cluster(cluster, name) if cfg.events_path().exists() else 0
+
+
 @events_app.command("relabel")
 def relabel(cluster: Annotated[int, typer.Argument(help="stranger cluster id (see `vigil faces unknowns`)")],
             name: Annotated[str, typer.Argument(help="the person's name")],
             config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Give a named stranger cluster's past face events the person's name."""
-    from vigil.events.log import EventLog
-
-    cfg = config_or_exit(config)
-    changed = EventLog(cfg.events_path()).relabel_cluster(cluster, name) if cfg.events_path().exists() else 0
+    changed = relabel_events(config_or_exit(config), cluster, name)
     if as_json:
         emit_json({"cluster_id": cluster, "name": name, "events": changed})
     else:
