@@ -53,7 +53,7 @@ def list_events(
 ) -> None:
     """Events, newest first."""
     from vigil.events.log import EventLog, EventQuery
-    from vigil.formats.events import event_json, iso, parse_time
+    from vigil.formats.events import event_json, parse_time
 
     cfg = config_or_exit(config)
     now = time.time()
@@ -71,9 +71,10 @@ def list_events(
     table = Table(title=f"{len(found)} events", title_justify="left")
     for column in ("id", "camera", "label", "name", "count", "score", "start", "end"):
         table.add_column(column)
+    shown = lambda t: time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))  # noqa: E731
     for e in found:
-        table.add_row(str(e.id), e.camera, e.label, e.name or "", str(e.max_count), f"{e.score:.2f}",
-                      iso(e.start) or "", iso(e.end) or "open")
+        table.add_row(str(e.id), e.camera, e.label, e.name or "", str(e.max_count), f"{e.score:.2f}", shown(e.start),
+                      shown(e.end) if e.end is not None else "open")
     out.print(table)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import simplejpeg
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from vigil import annotate
 from vigil.config import VigilConfig
@@ -45,6 +45,9 @@ class _Metrics:
         self.dropped = Counter("vigil_watch_dropped", "Frames dropped because a camera's queue was full", ["camera"],
                                registry=registry)
         self.events = Counter("vigil_events", "Events opened", ["camera", "label"], registry=registry)
+        self.queued = Gauge("vigil_watch_queue", "Frames waiting to be processed", registry=registry)
+        self.latency = Histogram("vigil_watch_seconds", "From a file found complete to its events published",
+                                 buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30), registry=registry)
 
 
 class EventService:
@@ -57,6 +60,7 @@ class EventService:
         self.metrics = _Metrics(registry)
         self.skip = FrameSkip(config.watch.frames_to_skip)
         self.queue = FrameQueue(config.watch.queue_per_camera, self._dropped)
+        self.metrics.queued.set_function(lambda: len(self.queue))
         self.publisher: Any = None
         if config.mqtt.host:
             from vigil.events.publisher import MqttPublisher
@@ -137,6 +141,7 @@ class EventService:
         self.log.save(changes, snapshots, processed=(frame.path, frame.mtime))
         self._discover(frame.camera, seen)
         self._emit(changes)
+        self.metrics.latency.observe(max(0.0, time.time() - frame.seen))
         return changes
 
     def _analyse(self, frame: Frame) -> tuple[Detections, Detections | None, np.ndarray | None] | None:
