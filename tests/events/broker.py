@@ -3,6 +3,7 @@ that records every message (retained ones included)."""
 
 from __future__ import annotations
 
+import getpass
 import shutil
 import signal
 import socket
@@ -38,8 +39,9 @@ class Broker:
     def __init__(self, folder: Path) -> None:
         self.folder, self.port = folder, free_port()
         self.conf = folder / "mosquitto.conf"
+        # started as root, mosquitto would switch to the "mosquitto" user, who cannot write the persistence file here
         self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
-                             f"persistence_location {folder}/\nautosave_interval 1\n")
+                             f"persistence_location {folder}/\nautosave_interval 1\nuser {getpass.getuser()}\n")
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> Broker:

@@ -116,6 +116,10 @@ class MqttPublisher:
                 self._discovery[topic] = payload
             self._send(topic, payload, retain=True)
 
+    def zero_counts(self, camera: str, labels: set[str]) -> None:
+        for label in sorted(labels - {wire.FACE}):
+            self._send(wire.count_topic(self.prefix, camera, label), wire.count_payload(0), retain=True)
+
     def forget_camera(self, camera: str, labels: set[str]) -> None:
         """A camera went away: its discovery configs and retained counts are cleared (empty retained messages)."""
         discovery = self.config.discovery_prefix.rstrip("/")

@@ -82,6 +82,7 @@ class EventService:
             self.publisher.start()
             for camera, labels in self._cameras.items():
                 self.publisher.discover(camera, labels, set())
+                self.publisher.zero_counts(camera, labels)  # a process that died left its last counts retained
         for target, name in ((self._work, "vigil-events-worker"), (self._tick, "vigil-events-timer")):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
