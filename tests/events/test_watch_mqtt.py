@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import signal
 import threading
 import time
 from pathlib import Path
@@ -176,7 +177,7 @@ def _both_processed(service, watched: Path) -> bool:
 
 
 def test_events_made_while_the_broker_is_down_arrive_after_it_returns(service, subscriber, broker, watched):
-    broker.stop()
+    broker.stop(signal.SIGKILL)  # killed: no goodbye to its clients
     deadline = time.monotonic() + 10
     while service.publisher.connected.is_set():
         assert time.monotonic() < deadline
