@@ -176,6 +176,20 @@ def _both_processed(service, watched: Path) -> bool:
     return all(service.log.processed(str(p), p.stat().st_mtime) for p in (watched / "side").iterdir())
 
 
+def test_a_half_written_frame_is_not_read_early(service, subscriber, watched):
+    data = shared_image("dog.jpg").read_bytes()
+    target = watched / "porch" / "00001-capture.jpg"
+    target.parent.mkdir()
+    with open(target, "wb") as f:  # a slow writer, pausing half way, in a brand-new folder
+        f.write(data[: len(data) // 2])
+        f.flush()
+        time.sleep(1.5)
+        assert not service.log.processed(str(target), target.stat().st_mtime)
+        assert not service.log.query(_query(camera="porch")) and not subscriber.on("vigil/porch/dog")
+        f.write(data[len(data) // 2:])
+    assert subscriber.wait_for("vigil/porch/dog").payload == b"1"
+
+
 def test_events_made_while_the_broker_is_down_arrive_after_it_returns(service, subscriber, broker, watched):
     broker.stop(signal.SIGKILL)  # killed: no goodbye to its clients
     deadline = time.monotonic() + 10

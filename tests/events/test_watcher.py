@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from vigil.config import WatchConfig
+from vigil.events.openfiles import open_for_writing
 from vigil.events.watcher import CameraNamer, FolderWatcher, Frame, FrameQueue
 
 
@@ -88,6 +89,30 @@ def test_a_frame_written_at_once_into_a_new_folder_is_found(tmp_path):
         assert sorted(Path(_next(queue).path).parent.name for _ in range(3)) == ["event0", "event1", "event2"]
     finally:
         watcher.stop()
+
+
+def test_a_paused_writer_in_a_new_folder_is_waited_for(tmp_path):
+    watcher, queue = _watcher(tmp_path)
+    try:
+        target = tmp_path / "6" / "00001-capture.jpg"
+        target.parent.mkdir()
+        with open(target, "wb") as f:
+            f.write(b"\xff\xd8" + b"\0" * 5000)
+            f.flush()
+            assert queue.get(1.5) is None  # stable size, young folder, but still open for writing
+            f.write(b"\xff\xd9")
+        assert _next(queue).path == str(target)
+    finally:
+        watcher.stop()
+
+
+def test_open_for_writing_sees_our_own_writers(tmp_path):
+    path = tmp_path / "f.jpg"
+    with open(path, "wb"):
+        assert open_for_writing(str(path))
+    with open(path, "rb"):
+        assert not open_for_writing(str(path))
+    assert not open_for_writing(str(tmp_path / "missing.jpg"))
 
 
 def test_after_a_restart_only_unprocessed_newer_files_are_queued(tmp_path):

@@ -5,9 +5,10 @@ watchdog (inotify on Linux, imported only when `[watch] dirs` is set) reports a 
 polling observer), a file counts as complete once its size and mtime have not changed for the settle time. A new folder
 is the one gap in inotify: a file written and closed in it before its watch was added (ZoneMinder's first alarm frame
 of an event, in the event's new folder) gives no close event, so files appearing in a folder younger than
-FRESH_WINDOW_S count as complete after FRESH_SETTLE_S of stable size; a writer that keeps writing is seen changing,
-and one that is still open when the watch arrives is reported by its close. Frames wait in a bounded queue per
-camera; when a camera's queue is full its oldest frame is dropped and counted.
+FRESH_WINDOW_S count as complete after FRESH_SETTLE_S of stable size, unless a process we can see (our own user's,
+or any as root) still has the file open for writing: then its close, which inotify now reports, decides.
+
+Frames wait in a bounded queue per camera; when a camera's queue is full its oldest frame is dropped and counted.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from vigil.config import WatchConfig
+from vigil.events.openfiles import open_for_writing
 
 log = logging.getLogger(__name__)
 INOTIFY_FALLBACK_S = 10.0  # with inotify, a file in an older folder that never reports its close: a safety net
@@ -199,8 +201,12 @@ class FolderWatcher:
                         self._pending[path] = (st.st_size, st.st_mtime, now, settle)
                     elif now - since >= settle and st.st_size > 0:
                         del self._pending[path]
-                        ready.append(path)
-            for path in ready:
+                        ready.append((path, settle))
+            for path, settle in ready:
+                if open_for_writing(path):  # a paused writer: look again later (or its close event comes first)
+                    with self._lock:
+                        self._pending.setdefault(path, (-1, -1.0, time.monotonic(), settle))
+                    continue
                 self._offer(path)
 
     def _catch_up(self, root: str) -> None:
