@@ -167,6 +167,58 @@ class FacesConfig(Section):
         return self
 
 
+class WatchConfig(Section):
+    dirs: list[Path] = Field(default_factory=list, title="Watched folders",
+                             description="folders whose new image files are processed as they appear (NVR alarm "
+                                         "frames, FTP uploads); readable without being in [media] roots")
+    camera_pattern: str = Field("", title="Camera pattern",
+                                description="regex with a (?P<camera>...) group, matched against the path relative "
+                                            "to the watched folder; empty: the first folder below it (ZoneMinder's "
+                                            "monitor id)")
+    default_camera: str = Field("default", min_length=1, title="Default camera",
+                                description="camera of a file that matches no pattern")
+    extensions: list[str] = Field([".jpg", ".jpeg", ".png", ".bmp", ".webp"], title="Extensions",
+                                  description="file name endings that are frames (case-insensitive)")
+    queue_per_camera: int = Field(8, ge=1, title="Queue per camera",
+                                  description="frames waiting per camera; beyond it the oldest are dropped (counted)")
+    settle_s: float = Field(1.0, gt=0, title="Settle time",
+                            description="without inotify close events (polling): a file is complete when its size "
+                                        "has not changed for this long")
+    frames_to_skip: int = Field(0, ge=0, title="Frames to skip",
+                                description="reuse the labels for frames this close on one camera (seed "
+                                            "conseqImagesToSkip; 0: off)")
+    faces: bool = Field(True, title="Faces", description="recognise faces on frames where a person is detected")
+
+
+class EventsConfig(Section):
+    hold_s: float = Field(30.0, gt=0, title="Hold time",
+                          description="an event stays open this long after its label was last seen")
+    labels: list[str] = Field(default_factory=list, title="Event labels",
+                              description="object labels that make events; empty: every detected label")
+    snapshots: bool = Field(True, title="Snapshots", description="keep an annotated JPEG per event")
+    retention_days: float = Field(14.0, gt=0, title="Retention days", description="events older than this are deleted")
+    retention_mb: float = Field(1024.0, gt=0, title="Retention MB",
+                                description="oldest events are deleted while snapshots take more than this")
+    database: Path | None = Field(None, title="Event log",
+                                  description="SQLite file (default <data_dir>/events.sqlite3)")
+    public_url: str = Field("", title="Public URL",
+                            description="base of snapshot and thumbnail URLs in MQTT messages (default: "
+                                        "http://<server host>:<port>)")
+
+
+class MqttConfig(Section):
+    host: str = Field("", title="Broker host", description="MQTT broker; empty: MQTT off")
+    port: int = Field(1883, ge=1, le=65535, title="Broker port", description="1883, or 8883 with TLS")
+    username: str = Field("", title="Username", description="broker login; empty: anonymous")
+    password: str = Field("", title="Password", description="broker password")
+    tls: bool = Field(False, title="TLS", description="connect with TLS (system CA certificates)")
+    client_id: str = Field("vigil", min_length=1, title="Client id", description="MQTT client id")
+    topic_prefix: str = Field("vigil", min_length=1, title="Topic prefix", description="first level of every topic")
+    discovery_prefix: str = Field("homeassistant", title="Discovery prefix",
+                                  description="Home Assistant discovery prefix; empty: no discovery")
+    keepalive_s: int = Field(30, ge=5, title="Keepalive", description="seconds between pings")
+
+
 class VigilConfig(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VIGIL_", env_nested_delimiter="__", extra="forbid")
 
@@ -185,6 +237,9 @@ class VigilConfig(BaseSettings):
                                  description="known person vs stranger on whole-body crops (seed 000)")
 
     faces: FacesConfig = Field(default_factory=FacesConfig, title="Faces", description="face detection and recognition")
+    watch: WatchConfig = Field(default_factory=WatchConfig, title="Watcher", description="watched NVR folders")
+    events: EventsConfig = Field(default_factory=EventsConfig, title="Events", description="the event log")
+    mqtt: MqttConfig = Field(default_factory=MqttConfig, title="MQTT", description="publishing events over MQTT")
     models: dict[str, ModelThresholds] = Field(default_factory=dict, title="Per-model thresholds",
                                                description="[models.\"<name>\"] tables")
 
@@ -203,6 +258,9 @@ class VigilConfig(BaseSettings):
 
     def gallery_path(self) -> Path:
         return self.faces.gallery or self.store.data_dir / "gallery.sqlite3"
+
+    def events_path(self) -> Path:
+        return self.events.database or self.store.data_dir / "events.sqlite3"
 
     def classifier_path(self) -> Path:
         return self.faces.classifier or self.store.data_dir / "face_classifier"
@@ -246,7 +304,8 @@ def _warn(old: str, new: str) -> None:
 
 
 _PATH_KEYS = {("media", "roots"), ("store", "home"), ("store", "data_dir"), ("faces", "gallery"),
-              ("faces", "classifier"), ("rpc", "mount_point")}
+              ("faces", "classifier"), ("rpc", "mount_point"),
+              ("watch", "dirs"), ("events", "database")}
 
 
 def load_config(path: str | os.PathLike | None = None) -> VigilConfig:

@@ -22,13 +22,19 @@ class _Last:
     labels: Any  # what the model said about that frame (Detections in the server)
 
 
+def frame_number(file_name: str) -> int | None:
+    """The leading frame number of a ZoneMinder frame's file name (`00088-capture.jpg` → 88), or None."""
+    match = _FRAME.match(file_name)
+    return int(match.group(1)) if match else None
+
+
 def parse(path: str) -> tuple[str, int] | None:
     """(monitor, frame number) of a ZoneMinder event path, or None."""
     parts = path.split("/")
-    match = _FRAME.match(parts[-1])
-    if len(parts) < 6 or not match or not parts[4]:
+    frame = frame_number(parts[-1])
+    if len(parts) < 6 or frame is None or not parts[4]:
         return None
-    return parts[4], int(match.group(1))
+    return parts[4], frame
 
 
 class FrameSkip:
@@ -46,9 +52,12 @@ class FrameSkip:
     def reuse(self, path: str) -> Any | None:
         """The labels to copy for this path, or None when the model must run."""
         key = parse(path) if self.frames > 0 else None
-        if key is None:
+        return None if key is None else self.reuse_at(*key)
+
+    def reuse_at(self, monitor: str, frame: int) -> Any | None:
+        """As `reuse`, for a monitor (camera) and frame number known otherwise (the folder watcher)."""
+        if self.frames <= 0:
             return None
-        monitor, frame = key
         with self._lock:
             last = self._last.get(monitor)
             if last is not None and 0 < frame - last.frame <= self.frames:
@@ -58,5 +67,9 @@ class FrameSkip:
     def remember(self, path: str, labels: Any) -> None:
         key = parse(path) if self.frames > 0 else None
         if key is not None:
+            self.remember_at(*key, labels)
+
+    def remember_at(self, monitor: str, frame: int, labels: Any) -> None:
+        if self.frames > 0:
             with self._lock:
-                self._last[key[0]] = _Last(key[1], labels)
+                self._last[monitor] = _Last(frame, labels)

@@ -102,3 +102,36 @@ class Presence:
     person: bool
     score: float  # probability of "person", 0–1
     model: str
+
+
+@dataclass
+class Event:
+    """A label (or a face) seen on one camera: open from `start` until `hold_s` after `last_seen`, then `end` is set.
+
+    Objects: `label` is the class name and `count` how many the latest frame showed. Faces: `label` is "face" and
+    `name` the person, or "unknown" with the stranger's provisional `cluster_id`.
+    """
+
+    camera: str
+    label: str
+    start: float
+    score: float
+    box: tuple[float, float, float, float]
+    count: int = 1
+    name: str | None = None
+    cluster_id: int | None = None
+    id: int = 0  # 0 until the event log stores it
+    last_seen: float = 0.0
+    end: float | None = None
+    max_count: int = 1
+    frames: int = 1
+    source: str = ""  # the file of the best-scoring frame
+    has_snapshot: bool = False
+
+
+@dataclass(frozen=True)
+class EventChange:
+    """What happened to an event: "new", "update" (count or best score changed) or "end"."""
+
+    type: str
+    event: Event

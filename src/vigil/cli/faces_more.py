@@ -72,6 +72,9 @@ def register(app: typer.Typer) -> None:
         except VigilError as exc:
             fail(exc, 1)
         err.print(f"cluster {cluster} → {person} ({moved} samples)")
+        from vigil.cli.events import relabel_events
+
+        relabel_events(config_or_exit(config), cluster, person)  # its past events carry the name from now on
 
     @app.command()
     def feedback(not_name: Annotated[str | None, typer.Option("--not", help="the faces shown are NOT this person")]

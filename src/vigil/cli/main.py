@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from vigil.cli.common import ConfigOpt, JsonOpt, config_or_exit, emit_json, err, fail, out
+from vigil.cli.events import events_app, watch
 from vigil.cli.faces import faces_app
 from vigil.cli.presence import presence_app
 from vigil.cli.run import run as run_task
@@ -24,6 +25,8 @@ app.add_typer(models_app, name="models")
 app.add_typer(faces_app, name="faces")
 app.command("run")(run_task)
 app.add_typer(presence_app, name="presence")
+app.add_typer(events_app, name="events")
+app.command("watch")(watch)
 @app.callback()
 def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logs on stderr")] = False) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,

@@ -124,17 +124,21 @@ class FaceRecognizer:
         except NotFound:
             return -1
 
-    def _remember(self, matches: list[Match], embeddings: np.ndarray, chips: list, source: str) -> None:
+    def _remember(self, matches: list[Match], embeddings: np.ndarray, chips: list, source: str) -> list[int]:
+        """File strangers into provisional clusters; the cluster id per match (-1: not filed)."""
+        clusters = [-1] * len(matches)
         if not self.record_strangers:
-            return
-        for m, vector, chip in zip(matches, embeddings, chips, strict=True):
+            return clusters
+        for i, (m, vector, chip) in enumerate(zip(matches, embeddings, chips, strict=True)):
             if m.name == UNKNOWN:
-                self.gallery.add_stranger(vector, thumbnail(chip), source, self.config.cluster_distance)
+                clusters[i] = self.gallery.add_stranger(vector, thumbnail(chip), source, self.config.cluster_distance)
+        return clusters
 
     # --- the three verbs ---------------------------------------------------------------------------------
     def recognize(self, frame: DecodedImage, source: str = "") -> Detections:
-        """Every face in a frame: xyxy (original pixels), score (detector), data name / similarity /
-        person_id, plus quality ("ok", "small", "blurry": unchecked faces are named "uncertain")."""
+        """Every face in a frame: xyxy (original pixels), score (detector), data name / similarity / person_id /
+        cluster_id (a stranger's provisional cluster, else -1), plus quality ("ok", "small", "blurry": unchecked
+        faces are named "uncertain")."""
         scale = frame.scale
         faces = self.detect(frame.pixels)
         for f in faces:
@@ -142,18 +146,19 @@ class FaceRecognizer:
         good = [f for f in faces if f.quality == "ok"]
         vectors, chips = self.embed(frame.pixels, np.array([f.xyxy for f in good], np.float32))
         matches = self.identify(vectors)
-        self._remember(matches, vectors, chips, source)
-        pending = iter(matches)
-        names, sims, pids = [], [], []
+        pending = iter(zip(matches, self._remember(matches, vectors, chips, source), strict=True))
+        names, sims, pids, clusters = [], [], [], []
         for f in faces:
-            m = next(pending) if f.quality == "ok" else Match(UNCERTAIN, float("inf"), -1)
+            m, cluster = next(pending) if f.quality == "ok" else (Match(UNCERTAIN, float("inf"), -1), -1)
             names.append(m.name)
             sims.append(m.similarity)
             pids.append(m.person_id)
+            clusters.append(cluster)
         xyxy = np.array([f.xyxy for f in faces], np.float32).reshape(-1, 4) / scale
         return Detections(xyxy, [f.score for f in faces], np.zeros(len(faces), np.int64), {
             "name": np.array(names, dtype=object), "similarity": np.array(sims, np.float32),
-            "person_id": np.array(pids, np.int64), "quality": np.array([f.quality for f in faces], dtype=object)})
+            "person_id": np.array(pids, np.int64), "quality": np.array([f.quality for f in faces], dtype=object),
+            "cluster_id": np.array(clusters, np.int64)})  # a stranger's provisional cluster (-1: none)
 
     def label_persons(self, frame: DecodedImage, detections: Detections, source: str = "") -> Detections:
         """Seed `detect_faces` for one image: every detection echoed in order with data["face"] and

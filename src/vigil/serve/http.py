@@ -25,6 +25,7 @@ from vigil.formats import deepstack, native
 from vigil.pipeline import DetectRequest
 from vigil.serve import auth, mapping, web
 from vigil.serve.engine import DETECT, FACES, CustomModels, Engine
+from vigil.serve.http_events import events_router
 from vigil.serve.http_v2 import v2_router
 from vigil.serve.middleware import AccessLog, Admission, BodyLimit
 
@@ -40,6 +41,7 @@ def create_app(engine: Engine) -> FastAPI:
     _operations(app, engine)
     app.include_router(deepstack_router(engine))
     app.include_router(v2_router(engine))
+    app.include_router(events_router(engine))
     web.install(app, engine)  # the page at / and its routes (serve/web.py)
     limit = engine.config.limits.max_bytes + 1024 * 1024  # room for the multipart envelope and form fields
     app.add_middleware(BodyLimit, max_bytes=limit, drain_bytes=4 * limit)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from typing import Any
 
 import uvicorn
 
@@ -42,6 +43,17 @@ def check_bind(config: VigilConfig) -> None:
                 log.warning("zerorpc endpoint is reachable from the network", extra={"endpoint": endpoint})
 
 
+def start_events(config: VigilConfig, engine: Engine) -> Any:
+    """The folder watcher and event publishing ([watch] dirs, [mqtt] host) on the engine's pipeline, or None."""
+    if not config.watch.dirs:
+        if config.mqtt.host:
+            log.warning("[mqtt] is set but [watch] dirs is empty: no events to publish")
+        return None
+    from vigil.events.service import EventService
+
+    return EventService(config, engine.pipeline, engine.metrics.registry).start()
+
+
 class _Server(uvicorn.Server):
     """uvicorn's server, telling the zerorpc servers to stop at the same signal."""
 
@@ -68,12 +80,16 @@ def run_server(config: VigilConfig) -> None:
     server = config.server
     log.info("models loaded; serving HTTP", extra={"url": f"http://{server.host}:{server.port}",
                                                    "model": config.detect.model})
-    uv_config = uvicorn.Config(create_app(engine), host=server.host, port=server.port, log_config=None,
+    app = create_app(engine)
+    app.state.events = start_events(config, engine)
+    uv_config = uvicorn.Config(app, host=server.host, port=server.port, log_config=None,
                                access_log=False, timeout_graceful_shutdown=int(server.graceful_shutdown_s))
     try:
         _Server(uv_config, rpc).run()
     finally:
         if rpc is not None:
             rpc.stop()
+        if app.state.events is not None:
+            app.state.events.stop()
         engine.close()
         log.info("stopped")

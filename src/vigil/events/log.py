@@ -1,0 +1,227 @@
+"""The event log: one SQLite file in WAL mode, mode 0600 (it holds who came and went).
+
+Events, their annotated snapshots, the files already processed (path and mtime, so a restart skips them) and the
+cameras seen with their labels (so Home Assistant discovery is published once and removed when a camera goes).
+Writers take the lock up front (BEGIN IMMEDIATE), as the gallery does, so `vigil watch` and `vigil serve` can
+share the file. An existing file that is not a readable event log is refused and left untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from vigil.errors import ModelIntegrityError, NotFound
+from vigil.events.schema import SCHEMA, SCHEMA_VERSION
+from vigil.results import Event, EventChange
+
+BUSY_TIMEOUT_MS = 30_000
+_COLUMNS = ("id, camera, label, name, cluster_id, start, last_seen, end_time, count, max_count, score, box, frames, "
+            "source, EXISTS(SELECT 1 FROM snapshots s WHERE s.event_id = events.id)")
+
+
+@dataclass(frozen=True)
+class EventQuery:
+    camera: str | None = None
+    label: str | None = None
+    name: str | None = None
+    since: float | None = None  # events still open at or after this time
+    until: float | None = None  # events that started at or before this time
+    limit: int = 100
+
+
+class EventLog:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        existed = self.path.exists()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not existed:  # SQLite gives the -wal and -shm files the database file's mode
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        self._local = threading.local()
+        self._check(existed)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                               check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA synchronous=NORMAL")  # WAL: never corrupt; a power cut may lose the last frames' rows
+        return conn
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        return conn
+
+    def _check(self, existed: bool) -> None:
+        try:
+            conn = self._conn
+            if existed:
+                tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+                if tables and "meta" not in tables:
+                    raise sqlite3.DatabaseError("an SQLite file, but not a Vigil event log")
+            conn.execute("PRAGMA journal_mode=WAL")
+            with self._write() as c:
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        c.execute(statement)
+                c.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise ModelIntegrityError(f"{self.path}: the event log is unreadable ({exc}); it was left untouched: "
+                                      "move it away to start an empty log") from None
+        version = self._conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0]
+        if int(version) > SCHEMA_VERSION:
+            raise ModelIntegrityError(f"{self.path}: event log schema {version} is newer than this Vigil's")
+        os.chmod(self.path, 0o600)
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # --- events --------------------------------------------------------------------------------------------------
+    def save(self, changes: Iterable[EventChange], snapshots: dict[int, bytes] | None = None,
+             processed: tuple[str, float] | None = None) -> None:
+        """Store changes in one transaction; a new event gets its id here. `snapshots` maps id(event) → JPEG;
+        `processed` (path, mtime) marks the frame done in the same transaction."""
+        snapshots = snapshots or {}
+        with self._write() as c:
+            if processed is not None:
+                c.execute("INSERT OR REPLACE INTO processed(path, mtime, done) VALUES (?, ?, ?)",
+                          (*processed, time.time()))
+            for change in changes:
+                e = change.event
+                row = (e.count, e.max_count, e.score, json.dumps(list(e.box)), e.frames, e.source, e.last_seen,
+                       e.end, e.name)
+                if change.type == "new" and not e.id:
+                    e.id = int(c.execute(
+                        "INSERT INTO events(count, max_count, score, box, frames, source, last_seen, end_time, name, "
+                        "camera, label, cluster_id, start) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (*row, e.camera, e.label, e.cluster_id, e.start)).lastrowid)
+                else:
+                    c.execute("UPDATE events SET count=?, max_count=?, score=?, box=?, frames=?, source=?, "
+                              "last_seen=?, end_time=?, name=? WHERE id=?", (*row, e.id))
+                jpeg = snapshots.get(id(e))
+                if jpeg is not None:
+                    c.execute("INSERT OR REPLACE INTO snapshots(event_id, jpeg, bytes) VALUES (?, ?, ?)",
+                              (e.id, jpeg, len(jpeg)))
+                    e.has_snapshot = True
+
+    def get(self, event_id: int) -> Event:
+        row = self._conn.execute(f"SELECT {_COLUMNS} FROM events WHERE id = ?", (event_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no event {event_id}")
+        return _event(row)
+
+    def query(self, q: EventQuery = EventQuery()) -> list[Event]:
+        """Newest first."""
+        where, args = [], []
+        for column, value in (("camera", q.camera), ("label", q.label), ("name", q.name)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        if q.since is not None:
+            where.append("COALESCE(end_time, last_seen) >= ?")
+            args.append(q.since)
+        if q.until is not None:
+            where.append("start <= ?")
+            args.append(q.until)
+        sql = f"SELECT {_COLUMNS} FROM events {'WHERE ' + ' AND '.join(where) if where else ''} " \
+              "ORDER BY start DESC, id DESC LIMIT ?"
+        return [_event(r) for r in self._conn.execute(sql, (*args, q.limit)).fetchall()]
+
+    def snapshot(self, event_id: int) -> bytes:
+        row = self._conn.execute("SELECT jpeg FROM snapshots WHERE event_id = ?", (event_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"event {event_id} has no snapshot")
+        return bytes(row[0])
+
+    def end_open(self, now: float) -> int:
+        """Close events a stopped process left open (at their last sighting)."""
+        with self._write() as c:
+            return c.execute("UPDATE events SET end_time = last_seen, count = 0 WHERE end_time IS NULL").rowcount
+
+    def relabel_cluster(self, cluster_id: int, name: str) -> int:
+        """A stranger cluster was named: its past events carry the name from now on."""
+        with self._write() as c:
+            return c.execute("UPDATE events SET name = ? WHERE cluster_id = ? AND label = 'face'",
+                             (name, cluster_id)).rowcount
+
+    def prune(self, days: float, megabytes: float, now: float | None = None) -> int:
+        """Delete events older than `days`, then the oldest while snapshots exceed `megabytes`; returns deleted."""
+        now = time.time() if now is None else now
+        with self._write() as c:
+            deleted = c.execute("DELETE FROM events WHERE end_time IS NOT NULL AND end_time < ?",
+                                (now - days * 86400,)).rowcount
+            c.execute("DELETE FROM processed WHERE done < ?", (now - days * 86400,))
+            budget = int(megabytes * 1024 * 1024)
+            total = c.execute("SELECT COALESCE(SUM(bytes), 0) FROM snapshots").fetchone()[0]
+            for event_id, size in c.execute("SELECT s.event_id, s.bytes FROM snapshots s JOIN events e "
+                                            "ON e.id = s.event_id ORDER BY e.start, e.id").fetchall():
+                if total <= budget:
+                    break
+                deleted += c.execute("DELETE FROM events WHERE id = ?", (event_id,)).rowcount
+                total -= size
+        return deleted
+
+    # --- files and cameras ---------------------------------------------------------------------------------------
+    def processed(self, path: str, mtime: float) -> bool:
+        row = self._conn.execute("SELECT mtime FROM processed WHERE path = ?", (path,)).fetchone()
+        return row is not None and row[0] == mtime
+
+    def mark_processed(self, path: str, mtime: float) -> None:
+        self.save([], processed=(path, mtime))
+
+    def newest_processed(self, under: str) -> float | None:
+        """The newest mtime processed below a folder: files written later arrived while Vigil was down."""
+        row = self._conn.execute("SELECT MAX(mtime) FROM processed WHERE path LIKE ? ESCAPE '\\'",
+                                 (_like_prefix(under),)).fetchone()
+        return row[0]
+
+    def cameras(self) -> dict[str, set[str]]:
+        return {r[0]: set(json.loads(r[1])) for r in self._conn.execute("SELECT name, labels FROM cameras")}
+
+    def note_camera(self, camera: str, labels: set[str]) -> None:
+        now = time.time()
+        with self._write() as c:
+            c.execute("INSERT INTO cameras(name, labels, first_seen, last_seen) VALUES (?, ?, ?, ?) ON CONFLICT(name) "
+                      "DO UPDATE SET labels = excluded.labels, last_seen = excluded.last_seen",
+                      (camera, json.dumps(sorted(labels)), now, now))
+
+    def forget_camera(self, camera: str) -> None:
+        with self._write() as c:
+            c.execute("DELETE FROM cameras WHERE name = ?", (camera,))
+
+
+def _like_prefix(folder: str) -> str:
+    escaped = folder.rstrip("/").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "/%"
+
+
+def _event(row: tuple) -> Event:
+    (event_id, camera, label, name, cluster_id, start, last_seen, end, count, max_count, score, box, frames, source,
+     snapshot) = row
+    return Event(camera, label, start, score, tuple(json.loads(box)), count, name, cluster_id, event_id, last_seen,
+                 end, max_count, frames, source, bool(snapshot))

@@ -1,0 +1,233 @@
+"""The event service: watched frames → the pipeline (objects, then faces where a person is) → events → the log, the
+SSE hub and MQTT. Runs inside `vigil serve` when `[watch] dirs` is set, or alone as `vigil watch`.
+
+One worker thread takes frames from the bounded queue (the pipeline's detector already uses every core); a timer
+ends events whose hold time ran out and applies retention.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import simplejpeg
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from vigil import annotate
+from vigil.config import VigilConfig
+from vigil.errors import VigilError
+from vigil.events.builder import EventBuilder, Sighting, sightings
+from vigil.events.hub import EventHub
+from vigil.events.log import EventLog
+from vigil.events.watcher import FolderWatcher, Frame, FrameQueue
+from vigil.formats.events import FACE
+from vigil.frameskip import FrameSkip, frame_number
+from vigil.pipeline import DetectRequest, Pipeline
+from vigil.results import Detections, EventChange
+
+log = logging.getLogger(__name__)
+PERSON = "person"
+EXPIRE_EVERY_S = 0.25
+RETENTION_EVERY_S = 600.0
+SNAPSHOT_QUALITY = 80
+
+
+class _Metrics:
+    def __init__(self, registry: CollectorRegistry | None) -> None:
+        registry = registry or CollectorRegistry()
+        self.frames = Counter("vigil_watch_frames", "Watched frames by outcome (processed, skipped, error)",
+                              ["camera", "outcome"], registry=registry)
+        self.dropped = Counter("vigil_watch_dropped", "Frames dropped because a camera's queue was full", ["camera"],
+                               registry=registry)
+        self.events = Counter("vigil_events", "Events opened", ["camera", "label"], registry=registry)
+        self.queued = Gauge("vigil_watch_queue", "Frames waiting to be processed", registry=registry)
+        self.latency = Histogram("vigil_watch_seconds", "From a file found complete to its events published",
+                                 buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30), registry=registry)
+
+
+class EventService:
+    def __init__(self, config: VigilConfig, pipeline: Pipeline, registry: CollectorRegistry | None = None) -> None:
+        self.config, self.pipeline = config, pipeline
+        self.base_url = config.events.public_url or f"http://{config.server.host}:{config.server.port}"
+        self.log = EventLog(config.events_path())
+        self.builder = EventBuilder(config.events.hold_s)
+        self.hub = EventHub()
+        self.metrics = _Metrics(registry)
+        self.skip = FrameSkip(config.watch.frames_to_skip)
+        self.queue = FrameQueue(config.watch.queue_per_camera, self._dropped)
+        self.metrics.queued.set_function(lambda: len(self.queue))
+        self.publisher: Any = None
+        if config.mqtt.host:
+            from vigil.events.publisher import MqttPublisher
+
+            self.publisher = MqttPublisher(config.mqtt, self.base_url)
+        self.watcher = FolderWatcher(config.watch, self.queue, self.log.processed, self.log.newest_processed,
+                                     self.camera_gone) if config.watch.dirs else None
+        self._cameras = self.log.cameras()
+        self._people: set[str] = set()
+        self._faces_ok = config.watch.faces
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # --- life cycle ----------------------------------------------------------------------------------------------
+    def start(self) -> EventService:
+        self.log.end_open(time.time())
+        self.log.prune(self.config.events.retention_days, self.config.events.retention_mb)
+        if self.publisher is not None:
+            self.publisher.start()
+            for camera, labels in self._cameras.items():
+                self.publisher.discover(camera, labels, set())
+                self.publisher.zero_counts(camera, labels)  # a process that died left its last counts retained
+        for target, name in ((self._work, "vigil-events-worker"), (self._tick, "vigil-events-timer")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        if self.watcher is not None:
+            self.watcher.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop watching, finish the frame in hand, end the open events (counts back to 0), say offline."""
+        if self.watcher is not None:
+            self.watcher.stop()
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(30)
+        self._emit(self.builder.end_all(time.time()))
+        if self.publisher is not None:
+            self.publisher.stop()
+        self.log.close()
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            frame = self.queue.get(timeout=0.5)
+            if frame is None:
+                continue
+            try:
+                self.process(frame)
+            except Exception:  # one bad frame must not stop the watcher
+                self.metrics.frames.labels(frame.camera, "error").inc()
+                log.exception("could not process a watched frame", extra={"path": frame.path})
+
+    def _tick(self) -> None:
+        pruned = time.monotonic()
+        while not self._stop.wait(EXPIRE_EVERY_S):
+            self._emit(self.builder.expire(time.time()))
+            if time.monotonic() - pruned >= RETENTION_EVERY_S:
+                pruned = time.monotonic()
+                self.log.prune(self.config.events.retention_days, self.config.events.retention_mb)
+
+    def _dropped(self, frame: Frame) -> None:
+        self.metrics.dropped.labels(frame.camera).inc()
+        log.warning("frame dropped: the camera's queue is full", extra={"camera": frame.camera, "path": frame.path})
+
+    # --- one frame -----------------------------------------------------------------------------------------------
+    def process(self, frame: Frame) -> list[EventChange]:
+        if self.log.processed(frame.path, frame.mtime):
+            return []
+        analysed = self._analyse(frame)
+        if analysed is None:
+            self.log.mark_processed(frame.path, frame.mtime)
+            return []
+        objects, faces, pixels = analysed
+        seen = sightings(objects, faces, self.config.events.labels)
+        # the hold time counts from when Vigil saw the label, so a backlog cannot split one event into several
+        changes = self.builder.observe(frame.camera, time.time(), seen, frame.path)
+        snapshots = self._snapshots(changes, frame.path, objects, faces, pixels)
+        self.log.save(changes, snapshots, processed=(frame.path, frame.mtime))
+        self._discover(frame.camera, seen)
+        self._emit(changes)
+        self.metrics.latency.observe(max(0.0, time.time() - frame.seen))
+        return changes
+
+    def _analyse(self, frame: Frame) -> tuple[Detections, Detections | None, np.ndarray | None] | None:
+        number = frame_number(os.path.basename(frame.path))
+        reused = self.skip.reuse_at(frame.camera, number) if number is not None else None
+        if reused is not None:
+            self.metrics.frames.labels(frame.camera, "skipped").inc()
+            return (*reused, None)
+        result, decoded = self.pipeline.detect(frame.path, request=DetectRequest(keep_pixels=True))
+        if not result.ok or decoded is None:
+            self.metrics.frames.labels(frame.camera, "error").inc()
+            log.warning("watched file is not a usable image", extra={"path": frame.path, "error": result.error})
+            return None
+        objects, faces = result.detections, None
+        names = objects.data.get("class_name", np.array([], dtype=object))
+        if self._faces_ok and PERSON in set(names.tolist()):
+            faces = self._recognize(decoded, frame.path)
+        if number is not None:
+            self.skip.remember_at(frame.camera, number, (objects, faces))
+        self.metrics.frames.labels(frame.camera, "processed").inc()
+        return objects, faces, decoded.pixels
+
+    def _recognize(self, decoded: Any, path: str) -> Detections | None:
+        try:
+            return self.pipeline.faces.recognize(decoded, path)
+        except VigilError as exc:  # e.g. face models not pulled: objects keep working, faces are off until restart
+            log.error("face recognition is off for the watcher", extra={"error": str(exc)})
+            self._faces_ok = False
+            return None
+
+    def _snapshots(self, changes: list[EventChange], path: str, objects: Detections, faces: Detections | None,
+                   pixels: np.ndarray | None) -> dict[int, bytes]:
+        """One annotated JPEG of this frame for each event it is now the best frame of."""
+        wanted = [c.event for c in changes if c.event.source == path]
+        if not wanted or pixels is None or not self.config.events.snapshots:
+            return {}
+        drawn = annotate.draw(pixels, _drawable(objects, faces))
+        jpeg = simplejpeg.encode_jpeg(np.ascontiguousarray(drawn[:, :, :3]), quality=SNAPSHOT_QUALITY,
+                                      colorspace="RGB")
+        return {id(e): jpeg for e in wanted}
+
+    def _discover(self, camera: str, seen: list[Sighting]) -> None:
+        labels = {s.label for s in seen if s.label != FACE} | {PERSON}
+        people = {s.name for s in seen if s.label == FACE and s.cluster_id is None and s.name} - self._people
+        known = self._cameras.get(camera)
+        if known is not None and labels <= known and not people:
+            return
+        self._cameras[camera] = (known or set()) | labels
+        self._people |= people
+        self.log.note_camera(camera, self._cameras[camera])
+        if self.publisher is not None:
+            self.publisher.discover(camera, self._cameras[camera], people)
+
+    def _emit(self, changes: list[EventChange]) -> None:
+        if not changes:
+            return
+        if any(c.type == "end" for c in changes):
+            self.log.save([c for c in changes if c.type == "end"])
+        # listeners get copies: the builder keeps changing its open events while an SSE client is still writing
+        changes = [EventChange(c.type, replace(c.event)) for c in changes]
+        for change in changes:
+            if change.type == "new":
+                self.metrics.events.labels(change.event.camera, change.event.label).inc()
+        self.hub.publish(changes)
+        if self.publisher is not None:
+            self.publisher.publish(changes)
+
+    def camera_gone(self, camera: str) -> None:
+        """The camera's folder was deleted: forget it, and take its sensors out of Home Assistant."""
+        labels = self._cameras.pop(camera, None)
+        if labels is None:
+            return
+        self.log.forget_camera(camera)
+        if self.publisher is not None:
+            self.publisher.forget_camera(camera, labels)
+        log.info("camera gone", extra={"camera": camera})
+
+
+def _drawable(objects: Detections, faces: Detections | None) -> Detections:
+    parts = [Detections(objects.xyxy, objects.score, objects.class_id,
+                        {"class_name": objects.data.get("class_name", np.array([str(c) for c in objects.class_id],
+                                                                                dtype=object)),
+                         "face": np.full(len(objects), None, dtype=object)})]
+    if faces is not None and len(faces):
+        parts.append(Detections(faces.xyxy, faces.score, np.zeros(len(faces), np.int64),
+                                {"class_name": np.full(len(faces), FACE, dtype=object),
+                                 "face": np.array([str(n) for n in faces.data["name"]], dtype=object)}))
+    return Detections.merge(parts)

@@ -1,0 +1,167 @@
+"""Events on the wire: the event JSON (/v2/events, the SSE stream, `vigil events list --json`, MQTT `vigil/events`),
+the other MQTT topics and payloads, and the Home Assistant discovery configs.
+
+Topics (prefix "vigil" by default):
+  <prefix>/available                     "online" / "offline" (retained; the last will says offline)
+  <prefix>/events                        event JSON with "type": new / update / end (QoS 1)
+  <prefix>/<camera>/<label>              how many now, a bare integer, retained; "0" when the event ends
+  <prefix>/<camera>/face/<name>          a known face seen (JSON)
+  <prefix>/<camera>/face/unknown         a stranger, once per cluster and camera per hold time (JSON)
+  <prefix>/matches/<name>                Double Take's match shape, so its automations carry over
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from vigil.results import Event, EventChange
+
+FACE = "face"  # the label of face events
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def topic_part(text: str) -> str:
+    """One topic level (and discovery object id) from a camera, label or name: no '/', '+', '#' or spaces."""
+    return _UNSAFE.sub("_", text).strip("_") or "_"
+
+
+def iso(t: float | None) -> str | None:
+    return None if t is None else datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds")
+
+
+def snapshot_url(base_url: str, event_id: int) -> str:
+    return f"{base_url.rstrip('/')}/v2/events/{event_id}/snapshot.jpg"
+
+
+def thumbnail_url(base_url: str, cluster_id: int) -> str:
+    return f"{base_url.rstrip('/')}/v2/events/unknowns/{cluster_id}/thumbnail.jpg"
+
+
+def event_json(event: Event, base_url: str = "") -> dict[str, Any]:
+    """The one JSON shape of an event."""
+    return {
+        "id": event.id, "camera": event.camera, "label": event.label, "name": event.name,
+        "cluster_id": event.cluster_id, "score": round(event.score, 4), "box": [round(v, 1) for v in event.box],
+        "count": event.count, "max_count": event.max_count, "frames": event.frames,
+        "start_time": event.start, "last_seen": event.last_seen, "end_time": event.end, "source": event.source,
+        "snapshot": snapshot_url(base_url, event.id) if event.has_snapshot else None,
+    }
+
+
+def change_json(change: EventChange, base_url: str = "") -> dict[str, Any]:
+    return {"type": change.type, **event_json(change.event, base_url)}
+
+
+def sse(change: EventChange, base_url: str = "") -> str:
+    """One Server-Sent Events message: `event:` is the change type, `id:` the event id."""
+    body = json.dumps(change_json(change, base_url), separators=(",", ":"))
+    return f"event: {change.type}\nid: {change.event.id}\ndata: {body}\n\n"
+
+
+def dumps(document: Any) -> bytes:
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+# --- MQTT topics -------------------------------------------------------------------------------------------------
+def availability_topic(prefix: str) -> str:
+    return f"{prefix}/available"
+
+
+def events_topic(prefix: str) -> str:
+    return f"{prefix}/events"
+
+
+def count_topic(prefix: str, camera: str, label: str) -> str:
+    return f"{prefix}/{topic_part(camera)}/{topic_part(label)}"
+
+
+def face_topic(prefix: str, camera: str, name: str) -> str:
+    return f"{prefix}/{topic_part(camera)}/{FACE}/{topic_part(name)}"
+
+
+def match_topic(prefix: str, name: str) -> str:
+    return f"{prefix}/matches/{topic_part(name)}"
+
+
+# --- MQTT payloads -----------------------------------------------------------------------------------------------
+def count_payload(count: int) -> bytes:
+    return str(int(count)).encode()
+
+
+def face_payload(event: Event, base_url: str) -> dict[str, Any]:
+    """`<prefix>/<camera>/face/<name>` and `.../face/unknown`."""
+    body = {"id": event.id, "camera": event.camera, "name": event.name, "confidence": round(event.score, 4),
+            "box": [round(v, 1) for v in event.box], "time": iso(event.last_seen or event.start),
+            "snapshot": snapshot_url(base_url, event.id) if event.has_snapshot else None}
+    if event.cluster_id is not None:  # a stranger
+        body["cluster_id"] = event.cluster_id
+        body["thumbnail"] = thumbnail_url(base_url, event.cluster_id) if event.cluster_id is not None else None
+    return body
+
+
+def double_take_match(event: Event, base_url: str) -> dict[str, Any]:
+    """Double Take's `double-take/matches/<name>` message: confidence in percent, box as top/left/width/height."""
+    x1, y1, x2, y2 = event.box
+    duration = round(max(0.0, event.last_seen - event.start), 2)
+    return {
+        "id": str(event.id), "duration": duration, "timestamp": iso(event.last_seen or event.start),
+        "attempts": event.frames, "camera": event.camera, "zones": [],
+        "match": {"name": event.name, "confidence": round(event.score * 100, 2), "match": True,
+                  "box": {"top": round(y1), "left": round(x1), "width": round(x2 - x1), "height": round(y2 - y1)},
+                  "type": "latest", "duration": duration, "detector": "vigil", "filename": event.source,
+                  "base64": None, "snapshot": snapshot_url(base_url, event.id) if event.has_snapshot else None},
+    }
+
+
+# --- Home Assistant discovery ------------------------------------------------------------------------------------
+def _device(prefix: str) -> dict[str, Any]:
+    return {"identifiers": [f"{prefix}_server"], "name": "Vigil", "manufacturer": "Vigil", "model": "Vigil"}
+
+
+def camera_discovery(prefix: str, discovery: str, camera: str, label: str) -> list[tuple[str, dict[str, Any]]]:
+    """(topic, config) of the occupancy binary sensor and the count sensor of one camera and label."""
+    object_id = f"{topic_part(camera)}_{topic_part(label)}"
+    state = count_topic(prefix, camera, label)
+    common = {"state_topic": state, "availability_topic": availability_topic(prefix), "device": _device(prefix)}
+    occupancy = {"name": f"{camera} {label} occupancy", "unique_id": f"{prefix}_{object_id}_occupancy",
+                 "device_class": "occupancy", "value_template": "{{ 'ON' if (value | int(0)) > 0 else 'OFF' }}",
+                 **common}
+    count = {"name": f"{camera} {label} count", "unique_id": f"{prefix}_{object_id}_count",
+             "state_class": "measurement", "unit_of_measurement": label, "value_template": "{{ value | int(0) }}",
+             **common}
+    return [(f"{discovery}/binary_sensor/{prefix}/{object_id}_occupancy/config", occupancy),
+            (f"{discovery}/sensor/{prefix}/{object_id}_count/config", count)]
+
+
+def person_discovery(prefix: str, discovery: str, name: str) -> tuple[str, dict[str, Any]]:
+    """(topic, config) of a known person's sensor: its state is the camera that saw them last."""
+    object_id = f"person_{topic_part(name)}"
+    config = {"name": f"{name} last seen", "unique_id": f"{prefix}_{object_id}", "icon": "mdi:account",
+              "state_topic": match_topic(prefix, name), "value_template": "{{ value_json.camera }}",
+              "json_attributes_topic": match_topic(prefix, name), "availability_topic": availability_topic(prefix),
+              "device": _device(prefix)}
+    return f"{discovery}/sensor/{prefix}/{object_id}/config", config
+
+
+_RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_time(text: str, now: float) -> float:
+    """A time filter: epoch seconds, ISO 8601 (UTC unless it says otherwise) or an age such as 30m, 2h, 7d."""
+    text = text.strip()
+    relative = _RELATIVE.match(text)
+    if relative:
+        return now - float(relative.group(1)) * _UNITS[relative.group(2)]
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{text!r} is not a time: give epoch seconds, ISO 8601 or an age like 30m, 2h, 7d") from None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()

@@ -1,0 +1,66 @@
+"""Events open, update and end per camera and label with the hold time; faces by name and stranger cluster."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vigil.events.builder import EventBuilder, Sighting, sightings
+from vigil.results import Detections
+
+
+def make_objects(names: list[str], scores: list[float]) -> Detections:
+    boxes = [[10 * i, 10, 10 * i + 5, 20] for i in range(len(names))]
+    return Detections(boxes, scores, np.arange(len(names)), {"class_name": np.array(names, dtype=object)})
+
+
+def make_faces(names: list[str], clusters: list[int]) -> Detections:
+    n = len(names)
+    return Detections([[0, 0, 10, 10]] * n, [0.9] * n, np.zeros(n), {"name": np.array(names, dtype=object),
+                                                                       "cluster_id": np.array(clusters)})
+
+
+def person(count: int = 1, score: float = 0.8) -> Sighting:
+    return Sighting("person", count, score, (0.0, 0.0, 1.0, 1.0))
+
+
+def test_five_consecutive_frames_are_one_event_that_ends_after_the_hold():
+    builder = EventBuilder(hold_s=30)
+    changes = [c for t in range(5) for c in builder.observe("front", 100.0 + t, [person()])]
+    assert [c.type for c in changes] == ["new"]
+    assert builder.expire(104 + 29.9) == []
+    (end,) = builder.expire(104 + 30)
+    assert end.type == "end" and end.event.frames == 5 and end.event.count == 0 and end.event.end == 134
+    assert [c.type for c in builder.observe("front", 200, [person()])] == ["new"]  # a later visit is a new event
+
+
+@pytest.mark.parametrize(("second", "expected"), [
+    (person(2), ["update"]),  # the count changed
+    (person(1, 0.9), ["update"]),  # a clearly better score (and box, and snapshot)
+    (person(1, 0.82), []),  # nothing worth saying
+])
+def test_an_open_event_updates_only_when_it_changes(second, expected):
+    builder = EventBuilder(hold_s=30)
+    builder.observe("front", 0, [person()])
+    assert [c.type for c in builder.observe("front", 1, [second])] == expected
+
+
+def test_cameras_and_labels_are_separate_events():
+    builder = EventBuilder(hold_s=30)
+    car = Sighting("car", 1, 0.7, (0.0, 0.0, 1.0, 1.0))
+    changes = builder.observe("front", 0, [person(), car]) + builder.observe("back", 0, [person()])
+    assert sorted((c.event.camera, c.event.label) for c in changes) == [("back", "person"), ("front", "car"),
+                                                                        ("front", "person")]
+
+
+def test_sightings_group_objects_and_faces():
+    objects = make_objects(["person", "car", "person"], [0.5, 0.6, 0.9])
+    faces = make_faces(["alice", "unknown", "unknown", "uncertain", "alice"], [-1, 7, 8, -1, -1])
+    found = {(s.label, s.name, s.cluster_id): s for s in sightings(objects, faces)}
+    assert found[("person", None, None)].count == 2 and found[("person", None, None)].score == pytest.approx(0.9)
+    assert found[("person", None, None)].box == (20.0, 10.0, 25.0, 20.0)
+    assert found[("face", "alice", None)].count == 2
+    assert ("face", "unknown", 7) in found and ("face", "unknown", 8) in found
+    assert not any(name == "uncertain" for _, name, _ in found)  # a guess is not an event
+    assert [s.label for s in sightings(objects, None, labels=["car"])] == ["car"]
+    assert sightings(Detections.empty()) == []

@@ -1,0 +1,96 @@
+"""The event log: real SQLite, the gallery's schema mechanism, WAL, 0600, filters, retention, restart bookkeeping."""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+
+import pytest
+
+from vigil.errors import ModelIntegrityError, NotFound
+from vigil.events.log import EventLog, EventQuery
+from vigil.events.schema import SCHEMA_VERSION
+from vigil.results import Event, EventChange
+
+
+def store(log: EventLog, camera="front", label="person", start=100.0, name=None, cluster=None, jpeg=None,
+          end=None) -> Event:
+    e = Event(camera, label, start, 0.8, (1.0, 2.0, 3.0, 4.0), name=name, cluster_id=cluster, last_seen=start)
+    log.save([EventChange("new", e)], {id(e): jpeg} if jpeg else None)
+    if end is not None:
+        e.end = end
+        log.save([EventChange("end", e)])
+    return e
+
+
+def test_a_new_log_is_private_wal_and_versioned(tmp_path):
+    path = tmp_path / "data" / "events.sqlite3"
+    EventLog(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0] == str(SCHEMA_VERSION)
+
+
+def test_a_newer_or_foreign_file_is_refused_and_left_alone(tmp_path):
+    newer = tmp_path / "newer.sqlite3"
+    EventLog(newer)
+    with sqlite3.connect(newer) as conn:
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION + 1),))
+    with pytest.raises(ModelIntegrityError, match="newer than this Vigil"):
+        EventLog(newer)
+    foreign = tmp_path / "foreign.sqlite3"
+    with sqlite3.connect(foreign) as conn:
+        conn.execute("CREATE TABLE photos (id INTEGER)")
+    with pytest.raises(ModelIntegrityError, match="not a Vigil event log"):
+        EventLog(foreign)
+    garbage = tmp_path / "garbage.sqlite3"
+    garbage.write_bytes(b"not a database at all" * 100)
+    with pytest.raises(ModelIntegrityError, match="unreadable"):
+        EventLog(garbage)
+    assert garbage.read_bytes() == b"not a database at all" * 100
+
+
+def test_filters_newest_first(tmp_path):
+    log = EventLog(tmp_path / "e.sqlite3")
+    store(log, "front", "person", 100, end=110)
+    store(log, "back", "car", 200)
+    alice = store(log, "front", "face", 300, name="alice", jpeg=b"\xff\xd8jpeg")
+    assert [e.start for e in log.query()] == [300, 200, 100]
+    assert [e.label for e in log.query(EventQuery(camera="front"))] == ["face", "person"]
+    assert [e.id for e in log.query(EventQuery(name="alice"))] == [alice.id]
+    assert [e.start for e in log.query(EventQuery(since=150))] == [300, 200]
+    assert [e.start for e in log.query(EventQuery(until=150))] == [100]
+    assert log.query(EventQuery(limit=1))[0].id == alice.id
+    assert log.snapshot(alice.id) == b"\xff\xd8jpeg" and log.get(alice.id).has_snapshot
+    with pytest.raises(NotFound, match="no snapshot"):
+        log.snapshot(1)
+    with pytest.raises(NotFound, match="no event 99"):
+        log.get(99)
+
+
+def test_retention_by_age_and_by_size_whichever_first(tmp_path):
+    log = EventLog(tmp_path / "e.sqlite3")
+    day = 86400.0
+    old = store(log, start=0, end=10, jpeg=b"x" * 1000)
+    kept = [store(log, start=9 * day + i, end=9 * day + i + 1, jpeg=b"x" * 400_000) for i in range(3)]
+    assert log.prune(days=5, megabytes=100, now=10 * day) == 1  # by age
+    assert {e.id for e in log.query()} == {e.id for e in kept}
+    assert log.prune(days=5, megabytes=1.0, now=10 * day) == 1  # 1.2 MB of snapshots > 1 MB: the oldest goes
+    assert {e.id for e in log.query()} == {e.id for e in kept[1:]}
+    assert old.id not in {e.id for e in log.query()}
+
+
+def test_restart_bookkeeping_and_relabelling(tmp_path):
+    log = EventLog(tmp_path / "e.sqlite3")
+    log.mark_processed("/nvr/3/1.jpg", 5.0)
+    assert log.processed("/nvr/3/1.jpg", 5.0) and not log.processed("/nvr/3/1.jpg", 6.0)
+    assert log.newest_processed("/nvr") == 5.0 and log.newest_processed("/nv") is None
+    log.note_camera("3", {"person"})
+    log.note_camera("3", {"person", "car"})
+    assert log.cameras() == {"3": {"person", "car"}}
+    log.forget_camera("3")
+    assert log.cameras() == {}
+    open_event = store(log, "3", "face", 10, name="unknown", cluster=4)
+    assert log.end_open(now=20) == 1 and log.get(open_event.id).end == 10
+    assert log.relabel_cluster(4, "bob") == 1 and log.get(open_event.id).name == "bob"
