@@ -29,7 +29,7 @@ from vigil.config import VigilConfig
 from vigil.events.service import EventService
 from vigil.pipeline import DetectRequest, Pipeline
 
-from common import SHARED_IMAGES, table
+from common import IMAGES, table
 
 FRAMES = ["vtest_000.jpg", "vtest_120.jpg", "vtest_240.jpg", "person.jpg", "messi5.jpg", "dog.jpg", "horses.jpg",
           "vtest_360.jpg"]
@@ -97,7 +97,7 @@ def write(source: Path, target: Path) -> float:
 def latency(watch: Path, arrivals: Arrivals, frames: int) -> list[float]:
     out = []
     for i in range(frames):
-        closed = write(SHARED_IMAGES / FRAMES[i % len(FRAMES)], watch / f"lat{i}" / "00001-capture.jpg")
+        closed = write(IMAGES / FRAMES[i % len(FRAMES)], watch / f"lat{i}" / "00001-capture.jpg")
         arrived = arrivals.wait(f"lat{i}")
         if arrived is not None:
             out.append((arrived - closed) * 1000)
@@ -109,7 +109,7 @@ def throughput(service: EventService, watch: Path, frames: int, cameras: int) ->
     started = time.perf_counter()
     for i in range(frames):
         target = watch / f"cam{i % cameras}" / f"{i // cameras + 1:05d}-capture.jpg"
-        write(SHARED_IMAGES / FRAMES[i % len(FRAMES)], target)
+        write(IMAGES / FRAMES[i % len(FRAMES)], target)
         paths.append(target)
     while not all(service.log.processed(str(p), p.stat().st_mtime) for p in paths):
         time.sleep(0.02)
@@ -119,7 +119,7 @@ def throughput(service: EventService, watch: Path, frames: int, cameras: int) ->
 def baseline(pipeline: Pipeline, frames: int) -> float:
     started = time.perf_counter()
     for i in range(frames):
-        source = SHARED_IMAGES / FRAMES[i % len(FRAMES)]
+        source = IMAGES / FRAMES[i % len(FRAMES)]
         result, frame = pipeline.detect(source, request=DetectRequest(keep_pixels=True))
         if frame is not None and "person" in set(result.detections.data["class_name"].tolist()):
             pipeline.faces.recognize(frame)
