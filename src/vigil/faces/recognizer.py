@@ -17,7 +17,7 @@ import numpy as np
 import simplejpeg
 
 from vigil.config import FacesConfig, VigilConfig
-from vigil.errors import NotFound
+from vigil.errors import NotFound, check_deadline
 from vigil.faces.classifier import FaceClassifier
 from vigil.faces.gallery.gallery import Gallery
 from vigil.faces.matcher import UNCERTAIN, UNKNOWN, Match, match
@@ -167,15 +167,18 @@ class FaceRecognizer:
             "name": np.array(names, dtype=object), "similarity": np.array(sims, np.float32),
             "person_id": np.array(pids, np.int64), "quality": np.array([f.quality for f in faces], dtype=object)})
 
-    def label_persons(self, frame: DecodedImage, detections: Detections, source: str = "") -> Detections:
+    def label_persons(self, frame: DecodedImage, detections: Detections, source: str = "",
+                      deadline: float | None = None) -> Detections:
         """Seed `detect_faces` for one image: every detection echoed in order with data["face"] and
-        data["faceProba"]; only `person` boxes are examined, and None means "not recognised"."""
+        data["faceProba"]; only `person` boxes are examined, and None means "not recognised".
+        Past `deadline` (time.monotonic) the work stops with TimedOut: the caller has given up on it."""
         n = len(detections)
         face, proba = np.full(n, None, dtype=object), np.full(n, None, dtype=object)
         crops = []  # (detection index, crop, face box in crop pixels)
         names = detections.data.get("class_name")
         for i in range(n):
             if names is not None and str(names[i]) == PERSON:
+                check_deadline(deadline, "labelling persons")
                 found = self._best_face(frame, detections.xyxy[i])
                 if found is not None:
                     crops.append((i, *found))

@@ -24,6 +24,7 @@ from vigil.pipeline import DetectRequest, Pipeline
 from vigil.results import Detections, ImageResult
 from vigil.runtimes.onnx import default_threads
 from vigil.serve.batching import MicroBatcher, call_each
+from vigil.serve.bounds import check_count
 from vigil.serve.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,7 @@ class Engine:
     def detect_paths(self, paths: Sequence[str], request: DetectRequest, deadline: float) -> list[ImageResult]:
         """The seed's detect_objects: one result per path in input order; a bad path gets its own error.
         Frames are decoded one after another while earlier ones wait for or run in the detector."""
+        check_count(len(paths), self.config.limits.max_paths, "paths", "max_paths")
         results: list[ImageResult | None] = [None] * len(paths)
         pending: list[tuple[int, Any, images.DecodedImage]] = []
         skip = self.pipeline.frame_skip
@@ -206,13 +208,14 @@ class Engine:
             frame = self.decode(self.resolve(entry.image), full_size=True)
         except BadInput as exc:
             return ImageResult(entry.image, dets, error=str(exc))
-        labelled = self.run_model(lambda: self.label_persons(frame, dets, entry.image), deadline)
+        labelled = self.run_model(lambda: self.label_persons(frame, dets, entry.image, deadline), deadline)
         return ImageResult(entry.image, labelled, frame.width, frame.height)
 
-    def label_persons(self, frame: images.DecodedImage, detections: Detections, source: str = "") -> Detections:
+    def label_persons(self, frame: images.DecodedImage, detections: Detections, source: str = "",
+                      deadline: float | None = None) -> Detections:
         if self.config.rpc.recognize_mode == "person":
-            return self.classifier.label_persons(frame, detections, self.config.person.min_proba)
-        return self.recognizer.label_persons(frame, detections, source)
+            return self.classifier.label_persons(frame, detections, self.config.person.min_proba, deadline)
+        return self.recognizer.label_persons(frame, detections, source, deadline)
 
 
 def _share_cores(config: VigilConfig) -> tuple[VigilConfig, int]:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from vigil.formats import native
-from vigil.formats.seed import from_seed, to_seed
+from vigil.formats.seed import entries_from_seed, to_seed
 from vigil.pipeline import DetectRequest
 from vigil.results import ImageResult
 from vigil.serve import faces
@@ -56,7 +56,7 @@ def v2_router(engine: Engine) -> APIRouter:
     @router.post("/faces/label", dependencies=[user], tags=["faces"],
                  summary="Add face / faceProba to the person labels of detect results (the seed's detect_faces)")
     async def label(entries: Annotated[list[dict[str, Any]], Body()]) -> list[dict[str, Any]]:
-        typed = [from_seed(e) for e in entries]
+        typed = entries_from_seed(entries, engine.config.limits.max_entries, engine.config.limits.max_labels)
         return [to_seed(r) for r in await run_in_threadpool(engine.label_entries, typed, engine.deadline())]
 
     @router.post("/faces/recognize", dependencies=[user], tags=["faces"], summary="Every face and who it is")
