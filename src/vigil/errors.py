@@ -68,3 +68,9 @@ def check_deadline(deadline: float | None, doing: str) -> None:
     round, so work its caller abandoned stops instead of holding a worker."""
     if deadline is not None and time.monotonic() > deadline:
         raise TimedOut(f"{doing}: past the request's deadline, abandoned")
+
+
+class SlowBody(BadInput):
+    """The client did not send its whole request body within [server] body_timeout_s."""
+
+    status = 408

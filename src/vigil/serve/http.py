@@ -25,6 +25,7 @@ from vigil.formats import deepstack, native
 from vigil.pipeline import DetectRequest
 from vigil.serve import auth, mapping
 from vigil.serve.engine import CustomModels, Engine
+from vigil.serve.gate import BodyDeadline, KeyGate
 from vigil.serve.middleware import AccessLog, Admission, BodyLimit
 
 _IMAGE_FIELD = re.compile(r"^image\d*$")
@@ -44,6 +45,8 @@ def create_app(engine: Engine) -> FastAPI:
     limit = engine.config.limits.max_bytes + 1024 * 1024  # room for the multipart envelope and form fields
     app.add_middleware(BodyLimit, max_bytes=limit, drain_bytes=4 * limit)
     app.add_middleware(Admission, limit=engine.config.server.max_in_flight, retry_after_s=engine.retry_after_s)
+    app.add_middleware(KeyGate, server=engine.config.server)  # before admission: keyless clients hold no slot
+    app.add_middleware(BodyDeadline, timeout_s=engine.config.server.body_timeout_s)
     app.add_middleware(AccessLog, metrics=engine.metrics)
     return app
 

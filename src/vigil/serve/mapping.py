@@ -66,7 +66,7 @@ def client_gone(request: Request, exc: ClientDisconnect) -> Response:
 
 def unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error", extra={"path": request.url.path})
-    return JSONResponse(_body(request, "internal error", type(exc).__name__, 500), status_code=500)
+    return JSONResponse(_body(request, "internal error", "InternalError", 500), status_code=500)  # no class names
 
 
 def is_entry_error(exc: VigilError) -> bool:
