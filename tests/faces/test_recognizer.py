@@ -174,6 +174,7 @@ def test_strangers_are_filed_into_provisional_clusters(recognizer):
     before = {c.id: c.sightings for c in recognizer.gallery.unknowns()}
     for image in ("biden.jpg", "biden.jpg"):
         recognizer.recognize(frame_of(rgb(sample_path(image))), image)
+    recognizer.strangers.wait()  # filed off the request path
     after = recognizer.gallery.unknowns()
     grown = [c for c in after if c.sightings > before.get(c.id, 0)]
     assert len(grown) == 1  # both sightings of the same stranger land in one cluster

@@ -4,6 +4,7 @@ document on stdout, and loading config with a clear exit on a bad file."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -31,3 +32,10 @@ def config_or_exit(path: Path | None) -> VigilConfig:
     except VigilError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """A data file the command writes: created 0600, and never through a symlink planted at its name."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as file:
+        file.write(data)

@@ -164,6 +164,7 @@ def recognize(images: Annotated[list[Path], typer.Argument(help="image files", s
             entries.append({"image": str(path), "faces": _face_rows(recognizer.recognize(frame, str(path)))})
         except VigilError as exc:
             entries.append({"image": str(path), "faces": [], "error": str(exc)})
+    recognizer.strangers.wait()  # strangers are filed in the background: all of them before the command ends
     if as_json:
         emit_json(entries)
     else:

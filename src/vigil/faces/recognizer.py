@@ -20,6 +20,7 @@ from vigil.config import FacesConfig, VigilConfig
 from vigil.errors import NotFound, check_deadline
 from vigil.faces.classifier import FaceClassifier
 from vigil.faces.gallery.gallery import Gallery
+from vigil.faces.gallery.recorder import StrangerRecorder
 from vigil.faces.matcher import UNCERTAIN, UNKNOWN, Match, match
 from vigil.images import DecodedImage
 from vigil.ops.focus import laplacian_variance
@@ -72,6 +73,7 @@ class FaceRecognizer:
         self.config, self.detector, self.embedder, self.fallback = config, detector, embedder, fallback
         self.gallery, self.classifier = gallery, classifier
         self.record_strangers = record_strangers and gallery is not None
+        self.strangers = StrangerRecorder(gallery, config.cluster_distance)
         self._lock = threading.Lock()
 
     @classmethod
@@ -141,7 +143,7 @@ class FaceRecognizer:
             return
         for m, vector, chip in zip(matches, embeddings, chips, strict=True):
             if m.name == UNKNOWN:
-                self.gallery.add_stranger(vector, thumbnail(chip), source, self.config.cluster_distance)
+                self.strangers.record(vector, thumbnail(chip), source)
 
     # --- the three verbs ---------------------------------------------------------------------------------
     def recognize(self, frame: DecodedImage, source: str = "") -> Detections:
