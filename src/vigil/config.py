@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from vigil.errors import ConfigError
+from vigil.images import ImageLimits
 from vigil.registry.catalog import DEFAULT_DETECTOR
 from vigil.registry.face_catalog import BLAZEFACE, DLIB_HOG, DLIB_RESNET, FACE_DETECTORS
 
@@ -92,6 +93,10 @@ class LimitsConfig(Section):
                                    description="images per enrolment call; more are refused")
     formats: list[str] = Field(["JPEG", "PNG", "BMP", "WEBP", "TIFF", "GIF"], title="Formats",
                                description="image formats accepted (Pillow names)")
+
+
+    def image_limits(self) -> ImageLimits:
+        return ImageLimits(self.max_bytes, self.max_pixels, frozenset(self.formats), self.decode_budget_mb << 20)
 
 
 class ModelThresholds(Section):

@@ -165,6 +165,19 @@ def test_label_persons_on_a_reduced_frame_uses_original_pixel_boxes(recognizer):
     assert list(out.data["face"]) == ["Obama"]
 
 
+def test_label_persons_stops_inside_its_loop_once_the_deadline_has_passed(recognizer):
+    """450 person labels behind an abandoned call must not hold the face worker: the loop checks the deadline."""
+    import time
+
+    from vigil.errors import TimedOut
+
+    det = persons([PERSON_BOX] * 450, ["person"] * 450)
+    started = time.monotonic()
+    with pytest.raises(TimedOut, match="abandoned"):
+        recognizer.label_persons(frame_of(rgb(sample_path("obama2.jpg"))), det, deadline=time.monotonic() - 1)
+    assert time.monotonic() - started < 5
+
+
 def test_label_persons_without_detections(recognizer):
     out = recognizer.label_persons(frame_of(rgb(SHARED / "horses.jpg")), Detections.empty())
     assert len(out) == 0 and "face" in out.data and "faceProba" in out.data

@@ -156,7 +156,7 @@ def recognize(images: Annotated[list[Path], typer.Argument(help="image files", s
 
     cfg = config_or_exit(config)
     recognizer = _recognizer(cfg)
-    limits = imaging.ImageLimits(cfg.limits.max_bytes, cfg.limits.max_pixels, frozenset(cfg.limits.formats))
+    limits = cfg.limits.image_limits()
     entries = []
     for path in images:
         try:

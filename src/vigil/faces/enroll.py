@@ -26,14 +26,15 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 Progress = Callable[[str, str], None]  # (source, outcome)
 
 
-def _read(source: bytes | Path, index: int) -> tuple[str, bytes]:
+def _read(source: bytes | Path, index: int, limits: images.ImageLimits) -> tuple[str, bytes]:
     if isinstance(source, bytes):
         return f"<bytes #{index}>", source
-    return str(source), images.read_bytes(source)
+    return str(source), images.read_bytes(source, limits)
 
 
 def enroll(recognizer: FaceRecognizer, name: str, sources: list[bytes | Path],
            progress: Progress | None = None) -> EnrollReport:
+    """Images are read under the recogniser's [limits] (size, pixels, formats), like every other input."""
     from vigil.faces.recognizer import EnrollReport, thumbnail
 
     gallery = recognizer.gallery
@@ -42,13 +43,13 @@ def enroll(recognizer: FaceRecognizer, name: str, sources: list[bytes | Path],
     report = EnrollReport(name)
     for index, source in enumerate(sources):
         try:
-            label, data = _read(source, index)
+            label, data = _read(source, index, recognizer.limits)
             digest = hashlib.sha256(data).hexdigest()
             if gallery.has_file(name, digest):
                 report.skipped.append(label)
                 outcome = "skipped"
             else:
-                frame = images.decode(data)
+                frame = images.decode(data, recognizer.limits)
                 sample = _best_sample(recognizer, frame.pixels, label, thumbnail)
                 gallery.add_file(name, digest, [sample] if sample else [], label)
                 (report.added if sample else report.no_face).append(label)

@@ -22,7 +22,7 @@ from vigil.faces.classifier import FaceClassifier
 from vigil.faces.gallery.gallery import Gallery
 from vigil.faces.gallery.recorder import StrangerRecorder
 from vigil.faces.matcher import UNCERTAIN, UNKNOWN, Match, match
-from vigil.images import DecodedImage
+from vigil.images import DecodedImage, ImageLimits
 from vigil.ops.focus import laplacian_variance
 from vigil.registry.store import ModelStore
 from vigil.results import Detections
@@ -74,6 +74,7 @@ class FaceRecognizer:
         self.gallery, self.classifier = gallery, classifier
         self.record_strangers = record_strangers and gallery is not None
         self.strangers = StrangerRecorder(gallery, config.cluster_distance)
+        self.limits = ImageLimits()  # load() applies [limits]
         self._lock = threading.Lock()
 
     @classmethod
@@ -90,7 +91,9 @@ class FaceRecognizer:
         fallback = None
         if cfg.fallback and cfg.fallback != cfg.detector:
             fallback = load_face_detector(store, cfg.fallback, threads, cfg.upsample)
-        return cls(cfg, detector, embedder, gallery, classifier, cfg.record_strangers, fallback)
+        recognizer = cls(cfg, detector, embedder, gallery, classifier, cfg.record_strangers, fallback)
+        recognizer.limits = config.limits.image_limits()
+        return recognizer
 
     # --- pieces ------------------------------------------------------------------------------------
     def detect(self, rgb: np.ndarray) -> list[FaceCheck]:

@@ -31,12 +31,22 @@ def default_home() -> Path:
     return Path(os.environ.get("VIGIL_HOME", "~/.cache/vigil")).expanduser()
 
 
+_HASHES: dict[tuple[str, int, int, int], str] = {}  # (path, inode, size, mtime_ns) -> sha256
+
+
 def sha256_of(path: Path) -> str:
+    """The file's sha256, remembered while its inode, size and mtime stay the same (a replaced or rewritten file is
+    hashed again; files are replaced atomically, so a new inode always comes with new contents)."""
+    info = path.stat()
+    key = (str(path), info.st_ino, info.st_size, info.st_mtime_ns)
+    if key in _HASHES:
+        return _HASHES[key]
     digest = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
-    return digest.hexdigest()
+    _HASHES[key] = digest.hexdigest()
+    return _HASHES[key]
 
 
 @dataclass(frozen=True)

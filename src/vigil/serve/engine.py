@@ -29,6 +29,7 @@ from vigil.serve.metrics import Metrics
 
 log = logging.getLogger(__name__)
 PERSON = "person"
+LOAD_RETRY_S = 60.0  # a face-model load that failed is tried again after this long, not on every call
 
 
 class Engine:
@@ -41,6 +42,7 @@ class Engine:
         self._detect: MicroBatcher | None = None
         self._calls: MicroBatcher | None = None
         self._classifier: Any = None
+        self._faces_failed: tuple[float, str] | None = None  # (when, why) the face models last failed to load
         self._lock = threading.Lock()
 
     # -- life cycle
@@ -169,10 +171,14 @@ class Engine:
     def recognizer(self) -> Any:
         if getattr(type(self.pipeline), "faces", None) is None:
             raise NotActivated("face recognition is not part of this build")
+        failed = self._faces_failed
+        if failed is not None and time.monotonic() - failed[0] < LOAD_RETRY_S:  # loading again costs every call
+            raise NotActivated(failed[1])
         try:
             return self.pipeline.faces
         except (ModelIntegrityError, NotFound, ImportError) as exc:
-            raise NotActivated(f"face recognition is not available: {exc}") from None
+            self._faces_failed = (time.monotonic(), f"face recognition is not available: {exc}")
+            raise NotActivated(self._faces_failed[1]) from None
 
     @property
     def classifier(self) -> Any:

@@ -13,6 +13,7 @@ import numpy as np
 from vigil.errors import BadInput, NotActivated, NotFound
 from vigil.images import DecodedImage
 from vigil.results import Detections
+from vigil.serve.bounds import check_count
 from vigil.serve.engine import Engine
 
 NOT_MATCHED = ("unknown", "uncertain")
@@ -36,6 +37,7 @@ def recognize(engine: Engine, data: bytes, deadline: float, source: str = "http"
 
 def enroll(engine: Engine, name: str, images: list[bytes], deadline: float) -> Any:
     """Add samples of `name`; BadInput when no image gave a usable face (and none was enrolled before)."""
+    check_count(len(images), engine.config.limits.max_enroll_images, "images", "max_enroll_images")
     recognizer = engine.recognizer
     report = engine.run_model(lambda: recognizer.enroll(name, images), deadline)
     if not report.added and not report.skipped:

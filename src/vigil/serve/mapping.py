@@ -4,6 +4,7 @@ the native shape elsewhere) and to zerorpc replies (a per-image entry error, or 
 from __future__ import annotations
 
 import logging
+import re
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
@@ -29,6 +30,14 @@ def error_body(path: str, message: str, kind: str, status: int) -> dict:
     return native.error(message, kind, status)
 
 
+_SERVER_PATH = re.compile(r"(?<![\w.])/(?:[^\s/'\":,;]+/)+([^\s/'\":,;]*)")
+
+
+def server_paths_hidden(message: str) -> str:
+    """Absolute paths of this machine (model cache, config) shortened to their last component for clients."""
+    return _SERVER_PATH.sub(lambda m: m.group(1) or "…", message)
+
+
 def _body(request: Request, message: str, kind: str, status: int) -> dict:
     return error_body(request.url.path, message, kind, status)
 
@@ -39,6 +48,8 @@ def vigil_error(request: Request, exc: VigilError, retry_after_s: int) -> JSONRe
     message = f"timeout: {exc}" if isinstance(exc, TimedOut) else str(exc)
     if isinstance(exc, NotActivated):
         message = f"endpoint not activated: {exc}"  # DeepStack's words for a 403
+    if isinstance(exc, NotActivated) or status >= 500:
+        message = server_paths_hidden(message)
     if status >= 500:
         log.warning("request failed", extra={"path": request.url.path, "error": message, "kind": type(exc).__name__})
     return JSONResponse(_body(request, message, type(exc).__name__, status), status_code=status, headers=headers)
