@@ -90,10 +90,8 @@ def test_decodes_at_once_stay_within_the_memory_budget():
 def test_a_fifo_in_a_media_root_is_refused_without_blocking(tmp_path):
     fifo = tmp_path / "frame.jpg"
     os.mkfifo(fifo)
-    started = time.monotonic()
-    with pytest.raises(BadInput, match="not a regular file"):
+    with pytest.raises(BadInput, match="not a regular file"):  # a blocking open would hang here
         images.read_bytes(fifo)
-    assert time.monotonic() - started < 5
 
 
 @pytest.mark.parametrize("kind", ["not-a-dir", "long-name", "symlink-loop", "truncated-webp"])

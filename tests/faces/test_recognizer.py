@@ -172,10 +172,8 @@ def test_label_persons_stops_inside_its_loop_once_the_deadline_has_passed(recogn
     from vigil.errors import TimedOut
 
     det = persons([PERSON_BOX] * 450, ["person"] * 450)
-    started = time.monotonic()
     with pytest.raises(TimedOut, match="abandoned"):
         recognizer.label_persons(frame_of(rgb(sample_path("obama2.jpg"))), det, deadline=time.monotonic() - 1)
-    assert time.monotonic() - started < 5
 
 
 def test_label_persons_without_detections(recognizer):
