@@ -150,3 +150,21 @@ def test_a_non_loopback_zerorpc_endpoint_needs_an_explicit_opt_in():
     check_endpoint("tcp://0.0.0.0:4242", allow_remote=True)
     check_endpoint("tcp://127.0.0.1:4242", allow_remote=False)
     check_endpoint("ipc:///run/vigil/faces.sock", allow_remote=False)
+
+
+WRONG_BODIES = [  # (method, path, request kwargs) that once answered 500
+    ("PATCH", "/v2/gallery/somebody", {"data": "name=x", "headers": {"Content-Type": "text/plain"}}),
+    ("POST", "/v2/detect/paths", {"data": "paths", "headers": {"Content-Type": "text/plain"}}),
+    ("POST", "/v2/faces/label", {"data": "[]", "headers": {"Content-Type": "text/plain"}}),
+    ("POST", "/v2/classify", {"data": {"image": "not a file"}}),
+    ("POST", "/v2/gallery/\u00ff", {"files": {"images": ("a.jpg", b"\xff\xd8 not really")}}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "kwargs"), WRONG_BODIES, ids=[f"{m} {p}" for m, p, _ in WRONG_BODIES])
+def test_wrong_bodies_get_4xx_with_the_usual_error_body(hard, method, path, kwargs):
+    headers = {"X-API-Key": ADMIN_KEY, **kwargs.pop("headers", {})}
+    reply = requests.request(method, f"{hard.url}{path}", headers=headers, timeout=30, **kwargs)
+    assert reply.status_code in (400, 404, 415, 422), reply.text
+    assert "Error" not in reply.text.replace("error", "")  # no exception class names
+    _healthy(hard)

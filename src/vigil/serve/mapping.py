@@ -61,7 +61,10 @@ def validation_error(request: Request, exc: RequestValidationError) -> JSONRespo
         first = exc.errors()[0] if exc.errors() else {}
         field = ".".join(str(p) for p in first.get("loc", ())[1:]) or "request"
         return JSONResponse(deepstack.error(f"{field}: {first.get('msg', 'invalid')}", 400), status_code=400)
-    return JSONResponse({"detail": exc.errors()}, status_code=422)
+    # only loc/msg/type: `input` may be raw bytes and `ctx` an exception, neither JSON (and both echo the request)
+    detail = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+              for e in exc.errors()]
+    return JSONResponse({"detail": detail}, status_code=422)
 
 
 def http_error(request: Request, exc: HTTPException) -> JSONResponse:
