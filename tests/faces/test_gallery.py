@@ -183,3 +183,11 @@ def test_thumbnail_round_trip(gallery):
     gallery.add_file("alice", "h1", [Sample(vec(1), thumbnail=b"\xff\xd8jpeg")])
     assert gallery.thumbnail(gallery.samples("alice")[0][0]) == b"\xff\xd8jpeg"
     time.sleep(0)
+
+
+def test_a_name_with_surrounding_spaces_is_stored_and_found_stripped(gallery):
+    from vigil.faces.gallery.gallery import Sample
+
+    sample = Sample(np.ones(128, np.float32) / np.sqrt(128), b"", "x")
+    assert gallery.add_file("  padded  ", "f" * 64, [sample]) == 1
+    assert "padded" in [p.name for p in gallery.people()] and gallery.has_file("padded ", "f" * 64)

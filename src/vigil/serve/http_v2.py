@@ -16,8 +16,10 @@ from vigil.results import ImageResult
 from vigil.serve import faces
 from vigil.serve.engine import Engine
 from vigil.serve.http import key_checks
+from vigil.serve.openapi import NAME_PATTERN, PersonName
 
-Score = Annotated[float | None, Form(ge=0, le=1, description="drop detections scoring lower (default: configured)")]
+# declared as a plain number (not number-or-null): a form field cannot carry null, so clients must leave it out
+Score = Annotated[float, Form(ge=0, le=1, description="drop detections scoring lower (default: configured)")]
 Labels = Annotated[str | None, Form(description="comma-separated class names to keep, e.g. person,car")]
 Image = Annotated[UploadFile, File(description="an image (JPEG, PNG, ...)")]
 
@@ -28,7 +30,7 @@ class PathsRequest(BaseModel):
 
 
 class Rename(BaseModel):
-    name: str = Field(min_length=1, description="the new name")
+    name: str = Field(pattern=NAME_PATTERN, description="the new name")
 
 
 def _labels(raw: str | None) -> list[str] | None:
@@ -75,17 +77,18 @@ def _gallery_routes(router: APIRouter, engine: Engine, user: Any, admin: Any) ->
         return native.people(await run_in_threadpool(lambda: faces.gallery(engine).people()))
 
     @router.post("/gallery/{name}", dependencies=[admin], tags=["gallery"], summary="Enrol a person from images")
-    async def enroll(name: str, images: Annotated[list[UploadFile], File(description="photos of the person")]
+    async def enroll(name: PersonName,
+                     images: Annotated[list[UploadFile], File(min_length=1, description="photos of the person")]
                      ) -> dict[str, Any]:
         data = [await i.read() for i in images]
         return native.plain(await run_in_threadpool(faces.enroll, engine, name, data, engine.deadline()))
 
     @router.delete("/gallery/{name}", dependencies=[admin], tags=["gallery"], summary="Forget a person")
-    async def remove(name: str) -> dict[str, Any]:
+    async def remove(name: PersonName) -> dict[str, Any]:
         return native.removed(name, await run_in_threadpool(lambda: int(faces.gallery(engine).remove(name))))
 
     @router.patch("/gallery/{name}", dependencies=[admin], tags=["gallery"], summary="Rename a person")
-    async def rename(name: str, body: Rename) -> dict[str, Any]:
+    async def rename(name: PersonName, body: Rename) -> dict[str, Any]:
         await run_in_threadpool(lambda: faces.gallery(engine).rename(name, body.name))
         return native.renamed(body.name, name)
 

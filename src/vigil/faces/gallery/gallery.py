@@ -177,17 +177,20 @@ class Gallery(StrangerStore):
             c.execute("UPDATE people SET name = ? WHERE id = ?", (new, pid))
 
     def _ensure_person(self, c: sqlite3.Connection, name: str) -> int:
-        c.execute("INSERT OR IGNORE INTO people(name, created) VALUES (?, ?)", (_valid_name(name), time.time()))
+        name = _valid_name(name)  # stripped: the row is found under the name it was stored as
+        c.execute("INSERT OR IGNORE INTO people(name, created) VALUES (?, ?)", (name, time.time()))
         return int(c.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()[0])
 
     # --- samples ---------------------------------------------------------------------------------------
     def has_file(self, name: str, file_hash: str) -> bool:
+        name = _valid_name(name)
         row = self._conn.execute("SELECT 1 FROM files WHERE name = ? AND file_hash = ?", (name, file_hash)).fetchone()
         return row is not None
 
     def add_file(self, name: str, file_hash: str, samples: list[Sample], source: str = "") -> int:
         """Record one processed source file and its samples atomically. A file with no usable face is
         recorded too (so a re-run skips it) but creates no person. Returns the number of samples added."""
+        name = _valid_name(name)
         with self._write() as c:
             if c.execute("SELECT 1 FROM files WHERE name = ? AND file_hash = ?", (name, file_hash)).fetchone():
                 return 0  # another enrolment got here first
