@@ -1,6 +1,8 @@
 """schemathesis against the running server's own /openapi.json (admin key): every operation, every check, a few
 examples each (time-bounded by the example count). No 5xx, no undocumented status code, no schema-valid request
-rejected. (Driven by hand rather than through schemathesis' pytest plugin, which does not load under this pytest.)"""
+rejected. (Driven by hand rather than through schemathesis' pytest plugin, which does not load under this pytest.)
+Positive mode only: negative multipart cases are mostly not negative on the wire (a number is sent as its digits);
+wrong content types and non-file fields are covered by test_hardening_server.py."""
 
 from __future__ import annotations
 
