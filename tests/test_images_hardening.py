@@ -119,3 +119,18 @@ def _png(pixels: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, "PNG")
     return buffer.getvalue()
+
+
+def test_a_png_chunk_claiming_4_gb_is_refused_without_allocating_it():
+    """Found by tests/fuzz: OpenCV allocated what the IDAT length said (2.4 GB for a 90-byte file)."""
+    import resource
+    import struct
+    import zlib
+
+    ihdr = struct.pack(">IIBBBBB", 64, 48, 8, 2, 0, 0, 0)
+    head = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    data = head + b"\xff\xff\xff\xffIDAT" + zlib.compress(b"\0" * 64) + b"\0\0\0\0IEND\xaeB`\x82"
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(BadInput):
+        images.decode(data, fit=(32, 32))
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 250 * 1024
