@@ -191,3 +191,15 @@ def test_a_name_with_surrounding_spaces_is_stored_and_found_stripped(gallery):
     sample = Sample(np.ones(128, np.float32) / np.sqrt(128), b"", "x")
     assert gallery.add_file("  padded  ", "f" * 64, [sample]) == 1
     assert "padded" in [p.name for p in gallery.people()] and gallery.has_file("padded ", "f" * 64)
+
+
+def test_a_new_gallery_file_is_private(tmp_path):
+    Gallery(tmp_path / "g.sqlite3")
+    assert (tmp_path / "g.sqlite3").stat().st_mode & 0o777 == 0o600
+
+
+def test_the_systemd_unit_sets_a_private_umask():
+    from pathlib import Path
+
+    unit = Path(__file__).resolve().parents[2] / "deploy" / "vigil.service"
+    assert "UMask=0077" in unit.read_text().splitlines()
