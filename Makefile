@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 EXTRAS ?= dev,faces,train,edge,page,events
 
-.PHONY: install models run test lint bench clean
+.PHONY: install models run test lint bench fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ lint: install
 
 bench: models
 	cd benchmarks && ../$(BIN)/python bench_detect.py && ../$(BIN)/python bench_people.py
+
+# Long fuzzing runs (atheris/libFuzzer); FUZZ_SECONDS per target, corpora kept in .fuzz/ between runs.
+FUZZ_SECONDS ?= 600
+fuzz: install
+	for t in images forms; do mkdir -p .fuzz/$$t && PYTHONPATH=src $(BIN)/python tests/fuzz/fuzz_$$t.py \
+	  -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -malloc_limit_mb=512 -artifact_prefix=.fuzz/ .fuzz/$$t || exit 1; done
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

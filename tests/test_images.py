@@ -73,7 +73,7 @@ def test_png_and_grayscale_become_rgb():
     [
         (b"", images.ImageLimits(), "zero bytes"),
         (b"this is a text file, not a picture\n" * 4, images.ImageLimits(), "not a recognised image"),
-        (png_header_only(30000, 30000), images.ImageLimits(), "over the 50000000 limit"),
+        (png_header_only(30000, 30000), images.ImageLimits(), "over the 33177600 limit"),
         (b"x" * 2048, images.ImageLimits(max_bytes=1024), "over the 1024-byte limit"),
         (jpeg_bytes(gradient(64, 48)), images.ImageLimits(formats=frozenset({"PNG"})), "JPEG is not allowed"),
     ],

@@ -49,7 +49,9 @@ def recognize(image: ImageSource):
     Raises BadInput for an unreadable image.
     """
     pipe = pipeline()
-    return pipe.faces.recognize(pipe.decode(image, full_size=True), str(image) if not isinstance(image, bytes) else "")
+    found = pipe.faces.recognize(pipe.decode(image, full_size=True), str(image) if not isinstance(image, bytes) else "")
+    pipe.faces.strangers.wait()  # a library call returns with its strangers filed
+    return found
 
 
 def enroll(name: str, images: Sequence[ImageSource]):

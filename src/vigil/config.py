@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from vigil.errors import ConfigError
+from vigil.images import ImageLimits
 from vigil.registry.catalog import DEFAULT_DETECTOR
 from vigil.registry.face_catalog import BLAZEFACE, DLIB_HOG, DLIB_RESNET, FACE_DETECTORS
 from vigil.registry.presence_catalog import DEFAULT_PRESENCE
@@ -33,6 +34,10 @@ class ServerConfig(Section):
     admin_key: str = Field("", title="Admin key", description="key needed for gallery and model changes; empty: none")
     allow_remote_without_key: bool = Field(False, title="Allow remote without key",
                                            description="permit a non-loopback host when no api_key is set")
+    body_timeout_s: float = Field(15.0, gt=0, title="Body timeout",
+                                  description="seconds to send the whole request body (slower: 408)")
+    keyed_docs: bool = Field(True, title="Keyed docs",
+                             description="with an api_key set, /docs, /openapi.json and /metrics need it too")
     request_timeout_s: float = Field(30.0, gt=0, title="Request timeout", description="seconds before a 500 timeout")
     queue_size: int = Field(64, ge=1, title="Queue size", description="requests waiting per model before 503")
     max_in_flight: int = Field(128, ge=1, title="Max in flight",
@@ -58,6 +63,8 @@ class RpcConfig(Section):
     conseq_images_to_skip: int = Field(0, ge=0, title="Frames to skip",
                                        description="reuse labels for frames this close on one monitor (0: off)")
     enabled: bool = Field(True, title="Enabled", description="start the zerorpc servers with `vigil serve`")
+    allow_remote: bool = Field(False, title="Allow remote",
+                               description="permit non-loopback tcp endpoints (zerorpc has no keys: trusted LAN only)")
 
 
 class MediaConfig(Section):
@@ -73,9 +80,24 @@ class StoreConfig(Section):
 
 class LimitsConfig(Section):
     max_bytes: int = Field(50 * 1024 * 1024, gt=0, title="Max bytes", description="largest accepted upload or file")
-    max_pixels: int = Field(50_000_000, gt=0, title="Max pixels", description="largest accepted image (w × h)")
+    max_pixels: int = Field(33_177_600, gt=0, title="Max pixels",
+                            description="largest accepted image (w × h); default 8K UHD 7680x4320, above any camera")
+    decode_budget_mb: int = Field(512, ge=16, title="Decode budget",
+                                  description="MiB of decoded pixels (w × h × 3) held by decodes running at once")
+    max_entries: int = Field(256, ge=1, title="Max entries",
+                             description="entries per detect_faces / /v2/faces/label call; more are refused")
+    max_labels: int = Field(64, ge=1, title="Max labels",
+                            description="labels per entry in detect_faces / /v2/faces/label; more are refused")
+    max_paths: int = Field(1000, ge=1, title="Max paths",
+                           description="paths per detect_objects / /v2/detect/paths call; more are refused")
+    max_enroll_images: int = Field(32, ge=1, title="Max enrolment images",
+                                   description="images per enrolment call; more are refused")
     formats: list[str] = Field(["JPEG", "PNG", "BMP", "WEBP", "TIFF", "GIF"], title="Formats",
                                description="image formats accepted (Pillow names)")
+
+
+    def image_limits(self) -> ImageLimits:
+        return ImageLimits(self.max_bytes, self.max_pixels, frozenset(self.formats), self.decode_budget_mb << 20)
 
 
 class ModelThresholds(Section):

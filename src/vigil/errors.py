@@ -1,5 +1,7 @@
 """Typed errors. Each front end maps these to its own status codes in one place."""
 
+import time
+
 
 class VigilError(Exception):
     """Base class for every error Vigil raises on purpose."""
@@ -59,3 +61,16 @@ class TimedOut(VigilError):
     """The request waited longer than the configured per-request timeout (DeepStack answers 500)."""
 
     status = 500
+
+
+def check_deadline(deadline: float | None, doing: str) -> None:
+    """Raise TimedOut once `deadline` (time.monotonic) has passed: loops over caller-sized input call this each
+    round, so work its caller abandoned stops instead of holding a worker."""
+    if deadline is not None and time.monotonic() > deadline:
+        raise TimedOut(f"{doing}: past the request's deadline, abandoned")
+
+
+class SlowBody(BadInput):
+    """The client did not send its whole request body within [server] body_timeout_s."""
+
+    status = 408

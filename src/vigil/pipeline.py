@@ -32,8 +32,7 @@ class Pipeline:
     def __init__(self, config: VigilConfig | None = None, store: ModelStore | None = None) -> None:
         self.config = config or VigilConfig()
         self.store = store or ModelStore(self.config.store.home)
-        self.limits = images.ImageLimits(self.config.limits.max_bytes, self.config.limits.max_pixels,
-                                         frozenset(self.config.limits.formats))
+        self.limits = self.config.limits.image_limits()
         self._runner: DetectRunner | None = None
         self._faces = None
         self._lock = threading.Lock()

@@ -199,3 +199,15 @@ def test_a_name_with_surrounding_spaces_is_stored_and_found_stripped(gallery, ad
     assert [p.name for p in gallery.people()] == [stored]
     assert gallery.person_id(" Bob ") == gallery.person_id("Bob")
     assert gallery.has_file(" Bob ", "h1") == gallery.has_file("Bob", "h1")
+
+
+def test_a_new_gallery_file_is_private(tmp_path):
+    Gallery(tmp_path / "g.sqlite3")
+    assert (tmp_path / "g.sqlite3").stat().st_mode & 0o777 == 0o600
+
+
+def test_the_systemd_unit_sets_a_private_umask():
+    from pathlib import Path
+
+    unit = Path(__file__).resolve().parents[2] / "deploy" / "vigil.service"
+    assert "UMask=0077" in unit.read_text().splitlines()

@@ -170,6 +170,17 @@ def test_label_persons_on_a_reduced_frame_uses_original_pixel_boxes(recognizer):
     assert list(out.data["face"]) == ["Obama"]
 
 
+def test_label_persons_stops_inside_its_loop_once_the_deadline_has_passed(recognizer):
+    """450 person labels behind an abandoned call must not hold the face worker: the loop checks the deadline."""
+    import time
+
+    from vigil.errors import TimedOut
+
+    det = persons([PERSON_BOX] * 450, ["person"] * 450)
+    with pytest.raises(TimedOut, match="abandoned"):
+        recognizer.label_persons(frame_of(rgb(sample_path("obama2.jpg"))), det, deadline=time.monotonic() - 1)
+
+
 def test_label_persons_without_detections(recognizer):
     out = recognizer.label_persons(frame_of(rgb(fixture_image("horses.jpg"))), Detections.empty())
     assert len(out) == 0 and "face" in out.data and "faceProba" in out.data
@@ -179,6 +190,7 @@ def test_strangers_are_filed_into_provisional_clusters(recognizer):
     before = {c.id: c.sightings for c in recognizer.gallery.unknowns()}
     for image in ("biden.jpg", "biden.jpg"):
         recognizer.recognize(frame_of(rgb(sample_path(image))), image)
+    recognizer.strangers.wait()  # filed off the request path
     after = recognizer.gallery.unknowns()
     grown = [c for c in after if c.sightings > before.get(c.id, 0)]
     assert len(grown) == 1  # both sightings of the same stranger land in one cluster

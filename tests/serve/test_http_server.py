@@ -63,7 +63,7 @@ def test_native_detect_returns_seed_format_with_openapi(server):
     assert reply.status_code == 200 and entry["image"] == "f.jpg"
     assert entry["labels"] and {label["name"] for label in entry["labels"]} == {"person"}
     assert set(entry["labels"][0]["box"]) == {"xmin", "ymin", "xmax", "ymax"}
-    spec = requests.get(f"{server.url}/openapi.json", timeout=10).json()
+    spec = requests.get(f"{server.url}/openapi.json", headers={"X-API-Key": API_KEY}, timeout=10).json()
     assert {"/v2/detect", "/v2/detect/paths", "/v2/gallery", "/v2/models"} <= set(spec["paths"])
 
 
@@ -71,7 +71,7 @@ def test_operations_endpoints(server):
     assert requests.get(f"{server.url}/health", timeout=5).json() == {"status": "ok"}
     assert requests.get(f"{server.url}/ready", timeout=5).status_code == 200
     _good_request(server)
-    metrics = requests.get(f"{server.url}/metrics", timeout=5).text
+    metrics = requests.get(f"{server.url}/metrics", headers={"X-API-Key": API_KEY}, timeout=5).text
     assert 'vigil_requests_total{front="http",route="/v1/vision/detection",status="200",task="detect"}' in metrics
     assert 'vigil_model_seconds_count{model="yolov4_tiny.coco",task="detect"}' in metrics
     assert 'vigil_queue_depth{model="yolov4_tiny.coco",task="detect"}' in metrics

@@ -4,6 +4,7 @@ document on stdout, the one way a command fails (`fail`), and loading config wit
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -37,3 +38,10 @@ def config_or_exit(path: Path | None) -> VigilConfig:
         return load_config(path)
     except VigilError as exc:
         fail(exc)
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """A data file the command writes: created 0600, and never through a symlink planted at its name."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as file:
+        file.write(data)

@@ -130,7 +130,7 @@ def recognize(images: Annotated[list[Path], typer.Argument(help="image files", s
 
     cfg = config_or_exit(config)
     recognizer = load_recognizer(cfg)
-    limits = imaging.ImageLimits(cfg.limits.max_bytes, cfg.limits.max_pixels, frozenset(cfg.limits.formats))
+    limits = cfg.limits.image_limits()
     entries = []
     for path in images:
         try:
@@ -138,6 +138,7 @@ def recognize(images: Annotated[list[Path], typer.Argument(help="image files", s
             entries.append({"image": str(path), "faces": _face_rows(recognizer.recognize(frame, str(path)))})
         except VigilError as exc:
             entries.append({"image": str(path), "faces": [], "error": str(exc)})
+    recognizer.strangers.wait()  # strangers are filed in the background: all of them before the command ends
     if as_json:
         emit_json(entries)
     else:

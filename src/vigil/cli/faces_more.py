@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from vigil.cli.common import ConfigOpt, JsonOpt, config_or_exit, emit_json, err, fail, out
+from vigil.cli.common import ConfigOpt, JsonOpt, config_or_exit, emit_json, err, fail, out, write_private
 from vigil.cli.face_tools import load_recognizer, open_gallery
 from vigil.errors import BadInput, VigilError
 
@@ -51,7 +51,7 @@ def register(app: typer.Typer) -> None:
         if thumbnails:
             thumbnails.mkdir(parents=True, exist_ok=True)
             for c in clusters:
-                (thumbnails / f"cluster_{c.id}.jpg").write_bytes(gallery.stranger_thumbnail(c.sample_id))
+                write_private(thumbnails / f"cluster_{int(c.id)}.jpg", gallery.stranger_thumbnail(c.sample_id))
         if as_json:
             emit_json([c.__dict__ for c in clusters])
             return

@@ -8,16 +8,12 @@ from typing import Annotated
 
 import typer
 
-from vigil.cli.common import ConfigOpt, JsonOpt, config_or_exit, emit_json, err, out
+from vigil.cli.common import ConfigOpt, JsonOpt, config_or_exit, emit_json, err, fail, out
 from vigil.errors import VigilError
 
 presence_app = typer.Typer(help="Person presence (Visual Wake Words): detect, build datasets from COCO or footage.",
                            no_args_is_help=True)
 
-
-def _fail(exc: Exception, code: int = 2) -> typer.Exit:
-    err.print(f"[red]error:[/red] {exc}")
-    return typer.Exit(code)
 
 
 @presence_app.command("detect")
@@ -39,7 +35,7 @@ def detect(
     try:
         model = TASK.load(TaskContext(cfg, ModelStore(cfg.store.home)))
     except VigilError as exc:
-        raise _fail(exc) from None
+        fail(exc)
     limits = images.ImageLimits(cfg.limits.max_bytes, cfg.limits.max_pixels, frozenset(cfg.limits.formats))
     options = PresenceOptions(min_score=min_score)
     entries = []
@@ -78,7 +74,7 @@ def dataset(
     try:
         rows = coco_dataset(coco, images_dir, out_dir, class_name, area_threshold, split, copy)
     except (VigilError, OSError) as exc:
-        raise _fail(exc) from None
+        fail(exc)
     positive = sum(r.label for r in rows)
     summary = {"out": str(out_dir), "images": len(rows), "present": positive, "absent": len(rows) - positive,
                "manifest": str(out_dir / "manifest.csv")}
@@ -113,7 +109,7 @@ def autolabel(
         report = run_autolabel(sources, out_dir, pipe.detect_frame,
                                AutolabelSettings(area_threshold, crops, every_s, block_s, seed))
     except (VigilError, OSError) as exc:
-        raise _fail(exc) from None
+        fail(exc)
     for message in report.errors:
         err.print(f"[yellow]skipped[/yellow] {message}")
     summary = {"out": str(out_dir), "images": len(report.rows), "splits": report.counts(),

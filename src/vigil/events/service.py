@@ -28,10 +28,11 @@ from vigil.events.watcher import FolderWatcher, Frame, FrameQueue
 from vigil.formats.events import FACE
 from vigil.frameskip import FrameSkip, frame_number
 from vigil.pipeline import DetectRequest, Pipeline
+from vigil.registry.catalog import PERSON
 from vigil.results import Detections, EventChange
 
 log = logging.getLogger(__name__)
-PERSON = "person"
+CLUSTER_WAIT_S = 5.0  # a stranger event carries its cluster id: the watcher (off the request path) waits for it
 EXPIRE_EVERY_S = 0.25
 RETENTION_EVERY_S = 600.0
 SNAPSHOT_QUALITY = 80
@@ -167,7 +168,7 @@ class EventService:
 
     def _recognize(self, decoded: Any, path: str) -> Detections | None:
         try:
-            return self.pipeline.faces.recognize(decoded, path)
+            return self.pipeline.faces.recognize(decoded, path, cluster_wait_s=CLUSTER_WAIT_S)
         except VigilError as exc:  # e.g. face models not pulled: objects keep working, faces are off until restart
             log.error("face recognition is off for the watcher", extra={"error": str(exc)})
             self._faces_ok = False

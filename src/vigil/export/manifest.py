@@ -12,8 +12,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from vigil.errors import ModelIntegrityError
 from vigil.registry.specs import InputSpec, ModelFile, ModelSpec, PathSource
-from vigil.registry.store import ModelStore, sha256_of
+from vigil.registry.store import ModelStore, contained, sha256_of
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ def write_manifests(run_dir: Path, specs: dict[str, ModelSpec], default_form: st
 
 
 def _write(folder: Path, spec: ModelSpec) -> Path:
-    path = folder / f"{spec.name}.json"
+    path = contained(folder, f"{spec.name}.json")  # the run's name comes from its config: never a path
     path.write_text(spec.model_dump_json(indent=2, exclude_defaults=False))
     return path
 
@@ -96,8 +97,12 @@ def register(run_dir: Path, home: Path) -> list[str]:
     target.mkdir(parents=True, exist_ok=True)
     names = []
     for manifest in sorted((run_dir / "manifests").glob("*.json")):
-        shutil.copyfile(manifest, target / manifest.name)
-        names.append(manifest.stem)
+        try:  # validated before it is copied: a bad manifest must not land in (and break) the store
+            spec = ModelSpec.model_validate_json(manifest.read_text())
+        except ValueError as exc:
+            raise ModelIntegrityError(f"{manifest}: invalid model manifest: {str(exc)[:400]}") from None
+        shutil.copyfile(manifest, contained(target, f"{spec.name}.json"))
+        names.append(spec.name)
     store = ModelStore(home)
     for name in names:
         store.pull(name)

@@ -47,13 +47,14 @@ def _label(source: bytes | Path, index: int) -> str:
     return f"<bytes #{index}>" if isinstance(source, bytes) else str(source)
 
 
-def _read(source: bytes | Path) -> bytes:
-    return source if isinstance(source, bytes) else images.read_bytes(source)
+def _read(source: bytes | Path, limits: images.ImageLimits) -> bytes:
+    return source if isinstance(source, bytes) else images.read_bytes(source, limits)
 
 
 def enroll(recognizer: FaceRecognizer, name: str, sources: list[bytes | Path],
            progress: Progress | None = None, box: Sequence[float] | None = None) -> EnrollReport:
-    """`box` (xyxy, image pixels): take the usable face overlapping it most instead of the largest one."""
+    """Images are read under the recogniser's [limits] (size, pixels, formats), like every other input. `box` (xyxy,
+    image pixels): take the usable face overlapping it most instead of the largest one."""
     gallery = recognizer.gallery
     if gallery is None:
         raise NotFound("enrolment needs a gallery")
@@ -61,13 +62,13 @@ def enroll(recognizer: FaceRecognizer, name: str, sources: list[bytes | Path],
     for index, source in enumerate(sources):
         label = _label(source, index)  # named before reading, so an unreadable file is reported under its own name
         try:
-            data = _read(source)
+            data = _read(source, recognizer.limits)
             digest = hashlib.sha256(data).hexdigest()
             if gallery.has_file(name, digest):
                 report.skipped.append(label)
                 outcome = "skipped"
             else:
-                frame = images.decode(data)
+                frame = images.decode(data, recognizer.limits)
                 sample = _best_sample(recognizer, frame.pixels, label, box)
                 gallery.add_file(name, digest, [sample] if sample else [], label)
                 (report.added if sample else report.no_face).append(label)

@@ -17,11 +17,12 @@ import numpy as np
 import simplejpeg
 
 from vigil.config import FacesConfig, VigilConfig
-from vigil.errors import NotFound
+from vigil.errors import NotFound, check_deadline
 from vigil.faces.gallery.gallery import Gallery
+from vigil.faces.gallery.recorder import StrangerRecorder
 from vigil.faces.identity_model import FaceIdentityModel
 from vigil.faces.matcher import UNCERTAIN, UNKNOWN, Match, match
-from vigil.images import DecodedImage
+from vigil.images import DecodedImage, ImageLimits
 from vigil.ops.focus import laplacian_variance
 from vigil.registry.catalog import PERSON
 from vigil.registry.store import ModelStore
@@ -55,6 +56,8 @@ class FaceRecognizer:
         self.config, self.detector, self.embedder, self.fallback = config, detector, embedder, fallback
         self.gallery, self.identity_model = gallery, identity_model
         self.record_strangers = record_strangers and gallery is not None
+        self.strangers = StrangerRecorder(gallery, config.cluster_distance)
+        self.limits = ImageLimits()  # load() applies [limits]
         self._lock = threading.Lock()
 
     @classmethod
@@ -76,7 +79,9 @@ class FaceRecognizer:
         fallback = None
         if cfg.fallback and cfg.fallback != cfg.detector:
             fallback = load_face_detector(store, cfg.fallback, threads, cfg.upsample)
-        return cls(cfg, detector, embedder, gallery, identity_model, cfg.record_strangers, fallback)
+        recognizer = cls(cfg, detector, embedder, gallery, identity_model, cfg.record_strangers, fallback)
+        recognizer.limits = config.limits.image_limits()
+        return recognizer
 
     # --- pieces ------------------------------------------------------------------------------------
     def detect(self, rgb: np.ndarray) -> list[FaceCheck]:
@@ -124,21 +129,26 @@ class FaceRecognizer:
         except NotFound:
             return -1
 
-    def _remember(self, matches: list[Match], embeddings: np.ndarray, chips: list, source: str) -> list[int]:
-        """File strangers into provisional clusters; the cluster id per match (-1: not filed)."""
+    def _remember(self, matches: list[Match], embeddings: np.ndarray, chips: list, source: str,
+                  wait_s: float = 0.0) -> list[int]:
+        """File strangers into provisional clusters, off the request path. The cluster id per match (-1: not filed,
+        or not filed within `wait_s`: callers off the request path, such as the folder watcher, may wait for it)."""
         clusters = [-1] * len(matches)
         if not self.record_strangers:
             return clusters
-        for i, (m, vector, chip) in enumerate(zip(matches, embeddings, chips, strict=True)):
-            if m.name == UNKNOWN:
-                clusters[i] = self.gallery.add_stranger(vector, thumbnail(chip), source, self.config.cluster_distance)
+        rows = zip(matches, embeddings, chips, strict=True)
+        filed = {i: self.strangers.record(vector, thumbnail(chip), source)
+                 for i, (m, vector, chip) in enumerate(rows) if m.name == UNKNOWN}
+        if wait_s > 0:
+            for i, future in filed.items():
+                clusters[i] = self.strangers.cluster_of(future, wait_s)
         return clusters
 
     # --- the three verbs ---------------------------------------------------------------------------------
-    def recognize(self, frame: DecodedImage, source: str = "") -> Detections:
+    def recognize(self, frame: DecodedImage, source: str = "", cluster_wait_s: float = 0.0) -> Detections:
         """Every face in a frame: xyxy (original pixels), score (detector), data name / similarity / person_id /
-        cluster_id (a stranger's provisional cluster, else -1), plus quality ("ok", "small", "blurry": unchecked
-        faces are named "uncertain")."""
+        cluster_id (a stranger's provisional cluster when filed within `cluster_wait_s`, else -1), plus quality
+        ("ok", "small", "blurry": unchecked faces are named "uncertain")."""
         scale = frame.scale
         faces = self.detect(frame.pixels)
         for f in faces:
@@ -146,7 +156,7 @@ class FaceRecognizer:
         good = [f for f in faces if f.quality == "ok"]
         vectors, chips = self.embed(frame.pixels, np.array([f.xyxy for f in good], np.float32))
         matches = self.identify(vectors)
-        pending = iter(zip(matches, self._remember(matches, vectors, chips, source), strict=True))
+        pending = iter(zip(matches, self._remember(matches, vectors, chips, source, cluster_wait_s), strict=True))
         names, sims, pids, clusters = [], [], [], []
         for f in faces:
             m, cluster = next(pending) if f.quality == "ok" else (Match(UNCERTAIN, float("inf"), -1), -1)
@@ -160,15 +170,18 @@ class FaceRecognizer:
             "person_id": np.array(pids, np.int64), "quality": np.array([f.quality for f in faces], dtype=object),
             "cluster_id": np.array(clusters, np.int64)})  # a stranger's provisional cluster (-1: none)
 
-    def label_persons(self, frame: DecodedImage, detections: Detections, source: str = "") -> Detections:
+    def label_persons(self, frame: DecodedImage, detections: Detections, source: str = "",
+                      deadline: float | None = None) -> Detections:
         """Seed `detect_faces` for one image: every detection echoed in order with data["face"] and
-        data["faceProba"]; only `person` boxes are examined, and None means "not recognised"."""
+        data["faceProba"]; only `person` boxes are examined, and None means "not recognised".
+        Past `deadline` (time.monotonic) the work stops with TimedOut: the caller has given up on it."""
         n = len(detections)
         face, proba = np.full(n, None, dtype=object), np.full(n, None, dtype=object)
         crops = []  # (detection index, crop, face box in crop pixels)
         names = detections.data.get("class_name")
         for i in range(n):
             if names is not None and str(names[i]) == PERSON:
+                check_deadline(deadline, "labelling persons")
                 found = self._best_face(frame, detections.xyxy[i])
                 if found is not None:
                     crops.append((i, *found))

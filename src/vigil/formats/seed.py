@@ -53,12 +53,35 @@ def from_seed(entry: Any) -> ImageResult:
     if not isinstance(entry, dict) or "labels" not in entry:
         raise BadInput("each entry needs 'image' and 'labels'")
     labels = entry["labels"] or []
+    if not isinstance(labels, list):
+        raise BadInput(f"'labels' of {str(entry.get('image'))[:200]!r} must be a list")
     try:
         xyxy = [[float(label["box"][k]) for k in BOX_KEYS] for label in labels]
         score = [float(label.get("score", 0.0)) for label in labels]
         class_id = [int(label.get("id", -1)) for label in labels]
         names = np.array([str(label.get("name", "")) for label in labels], dtype=object)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise BadInput(f"malformed label in entry for {entry.get('image')!r}: {exc}") from None
+    except (KeyError, TypeError, ValueError, OverflowError, AttributeError) as exc:
+        raise BadInput(f"malformed label in entry for {str(entry.get('image'))[:200]!r}: {exc}") from None
     detections = Detections(np.array(xyxy, np.float32).reshape(-1, 4), score, class_id, {"class_name": names})
     return ImageResult(image=str(entry.get("image", "")), detections=detections, error=entry.get("error"))
+
+
+def entries_from_seed(objects: Any, max_entries: int, max_labels: int) -> list[ImageResult]:
+    """What detect_faces / /v2/faces/label receive: a list over `max_entries` is refused whole (before any is parsed);
+    a malformed entry, or one with more than `max_labels` labels, becomes that entry's own error."""
+    if not isinstance(objects, list):
+        raise BadInput("detect_faces takes the list detect_objects returned")
+    if len(objects) > max_entries:
+        raise BadInput(f"{len(objects)} entries in one call, over the limit of {max_entries} ([limits] max_entries)")
+    return [_entry_or_error(o, max_labels) for o in objects]
+
+
+def _entry_or_error(obj: Any, max_labels: int) -> ImageResult:
+    image = str(obj.get("image", ""))[:4096] if isinstance(obj, dict) else ""
+    labels = obj.get("labels") if isinstance(obj, dict) else None
+    if isinstance(labels, list) and len(labels) > max_labels:
+        return ImageResult(image, error=f"{len(labels)} labels, over the limit of {max_labels} ([limits] max_labels)")
+    try:
+        return from_seed(obj)
+    except BadInput as exc:
+        return ImageResult(image, error=str(exc))

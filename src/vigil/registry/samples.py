@@ -15,7 +15,8 @@ from vigil.registry import fetch
 from vigil.registry.specs import PackageSource
 from vigil.registry.store import default_home, sha256_of
 
-_FR = {"package": "face_recognition", "version": "1.3.0", "archive": "sdist"}
+_FR = {"package": "face_recognition", "version": "1.3.0", "archive": "sdist",
+       "archive_sha256": "5e5efdd1686aa566af0d3cc1313b131e4b197657a8ffd03669e6d3fad92705ec"}
 SAMPLES = {
     "obama.jpg": "0930e3aa8cae5920329c0c8cbc6a2ab70f47b0e67b432875beaa95cbf7e741f6",
     "obama2.jpg": "a7efcc907375274796f39646510704aa86672d59f6d5469d69af3c85590976a6",

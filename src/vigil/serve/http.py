@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
@@ -25,9 +25,11 @@ from vigil.formats import deepstack, native
 from vigil.pipeline import DetectRequest
 from vigil.serve import auth, mapping, web
 from vigil.serve.engine import DETECT, FACES, CustomModels, Engine
+from vigil.serve.gate import BodyDeadline, KeyGate
 from vigil.serve.http_events import events_router
 from vigil.serve.http_v2 import v2_router
 from vigil.serve.middleware import AccessLog, Admission, BodyLimit
+from vigil.serve.openapi import ERRORS, form_body
 
 _IMAGE_FIELD = re.compile(r"^image\d*$")
 NO_IMAGE = "No valid image file was found"
@@ -39,13 +41,15 @@ def create_app(engine: Engine) -> FastAPI:
     app.state.engine = engine
     _error_handlers(app, engine)
     _operations(app, engine)
-    app.include_router(deepstack_router(engine))
-    app.include_router(v2_router(engine))
-    app.include_router(events_router(engine))
+    app.include_router(deepstack_router(engine), responses=ERRORS)
+    app.include_router(v2_router(engine), responses=ERRORS)
+    app.include_router(events_router(engine), responses=ERRORS)
     web.install(app, engine)  # the page at / and its routes (serve/web.py)
     limit = engine.config.limits.max_bytes + 1024 * 1024  # room for the multipart envelope and form fields
     app.add_middleware(BodyLimit, max_bytes=limit, drain_bytes=4 * limit)
     app.add_middleware(Admission, limit=engine.config.server.max_in_flight, retry_after_s=engine.retry_after_s)
+    app.add_middleware(KeyGate, server=engine.config.server)  # before admission: keyless clients hold no slot
+    app.add_middleware(BodyDeadline, timeout_s=engine.config.server.body_timeout_s)
     app.add_middleware(AccessLog, metrics=engine.metrics)
     return app
 
@@ -59,17 +63,20 @@ def _error_handlers(app: FastAPI, engine: Engine) -> None:
 
 
 def _operations(app: FastAPI, engine: Engine) -> None:
-    @app.get("/health", tags=["operations"], summary="200 once the models are loaded")
+    busy = {503: ERRORS[503]}
+
+    @app.get("/health", tags=["operations"], summary="200 once the models are loaded", responses=busy)
     def health() -> JSONResponse:
         return JSONResponse(native.health(engine.ready), status_code=200 if engine.ready else 503)
 
-    @app.get("/ready", tags=["operations"], summary="200 when models are loaded and the queue has room")
+    @app.get("/ready", tags=["operations"], summary="200 when models are loaded and the queue has room", responses=busy)
     def ready() -> JSONResponse:
         accepting = engine.accepting
         body = native.readiness(accepting, engine.config.detect.model)
         return JSONResponse(body, status_code=200 if accepting else 503)
 
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=PlainTextResponse,
+             responses={401: ERRORS[401]})
     def metrics() -> Response:
         from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -143,7 +150,8 @@ def deepstack_router(engine: Engine) -> APIRouter:
                                        "/v1/vision/face/match": FACES})
     custom = CustomModels(engine)
 
-    @router.post("/detection", dependencies=[user], summary="Objects (DeepStack object detection)")
+    @router.post("/detection", dependencies=[user], summary="Objects (DeepStack object detection)",
+                 openapi_extra=form_body("image", optional=("min_confidence", "api_key")))
     async def detection(request: Request) -> dict:
         clock, form = _Clock(), await _form(request)
         threshold = min_confidence(form, 0.45)
@@ -152,7 +160,8 @@ def deepstack_router(engine: Engine) -> APIRouter:
                                     engine.deadline())
         return deepstack.detection(result.detections, clock.timing())
 
-    @router.post("/custom/{model}", dependencies=[user], summary="Objects with a named detector from the store")
+    @router.post("/custom/{model}", dependencies=[user], summary="Objects with a named detector from the store",
+                 openapi_extra=form_body("image", optional=("min_confidence", "api_key")))
     async def custom_model(model: str, request: Request) -> dict:
         clock, form = _Clock(), await _form(request)
         threshold = min_confidence(form, 0.45)
@@ -166,37 +175,46 @@ def deepstack_router(engine: Engine) -> APIRouter:
 def _face_routes(router: APIRouter, engine: Engine, user: Any, admin: Any) -> None:
     from vigil.serve import faces
 
-    @router.post("/face", dependencies=[user], summary="Faces (DeepStack face detection)")
+    @router.post("/face", dependencies=[user], summary="Faces (DeepStack face detection)",
+                 openapi_extra=form_body("image", optional=("min_confidence", "api_key")))
     async def face_detection(request: Request) -> dict:
         clock, form = _Clock(), await _form(request)
         threshold = min_confidence(form, 0.0)
         found = await clock.run(faces.detect, engine, await _image(form), engine.deadline())
         return deepstack.faces(found[found.score >= threshold], clock.timing())
 
-    @router.post("/face/recognize", dependencies=[user], summary="Who is in the picture")
+    @router.post("/face/recognize", dependencies=[user], summary="Who is in the picture",
+                 openapi_extra=form_body("image", optional=("min_confidence", "api_key")))
     async def face_recognize(request: Request) -> dict:
         clock, form = _Clock(), await _form(request)
         threshold = min_confidence(form, 0.0)  # the recogniser's match/unknown distances decide; this only narrows
         found = await clock.run(faces.recognize, engine, await _image(form), engine.deadline())
         return deepstack.recognition(found, clock.timing(), threshold or 0.0)
 
-    @router.post("/face/register", dependencies=[admin], summary="Enrol a person from image, image1..N")
+    @router.post("/face/register", dependencies=[admin], summary="Enrol a person from image, image1..N",
+                 openapi_extra=form_body("userid", "image", optional=("image1", "api_key")))
     async def face_register(request: Request) -> dict:
         clock, form = _Clock(), await _form(request)
         userid = _userid(form)
         report = await clock.run(faces.enroll, engine, userid, await _images(form), engine.deadline())
         return deepstack.registered(userid, faces.added(report))
 
-    @router.api_route("/face/list", methods=["GET", "POST"], dependencies=[user], summary="Enrolled people")
     async def face_list() -> dict:
         return deepstack.face_list(await run_in_threadpool(faces.names, engine))
 
-    @router.post("/face/delete", dependencies=[admin], summary="Forget a person")
+    for method in ("get", "post"):  # DeepStack clients POST; one operation id each
+        router.add_api_route("/face/list", face_list, methods=[method.upper()], dependencies=[user],
+                             summary="Enrolled people", operation_id=f"face_list_{method}",
+                             openapi_extra=form_body(urlencoded=True) if method == "post" else None)
+
+    @router.post("/face/delete", dependencies=[admin], summary="Forget a person",
+                 openapi_extra=form_body("userid", urlencoded=True))
     async def face_delete(request: Request) -> dict:
         userid = _userid(await _form(request))
         return deepstack.face_deleted(userid, await run_in_threadpool(faces.forget, engine, userid))
 
-    @router.post("/face/match", dependencies=[user], summary="Similarity of the faces in image1 and image2")
+    @router.post("/face/match", dependencies=[user], summary="Similarity of the faces in image1 and image2",
+                 openapi_extra=form_body("image1", "image2"))
     async def face_match(request: Request) -> dict:
         clock, form = _Clock(), await _form(request)
         first, second = await _image(form, "image1"), await _image(form, "image2")

@@ -16,11 +16,12 @@ from starlette.concurrency import run_in_threadpool
 
 from vigil.errors import BadInput
 from vigil.formats import native
-from vigil.formats.seed import from_seed, to_seed
+from vigil.formats.seed import entries_from_seed, to_seed
 from vigil.pipeline import DetectRequest
 from vigil.serve import faces
 from vigil.serve.auth import key_checks
 from vigil.serve.engine import DETECT, Engine
+from vigil.serve.openapi import NAME_PATTERN, PersonName
 from vigil.tasks.base import TaskDef
 
 Image = Annotated[UploadFile, File(description="an image (JPEG, PNG, ...)")]
@@ -48,7 +49,7 @@ class PathsRequest(BaseModel):
 
 
 class Rename(BaseModel):
-    name: str = Field(min_length=1, description="the new name")
+    name: str = Field(pattern=NAME_PATTERN, description="the new name")
 
 
 def v2_router(engine: Engine) -> APIRouter:
@@ -103,7 +104,7 @@ def _path_routes(router: APIRouter, engine: Engine, user: Any) -> None:
     @router.post("/faces/label", dependencies=[user], tags=["faces"],
                  summary="Add face / faceProba to the person labels of detect results (the seed's detect_faces)")
     async def label(entries: Annotated[list[dict[str, Any]], Body()]) -> list[dict[str, Any]]:
-        typed = [from_seed(e) for e in entries]
+        typed = entries_from_seed(entries, engine.config.limits.max_entries, engine.config.limits.max_labels)
         return [to_seed(r) for r in await run_in_threadpool(engine.label_entries, typed, engine.deadline())]
 
 
@@ -113,17 +114,18 @@ def _gallery_routes(router: APIRouter, engine: Engine, user: Any, admin: Any) ->
         return native.people(await run_in_threadpool(lambda: faces.gallery(engine).people()))
 
     @router.post("/gallery/{name}", dependencies=[admin], tags=["gallery"], summary="Enrol a person from images")
-    async def enroll(name: str, images: Annotated[list[UploadFile], File(description="photos of the person")]
+    async def enroll(name: PersonName,
+                     images: Annotated[list[UploadFile], File(min_length=1, description="photos of the person")]
                      ) -> dict[str, Any]:
         data = [await i.read() for i in images]
         return native.plain(await run_in_threadpool(faces.enroll, engine, name, data, engine.deadline()))
 
     @router.delete("/gallery/{name}", dependencies=[admin], tags=["gallery"], summary="Forget a person")
-    async def remove(name: str) -> dict[str, Any]:
+    async def remove(name: PersonName) -> dict[str, Any]:
         return native.removed(name, await run_in_threadpool(lambda: int(faces.gallery(engine).remove(name))))
 
     @router.patch("/gallery/{name}", dependencies=[admin], tags=["gallery"], summary="Rename a person")
-    async def rename(name: str, body: Rename) -> dict[str, Any]:
+    async def rename(name: PersonName, body: Rename) -> dict[str, Any]:
         await run_in_threadpool(lambda: faces.gallery(engine).rename(name, body.name))
         return native.renamed(body.name, name)
 

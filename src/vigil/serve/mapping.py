@@ -4,6 +4,7 @@ the native shape elsewhere) and to zerorpc replies (a per-image entry error, or 
 from __future__ import annotations
 
 import logging
+import re
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
@@ -29,6 +30,14 @@ def error_body(path: str, message: str, kind: str, status: int) -> dict:
     return native.error(message, kind, status)
 
 
+_SERVER_PATH = re.compile(r"(?<![\w.])/(?:[^\s/'\":,;]+/)+([^\s/'\":,;]*)")
+
+
+def server_paths_hidden(message: str) -> str:
+    """Absolute paths of this machine (model cache, config) shortened to their last component for clients."""
+    return _SERVER_PATH.sub(lambda m: m.group(1) or "…", message)
+
+
 def _body(request: Request, message: str, kind: str, status: int) -> dict:
     return error_body(request.url.path, message, kind, status)
 
@@ -39,6 +48,8 @@ def vigil_error(request: Request, exc: VigilError, retry_after_s: int) -> JSONRe
     message = f"timeout: {exc}" if isinstance(exc, TimedOut) else str(exc)
     if isinstance(exc, NotActivated):
         message = f"endpoint not activated: {exc}"  # DeepStack's words for a 403
+    if isinstance(exc, NotActivated) or status >= 500:
+        message = server_paths_hidden(message)
     if status >= 500:
         log.warning("request failed", extra={"path": request.url.path, "error": message, "kind": type(exc).__name__})
     return JSONResponse(_body(request, message, type(exc).__name__, status), status_code=status, headers=headers)
@@ -50,7 +61,10 @@ def validation_error(request: Request, exc: RequestValidationError) -> JSONRespo
         first = exc.errors()[0] if exc.errors() else {}
         field = ".".join(str(p) for p in first.get("loc", ())[1:]) or "request"
         return JSONResponse(deepstack.error(f"{field}: {first.get('msg', 'invalid')}", 400), status_code=400)
-    return JSONResponse({"detail": exc.errors()}, status_code=422)
+    # only loc/msg/type: `input` may be raw bytes and `ctx` an exception, neither JSON (and both echo the request)
+    detail = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+              for e in exc.errors()]
+    return JSONResponse({"detail": detail}, status_code=422)
 
 
 def http_error(request: Request, exc: HTTPException) -> JSONResponse:
@@ -66,7 +80,7 @@ def client_gone(request: Request, exc: ClientDisconnect) -> Response:
 
 def unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error", extra={"path": request.url.path})
-    return JSONResponse(_body(request, "internal error", type(exc).__name__, 500), status_code=500)
+    return JSONResponse(_body(request, "internal error", "InternalError", 500), status_code=500)  # no class names
 
 
 def rpc_error(exc: Exception) -> Exception:

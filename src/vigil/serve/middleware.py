@@ -49,7 +49,7 @@ class BodyLimit:
 
     async def _refuse(self, scope: Scope, send: Any, size: int) -> None:
         message = f"request body of {size} bytes is over the {self.max_bytes}-byte limit"
-        await _json(send, 413, error_body(scope["path"], message, "TooLarge", 413))
+        await send_json(send, 413, error_body(scope["path"], message, "TooLarge", 413))
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -73,7 +73,7 @@ class Admission:
     """At most `limit` requests inside the app at once (each may hold an upload in memory); the next one gets 503
     with Retry-After at once. Health, readiness and metrics are always answered."""
 
-    OPEN = ("/health", "/ready", "/metrics")
+    OPEN = ("/health", "/ready")
 
     def __init__(self, app: Any, limit: int, retry_after_s: int) -> None:
         self.app, self.limit, self.retry_after_s = app, limit, retry_after_s
@@ -84,7 +84,7 @@ class Admission:
             return await self.app(scope, receive, send)
         if self.inside >= self.limit:
             message = f"server busy: {self.limit} requests in progress; retry later"
-            return await _json(send, 503, error_body(scope["path"], message, "Overloaded", 503),
+            return await send_json(send, 503, error_body(scope["path"], message, "Overloaded", 503),
                                [(b"retry-after", str(self.retry_after_s).encode())])
         self.inside += 1  # one event loop: no lock needed
         try:
@@ -93,7 +93,7 @@ class Admission:
             self.inside -= 1
 
 
-async def _json(send: Any, status: int, body: dict, headers: list | None = None) -> None:
+async def send_json(send: Any, status: int, body: dict, headers: list | None = None) -> None:
     data = json.dumps(body).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()),

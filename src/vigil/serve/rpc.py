@@ -15,15 +15,28 @@ import time
 from typing import Any
 
 from vigil.config import RpcConfig
-from vigil.errors import BadInput, ConfigError, VigilError
-from vigil.formats.seed import from_seed, to_seed
+from vigil.errors import BadInput, ConfigError
+from vigil.formats.seed import entries_from_seed, to_seed
 from vigil.pipeline import DetectRequest
-from vigil.results import ImageResult
 from vigil.serve import mapping
 from vigil.serve.engine import DETECT, Engine
 
 log = logging.getLogger(__name__)
 POOL_THREADS = 32  # calls waiting at once on the engine (each blocks one pool thread while its images run)
+# Past ZMQ_MAXMSGSIZE libzmq drops the peer without a reply (the caller waits out its timeout), so it sits far above
+# what the [limits] counts allow; calls within it but over a count get an immediate BadInput reply instead.
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+_LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def check_endpoint(endpoint: str, allow_remote: bool) -> None:
+    """zerorpc has no keys: a tcp endpoint off loopback needs `[rpc] allow_remote = true` (as HTTP needs a key)."""
+    if not endpoint.startswith("tcp://") or allow_remote:
+        return
+    host = endpoint[len("tcp://"):].rsplit(":", 1)[0]
+    if host not in _LOOPBACK:
+        raise ConfigError(f"zerorpc endpoint {endpoint} is not loopback and zerorpc has no keys; "
+                          "set [rpc] allow_remote = true to serve a trusted network")
 
 
 class _Service:
@@ -67,18 +80,9 @@ class FacesService(_Service):
                 objects = json.loads(objects)
             except ValueError:
                 raise BadInput("detect_faces takes the list detect_objects returned") from None
-        if not isinstance(objects, list):
-            raise BadInput("detect_faces takes the list detect_objects returned")
-        entries = [_entry(o) for o in objects]
+        limits = self._engine.config.limits
+        entries = entries_from_seed(objects, limits.max_entries, limits.max_labels)
         return [to_seed(r) for r in self._engine.label_entries(entries, self._engine.deadline())]
-
-
-def _entry(obj: Any) -> ImageResult:
-    try:
-        return from_seed(obj)
-    except VigilError as exc:
-        image = obj.get("image", "") if isinstance(obj, dict) else ""
-        return ImageResult(str(image), error=str(exc))
 
 
 def _server_class() -> type:
@@ -107,6 +111,8 @@ class RpcServers:
         self._thread = threading.Thread(target=self._main, name="zerorpc", daemon=True)
 
     def start(self, timeout_s: float = 30.0) -> RpcServers:
+        for endpoint in (self.config.objects, self.config.faces):
+            check_endpoint(endpoint, self.config.allow_remote)
         self._thread.start()
         if not self._bound.wait(timeout_s):
             raise ConfigError("zerorpc servers did not start")
@@ -125,6 +131,7 @@ class RpcServers:
 
     def _main(self) -> None:
         import gevent
+        import zmq
 
         hub = gevent.get_hub()
         hub.threadpool.maxsize = POOL_THREADS
@@ -133,6 +140,7 @@ class RpcServers:
             for service, endpoint in ((ObjectsService, self.config.objects), (FacesService, self.config.faces)):
                 server = _server_class()(service(self.engine, hub), heartbeat=self.config.heartbeat_s)
                 servers.append(server)
+                server._events.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
                 server.bind(endpoint)
         except Exception as exc:  # a bad or busy endpoint: report it to start() instead of dying silently
             self._error = ConfigError(f"zerorpc cannot bind: {exc}")

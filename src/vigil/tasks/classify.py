@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from vigil.errors import BadInput, NotActivated
+from vigil.errors import BadInput, NotActivated, check_deadline
 from vigil.formats import native
 from vigil.images import DecodedImage
 from vigil.ops.letterbox import stretch
@@ -65,7 +65,8 @@ class PersonClassifier:
         top = probs.argmax(1) if len(probs) else np.zeros(0, np.int64)
         return [(self.labels[i], float(p[i])) for i, p in zip(top, probs, strict=True)]
 
-    def label_persons(self, frame: DecodedImage, detections: Detections, min_proba: float) -> Detections:
+    def label_persons(self, frame: DecodedImage, detections: Detections, min_proba: float,
+                      deadline: float | None = None) -> Detections:
         """Seed 000 for one image: `face` = class name if its probability ≥ min_proba else None, `faceProba` =
         probability, for person detections; None/None for the rest (and for boxes with no pixels)."""
         names = detections.data.get("class_name", np.array([None] * len(detections), dtype=object))
@@ -73,6 +74,7 @@ class PersonClassifier:
         proba = np.array([None] * len(detections), dtype=object)
         crops, where = [], []
         for i, (box, name) in enumerate(zip(detections.xyxy, names, strict=True)):
+            check_deadline(deadline, "classifying persons")
             crop = _crop(frame, box)
             if name == PERSON and crop is not None:
                 crops.append(crop)

@@ -14,6 +14,7 @@ refused with ModelIntegrityError and never overwritten or recreated.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -28,7 +29,7 @@ from vigil.errors import BadInput, ModelIntegrityError, NotFound
 from vigil.faces.gallery.schema import SCHEMA, SCHEMA_VERSION, person_name, to_blob, to_vectors
 from vigil.faces.gallery.strangers import StrangerStore
 
-BUSY_TIMEOUT_MS = 60_000
+BUSY_TIMEOUT_MS = 10_000  # well under [server] request_timeout_s: a held lock fails the write, not the request
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,8 @@ class Gallery(StrangerStore):
         if existed and not self.path.is_file():
             raise BadInput(f"{self.path}: gallery path is not a file")
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not existed:  # private from birth: SQLite gives its -wal/-shm files the database's mode
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW, 0o600))
         self._local = threading.local()  # one connection (and matrix cache) per thread
         self._check(existed)
 
