@@ -145,6 +145,26 @@ class FacesConfig(Section):
         return self
 
 
+class CrowdConfig(Section):
+    density_model: str = Field("", title="Density model",
+                               description="store name of a crowd density model (`vigil train crowd` + `vigil models "
+                                           "add`); empty: the detector count everywhere")
+    level_model: Path | None = Field(None, title="Level classifier",
+                                     description="folder written by `vigil train crowd-level`; unset: every scene "
+                                                 "goes to the density model when one is set")
+    density_side: int = Field(768, ge=64, multiple_of=16, title="Density input side",
+                              description="long side (px) frames are resized to for the density model")
+    tiling: Literal["auto", "always", "never"] = Field("auto", title="Tiling",
+                                                      description="detector tiles: auto = when people look small")
+    tile_grid: int = Field(2, ge=1, le=6, title="Tile grid", description="tiles per side (2: four tiles)")
+    tile_overlap: float = Field(0.2, ge=0, lt=0.9, title="Tile overlap", description="fraction shared by neighbours")
+    small_person: float = Field(0.15, gt=0, le=1, title="Small person",
+                                description="auto tiling when the median person box is shorter than this fraction "
+                                            "of the frame height")
+    min_score: float = Field(0.4, ge=0, le=1, title="Person score", description="detector score kept for counting")
+    threads: int = Field(0, ge=0, title="Threads", description="inference threads (0: all cores)")
+
+
 class VigilConfig(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VIGIL_", env_nested_delimiter="__", extra="forbid")
 
@@ -158,6 +178,7 @@ class VigilConfig(BaseSettings):
                                  description="known person vs stranger on whole-body crops (seed 000)")
 
     faces: FacesConfig = Field(default_factory=FacesConfig, title="Faces", description="face detection and recognition")
+    crowd: CrowdConfig = Field(default_factory=CrowdConfig, title="Crowd", description="crowd level, count, heatmap")
     models: dict[str, ModelThresholds] = Field(default_factory=dict, title="Per-model thresholds",
                                                description="[models.\"<name>\"] tables")
 
@@ -177,7 +198,8 @@ class VigilConfig(BaseSettings):
 
 
 _PATH_KEYS = {("media", "roots"), ("store", "home"), ("store", "data_dir"), ("faces", "gallery"),
-              ("faces", "classifier"), ("rpc", "mount_point")}
+              ("faces", "classifier"), ("rpc", "mount_point"),
+              ("crowd", "level_model")}
 
 
 def load_config(path: str | os.PathLike | None = None) -> VigilConfig:

@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from vigil.cli.common import ConfigOpt, JsonOpt, config_or_exit, emit_json, err, out
+from vigil.cli.crowd import crowd_app
 from vigil.cli.faces import faces_app
 from vigil.errors import VigilError
 from vigil.registry.catalog import DEFAULT_DETECTOR
@@ -20,6 +21,7 @@ app = typer.Typer(help="Vigil: self-hosted vision for security cameras.", no_arg
 models_app = typer.Typer(help="The model store: list, pull and verify models.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(faces_app, name="faces")
+app.add_typer(crowd_app, name="crowd")
 @app.callback()
 def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logs on stderr")] = False) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
@@ -210,9 +212,12 @@ def serve(
 
 def _add_training_commands() -> None:
     """Defined in cli/train.py, which imports torch only inside its commands."""
+    from vigil.cli.crowd import train_crowd, train_crowd_level
     from vigil.cli.train import evaluate, export, models_add, train_app
 
     app.add_typer(train_app, name="train")
+    train_app.command("crowd")(train_crowd)
+    train_app.command("crowd-level")(train_crowd_level)
     app.command("export")(export)
     app.command("eval")(evaluate)
     models_app.command("add")(models_add)
