@@ -38,14 +38,14 @@ ESTIMATORS = {"detector": "detector", "tiled detector": "tiled_detector", "densi
               "classify-then-count": "auto"}
 
 
-def train_models(work: Path, store: ModelStore, quick: bool) -> tuple[Path, Path]:
+def train_models(work: Path, store: ModelStore, quick: bool) -> tuple[Path, Path, int]:
     from PIL import Image
 
     from vigil.train.crowd import CrowdTrainConfig, train_density
     from vigil.train.crowd_level import train_level
     from vigil.train.synthetic_crowd import SceneSource, log_uniform_counts, write_json_dataset
 
-    size, n, epochs = ((192, 144), 40, 4) if quick else ((384, 288), 240, 20)
+    size, n, epochs = ((192, 144), 40, 4) if quick else ((320, 240), 160, 12)
     source = SceneSource(store, "train", SHARED)
     write_json_dataset(source.scenes(log_uniform_counts(n, 2, 400, seed=1), size, seed=1), work / "train")
     cfg = CrowdTrainConfig(dataset=str(work / "train"), width=size[0], height=size[1], epochs=epochs, lr=1e-3,
@@ -57,7 +57,7 @@ def train_models(work: Path, store: ModelStore, quick: bool) -> tuple[Path, Path
         for i, scene in enumerate(source.scenes(counts, (768, 576), seed=len(level))):
             Image.fromarray(scene.pixels).save(work / "levels" / level / f"{i}.jpg")
     train_level(work / "levels", work / "level", store)
-    return work / "run", work / "level"
+    return work / "run", work / "level", size[0]
 
 
 def load_counter(store: ModelStore, run: Path | None, level: Path | None, side: int) -> CrowdCounter:
@@ -132,14 +132,16 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="tiny training, 2 scenes per bin, 2 timing runs")
     parser.add_argument("--density-run", type=Path, help="a `vigil train crowd` run folder (skips training)")
     parser.add_argument("--level", type=Path, help="a `vigil train crowd-level` folder")
-    parser.add_argument("--side", type=int, default=768, help="density model input long side")
+    parser.add_argument("--side", type=int, default=0, help="density model input long side (0: its training side)")
     args = parser.parse_args()
     store = ModelStore()
     with tempfile.TemporaryDirectory() as tmp:
-        run, level = args.density_run, args.level
+        run, level, side = args.density_run, args.level, args.side
         if run is None:
-            run, level = train_models(Path(tmp), store, args.quick)
-        counter = load_counter(store, run, level, args.side)
+            run, level, side = train_models(Path(tmp), store, args.quick)
+        elif not side:
+            side = max(json.loads((run / "config.json").read_text())[k] for k in ("width", "height"))
+        counter = load_counter(store, run, level, side or 768)
         available = [name for name in ESTIMATORS if name in ("detector", "tiled detector") or run is not None]
         if level is None:
             available = [name for name in available if name != "classify-then-count"]

@@ -152,8 +152,9 @@ class CrowdConfig(Section):
     level_model: Path | None = Field(None, title="Level classifier",
                                      description="folder written by `vigil train crowd-level`; unset: every scene "
                                                  "goes to the density model when one is set")
-    density_side: int = Field(768, ge=64, multiple_of=16, title="Density input side",
-                              description="long side (px) frames are resized to for the density model")
+    density_side: int = Field(0, ge=0, multiple_of=16, title="Density input side",
+                              description="long side (px) frames are resized to for the density model (0: the side "
+                                          "it was trained at, where people have the sizes it learned)")
     tiling: Literal["auto", "always", "never"] = Field("auto", title="Tiling",
                                                       description="detector tiles: auto = when people look small")
     tile_grid: int = Field(2, ge=1, le=6, title="Tile grid", description="tiles per side (2: four tiles)")

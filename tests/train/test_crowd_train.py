@@ -118,7 +118,7 @@ def test_served_model_needs_no_torch_and_routes_by_level(trained, sources, store
         Image.fromarray(scene.pixels).save(tmp_path / name)
     config = tmp_path / "vigil.toml"
     config.write_text(f'[store]\nhome = "{home}"\n[crowd]\ndensity_model = "crowd.synthetic_test"\n'
-                      f'level_model = "{tmp_path / "level"}"\ndensity_side = 192\n')
+                      f'level_model = "{tmp_path / "level"}"\ndensity_side = 0\n')
     done = subprocess.run([sys.executable, "-c", NO_TORCH + COUNT, str(tmp_path / "dense.jpg"),
                            str(tmp_path / "sparse.jpg"), str(config)], capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-2000:]

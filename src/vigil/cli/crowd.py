@@ -116,7 +116,8 @@ def train_crowd(
     size: Annotated[str, typer.Option(help="training input WxH, multiples of 16")] = "512x384",
     sigma: Annotated[float | None, typer.Option(help="fixed Gaussian sigma (px); default geometry-adaptive")] = None,
     freeze_backbone: Annotated[bool, typer.Option(help="train the back end only, on cached features")] = False,
-    init_weights: Annotated[Path | None, typer.Option(help="our state dict or published CSRNet weights")] = None,
+    init_weights: Annotated[str | None, typer.Option(help="our state dict or published CSRNet weights: a file or "
+                                                          "a store name")] = None,
     name: Annotated[str, typer.Option(help="store name (default crowd.<out folder>)")] = "",
     synthetic: Annotated[bool, typer.Option(help="mark the data as synthetic in the manifest")] = False,
     batch: Annotated[int, typer.Option(min=1)] = 8,
@@ -134,7 +135,7 @@ def train_crowd(
         raise _fail(f"--size {size!r}: expected WxH, e.g. 512x384") from None
     cfg = CrowdTrainConfig(dataset=str(dataset), val_dataset=str(val) if val else None, arch=arch, name=name,
                            width=width, height=height, epochs=epochs, batch=batch, sigma=sigma, threads=threads,
-                           init_weights=str(init_weights) if init_weights else None,
+                           init_weights=init_weights,
                            freeze_backbone=freeze_backbone, synthetic=synthetic)
     try:
         summary = train_density(cfg, out_dir)

@@ -85,6 +85,7 @@ class DensityCounter:
         spec = store.spec(name)
         if spec.task != "crowd":
             raise ConfigError(f"[crowd] density_model = {name!r} is a {spec.task} model, not a crowd density model")
+        side = side or max(spec.input.width, spec.input.height)
         counter = cls(open_session(store.path(name, spec.artifact_role), spec.runtime, threads), side)
         counter.density(np.full((64, 64, 3), 127, np.uint8))  # warm-up
         return counter

@@ -99,7 +99,7 @@ def _split(items: list[Annotated], cfg: CrowdTrainConfig) -> tuple[list[Annotate
 def initial_model(cfg: CrowdTrainConfig, store: ModelStore) -> tuple[torch.nn.Module, str]:
     model = density.build(cfg.arch)
     if cfg.init_weights:
-        state = torch.load(cfg.init_weights, map_location="cpu", weights_only=True)
+        state = torch.load(_weights_file(cfg.init_weights, store), map_location="cpu", weights_only=True)
         mapped = state if any(k.startswith(("encoder.", "backbone.")) for k in state) else density.map_published(state)
         model.load_state_dict(mapped)
         return model, cfg.init_weights
@@ -109,6 +109,15 @@ def initial_model(cfg: CrowdTrainConfig, store: ModelStore) -> tuple[torch.nn.Mo
         model.load_backbone(state)
         return model, BACKBONE
     return model, "random init"
+
+
+def _weights_file(name_or_path: str, store: ModelStore) -> Path:
+    """A state dict on disk, or a store model (e.g. published weights added with a URL-source manifest)."""
+    if Path(name_or_path).is_file():
+        return Path(name_or_path)
+    store.pull(name_or_path)
+    spec = store.spec(name_or_path)
+    return store.path(name_or_path, "weights" if "weights" in spec.files else next(iter(spec.files)))
 
 
 def count_errors(predicted: np.ndarray, truth: np.ndarray) -> dict[str, float]:
