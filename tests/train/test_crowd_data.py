@@ -130,3 +130,15 @@ def test_flat_mobilenet_v2_names_become_torchvision_names():
         "features.1.conv.0.0.weight", "features.1.conv.1.weight", "features.1.conv.2.bias",
         "features.2.conv.1.0.weight", "features.2.conv.2.weight", "features.2.conv.3.running_mean",
         "features.0.0.weight"])
+
+
+def test_cli_train_crowd_names_the_bad_annotation_file(tmp_path):
+    import subprocess
+    import sys
+
+    _image(tmp_path / "data" / "images" / "a.jpg")
+    (tmp_path / "data" / "points.json").write_text('{"a.jpg": [[1, 2, 3]')
+    done = subprocess.run([sys.executable, "-m", "vigil.cli", "train", "crowd", str(tmp_path / "data"), "--out",
+                           str(tmp_path / "run")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert str(tmp_path / "data" / "points.json") in done.stderr.replace("\n", "")
