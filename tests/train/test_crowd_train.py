@@ -53,6 +53,7 @@ def trained(sources, store, tmp_path_factory):
     return train_density(cfg, root / "run", store), cfg, root
 
 
+@pytest.mark.slow  # trains a density model (about a minute on 2 cores)
 def test_density_model_beats_the_mean_count_by_a_wide_margin(trained):
     summary, _, root = trained
     baseline = summary["mean_count_baseline"]["mae"]
@@ -65,6 +66,7 @@ def test_density_model_beats_the_mean_count_by_a_wide_margin(trained):
         "description"]
 
 
+@pytest.mark.slow
 def test_training_resumes_from_its_checkpoint(trained, store):
     from dataclasses import replace
 
@@ -94,6 +96,7 @@ assert not {"torch", "imblearn"} & set(sys.modules)
 """
 
 
+@pytest.mark.slow
 def test_served_model_needs_no_torch_and_routes_by_level(trained, sources, store, tmp_path):
     """Register the run in a fresh store, train the level classifier, count in a subprocess without torch."""
     from PIL import Image

@@ -45,6 +45,8 @@ class CrowdItem:
 class CrowdCounter:
     """The loaded crowd task: the detector always; the density model and level classifier when configured."""
 
+    reentrant = True  # onnxruntime sessions and a fitted scikit-learn model: safe from several worker threads
+
     def __init__(self, detector: DetectorCounter, density: DensityCounter | None, level: LevelClassifier | None):
         self.detector, self.density, self.level = detector, density, level
 
