@@ -13,8 +13,8 @@ import pytest
 from tests.conftest import FIXTURES, shared_image
 from vigil import images
 from vigil.config import VigilConfig
-from vigil.tasks.base import TaskContext, get
-from vigil.tasks.crowd import CrowdCounter, CrowdOptions
+from vigil.tasks.base import TaskContext
+from vigil.tasks.crowd import TASK, CrowdCounter, CrowdOptions
 
 HAND = json.loads((FIXTURES / "vtest_people.json").read_text())["frames"]
 
@@ -24,9 +24,9 @@ def counter(store):
     return CrowdCounter.load(TaskContext(VigilConfig(), store))
 
 
-def test_registered_as_a_task():
-    task = get("crowd")
-    assert task.path == "/v2/crowd" and task.options is CrowdOptions
+def test_defines_the_crowd_task():
+    task = TASK  # found by task discovery (a module-level TASK); POST /v2/crowd and `vigil run crowd` come from it
+    assert task.name == "crowd" and task.path == "/v2/crowd" and task.options is CrowdOptions
     assert task.models(VigilConfig()) == (VigilConfig().detect.model,)
 
 

@@ -21,7 +21,7 @@ from vigil.formats import native
 from vigil.images import DecodedImage
 from vigil.ops.density import heat_overlay
 from vigil.results import CrowdEstimate
-from vigil.tasks.base import TaskContext, TaskDef, register
+from vigil.tasks.base import TaskContext, TaskDef
 from vigil.tasks.crowd_models import DensityCounter, DetectorCounter, LevelClassifier, heat_from_boxes
 from vigil.tasks.detect import ObjectDetector
 
@@ -113,11 +113,11 @@ def _models(config: VigilConfig) -> tuple[str, ...]:
     return (config.detect.model, *((config.crowd.density_model,) if config.crowd.density_model else ()))
 
 
-TASK = register(TaskDef(
+TASK = TaskDef(
     name="crowd",
     summary="How many people, how dense (sparse/dense), and where: a count and a density heatmap",
     options=CrowdOptions,
     load=CrowdCounter.load,
     encode=native.crowd,
     models=_models,
-))
+)
