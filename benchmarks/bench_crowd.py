@@ -30,9 +30,9 @@ from vigil.tasks.crowd import CrowdCounter, CrowdOptions
 from vigil.tasks.crowd_models import DensityCounter, DetectorCounter, LevelClassifier
 from vigil.tasks.detect import ObjectDetector
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "testdata" / "images"
-HAND = json.loads((ROOT / "tests" / "fixtures" / "vtest_people.json").read_text())["frames"]
+from common import IMAGES, REPO
+
+HAND = json.loads((REPO / "tests" / "fixtures" / "vtest_people.json").read_text())["frames"]
 BINS = ((2, 10), (10, 50), (50, 150), (150, 400))
 ESTIMATORS = {"detector": "detector", "tiled detector": "tiled_detector", "density model": "density",
               "classify-then-count": "auto"}
@@ -46,7 +46,7 @@ def train_models(work: Path, store: ModelStore, quick: bool) -> tuple[Path, Path
     from vigil.train.synthetic_crowd import SceneSource, log_uniform_counts, write_json_dataset
 
     size, n, epochs = ((192, 144), 40, 4) if quick else ((320, 240), 160, 12)
-    source = SceneSource(store, "train", SHARED)
+    source = SceneSource(store, "train", IMAGES)
     write_json_dataset(source.scenes(log_uniform_counts(n, 2, 400, seed=1), size, seed=1), work / "train")
     cfg = CrowdTrainConfig(dataset=str(work / "train"), width=size[0], height=size[1], epochs=epochs, lr=1e-3,
                            freeze_backbone=True, synthetic=True, name="crowd.bench")
@@ -77,7 +77,7 @@ def errors(predicted: list[float], truth: list[float]) -> str:
 def synthetic_table(counter: CrowdCounter, store: ModelStore, per_bin: int, available: list[str]) -> None:
     from vigil.train.synthetic_crowd import SceneSource
 
-    held = SceneSource(store, "held_out", SHARED)
+    held = SceneSource(store, "held_out", IMAGES)
     rows: dict[str, list[str]] = {name: [] for name in available}
     all_pred: dict[str, list[float]] = {name: [] for name in available}
     all_truth: list[float] = []
@@ -106,7 +106,7 @@ def vtest_table(counter: CrowdCounter, available: list[str]) -> None:
     truth = sum(f["count"] for f in HAND.values())
     print(f"\nreal vtest frames (7, 768x576): total counted vs {truth} by hand (target within ±20%)")
     for name in available:
-        counted = [counter.estimate(images.load(SHARED / n), CrowdOptions(estimator=ESTIMATORS[name])).count
+        counted = [counter.estimate(images.load(IMAGES / n), CrowdOptions(estimator=ESTIMATORS[name])).count
                    for n in HAND]
         total = sum(counted)
         print(f"{name:22} total {total:7.1f} ({100 * (total - truth) / truth:+.0f}%)  per frame "
@@ -114,7 +114,7 @@ def vtest_table(counter: CrowdCounter, available: list[str]) -> None:
 
 
 def speed_table(counter: CrowdCounter, available: list[str], repeats: int) -> None:
-    big = cv2.resize(images.load(SHARED / "vtest_120.jpg").pixels, (1920, 1080), interpolation=cv2.INTER_LINEAR)
+    big = cv2.resize(images.load(IMAGES / "vtest_120.jpg").pixels, (1920, 1080), interpolation=cv2.INTER_LINEAR)
     print(f"\nms per 1080p frame (median of {repeats}, after one warm-up run)")
     for name in available:
         options = CrowdOptions(estimator=ESTIMATORS[name])

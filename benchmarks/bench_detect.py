@@ -23,7 +23,7 @@ from vigil.pipeline import Pipeline
 from vigil.runtimes import opencv_dnn
 from vigil.tasks.detect import DetectOptions
 
-from common import SHARED_IMAGES, make_1080p_jpeg, p50_p95, table, timings_ms
+from common import IMAGES, make_1080p_jpeg, p50_p95, table, timings_ms
 
 MODEL = "yolov4_tiny.coco"
 
@@ -72,7 +72,7 @@ def main() -> None:
     net = opencv_dnn.darknet_net(store.path(MODEL, "cfg"), store.path(MODEL, "weights"))
     with tempfile.TemporaryDirectory() as tmp:
         hd = make_1080p_jpeg(Path(tmp) / "street_1080p.jpg")
-        cases = {"vtest 768x576 (7 frames)": sorted(SHARED_IMAGES.glob("vtest_*.jpg")), "1920x1080 JPEG": [hd]}
+        cases = {"vtest 768x576 (7 frames)": sorted(IMAGES.glob("vtest_*.jpg")), "1920x1080 JPEG": [hd]}
         rows = []
         for label, paths in cases.items():
             runs = max(5, args.runs // len(paths))

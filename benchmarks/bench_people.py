@@ -17,7 +17,7 @@ from vigil.config import DetectConfig, VigilConfig
 from vigil.ops.matching import MatchCounts, match
 from vigil.pipeline import DetectRequest, Pipeline
 
-from common import REPO, SHARED_IMAGES, make_1080p_jpeg, p50_p95, table, timings_ms
+from common import IMAGES, REPO, make_1080p_jpeg, p50_p95, table, timings_ms
 
 TRUTH = json.loads((REPO / "tests" / "fixtures" / "vtest_people.json").read_text())["frames"]
 THRESHOLDS = (0.25, 0.4, 0.5)
@@ -35,8 +35,8 @@ def main() -> None:
             for size in map(int, args.sizes.split(",")):
                 pipe = Pipeline(VigilConfig(detect=DetectConfig(model=model, input_size=size))).setup()
                 request = DetectRequest(min_score=min(THRESHOLDS), labels=["person"])
-                found = {name: pipe.detect(SHARED_IMAGES / name, request=request)[0].detections for name in TRUTH}
-                frame_ms = p50_p95(timings_ms(lambda pipe=pipe: pipe.detect(SHARED_IMAGES / "vtest_000.jpg"), 20))[0]
+                found = {name: pipe.detect(IMAGES / name, request=request)[0].detections for name in TRUTH}
+                frame_ms = p50_p95(timings_ms(lambda pipe=pipe: pipe.detect(IMAGES / "vtest_000.jpg"), 20))[0]
                 hd_ms = p50_p95(timings_ms(lambda pipe=pipe: pipe.detect(hd), 20))[0]
                 for threshold in THRESHOLDS:
                     counts = MatchCounts()

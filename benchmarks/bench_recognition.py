@@ -19,6 +19,7 @@ import numpy as np
 
 from facesets import FACE_BOXES, lfw, photos, variants
 from vigil.config import VigilConfig
+from vigil.faces.enroll import enroll
 from vigil.faces.gallery.gallery import Gallery
 from vigil.faces.matcher import person_distances
 from vigil.faces.recognizer import FaceRecognizer
@@ -81,7 +82,7 @@ def main() -> None:
 
             path = Path(tmp) / f"{photo}.png"
             cv2.imwrite(str(path), cv2.cvtColor(pics[photo], cv2.COLOR_RGB2BGR))
-            assert rec.enroll(person, [path]).samples == 1, person
+            assert enroll(rec, person, [path]).samples == 1, person
         genuine = [(p, label, rgb) for p, names in GENUINE.items() for label, rgb in probes(pics, names, rng)]
         strangers = [("stranger", label, rgb) for label, rgb in probes(pics, STRANGER_PHOTOS, rng)]
         strangers += [("stranger", f"lfw{i}", rgb) for i, rgb in enumerate(lfw()[0])]

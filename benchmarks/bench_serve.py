@@ -2,6 +2,10 @@
 then a soak reporting the server's resident memory at its start and end.
 
     .venv/bin/python benchmarks/bench_serve.py [--requests 240] [--max-seconds 60] [--soak 10000] [--max-batch 4]
+    .venv/bin/python benchmarks/bench_serve.py --route faces --clients 1,16 --soak 0 --no-baseline
+
+`--route faces` posts face photos to /v1/vision/face/recognize instead (README target on 2 cores: 16 clients ≥ 1.6×
+one client, 0 errors; the server records no strangers, so the gallery's writes do not enter the figure).
 
 Starts its own server (127.0.0.1, a free port, zerorpc off) unless --url is given, then a baseline server (one model
 run at a time using every core, no batching: what a plain wrapper around the detector does) for comparison. Each
@@ -29,9 +33,10 @@ from pathlib import Path
 import numpy as np
 import requests
 
-from common import SHARED_IMAGES, table
+from common import IMAGES, table
 
-FRAMES = sorted(SHARED_IMAGES.glob("vtest_*.jpg"))
+ROUTES = {"detection": ("/v1/vision/detection", sorted(IMAGES.glob("vtest_*.jpg"))),
+          "faces": ("/v1/vision/face/recognize", [IMAGES / n for n in ("messi5.jpg", "person.jpg")])}
 
 
 def free_port() -> int:
@@ -45,7 +50,7 @@ def start_server(folder: Path, max_batch: int, workers: int, threads: int) -> tu
     config = folder / "vigil.toml"
     config.write_text(f"[server]\nport = {port}\nmax_batch = {max_batch}\nworkers = {workers}\n"
                       "log_format = \"json\"\n[rpc]\nenabled = false\n"
-                      f"[detect]\nthreads = {threads}\n"
+                      f"[detect]\nthreads = {threads}\n[faces]\nthreads = {threads}\nrecord_strangers = false\n"
                       "[store]\ndata_dir = \"data\"\n")
     log = (folder / "server.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "vigil.cli", "serve", "--config", str(config)], stdout=log,
@@ -103,9 +108,10 @@ def multipart(image: bytes) -> tuple[bytes, str]:
     return body, f"multipart/form-data; boundary={boundary}"
 
 
-def load(url: str, clients: int, total: int, max_seconds: float) -> dict:
+def load(url: str, clients: int, total: int, max_seconds: float, route: str = "detection") -> dict:
     """`clients` threads share `total` requests; stops early at `max_seconds`."""
-    bodies = [multipart(p.read_bytes()) for p in FRAMES]
+    path, frames = ROUTES[route]
+    bodies = [multipart(p.read_bytes()) for p in frames if p.is_file()]
     host, port = url.removeprefix("http://").split(":")
     latencies: list[float] = []
     errors = 0
@@ -122,7 +128,7 @@ def load(url: str, clients: int, total: int, max_seconds: float) -> dict:
             body, content_type = bodies[i % len(bodies)]
             started = time.perf_counter()
             try:
-                conn.request("POST", "/v1/vision/detection", body, {"Content-Type": content_type})
+                conn.request("POST", path, body, {"Content-Type": content_type})
                 reply = conn.getresponse()
                 ok = reply.status == 200 and b'"success":true' in reply.read()
             except (OSError, http.client.HTTPException):
@@ -151,6 +157,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=240, help="requests per concurrency level")
     parser.add_argument("--max-seconds", type=float, default=60, help="time limit per level")
     parser.add_argument("--clients", default="1,4,16", help="concurrency levels")
+    parser.add_argument("--route", choices=sorted(ROUTES), default="detection",
+                        help="detection: vtest frames to /v1/vision/detection; faces: face photos to "
+                             "/v1/vision/face/recognize")
     parser.add_argument("--soak", type=int, default=10000, help="soak requests (0: no soak)")
     parser.add_argument("--soak-clients", type=int, default=8)
     parser.add_argument("--max-batch", type=int, default=4, help="[server] max_batch of the started server")
@@ -174,7 +183,7 @@ def served(args: argparse.Namespace, max_batch: int, workers: int, threads: int,
         proc, url = start_server(Path(folder), max_batch, workers, threads)
         try:
             rows = levels(args, url, f"max_batch={max_batch}, workers={workers}, threads={threads}")
-            if soak_too and args.soak:
+            if soak_too and args.soak and args.route == "detection":
                 soak(url, proc.pid, args.soak, args.soak_clients)
             return rows
         finally:
@@ -183,13 +192,14 @@ def served(args: argparse.Namespace, max_batch: int, workers: int, threads: int,
 
 
 def levels(args: argparse.Namespace, url: str, what: str) -> list[dict]:
-    load(url, 1, 10, 30)  # warm-up: first requests pay for thread pools and allocator growth
+    load(url, 1, 10, 30, args.route)  # warm-up: first requests pay for thread pools and allocator growth
     rows = []
     for clients in args.clients.split(","):
         spare = free_cores(0.5)  # measured just before, as other jobs come and go
-        rows.append({**load(url, int(clients), args.requests, args.max_seconds), "spare": spare})
+        rows.append({**load(url, int(clients), args.requests, args.max_seconds, args.route), "spare": spare})
     base = rows[0]["rps"]
-    print(f"\nvigil serve, /v1/vision/detection, vtest 768×576 JPEGs, {what}, {os.cpu_count()} cores "
+    path, frames = ROUTES[args.route]
+    print(f"\nvigil serve, {path}, {', '.join(p.name for p in frames[:3])}…, {what}, {os.cpu_count()} cores "
           "(cpu ×2: work 2 processes got done vs 1 just before the level; ~2 idle machine, ~1 one core taken)\n")
     print(table(["clients", "requests", "seconds", "req/s", "p50 ms", "p99 ms", "errors", "× 1 client", "cpu ×2"],
                 [[r["clients"], r["requests"], r["seconds"], r["rps"], r["p50"], r["p99"], r["errors"],

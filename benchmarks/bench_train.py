@@ -40,7 +40,7 @@ def naive_epoch_seconds(dataset: Path, size: int, epochs: int) -> float:
     spec, parts = arch("efficientnet_lite0"), split(dataset)
     x, y = load_all(parts.train, size)
     backbone, _ = build_backbone("efficientnet_lite0", size, 1.0, None, ModelStore())
-    model = trainer.Classifier(backbone, len(parts.labels))
+    model = trainer.TransferNet(backbone, len(parts.labels))
     norm, rng, augment = trainer.Normalise(spec.mean, spec.std), np.random.default_rng(0), Augment()
     optimizer, criterion = trainer.head_optimizer(model.head, 1e-3), trainer.loss_fn(parts.class_weights())
     yt, times = torch.from_numpy(y), []
@@ -97,9 +97,9 @@ def main() -> None:
     print(f"test accuracy {summary['test_accuracy']:.4f}; pass 2: {t.get('pass2_seconds', 0):.1f} s for 2 epochs")
 
     report = export_run(root / "run", ["onnx-int8", "litert-int8"])
-    from vigil.export.evaluate import run_forms
+    from vigil.export.manifest import read_forms
 
-    forms = run_forms(root / "run")
+    forms = read_forms(root / "run")
     result = evaluate(root / "run", dataset)
     crops = [np.asarray(c) for c in load_all(split(dataset).test, args.size)[0]]
     print(f"\n## latency per crop ({args.size}px input, one crop a call, best of 3 over {len(crops)} crops)")

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_IMAGES = REPO.parent / "shared" / "testdata" / "images"
+IMAGES = REPO / "tests" / "fixtures" / "images"  # the vendored real frames (tests/fixtures/SOURCES.md)
 
 
 def timings_ms(fn: Callable[[], object], runs: int, warmup: int = 3) -> list[float]:
@@ -38,7 +38,7 @@ def table(headers: list[str], rows: list[list[object]]) -> str:
 
 def make_1080p_jpeg(path: Path) -> Path:
     """A real street frame brought to 1920×1080 (cubic upscale of vtest, cropped to 16:9), JPEG quality 90."""
-    frame = cv2.imread(str(SHARED_IMAGES / "vtest_120.jpg"))
+    frame = cv2.imread(str(IMAGES / "vtest_120.jpg"))
     big = cv2.resize(frame, (1920, 1440), interpolation=cv2.INTER_CUBIC)[180:1260]
     cv2.imwrite(str(path), big, [cv2.IMWRITE_JPEG_QUALITY, 90])
     return path

@@ -1,7 +1,7 @@
 """Real faces available offline, and the realistic variations the face benchmarks are run on.
 
 Sources (all real photographs): skimage's astronaut (Eileen Collins) and lfw_subset (100 LFW faces, 25×25,
-then 100 non-faces), the shared test images (messi5.jpg one small face; person.jpg a woman seen from
+then 100 non-faces), the vendored test images (messi5.jpg one small face; person.jpg a woman seen from
 behind: no face), and face_recognition's test photos (three portraits and two partial crops of Barack
 Obama, one of Joe Biden; fetched from the face_recognition sdist by vigil.registry.samples).
 No registry package ships a multi-identity face set, so identities beyond Obama's are single photos:
@@ -19,7 +19,7 @@ import simplejpeg
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
-SHARED = ROOT.parent / "shared" / "testdata" / "images"
+IMAGES = ROOT / "tests" / "fixtures" / "images"
 
 # reference face boxes (xyxy, original pixels) read off the photos; a detection counts with IoU ≥ 0.3
 FACE_BOXES = {
@@ -43,8 +43,8 @@ def photos() -> dict[str, np.ndarray]:
 
     from vigil.registry.samples import sample_path
 
-    out = {"astronaut": skimage.data.astronaut(), "messi5": rgb_of(SHARED / "messi5.jpg"),
-           "person": rgb_of(SHARED / "person.jpg")}
+    out = {"astronaut": skimage.data.astronaut(), "messi5": rgb_of(IMAGES / "messi5.jpg"),
+           "person": rgb_of(IMAGES / "person.jpg")}
     for name in ("obama", "obama2", "obama3", "obama_partial_face2", "biden"):
         out[name] = rgb_of(sample_path(f"{name}.jpg"))
     return out
@@ -105,7 +105,7 @@ def small_faces_scene(heads: list[tuple[np.ndarray, tuple]], face_widths: list[i
                       ) -> tuple[np.ndarray, list[tuple[float, float, float, float]]]:
     """Heads (face_crop output) pasted so their faces are `face_widths` px wide into a real camera frame
     (vtest_000.jpg, 768×576)."""
-    scene = rgb_of(SHARED / "vtest_000.jpg").copy()
+    scene = rgb_of(IMAGES / "vtest_000.jpg").copy()
     boxes = []
     h, w = scene.shape[:2]
     slots = [(x, y) for y in range(10, h - 180, 185) for x in range(10, w - 180, 185)]
@@ -119,20 +119,14 @@ def small_faces_scene(heads: list[tuple[np.ndarray, tuple]], face_widths: list[i
     return scene, boxes
 
 
-def iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def count_hits(found: np.ndarray, truth: list, thr: float = 0.3) -> tuple[int, int]:
     """(true faces found, detections matching no true face)."""
+    from vigil.ops.nms import iou_matrix  # after the sys.path line above
+
     used, hits = set(), 0
     for t in truth:
-        best = max(range(len(found)), key=lambda i: iou(found[i], t), default=None)
-        if best is not None and best not in used and iou(found[best], t) >= thr:
+        best = max(range(len(found)), key=lambda i: float(iou_matrix(found[i], t)[0, 0]), default=None)
+        if best is not None and best not in used and float(iou_matrix(found[best], t)[0, 0]) >= thr:
             used.add(best)
             hits += 1
     return hits, len(found) - len(used)

@@ -1,23 +1,22 @@
-"""Shared fixtures: the real test images and the real default detector (pulled by `make models`)."""
+"""Shared fixtures: the real test images (vendored in tests/fixtures/images, see SOURCES.md there) and the real
+default detector (pulled by `make models`)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_IMAGES = REPO.parent / "shared" / "testdata" / "images"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+IMAGES = FIXTURES / "images"
 
 
-def shared_image(name: str) -> Path:
-    path = SHARED_IMAGES / name
+def fixture_image(name: str) -> Path:
+    """A real test image by file name. Never skips: a missing one is an error naming what exists."""
+    path = IMAGES / name
     if not path.is_file():
-        if os.environ.get("CI"):
-            raise FileNotFoundError(f"{path} is missing: CI must have ../shared/testdata beside the clone")
-        pytest.skip(f"shared test image {path} is not on this machine")
+        known = ", ".join(sorted(p.name for p in IMAGES.iterdir()))
+        raise FileNotFoundError(f"no fixture image {name!r} in {IMAGES} (there: {known})")
     return path
 
 

@@ -1,4 +1,4 @@
-"""A small real dataset for the training tests: people vs background, cut from the shared camera frames.
+"""A small real dataset for the training tests: people vs background, cut from the vendored camera frames.
 
 `person/`: the hand-counted people of vtest_*.jpg (tests/fixtures/vtest_people.json), each cut three times with a
 little jitter, as a detector's boxes would vary. `background/`: boxes of the same sizes at random places of the
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from tests.conftest import FIXTURES, shared_image
+from tests.conftest import FIXTURES, fixture_image
 
 CROPS_PER_PERSON = 3
 _cache: dict[str, object] = {}
@@ -57,7 +57,7 @@ def build(root: Path, seed: int = 0) -> Path:
     (root / "background" / "no_faces").mkdir(parents=True, exist_ok=True)
     count = 0
     for frame, boxes in sorted(_people().items()):
-        image = Image.open(shared_image(frame)).convert("RGB")
+        image = Image.open(fixture_image(frame)).convert("RGB")
         for i, box in enumerate(boxes):
             for j in range(CROPS_PER_PERSON):
                 image.crop(_jitter(box, rng, *image.size)).save(root / "person" / f"{Path(frame).stem}_{i}_{j}.jpg")
@@ -65,7 +65,7 @@ def build(root: Path, seed: int = 0) -> Path:
                 image.crop(bg).save(root / "background" / f"{Path(frame).stem}_{i}_{j}.jpg")
                 count += 1
     for name in ("horses.jpg", "giraffe.jpg", "eagle.jpg"):
-        image = Image.open(shared_image(name)).convert("RGB")
+        image = Image.open(fixture_image(name)).convert("RGB")
         for k in range(4):
             side = int(min(image.size) * rng.uniform(0.3, 0.6))
             x0, y0 = int(rng.uniform(0, image.size[0] - side)), int(rng.uniform(0, image.size[1] - side))
@@ -85,6 +85,7 @@ TRAIN_SIZE = 64  # tiny input: the whole recipe in seconds on two cores
 def trained_run(tmp_root: Path) -> Path:
     """One efficientnet_lite0 run (ImageNet weights from the store) on the dataset, trained once per session."""
     if "run" not in _cache:
+        from vigil.export.run import export_fp32
         from vigil.registry.store import ModelStore
         from vigil.train.classify import train_classifier
         from vigil.train.run import TrainConfig
@@ -92,6 +93,7 @@ def trained_run(tmp_root: Path) -> Path:
         config = TrainConfig(dataset=str(dataset(tmp_root)), size=TRAIN_SIZE, epochs=60, fine_tune_epochs=2,
                              name="person.test")
         train_classifier(config, tmp_root / "run", ModelStore())
+        export_fp32(tmp_root / "run")
         _cache["run"] = tmp_root / "run"
     return _cache["run"]  # type: ignore[return-value]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import shared_image
+from tests.conftest import fixture_image
 
 VIGIL = [sys.executable, "-m", "vigil.cli"]
 
@@ -19,7 +19,7 @@ def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
 def test_detect_json_keeps_input_order_and_reports_bad_images(tmp_path, store):
     bad = tmp_path / "notes.jpg"
     bad.write_text("not a picture")
-    images = [shared_image("dog.jpg"), bad, shared_image("vtest_000.jpg")]
+    images = [fixture_image("dog.jpg"), bad, fixture_image("vtest_000.jpg")]
     done = run("detect", *map(str, images), "--json", "--annotate", str(tmp_path / "out"), "--min-score", "0.3")
     assert done.returncode == 0, done.stderr
     entries = json.loads(done.stdout)  # exactly one JSON document: json.loads refuses trailing output
@@ -33,7 +33,7 @@ def test_detect_json_keeps_input_order_and_reports_bad_images(tmp_path, store):
 
 
 def test_detect_filters_labels_and_score(store):
-    done = run("detect", str(shared_image("dog.jpg")), "--json", "--labels", "dog,car,truck", "--min-score", "0.5")
+    done = run("detect", str(fixture_image("dog.jpg")), "--json", "--labels", "dog,car,truck", "--min-score", "0.5")
     labels = json.loads(done.stdout)[0]["labels"]
     names = {label["name"] for label in labels}
     assert "dog" in names and names <= {"dog", "car", "truck"} and len(names) == 2

@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.conftest import fixture_image
 from vigil.cli.main import app
 from vigil.registry.samples import sample_path
-
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "images"
 
 
 @pytest.fixture(scope="module")
@@ -23,10 +22,10 @@ def env(tmp_path_factory) -> dict:
     (dataset / "Obama" / "no_faces").mkdir(parents=True)
     for name in ("obama.jpg", "obama_partial_face2.jpg"):
         shutil.copy(sample_path(name), dataset / "Obama" / name)
-    shutil.copy(SHARED / "horses.jpg", dataset / "Obama" / "no_faces" / "horses.jpg")  # no usable face
+    shutil.copy(fixture_image("horses.jpg"), dataset / "Obama" / "no_faces" / "horses.jpg")  # no usable face
     (dataset / "Obama" / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
     (dataset / "Messi").mkdir()
-    shutil.copy(SHARED / "messi5.jpg", dataset / "Messi" / "messi5.jpg")
+    shutil.copy(fixture_image("messi5.jpg"), dataset / "Messi" / "messi5.jpg")
     return {"VIGIL_STORE__DATA_DIR": str(root / "data"), "root": root, "dataset": dataset}
 
 
@@ -50,7 +49,7 @@ def test_enroll_tree_then_rerun_skips_by_hash(env):
 def test_list_and_recognize(env):
     people = json.loads(run(env, "list", "--json").stdout)
     assert {p["name"]: p["samples"] for p in people} == {"Obama": 2, "Messi": 1}
-    images = [str(sample_path("obama2.jpg")), str(sample_path("biden.jpg")), str(SHARED / "horses.jpg"),
+    images = [str(sample_path("obama2.jpg")), str(sample_path("biden.jpg")), str(fixture_image("horses.jpg")),
               str(env["root"] / "missing.jpg")]
     entries = json.loads(run(env, "recognize", "--json", *images).stdout)
     assert [e["image"] for e in entries] == images

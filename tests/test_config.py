@@ -78,3 +78,24 @@ def test_every_field_is_documented():
             if isinstance(annotation, type) and hasattr(annotation, "model_fields"):
                 walk(annotation)
     walk(VigilConfig)
+
+
+@pytest.mark.parametrize(("text", "by", "person_model"), [
+    ('[faces]\nmode = "classifier"\n', "face_classifier", ""),
+    ('[faces]\nmode = "gallery"\n', "face_gallery", ""),
+    ('[rpc]\nrecognize_mode = "person"\n[person]\nmodel = "person.family"\n', "person_classifier", "person.family"),
+    ('[rpc]\nrecognize_mode = "face"\n[faces]\nmode = "classifier"\n', "face_classifier", ""),
+    ('[recognize]\nby = "face_gallery"\n[rpc]\nrecognize_mode = "person"\n', "face_gallery", ""),  # new key wins
+])
+def test_old_recognise_keys_map_onto_recognize_by(tmp_path, caplog, text, by, person_model):
+    with caplog.at_level("WARNING", logger="vigil.config"):
+        config = load_config(write(tmp_path, text))
+    assert (config.recognize.by, config.recognize.person_model) == (by, person_model)
+    assert "deprecated config key" in caplog.text
+
+
+def test_recognize_by_is_one_choice(tmp_path):
+    config = load_config(write(tmp_path, '[recognize]\nby = "person_classifier"\nperson_model = "p"\n'))
+    assert (config.recognize.by, config.recognize.person_model) == ("person_classifier", "p")
+    with pytest.raises(ConfigError, match=r"recognize\.by"):
+        load_config(write(tmp_path, '[recognize]\nby = "face"\n'))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import shared_image
+from tests.conftest import fixture_image
 from vigil import images
 from vigil.errors import BadInput
 
@@ -34,7 +34,7 @@ def gradient(width: int = 640, height: int = 360) -> np.ndarray:
 
 
 def test_real_jpeg_decodes_full_size_rgb():
-    frame = images.load(shared_image("vtest_000.jpg"))
+    frame = images.load(fixture_image("vtest_000.jpg"))
     assert frame.pixels.shape == (576, 768, 3) and frame.pixels.dtype == np.uint8
     assert (frame.width, frame.height, frame.scale) == (768, 576, 1.0)
 
@@ -86,7 +86,7 @@ def test_bad_input_is_refused_with_a_clear_reason(data, limits, message):
 
 @pytest.mark.parametrize("cut", [0.5, 0.9])
 def test_truncated_jpeg_is_refused(cut):
-    data = shared_image("vtest_000.jpg").read_bytes()
+    data = fixture_image("vtest_000.jpg").read_bytes()
     with pytest.raises(BadInput, match="corrupt or truncated"):
         images.decode(data[: int(len(data) * cut)])
 

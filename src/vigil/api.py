@@ -57,5 +57,7 @@ def enroll(name: str, images: Sequence[ImageSource]):
     no usable face, unreadable). Each photo should show the person alone (the largest face is taken)."""
     from pathlib import Path
 
+    from vigil.faces.enroll import enroll as enroll_sources
+
     sources = [i if isinstance(i, bytes) else Path(i) for i in images]
-    return pipeline().faces.enroll(name, sources)
+    return enroll_sources(pipeline().faces, name, sources)

@@ -6,6 +6,7 @@ values raise ConfigError naming the key. Relative paths in the file are relative
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
 from pathlib import Path
@@ -17,6 +18,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from vigil.errors import ConfigError
 from vigil.registry.catalog import DEFAULT_DETECTOR
 from vigil.registry.face_catalog import BLAZEFACE, DLIB_HOG, DLIB_RESNET, FACE_DETECTORS
+from vigil.registry.presence_catalog import DEFAULT_PRESENCE
+from vigil.registry.store import default_home
 
 
 class Section(BaseModel):
@@ -50,8 +53,6 @@ class RpcConfig(Section):
     objects: str = Field("tcp://127.0.0.1:4242", title="Objects endpoint", description="zerorpc detect_objects")
     faces: str = Field("tcp://127.0.0.1:4243", title="Faces endpoint", description="zerorpc detect_faces")
     heartbeat_s: float = Field(60, gt=0, title="Heartbeat", description="zerorpc heartbeat in seconds (seed: 60)")
-    recognize_mode: Literal["face", "person"] = Field("face", title="Recognise mode",
-                                                      description="detect_faces uses faces or a person classifier")
     mount_point: str = Field("", title="Mount point",
                              description="prefix added to client paths before reading (relative: to this file)")
     conseq_images_to_skip: int = Field(0, ge=0, title="Frames to skip",
@@ -65,7 +66,7 @@ class MediaConfig(Section):
 
 
 class StoreConfig(Section):
-    home: Path = Field(default_factory=lambda: Path(os.environ.get("VIGIL_HOME", "~/.cache/vigil")).expanduser(),
+    home: Path = Field(default_factory=default_home,
                        title="Model cache", description="where model files are downloaded and verified")
     data_dir: Path = Field(Path("data"), title="Data folder", description="gallery database and other state")
 
@@ -92,12 +93,35 @@ class DetectConfig(Section):
                                                description="int8 (calibrated at pull, ~2x faster on VNNI CPUs) or fp32")
     iou: float = Field(0.45, gt=0, le=1, title="NMS IoU", description="overlap above which boxes suppress")
     threads: int = Field(0, ge=0, title="Threads", description="inference threads (0: all cores)")
+    presence_gate: float = Field(0.0, ge=0, lt=1, title="Presence gate",
+                                 description="skip the detector on frames whose presence person score is below this "
+                                             "(0: off; it missed people on the measured frames, see README)")
+
+
+class PresenceConfig(Section):
+    model: str = Field(DEFAULT_PRESENCE, title="Presence model", description="model name in the store (task presence)")
+    min_score: float = Field(0.5, ge=0, le=1, title="Person score",
+                             description="person is true when the model's person score is at least this")
+
+
+RecognizeBy = Literal["face_gallery", "face_classifier", "person_classifier"]
+
+
+class RecognizeConfig(Section):
+    """Who is this person: the one choice every front end (detect_faces, /v2/faces/label) follows."""
+
+    by: RecognizeBy = Field("face_gallery", title="Recognise by",
+                            description="face_gallery: faces matched against the enrolled gallery (open set); "
+                                        "face_classifier: faces named by the seed's trained SVM/XGBoost "
+                                        "(`vigil faces train`); person_classifier: whole-person crops named by "
+                                        "person_model")
+    person_model: str = Field("", title="Person classifier model",
+                              description="store name of a trained whole-person classifier (`vigil export RUN "
+                                          "--to onnx-int8` registers it); serves /v2/classify and by = "
+                                          "\"person_classifier\"")
 
 
 class PersonConfig(Section):
-    model: str = Field("", title="Person classifier",
-                       description="store name of a trained classifier (`vigil export RUN --to onnx-int8` registers "
-                                   "it); used by detect_faces when rpc.recognize_mode = \"person\"")
     min_proba: float = Field(0.8, ge=0, le=1, title="Minimum probability",
                              description="below this the person is not recognised: face = null (seed minProba)")
     threads: int = Field(0, ge=0, title="Threads", description="inference threads (0: all cores)")
@@ -121,8 +145,6 @@ class FacesConfig(Section):
     upsample: int = Field(1, ge=0, le=3, title="HOG upsample", description="dlib detectors: image doublings")
     tile: int = Field(256, ge=0, title="Tile size",
                       description="BlazeFace also searches overlapping tiles of at least this side (0: never)")
-    mode: Literal["gallery", "classifier"] = Field("gallery", title="Mode",
-                                                   description="open-set gallery matching, or the seed's classifier")
     match_distance: float = Field(0.5, gt=0, title="Match distance",
                                   description="embedding distance at or below which a face gets the person's name")
     unknown_distance: float = Field(0.6, gt=0, title="Unknown distance",
@@ -175,6 +197,11 @@ class VigilConfig(BaseSettings):
     store: StoreConfig = Field(default_factory=StoreConfig, title="Store", description="model cache and data")
     limits: LimitsConfig = Field(default_factory=LimitsConfig, title="Limits", description="input limits")
     detect: DetectConfig = Field(default_factory=DetectConfig, title="Detection", description="object detector")
+    recognize: RecognizeConfig = Field(default_factory=RecognizeConfig, title="Recognise",
+                                       description="who is this person: face gallery, face classifier or "
+                                                   "whole-person classifier")
+    presence: PresenceConfig = Field(default_factory=PresenceConfig, title="Presence",
+                                     description="is a person in the frame (Visual Wake Words)")
     person: PersonConfig = Field(default_factory=PersonConfig, title="Person classifier",
                                  description="known person vs stranger on whole-body crops (seed 000)")
 
@@ -182,6 +209,11 @@ class VigilConfig(BaseSettings):
     crowd: CrowdConfig = Field(default_factory=CrowdConfig, title="Crowd", description="crowd level, count, heatmap")
     models: dict[str, ModelThresholds] = Field(default_factory=dict, title="Per-model thresholds",
                                                description="[models.\"<name>\"] tables")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _deprecated_keys(cls, values: Any) -> Any:
+        return _map_deprecated(values) if isinstance(values, dict) else values
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
@@ -196,6 +228,43 @@ class VigilConfig(BaseSettings):
 
     def classifier_path(self) -> Path:
         return self.faces.classifier or self.store.data_dir / "face_classifier"
+
+
+_OLD_MODES = {("faces", "mode"): {"gallery": "face_gallery", "classifier": "face_classifier"},
+              ("rpc", "recognize_mode"): {"face": None, "person": "person_classifier"}}
+
+
+def _map_deprecated(values: dict[str, Any]) -> dict[str, Any]:
+    """`[faces] mode`, `[rpc] recognize_mode` and `[person] model` (before [recognize]) still read, with a warning;
+    a [recognize] key given as well wins. `recognize_mode = "face"` defers to `faces.mode`."""
+    values = {k: dict(v) if isinstance(v, dict) else v for k, v in values.items()}
+    recognize = values.setdefault("recognize", {})
+    if not isinstance(recognize, dict):
+        return values
+    chosen: list[str] = []
+    for (section, key), meaning in _OLD_MODES.items():
+        table = values.get(section)
+        if not isinstance(table, dict) or key not in table:
+            continue
+        raw = table.pop(key)
+        if raw not in meaning:
+            raise ValueError(f"{section}.{key}: must be one of {', '.join(map(repr, meaning))}, not {raw!r} "
+                             f"(deprecated: use [recognize] by)")
+        _warn(f"{section}.{key}", "recognize.by")
+        if meaning[raw] is not None:
+            chosen.append(meaning[raw])
+    if chosen and "by" not in recognize:
+        recognize["by"] = "person_classifier" if "person_classifier" in chosen else chosen[0]
+    person = values.get("person")
+    if isinstance(person, dict) and "model" in person:
+        _warn("person.model", "recognize.person_model")
+        model = person.pop("model")
+        recognize.setdefault("person_model", model)
+    return values
+
+
+def _warn(old: str, new: str) -> None:
+    logging.getLogger(__name__).warning("deprecated config key %s: use %s", old, new, extra={"key": old, "use": new})
 
 
 _PATH_KEYS = {("media", "roots"), ("store", "home"), ("store", "data_dir"), ("faces", "gallery"),

@@ -8,16 +8,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from vigil import images
-from vigil.config import ModelThresholds, VigilConfig
+from vigil.config import VigilConfig
 from vigil.errors import VigilError
 from vigil.frameskip import FrameSkip
-from vigil.ops.letterbox import Letterbox
 from vigil.registry.store import ModelStore
 from vigil.results import Detections, ImageResult
-from vigil.tasks.detect import DetectOptions, ObjectDetector
+from vigil.tasks.base import TaskContext
+from vigil.tasks.detect import DetectInput, DetectRunner, ObjectDetector
 
 log = logging.getLogger(__name__)
 ImageSource = str | Path | bytes
@@ -30,37 +28,29 @@ class DetectRequest:
     keep_pixels: bool = False  # return the decoded frame too (annotation, face crops)
 
 
-@dataclass(frozen=True)
-class Prepared:
-    """A decoded frame and its detector input, ready to join a batch."""
-
-    frame: images.DecodedImage
-    request: DetectRequest
-    tensor: np.ndarray
-    box: Letterbox
-
-
 class Pipeline:
     def __init__(self, config: VigilConfig | None = None, store: ModelStore | None = None) -> None:
         self.config = config or VigilConfig()
         self.store = store or ModelStore(self.config.store.home)
         self.limits = images.ImageLimits(self.config.limits.max_bytes, self.config.limits.max_pixels,
                                          frozenset(self.config.limits.formats))
-        self._detector: ObjectDetector | None = None
+        self._runner: DetectRunner | None = None
         self._faces = None
         self._lock = threading.Lock()
         self.frame_skip = FrameSkip(self.config.rpc.conseq_images_to_skip)
 
     @property
-    def detector(self) -> ObjectDetector:
-        """Loaded on first use (or by `setup`), never at import or when config is read."""
-        if self._detector is None:
+    def runner(self) -> DetectRunner:
+        """The detect task's runner, loaded on first use (or by `setup`), never at import or when config is read."""
+        if self._runner is None:
             with self._lock:
-                if self._detector is None:
-                    cfg = self.config.detect
-                    self._detector = ObjectDetector.load(self.store, cfg.model, cfg.input_size, cfg.rect,
-                                                         cfg.threads or None, cfg.precision)
-        return self._detector
+                if self._runner is None:
+                    self._runner = DetectRunner.load(TaskContext(self.config, self.store))
+        return self._runner
+
+    @property
+    def detector(self) -> ObjectDetector:
+        return self.runner.detector
 
     @property
     def faces(self):
@@ -95,36 +85,10 @@ class Pipeline:
     def detect_frame(self, frame: images.DecodedImage, request: DetectRequest = DetectRequest()) -> Detections:
         return self.detect_prepared([self.prepare(frame, request)])[0]
 
-    def prepare(self, frame: images.DecodedImage, request: DetectRequest = DetectRequest()) -> Prepared:
+    def prepare(self, frame: images.DecodedImage, request: DetectRequest = DetectRequest()) -> DetectInput:
         """The detector's input for one frame; servers run this in the request's thread, apart from inference."""
-        tensor, box = self.detector.preprocess(frame.pixels)
-        return Prepared(frame, request, tensor, box)
+        return self.runner.prepare_with(frame, request.min_score, request.labels)
 
-    def detect_prepared(self, batch: Sequence[Prepared]) -> list[Detections]:
-        """Detect in prepared frames, sharing session runs where the model allows (see ObjectDetector.run_batch)."""
-        thresholds = self.config.thresholds(self.config.detect.model)
-        options = [DetectOptions(min_score=thresholds.min_score if p.request.min_score is None else p.request.min_score,
-                                 iou=self.config.detect.iou) for p in batch]
-        found = self.detector.run_batch([p.tensor for p in batch], [p.box for p in batch], options)
-        return [_to_frame(d, p.frame, thresholds, p.request.labels) for d, p in zip(found, batch, strict=True)]
+    def detect_prepared(self, batch: Sequence[DetectInput]) -> list[Detections]:
+        return self.runner.run_batch(batch)
 
-    def detect_many(self, sources: Sequence[ImageSource],
-                    request: DetectRequest = DetectRequest()) -> list[ImageResult]:
-        return [self.detect(s, request=request)[0] for s in sources]
-
-
-def _to_frame(found: Detections, frame: images.DecodedImage, thresholds: ModelThresholds,
-              labels: Sequence[str] | None) -> Detections:
-    if frame.scale != 1.0:
-        bounds = [frame.width, frame.height, frame.width, frame.height]
-        found.xyxy = np.clip(found.xyxy / frame.scale, 0, bounds).astype(np.float32)
-    return _filter(found, thresholds, labels)
-
-
-def _filter(found: Detections, thresholds: ModelThresholds, labels: Sequence[str] | None) -> Detections:
-    allowed = list(labels) if labels is not None else thresholds.labels
-    if allowed:
-        found = found[np.isin(found.data["class_name"], allowed)]
-    if thresholds.min_area > 0:
-        found = found[found.area >= thresholds.min_area]
-    return found

@@ -95,6 +95,15 @@ class ImageResult:
         return self.error is None
 
 
+@dataclass(frozen=True)
+class Presence:
+    """Is a person in the frame: the presence model's person probability and the thresholded answer."""
+
+    person: bool
+    score: float  # probability of "person", 0–1
+    model: str
+
+
 @dataclass
 class CrowdEstimate:
     """How many people, how dense, and where. `estimator` names what counted: "detector", "tiled_detector" or

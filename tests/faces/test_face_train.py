@@ -12,7 +12,7 @@ import pytest
 
 from vigil.config import VigilConfig
 from vigil.errors import BadInput, ModelIntegrityError
-from vigil.faces.classifier import FaceClassifier
+from vigil.faces.identity_model import FaceIdentityModel
 from vigil.faces.recognizer import FaceRecognizer
 from vigil.faces.train import train
 from vigil.images import DecodedImage
@@ -73,13 +73,13 @@ def test_train_saves_a_checked_classifier_that_separates_real_people(dataset, ki
     assert "precision" in report.report
     manifest = json.loads((tmp_path / "classifier.json").read_text())
     assert manifest["kind"] == kind and manifest["metrics"]["test_f1"] == report.test_f1
-    clf = FaceClassifier.load(tmp_path)
+    clf = FaceIdentityModel.load(tmp_path)
     predicted = [name for name, _ in clf.predict(x, 0.0)]
     assert np.mean(np.array(predicted, dtype=object) == y) >= 0.9
     model_file = tmp_path / manifest["file"]
     model_file.write_bytes(model_file.read_bytes()[:-10] + b"0123456789")
     with pytest.raises(ModelIntegrityError):
-        FaceClassifier.load(tmp_path)
+        FaceIdentityModel.load(tmp_path)
 
 
 @pytest.mark.parametrize(("labels", "error"), [
@@ -99,7 +99,7 @@ def test_unknown_classifier_kind(dataset, tmp_path):
 
 def test_label_persons_in_classifier_mode(recognizer, dataset, tmp_path):
     train(*dataset, "svm", tmp_path, DLIB_RESNET)
-    recognizer.classifier = FaceClassifier.load(tmp_path)
+    recognizer.identity_model = FaceIdentityModel.load(tmp_path)
     try:
         pixels = rgb(sample_path("obama2.jpg"))
         frame = DecodedImage(pixels, pixels.shape[1], pixels.shape[0])
@@ -110,7 +110,7 @@ def test_label_persons_in_classifier_mode(recognizer, dataset, tmp_path):
         found = recognizer.recognize(frame)
         assert list(found.data["name"]) == ["Obama"] and found.data["similarity"][0] >= recognizer.config.min_proba
     finally:
-        recognizer.classifier = None
+        recognizer.identity_model = None
 
 
 def test_cli_train_on_the_gallery(dataset, tmp_path):

@@ -183,3 +183,19 @@ def test_thumbnail_round_trip(gallery):
     gallery.add_file("alice", "h1", [Sample(vec(1), thumbnail=b"\xff\xd8jpeg")])
     assert gallery.thumbnail(gallery.samples("alice")[0][0]) == b"\xff\xd8jpeg"
     time.sleep(0)
+
+
+@pytest.mark.parametrize(
+    ("add", "stored"),
+    [
+        (lambda g: g.add_samples(" Bob ", [Sample(vec(1))]), "Bob"),  # once raised TypeError: stripped vs raw name
+        (lambda g: g.add_file("  Bob", "h1", [Sample(vec(1))]), "Bob"),
+        (lambda g: g.name_cluster(g.unknowns()[0].id, "Bob\t") if g.add_stranger(vec(1)) >= 0 else None, "Bob"),
+    ],
+    ids=["add_samples", "add_file", "name_cluster"],
+)
+def test_a_name_with_surrounding_spaces_is_stored_and_found_stripped(gallery, add, stored):
+    assert add(gallery) == 1
+    assert [p.name for p in gallery.people()] == [stored]
+    assert gallery.person_id(" Bob ") == gallery.person_id("Bob")
+    assert gallery.has_file(" Bob ", "h1") == gallery.has_file("Bob", "h1")

@@ -9,11 +9,14 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.conftest import fixture_image
 from vigil import images
 from vigil.config import VigilConfig
+from vigil.faces.enroll import enroll
 from vigil.faces.gallery.gallery import Gallery
 from vigil.faces.recognizer import FaceRecognizer
 from vigil.images import DecodedImage
+from vigil.ops.nms import iou_matrix
 from vigil.registry.face_catalog import BLAZEFACE, DLIB_HOG, DLIB_MMOD, DLIB_RESNET
 from vigil.registry.samples import sample_path
 from vigil.registry.store import ModelStore
@@ -21,7 +24,6 @@ from vigil.results import Detections
 from vigil.runtimes import dlib as dlib_rt
 from vigil.tasks.face_detect import load_face_detector
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "testdata" / "images"
 OBAMA2_FACE = (179, 278, 444, 621)
 
 
@@ -32,12 +34,6 @@ def rgb(path: Path) -> np.ndarray:
 def frame_of(pixels: np.ndarray, scale: float = 1.0) -> DecodedImage:
     h, w = pixels.shape[:2]
     return DecodedImage(pixels, round(w / scale), round(h / scale))
-
-
-def iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    return ix * iy / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - ix * iy)
 
 
 @pytest.fixture(scope="module")
@@ -52,17 +48,26 @@ def store() -> ModelStore:
 def recognizer(store, tmp_path_factory) -> FaceRecognizer:
     gallery = Gallery(tmp_path_factory.mktemp("faces") / "gallery.sqlite3")
     rec = FaceRecognizer.load(VigilConfig(), store, gallery)
-    report = rec.enroll("Obama", [sample_path("obama.jpg")])
+    report = enroll(rec, "Obama", [sample_path("obama.jpg")])
     assert report.samples == 1
     return rec
+
+
+def test_enrolment_reports_each_unreadable_source_under_its_own_name(recognizer, tmp_path):
+    """An unreadable file was once filed under the previous source's name."""
+    missing, broken = tmp_path / "missing.jpg", tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8 not really a jpeg")
+    report = enroll(recognizer, "Nobody", [b"not an image", missing, broken])
+    assert [source for source, _ in report.unreadable] == ["<bytes #0>", str(missing), str(broken)]
+    assert not report.added and "Nobody" not in [p.name for p in recognizer.gallery.people()]
 
 
 @pytest.mark.parametrize("detector", [BLAZEFACE, DLIB_HOG, DLIB_MMOD])
 def test_detectors_find_the_real_face_and_nothing_in_a_faceless_photo(store, detector):
     det = load_face_detector(store, detector)
     found = det(rgb(sample_path("obama2.jpg")), 0.6)
-    assert len(found) == 1 and iou(found.xyxy[0], OBAMA2_FACE) > 0.5
-    assert len(det(rgb(SHARED / "horses.jpg"), 0.6)) == 0
+    assert len(found) == 1 and iou_matrix(found.xyxy[0], OBAMA2_FACE)[0, 0] > 0.5
+    assert len(det(rgb(fixture_image("horses.jpg")), 0.6)) == 0
 
 
 def test_blazeface_keypoints_lie_inside_the_face(store):
@@ -105,11 +110,11 @@ def test_recognize_reports_boxes_in_original_pixels_for_a_reduced_decode(recogni
     frame = images.decode(data, fit=(300, 300))
     assert frame.scale < 1
     found = recognizer.recognize(frame)
-    assert list(found.data["name"]) == ["Obama"] and iou(found.xyxy[0], OBAMA2_FACE) > 0.5
+    assert list(found.data["name"]) == ["Obama"] and iou_matrix(found.xyxy[0], OBAMA2_FACE)[0, 0] > 0.5
 
 
 def test_recognize_without_faces_is_empty(recognizer):
-    found = recognizer.recognize(frame_of(rgb(SHARED / "horses.jpg")))
+    found = recognizer.recognize(frame_of(rgb(fixture_image("horses.jpg"))))
     assert len(found) == 0 and set(found.data) >= {"name", "similarity", "person_id"}
 
 
@@ -133,7 +138,7 @@ def tiny(p):
     (lambda: rgb(sample_path("obama2.jpg")), PERSON_BOX, "person", "Obama", True),
     (lambda: rgb(sample_path("obama2.jpg")), PERSON_BOX, "car", None, False),  # not a person: not examined
     (lambda: rgb(sample_path("biden.jpg")), [300, 100, 850, 1500], "person", None, True),  # stranger: not recognised
-    (lambda: rgb(SHARED / "person.jpg"), [190, 95, 275, 375], "person", None, False),  # seen from behind: no face
+    (lambda: rgb(fixture_image("person.jpg")), [190, 95, 275, 375], "person", None, False),  # seen from behind: no face
     (lambda: blur(rgb(sample_path("obama2.jpg"))), PERSON_BOX, "person", None, False),  # variance of Laplacian < 200
     (lambda: tiny(rgb(sample_path("obama2.jpg"))), [5, 7, 26, 60], "person", None, False),  # face under 20 px
     (lambda: rgb(sample_path("obama2.jpg")), [2000, 2000, 2500, 2600], "person", None, False),  # outside the image
@@ -166,7 +171,7 @@ def test_label_persons_on_a_reduced_frame_uses_original_pixel_boxes(recognizer):
 
 
 def test_label_persons_without_detections(recognizer):
-    out = recognizer.label_persons(frame_of(rgb(SHARED / "horses.jpg")), Detections.empty())
+    out = recognizer.label_persons(frame_of(rgb(fixture_image("horses.jpg"))), Detections.empty())
     assert len(out) == 0 and "face" in out.data and "faceProba" in out.data
 
 

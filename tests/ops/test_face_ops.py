@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from vigil.errors import ModelIntegrityError
-from vigil.faces.cluster import agglomerate
 from vigil.ops.anchors import BLAZEFACE_FULL_RANGE, BLAZEFACE_SHORT_RANGE, decode_blazeface, ssd_anchors
+from vigil.ops.cluster import agglomerate
 from vigil.ops.focus import laplacian_variance
 from vigil.ops.nms import weighted_nms
 from vigil.registry.dlib_onnx import dlib_resnet_to_onnx

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from vigil.ops.matching import iou_matrix, match
-from vigil.ops.nms import nms
+from vigil.ops.matching import match
+from vigil.ops.nms import iou_matrix, nms
 
 
 @pytest.mark.parametrize(

@@ -145,10 +145,10 @@ def test_pull_makes_a_verified_int8_form(cold_store):
 
 
 def test_recalibrating_on_own_frames_replaces_the_int8_form(cold_store, tmp_path):
-    from tests.conftest import shared_image
+    from tests.conftest import fixture_image
 
     before = cold_store.path(DEFAULT, "onnx_int8").read_bytes()
-    frames = [shared_image(f"vtest_{i:03d}.jpg") for i in (0, 120, 240)]
+    frames = [fixture_image(f"vtest_{i:03d}.jpg") for i in (0, 120, 240)]
     cold_store.quantize(DEFAULT, frames)
     own = cold_store.path(DEFAULT, "onnx_int8").read_bytes()
     assert own != before

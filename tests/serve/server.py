@@ -18,7 +18,7 @@ from pathlib import Path
 
 import requests
 
-from tests.conftest import shared_image
+from tests.conftest import fixture_image
 
 API_KEY = "use-key-0123"
 ADMIN_KEY = "admin-key-4567"
@@ -76,10 +76,10 @@ def make_media(root: Path) -> None:
     front = events / "Front"
     front.mkdir(parents=True, exist_ok=True)
     for i, name in enumerate(FRAMES):
-        shutil.copyfile(shared_image(name), front / f"{i + 1:05d}-capture.jpg")
+        shutil.copyfile(fixture_image(name), front / f"{i + 1:05d}-capture.jpg")
     outside = root / "outside"
     outside.mkdir(exist_ok=True)
-    shutil.copyfile(shared_image("dog.jpg"), outside / "secret.jpg")
+    shutil.copyfile(fixture_image("dog.jpg"), outside / "secret.jpg")
     (front / "00099-capture.jpg").symlink_to(outside / "secret.jpg")
 
 

@@ -42,7 +42,8 @@ def test_frame_skip_copies_labels_of_the_last_run_frame(media, store, skip, ran)
             last = (labels, result.detections.xyxy.tolist())
         else:
             assert (labels, result.detections.xyxy.tolist()) == last, f"frame {i + 1} should copy the last run"
-    runs = engine.metrics.registry.get_sample_value("vigil_batch_size_sum", {"model": engine.config.detect.model})
+    runs = engine.metrics.registry.get_sample_value("vigil_batch_size_sum",
+                                                {"task": "detect", "model": engine.config.detect.model})
     assert runs == len(ran)
 
 

@@ -14,7 +14,7 @@ from deepstack.core import DeepstackFace
 from PIL import Image
 from skimage import data as skdata
 
-from tests.conftest import shared_image
+from tests.conftest import fixture_image
 from tests.serve.server import ADMIN_KEY, API_KEY
 
 pytestmark = pytest.mark.integration
@@ -28,11 +28,11 @@ def _jpeg(rgb: np.ndarray) -> bytes:
 
 @pytest.fixture(scope="module")
 def photos():
-    messi = np.asarray(Image.open(shared_image("messi5.jpg")).convert("RGB"))
-    return {"messi": shared_image("messi5.jpg").read_bytes(),
+    messi = np.asarray(Image.open(fixture_image("messi5.jpg")).convert("RGB"))
+    return {"messi": fixture_image("messi5.jpg").read_bytes(),
             "messi mirrored": _jpeg(np.ascontiguousarray(messi[:, ::-1])),  # another picture of the same face
             "astronaut": _jpeg(skdata.astronaut()),  # someone else
-            "horses": shared_image("horses.jpg").read_bytes()}  # nobody
+            "horses": fixture_image("horses.jpg").read_bytes()}  # nobody
 
 
 @pytest.fixture(scope="module")

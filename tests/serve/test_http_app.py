@@ -8,10 +8,9 @@ import threading
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import shared_image
+from tests.conftest import fixture_image
 from vigil.config import VigilConfig
 from vigil.errors import ConfigError
-from vigil.serve.batching import MicroBatcher
 from vigil.serve.engine import Engine
 from vigil.serve.http import create_app
 from vigil.serve.run import check_bind
@@ -26,35 +25,46 @@ def engine(store, face_models, tmp_path_factory):
     engine.close()
 
 
+class _GatedRunner:
+    """The real detect runner, whose batches wait until the test opens the gate."""
+
+    def __init__(self, runner, gate: threading.Event, entered: threading.Event) -> None:
+        self.runner, self.gate, self.entered = runner, gate, entered
+
+    def prepare(self, frame, options):
+        return self.runner.prepare(frame, options)
+
+    def prepare_with(self, frame, *args):
+        return self.runner.prepare_with(frame, *args)
+
+    def run_batch(self, items):
+        self.entered.set()
+        self.gate.wait(10)
+        return self.runner.run_batch(items)
+
+
 @pytest.fixture
 def gated(engine):
-    """The detector's queue with a model that blocks until the test opens the gate."""
+    """The detector's queue (one worker) with a model that blocks until the test opens the gate."""
     gate = threading.Event()
     entered = threading.Event()
-
-    def model(items):
-        entered.set()
-        gate.wait(10)
-        return engine.pipeline.detect_prepared(items)
-
-    real = engine._detect
-    engine._detect = MicroBatcher("gated", model, max_batch=1, queue_size=1, observer=engine.metrics)
+    real = engine.runner("detect")
+    engine.use("detect", [_GatedRunner(real, gate, entered)])
     yield engine, gate, entered
     gate.set()
-    engine._detect.close()
-    engine._detect = real
+    engine.use("detect", [real] * engine.workers)
 
 
 def _post(client, path, **kwargs):
-    return client.post(path, files={"image": ("a.jpg", shared_image("dog.jpg").read_bytes())}, **kwargs)
+    return client.post(path, files={"image": ("a.jpg", fixture_image("dog.jpg").read_bytes())}, **kwargs)
 
 
 def test_full_queue_is_503_with_retry_after(gated):
     engine, gate, entered = gated
-    frame = engine.decode(shared_image("dog.jpg").read_bytes())
-    running = engine._detect.submit(engine.pipeline.prepare(frame), 10)
+    frame = engine.decode(fixture_image("dog.jpg").read_bytes())
+    running = engine.batcher("detect").submit(engine.runner("detect").prepare_with(frame), 10)
     entered.wait(5)
-    waiting = engine._detect.submit(engine.pipeline.prepare(frame), 10)
+    waiting = engine.batcher("detect").submit(engine.runner("detect").prepare_with(frame), 10)
     client = TestClient(create_app(engine))
     assert client.get("/ready").status_code == 503 and client.get("/health").status_code == 200
     for path in ("/v1/vision/detection", "/v2/detect"):
@@ -62,7 +72,8 @@ def test_full_queue_is_503_with_retry_after(gated):
         assert reply.status_code == 503 and reply.headers["Retry-After"] == "1"
         assert "queue full" in reply.json()["error"]
     assert reply.json()["type"] == "Overloaded"
-    assert engine.metrics.registry.get_sample_value("vigil_rejected_total", {"model": "gated"}) == 2
+    assert engine.metrics.registry.get_sample_value("vigil_rejected_total",
+                                                {"task": "detect", "model": engine.config.detect.model}) == 2
     gate.set()
     running.result(10), waiting.result(10)
     assert _post(client, "/v1/vision/detection").status_code == 200
@@ -127,4 +138,5 @@ def test_no_key_means_loopback_only(host, api_key, allow, error):
 def test_a_model_that_is_not_configured_is_403(engine):
     reply = _post(TestClient(create_app(engine)), "/v2/classify")
     assert reply.status_code == 403
-    assert reply.json()["error"].startswith("endpoint not activated") and "[person] model" in reply.json()["error"]
+    error = reply.json()["error"]
+    assert error.startswith("endpoint not activated") and "[recognize] person_model" in error

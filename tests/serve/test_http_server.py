@@ -12,7 +12,7 @@ import pytest
 import requests
 from deepstack.core import DeepstackException, DeepstackObject
 
-from tests.conftest import shared_image
+from tests.conftest import fixture_image
 from tests.serve.server import ADMIN_KEY, API_KEY
 
 pytestmark = pytest.mark.integration
@@ -20,7 +20,7 @@ KEY = {"X-API-Key": API_KEY}
 
 
 def _good_request(server) -> None:
-    with shared_image("dog.jpg").open("rb") as f:
+    with fixture_image("dog.jpg").open("rb") as f:
         reply = requests.post(f"{server.url}/v1/vision/detection", files={"image": f}, data={"api_key": API_KEY},
                               timeout=30)
     assert reply.status_code == 200, reply.text
@@ -29,7 +29,7 @@ def _good_request(server) -> None:
 
 def test_deepstack_python_object_detection(server):
     client = DeepstackObject(ip="127.0.0.1", port=server.port, api_key=API_KEY, min_confidence=0.5)
-    predictions = client.detect(shared_image("dog.jpg").read_bytes())
+    predictions = client.detect(fixture_image("dog.jpg").read_bytes())
     labels = {p["label"] for p in predictions}
     assert "dog" in labels and labels & {"car", "truck"}  # the van reads as either; the bicycle scores < 0.5 at 512
     dog = next(p for p in predictions if p["label"] == "dog")
@@ -41,11 +41,11 @@ def test_deepstack_python_object_detection(server):
 def test_deepstack_python_wrong_key_is_refused(server):
     client = DeepstackObject(ip="127.0.0.1", port=server.port, api_key="wrong", min_confidence=0.5)
     with pytest.raises(DeepstackException, match="401"):
-        client.detect(shared_image("dog.jpg").read_bytes())
+        client.detect(fixture_image("dog.jpg").read_bytes())
 
 
 def test_deepstack_response_keys_and_min_confidence(server):
-    data = shared_image("vtest_000.jpg").read_bytes()
+    data = fixture_image("vtest_000.jpg").read_bytes()
     low = requests.post(f"{server.url}/v1/vision/detection", files={"image": data},
                         data={"min_confidence": "0.2"}, headers=KEY, timeout=30).json()
     high = requests.post(f"{server.url}/v1/vision/detection", files={"image": data},
@@ -56,7 +56,7 @@ def test_deepstack_response_keys_and_min_confidence(server):
 
 
 def test_native_detect_returns_seed_format_with_openapi(server):
-    with shared_image("vtest_000.jpg").open("rb") as f:
+    with fixture_image("vtest_000.jpg").open("rb") as f:
         reply = requests.post(f"{server.url}/v2/detect", files={"image": ("f.jpg", f)}, data={"labels": "person"},
                               headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30)
     entry = reply.json()
@@ -72,9 +72,9 @@ def test_operations_endpoints(server):
     assert requests.get(f"{server.url}/ready", timeout=5).status_code == 200
     _good_request(server)
     metrics = requests.get(f"{server.url}/metrics", timeout=5).text
-    assert 'vigil_requests_total{front="http",route="/v1/vision/detection",status="200"}' in metrics
-    assert 'vigil_model_seconds_count{model="yolov4_tiny.coco"}' in metrics
-    assert 'vigil_queue_depth{model="yolov4_tiny.coco"}' in metrics
+    assert 'vigil_requests_total{front="http",route="/v1/vision/detection",status="200",task="detect"}' in metrics
+    assert 'vigil_model_seconds_count{model="yolov4_tiny.coco",task="detect"}' in metrics
+    assert 'vigil_queue_depth{model="yolov4_tiny.coco",task="detect"}' in metrics
 
 
 def _png_bomb(side: int = 30000) -> bytes:
@@ -89,7 +89,7 @@ def _png_bomb(side: int = 30000) -> bytes:
 
 
 def _truncated() -> bytes:
-    data = shared_image("vtest_000.jpg").read_bytes()
+    data = fixture_image("vtest_000.jpg").read_bytes()
     return data[: len(data) // 2]
 
 
@@ -133,7 +133,7 @@ def test_admin_routes_need_the_admin_key(server):
 def test_client_that_disconnects_mid_upload(server):
     body = io.BytesIO()
     body.write(b"--XyZ\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.jpg\"\r\n\r\n")
-    body.write(shared_image("vtest_000.jpg").read_bytes())
+    body.write(fixture_image("vtest_000.jpg").read_bytes())
     head = (f"POST /v1/vision/detection HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: {API_KEY}\r\n"
             f"Content-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: {body.tell() + 5000}\r\n\r\n")
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
@@ -144,10 +144,10 @@ def test_client_that_disconnects_mid_upload(server):
 
 def test_unknown_custom_model_names_close_matches(server):
     reply = requests.post(f"{server.url}/v1/vision/custom/yolov4_tiny.cocoa", headers=KEY,
-                          files={"image": shared_image("dog.jpg").read_bytes()}, timeout=30)
+                          files={"image": fixture_image("dog.jpg").read_bytes()}, timeout=30)
     assert reply.status_code == 404 and "yolov4_tiny.coco" in reply.json()["error"]
     reply = requests.post(f"{server.url}/v1/vision/custom/yolov4_tiny.coco", headers=KEY,
-                          files={"image": shared_image("dog.jpg").read_bytes()}, timeout=30)
+                          files={"image": fixture_image("dog.jpg").read_bytes()}, timeout=30)
     assert reply.status_code == 200 and "dog" in {p["label"] for p in reply.json()["predictions"]}
 
 

@@ -1,6 +1,7 @@
-"""recognize_mode = "person": detect_faces names each person box with the whole-person classifier (seed 000), over
-the real zerorpc servers (in-process here) with the real PersonClassifier wrapper. The classifier is a small ONNX
-model built in the test (mean brightness of the crop → "bright" / "dark"), since trained ones need the train extra."""
+"""[recognize] by = "person_classifier": detect_faces names each person box with the whole-person classifier
+(seed 000), over the real zerorpc servers (in-process here) with the real PersonClassifier wrapper. The classifier
+is a small ONNX model built in the test (mean brightness of the crop → "bright" / "dark"), since trained ones
+need the train extra."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from vigil.registry.specs import InputSpec, ModelFile, ModelSpec, PathSource
 from vigil.runtimes.session import open_session
 from vigil.serve.engine import Engine
 from vigil.serve.rpc import RpcServers
-from vigil.tasks.classify import PersonClassifier
+from vigil.tasks.classify import ClassifyRunner, PersonClassifier
 
 pytestmark = pytest.mark.integration
 LABELS = ("bright", "dark")
@@ -46,12 +47,12 @@ def person_server(tmp_path_factory, store):
     root = tmp_path_factory.mktemp("person")
     make_media(root)
     config = VigilConfig(rpc={"objects": f"tcp://127.0.0.1:{free_port()}", "faces": f"tcp://127.0.0.1:{free_port()}",
-                              "recognize_mode": "person", "mount_point": str(root / "mnt")},
-                         media={"roots": [root / "mnt" / "nvr"]}, person={"model": "brightness.test",
-                                                                          "min_proba": 0.7},
+                              "mount_point": str(root / "mnt")},
+                         media={"roots": [root / "mnt" / "nvr"]}, person={"min_proba": 0.7},
+                         recognize={"by": "person_classifier", "person_model": "brightness.test"},
                          store={"data_dir": root / "data"})
     engine = Engine(config).setup()
-    engine._classifier = brightness_classifier(root)
+    engine.use("classify", [ClassifyRunner(brightness_classifier(root), 0.7, engine.run_frame_now)])
     servers = RpcServers(engine, config.rpc, grace_s=5).start()
     yield engine, root
     servers.stop()
@@ -72,9 +73,8 @@ def test_detect_faces_in_person_mode(person_server):
         faces.close()
     persons = 0
     for entry, before in zip(labelled, detected, strict=True):
-        expected = engine.classifier.label_persons(engine.decode(root / "mnt" / entry["image"].lstrip("/"),
-                                                                 full_size=True),
-                                                   from_seed(before).detections, 0.7)
+        frame = engine.decode(root / "mnt" / entry["image"].lstrip("/"), full_size=True)
+        expected = engine.runner("classify").classifier.label_persons(frame, from_seed(before).detections, 0.7)
         for label, face, proba in zip(entry["labels"], expected.data["face"], expected.data["faceProba"],
                                       strict=True):
             assert label.get("face") == face
@@ -90,12 +90,12 @@ def test_detect_faces_in_person_mode(person_server):
 def test_native_classify_route(person_server):
     from fastapi.testclient import TestClient
 
-    from tests.conftest import shared_image
+    from tests.conftest import fixture_image
     from vigil.serve.http import create_app
 
     engine, _ = person_server
     reply = TestClient(create_app(engine)).post(
-        "/v2/classify", files={"image": ("v.jpg", shared_image("vtest_000.jpg").read_bytes())})
+        "/v2/classify", files={"image": ("v.jpg", fixture_image("vtest_000.jpg").read_bytes())})
     labels = reply.json()["labels"]
     assert reply.status_code == 200 and labels and {label["name"] for label in labels} == {"person"}
     assert all(label["face"] in (*LABELS, None) and 0.5 <= label["faceProba"] <= 1 for label in labels)

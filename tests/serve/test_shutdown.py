@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.conftest import shared_image
+from tests.conftest import fixture_image
 from tests.serve import server as harness
 
 pytestmark = pytest.mark.integration
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 def test_sigterm_lets_the_request_in_flight_finish(tmp_path):
     running = harness.start(tmp_path, keys=False)
     try:
-        image = shared_image("vtest_000.jpg").read_bytes()
+        image = fixture_image("vtest_000.jpg").read_bytes()
         body = (b"--b\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.jpg\"\r\n\r\n" + image
                 + b"\r\n--b--\r\n")
         head = (f"POST /v1/vision/detection HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from tests.conftest import FIXTURES, shared_image
+from tests.conftest import FIXTURES, fixture_image
 from vigil import images
 from vigil.config import VigilConfig
 from vigil.tasks.base import TaskContext
@@ -25,15 +25,17 @@ def counter(store):
 
 
 def test_defines_the_crowd_task():
-    task = TASK  # found by task discovery (a module-level TASK); POST /v2/crowd and `vigil run crowd` come from it
-    assert task.name == "crowd" and task.path == "/v2/crowd" and task.options is CrowdOptions
+    from vigil.discover import discover
+
+    task = discover()["crowd"]  # POST /v2/crowd and `vigil run crowd` come from this registration
+    assert task is TASK and task.path == "/v2/crowd" and task.options is CrowdOptions
     assert task.models(VigilConfig()) == (VigilConfig().detect.model,)
 
 
 def test_detector_count_on_vtest_matches_hand_counts(counter):
     counted = {}
     for name in HAND:
-        estimate = counter.estimate(images.load(shared_image(name)))
+        estimate = counter.estimate(images.load(fixture_image(name)))
         assert estimate.estimator in ("detector", "tiled_detector") and estimate.level == "unknown"
         assert estimate.count == len(estimate.people)
         assert estimate.density.sum() == pytest.approx(estimate.count, abs=0.05 * estimate.count + 0.01)
@@ -44,7 +46,7 @@ def test_detector_count_on_vtest_matches_hand_counts(counter):
 
 
 def test_tiles_find_at_least_what_the_whole_frame_finds(counter):
-    frame = images.load(shared_image("vtest_120.jpg"))
+    frame = images.load(fixture_image("vtest_120.jpg"))
     whole = counter.estimate(frame, CrowdOptions(estimator="detector"))
     tiled = counter.estimate(frame, CrowdOptions(estimator="tiled_detector"))
     assert (whole.estimator, tiled.estimator) == ("detector", "tiled_detector")
@@ -56,7 +58,7 @@ def test_density_without_a_model_is_a_clear_error(counter):
     from vigil.errors import ConfigError
 
     with pytest.raises(ConfigError, match="density_model"):
-        counter.estimate(images.load(shared_image("vtest_000.jpg")), CrowdOptions(estimator="density"))
+        counter.estimate(images.load(fixture_image("vtest_000.jpg")), CrowdOptions(estimator="density"))
 
 
 def test_heatmap_png_is_the_frame_size(counter):
@@ -64,7 +66,7 @@ def test_heatmap_png_is_the_frame_size(counter):
 
     from PIL import Image
 
-    estimate = counter.estimate(images.load(shared_image("vtest_060.jpg")), CrowdOptions(heatmap=True))
+    estimate = counter.estimate(images.load(fixture_image("vtest_060.jpg")), CrowdOptions(heatmap=True))
     png = Image.open(io.BytesIO(estimate.heatmap_png))
     assert png.size == (768, 576) and png.format == "PNG"
 
@@ -72,7 +74,7 @@ def test_heatmap_png_is_the_frame_size(counter):
 def test_cli_count_json_in_input_order_with_heatmaps(tmp_path, store):
     bad = tmp_path / "broken.jpg"
     bad.write_text("not an image")
-    frames = [shared_image("vtest_000.jpg"), bad, shared_image("vtest_120.jpg")]
+    frames = [fixture_image("vtest_000.jpg"), bad, fixture_image("vtest_120.jpg")]
     done = subprocess.run([sys.executable, "-m", "vigil.cli", "crowd", "count", *map(str, frames), "--json",
                            "--heatmap", str(tmp_path / "heat")], capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr

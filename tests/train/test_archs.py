@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.conftest import shared_image
+from tests.conftest import fixture_image
 from vigil.errors import BadInput, ModelIntegrityError
 from vigil.train import archs
 from vigil.train.data import load_image
@@ -22,7 +22,7 @@ from vigil.train.weights import ARCHS, build_backbone, read_state_dict, store_we
 ])
 def test_backbones_give_their_feature_maps(name, size, width, channels):
     backbone, origin = build_backbone(name, size, width, None, None, pretrained=False)
-    model = archs.Classifier(backbone, 3).eval()
+    model = archs.TransferNet(backbone, 3).eval()
     with torch.no_grad():
         features = backbone(torch.zeros(2, 3, size, size))
         probs = archs.Deployable(model)(torch.zeros(2, 3, size, size))
@@ -49,7 +49,7 @@ def test_store_weights_classify_imagenet_pictures(store, image, expected):
     assert origin.endswith("(294 tensors)")
     fc = torch.nn.Linear(1280, 1000)
     fc.load_state_dict({"weight": state["_fc.weight"], "bias": state["_fc.bias"]})
-    pixels = torch.from_numpy(load_image(str(shared_image(image)), 224)).permute(2, 0, 1)[None].float()
+    pixels = torch.from_numpy(load_image(str(fixture_image(image)), 224)).permute(2, 0, 1)[None].float()
     with torch.no_grad():
         logits = fc(backbone.eval()((pixels - 127.0) / 128.0).mean(dim=(2, 3)))
     assert int(logits.argmax()) in expected

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.conftest import SHARED_IMAGES, shared_image
+from tests.conftest import IMAGES
 from vigil.ops.density import density_map
 from vigil.train.synthetic_crowd import SPLITS, SceneSource, log_uniform_counts, write_json_dataset
 
@@ -19,8 +19,7 @@ SIZE = (192, 144)
 
 @pytest.fixture(scope="module")
 def sources(store):
-    shared_image("vtest_000.jpg")  # skips cleanly where the shared frames are absent
-    return SceneSource(store, "train", SHARED_IMAGES), SceneSource(store, "held_out", SHARED_IMAGES)
+    return SceneSource(store, "train", IMAGES), SceneSource(store, "held_out", IMAGES)
 
 
 def test_splits_share_no_people_frames_and_no_backgrounds():

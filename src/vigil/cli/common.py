@@ -1,12 +1,12 @@
 """What every `vigil` sub-command shares: the consoles, the --json and --config options, the one JSON
-document on stdout, and loading config with a clear exit on a bad file."""
+document on stdout, the one way a command fails (`fail`), and loading config with a clear exit on a bad file."""
 
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -25,9 +25,15 @@ def emit_json(document: object) -> None:
     sys.stdout.write(json.dumps(document, indent=2) + "\n")
 
 
+def fail(problem: Exception | str, code: int = 2) -> NoReturn:
+    """Print `error: …` on stderr and exit with `code` (2: could not start, e.g. bad config or a missing model;
+    1: the work itself failed)."""
+    err.print(f"[red]error:[/red] {problem}")
+    raise typer.Exit(code) from None
+
+
 def config_or_exit(path: Path | None) -> VigilConfig:
     try:
         return load_config(path)
     except VigilError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        fail(exc)

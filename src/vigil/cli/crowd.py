@@ -85,8 +85,8 @@ def synthesize(
     split: Annotated[str, typer.Option(help="train | held_out (other backgrounds and people)")] = "train",
     width: Annotated[int, typer.Option(min=32)] = 768,
     height: Annotated[int, typer.Option(min=32)] = 576,
-    images_dir: Annotated[Path, typer.Option(help="the vtest frames and person-free photos")] = Path(
-        "../shared/testdata/images"),
+    images_dir: Annotated[Path, typer.Option(help="the vtest frames and person-free photos (a repository checkout's "
+                                                  "test fixtures)")] = Path("tests/fixtures/images"),
     seed: int = 0,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,

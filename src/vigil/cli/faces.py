@@ -10,39 +10,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from vigil.cli.common import ConfigOpt, JsonOpt, config_or_exit, emit_json, err, out
-from vigil.config import VigilConfig
+from vigil.cli.common import ConfigOpt, JsonOpt, config_or_exit, emit_json, err, fail, out
+from vigil.cli.face_tools import load_recognizer, open_gallery
+from vigil.cli.faces_more import register
 from vigil.errors import VigilError
 
 faces_app = typer.Typer(help="Faces: enrol people, recognise faces, train the seed's classifiers, name strangers.",
                         no_args_is_help=True)
-
-
-def _fail(exc: Exception, code: int = 2):
-    err.print(f"[red]error:[/red] {exc}")
-    raise typer.Exit(code) from None
-
-
-def _gallery(cfg: VigilConfig):
-    from vigil.faces.gallery.gallery import Gallery
-
-    try:
-        return Gallery(cfg.gallery_path())
-    except VigilError as exc:
-        _fail(exc)
-
-
-def _recognizer(cfg: VigilConfig, gallery=None):
-    from vigil.faces.recognizer import FaceRecognizer
-    from vigil.registry.store import ModelStore
-
-    store = ModelStore(cfg.store.home)
-    try:
-        for name in (cfg.faces.detector, cfg.faces.embedder):
-            store.pull(name)  # idempotent: hashes what is there, fetches only what is missing
-        return FaceRecognizer.load(cfg, store, gallery or _gallery(cfg))
-    except VigilError as exc:
-        _fail(exc)
 
 
 def _progress(source: str, outcome: str) -> None:
@@ -74,11 +48,11 @@ def enroll(folder: Annotated[Path, typer.Argument(help="DIR/<name>/*.jpg (the se
     """Enrol every person folder; resumable (files already enrolled are skipped by hash)."""
     from vigil.faces.enroll import enroll_tree
 
-    recognizer = _recognizer(config_or_exit(config))
+    recognizer = load_recognizer(config_or_exit(config))
     try:
         reports = enroll_tree(recognizer, folder, _progress)
     except VigilError as exc:
-        _fail(exc)
+        fail(exc)
     _report_summary(reports, as_json)
 
 
@@ -89,11 +63,11 @@ def add(name: Annotated[str, typer.Argument(help="the person's name")],
     """Add images of one person."""
     from vigil.faces.enroll import enroll as enroll_one
 
-    recognizer = _recognizer(config_or_exit(config))
+    recognizer = load_recognizer(config_or_exit(config))
     try:
         report = enroll_one(recognizer, name, list(images), _progress)
     except VigilError as exc:
-        _fail(exc)
+        fail(exc)
     _report_summary([report], as_json)
     if not report.added and not report.skipped:
         raise typer.Exit(1)
@@ -102,7 +76,7 @@ def add(name: Annotated[str, typer.Argument(help="the person's name")],
 @faces_app.command("list")
 def list_people(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """People in the gallery with their sample counts."""
-    people = _gallery(config_or_exit(config)).people()
+    people = open_gallery(config_or_exit(config)).people()
     if as_json:
         emit_json([{"name": p.name, "samples": p.samples, "id": p.id, "created": p.created} for p in people])
         return
@@ -118,9 +92,9 @@ def list_people(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
 def rename(old: str, new: str, config: ConfigOpt = None) -> None:
     """Rename a person."""
     try:
-        _gallery(config_or_exit(config)).rename(old, new)
+        open_gallery(config_or_exit(config)).rename(old, new)
     except VigilError as exc:
-        _fail(exc, 1)
+        fail(exc, 1)
     err.print(f"renamed {old} → {new}")
 
 
@@ -128,9 +102,9 @@ def rename(old: str, new: str, config: ConfigOpt = None) -> None:
 def remove(name: str, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Remove a person and all their samples."""
     try:
-        count = _gallery(config_or_exit(config)).remove(name)
+        count = open_gallery(config_or_exit(config)).remove(name)
     except VigilError as exc:
-        _fail(exc, 1)
+        fail(exc, 1)
     if as_json:
         emit_json({"name": name, "samples_removed": count})
     else:
@@ -155,7 +129,7 @@ def recognize(images: Annotated[list[Path], typer.Argument(help="image files", s
     from vigil import images as imaging
 
     cfg = config_or_exit(config)
-    recognizer = _recognizer(cfg)
+    recognizer = load_recognizer(cfg)
     limits = imaging.ImageLimits(cfg.limits.max_bytes, cfg.limits.max_pixels, frozenset(cfg.limits.formats))
     entries = []
     for path in images:
@@ -177,6 +151,4 @@ def recognize(images: Annotated[list[Path], typer.Argument(help="image files", s
         raise typer.Exit(1)
 
 
-from vigil.cli.faces_more import register  # noqa: E402  (train, unknowns, name, feedback)
-
-register(faces_app)
+register(faces_app)  # train, unknowns, name, feedback

@@ -1,4 +1,4 @@
-"""`vigil faces train | unknowns | name | feedback` (the second half of cli_faces, split to stay short)."""
+"""`vigil faces train | unknowns | name | feedback` (the second half of cli/faces.py, split to stay short)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from vigil.cli.common import ConfigOpt, JsonOpt, config_or_exit, emit_json, err, out
-from vigil.cli.faces import _fail, _gallery, _recognizer
+from vigil.cli.common import ConfigOpt, JsonOpt, config_or_exit, emit_json, err, fail, out
+from vigil.cli.face_tools import load_recognizer, open_gallery
 from vigil.errors import BadInput, VigilError
 
 
@@ -20,17 +20,17 @@ def register(app: typer.Typer) -> None:
               trees: Annotated[int, typer.Option(help="XGBoost trees (seed: 600)")] = 600,
               draws: Annotated[int, typer.Option(help="XGBoost random-search draws (seed: 20)")] = 20,
               config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
-        """Train the seed's classifier on the gallery's samples; set faces.mode = "classifier" to use it."""
+        """Train the seed's classifier on the gallery's samples; set [recognize] by = "face_classifier" to use it."""
         from vigil.faces.train import gallery_dataset
         from vigil.faces.train import train as fit
 
         cfg = config_or_exit(config)
-        x, y = gallery_dataset(_gallery(cfg))
+        x, y = gallery_dataset(open_gallery(cfg))
         err.print(f"training {model} on {len(x)} samples of {len(set(y.tolist()))} people …")
         try:
             report = fit(x, y, model, folder or cfg.classifier_path(), cfg.faces.embedder, trees=trees, draws=draws)
         except VigilError as exc:
-            _fail(exc, 1)
+            fail(exc, 1)
         if as_json:
             emit_json(report.as_dict())
             return
@@ -44,7 +44,7 @@ def register(app: typer.Typer) -> None:
                  config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
         """Provisional people: strangers seen across images, grouped; name them with `vigil faces name`."""
         cfg = config_or_exit(config)
-        gallery = _gallery(cfg)
+        gallery = open_gallery(cfg)
         if recluster:
             gallery.recluster(cfg.faces.cluster_distance)
         clusters = gallery.unknowns()
@@ -68,9 +68,9 @@ def register(app: typer.Typer) -> None:
     def name(cluster: int, person: str, config: ConfigOpt = None) -> None:
         """Name a provisional cluster: its faces become samples of PERSON (new or existing)."""
         try:
-            moved = _gallery(config_or_exit(config)).name_cluster(cluster, person)
+            moved = open_gallery(config_or_exit(config)).name_cluster(cluster, person)
         except VigilError as exc:
-            _fail(exc, 1)
+            fail(exc, 1)
         err.print(f"cluster {cluster} → {person} ({moved} samples)")
 
     @app.command()
@@ -83,14 +83,14 @@ def register(app: typer.Typer) -> None:
         cfg = config_or_exit(config)
         try:
             if sample is not None:
-                who = _gallery(cfg).reject_sample(sample)
+                who = open_gallery(cfg).reject_sample(sample)
                 result = {"rejected_sample": sample, "not": who}
             elif not_name and images:
-                result = {"not": not_name, "faces": _negatives(_recognizer(cfg), not_name, images)}
+                result = {"not": not_name, "faces": _negatives(load_recognizer(cfg), not_name, images)}
             else:
                 raise BadInput("give --not NAME with images, or --sample ID")
         except VigilError as exc:
-            _fail(exc, 1)
+            fail(exc, 1)
         if as_json:
             emit_json(result)
         else:

@@ -10,9 +10,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from vigil.cli.common import ConfigOpt, JsonOpt, config_or_exit, emit_json, err, out
+from vigil.cli.common import ConfigOpt, JsonOpt, config_or_exit, emit_json, err, fail, out
 from vigil.cli.crowd import crowd_app
 from vigil.cli.faces import faces_app
+from vigil.cli.presence import presence_app
+from vigil.cli.run import run as run_task
 from vigil.errors import VigilError
 from vigil.registry.catalog import DEFAULT_DETECTOR
 
@@ -21,6 +23,8 @@ app = typer.Typer(help="Vigil: self-hosted vision for security cameras.", no_arg
 models_app = typer.Typer(help="The model store: list, pull and verify models.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(faces_app, name="faces")
+app.command("run")(run_task)
+app.add_typer(presence_app, name="presence")
 app.add_typer(crowd_app, name="crowd")
 @app.callback()
 def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logs on stderr")] = False) -> None:
@@ -46,8 +50,7 @@ def detect(
     try:
         pipe.setup()
     except VigilError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        fail(exc)
     request = DetectRequest(min_score, [s.strip() for s in labels.split(",") if s.strip()] if labels else None,
                             keep_pixels=annotate is not None)
     entries = []
@@ -128,7 +131,7 @@ def models_pull(names: Annotated[list[str] | None, typer.Argument(help="models (
 
     cfg = config_or_exit(config)
     store = ModelStore(cfg.store.home)
-    wanted = names or [cfg.detect.model or DEFAULT_DETECTOR, cfg.faces.detector, cfg.faces.embedder]
+    wanted = names or _served_models(cfg)
     report, failed = [], False
     for name in wanted:
         try:
@@ -143,6 +146,17 @@ def models_pull(names: Annotated[list[str] | None, typer.Argument(help="models (
         emit_json(report)
     if failed:
         raise typer.Exit(1)
+
+
+def _served_models(cfg) -> list[str]:
+    """Every model the registered tasks use under this config (detector, face models, presence, classifier), so each
+    task works straight after `make run`; loading never pulls."""
+    from vigil.discover import discover
+
+    names = [cfg.detect.model or DEFAULT_DETECTOR]
+    for task in discover().values():
+        names += [n for n in task.models(cfg) if n and n not in names]
+    return names
 
 
 @models_app.command("verify")
@@ -179,8 +193,7 @@ def models_quantize(
             raise VigilError(f"{name} has no int8 form")
         out = store.quantize(name, frames)
     except VigilError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        fail(exc)
     err.print(f"[green]ok[/green] {name}: int8 calibrated on {len(frames)} frames → {out}")
     if as_json:
         emit_json({"name": name, "frames": len(frames), "path": str(out)})
@@ -206,8 +219,7 @@ def serve(
     try:
         run_server(cfg)
     except VigilError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        fail(exc)
 
 
 def _add_training_commands() -> None:

@@ -9,15 +9,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from vigil.cli.common import ConfigOpt, JsonOpt, emit_json, err, out
+from vigil.cli.common import ConfigOpt, JsonOpt, emit_json, err, fail, out
 from vigil.errors import VigilError
 
 train_app = typer.Typer(help="Train models on your own images (extra: train).", no_args_is_help=True)
-def _fail(exc: Exception) -> typer.Exit:
-    err.print(f"[red]error:[/red] {exc}")
-    return typer.Exit(2)
-
-
 def _home(config: Path | None) -> Path:
     from vigil.config import load_config
 
@@ -46,19 +41,21 @@ def train_classify(
 ) -> None:
     """Transfer-learn a classifier (seed 000 recipe); writes a run folder with a servable fp32 ONNX + manifest."""
     try:
+        from vigil.export.run import export_fp32
         from vigil.registry.store import ModelStore
         from vigil.train.classify import train_classifier
         from vigil.train.run import TrainConfig
     except ImportError as exc:
-        raise _fail(f"training needs the train extra: pip install 'vigil[train]' ({exc})") from None
+        fail(f"training needs the train extra: pip install 'vigil[train]' ({exc})")
     cfg = TrainConfig(dataset=str(dataset), arch=arch, name=name, size=size, width=width,
                       weights=str(weights) if weights else None, pretrained=pretrained, epochs=epochs,
                       fine_tune_epochs=fine_tune_epochs, batch=batch, threads=threads,
                       feature_copies=feature_copies)
     try:
         summary = train_classifier(cfg, out_dir, ModelStore(_home(config)))
+        export_fp32(out_dir)
     except VigilError as exc:
-        raise _fail(exc) from None
+        fail(exc)
     if as_json:
         emit_json(summary)
     else:
@@ -94,15 +91,15 @@ def export(
         from vigil.export.manifest import register as add
         from vigil.export.run import export_run, parse_forms
     except ImportError as exc:
-        raise _fail(f"export needs the train extra (and edge for LiteRT): pip install 'vigil[train,edge]' ({exc})"
-                    ) from None
+        fail(f"export needs the train extra (and edge for LiteRT): pip install 'vigil[train,edge]' ({exc})"
+                    )
     try:
         run_dir = _run_dir(model, _home(config))
         report = export_run(run_dir, parse_forms(to))
         if register:
             report["registered"] = add(run_dir, _home(config))
     except VigilError as exc:
-        raise _fail(exc) from None
+        fail(exc)
     tpu = report["forms"].get("edgetpu")
     if tpu and not tpu["compiled"]:
         err.print(f"[yellow]{tpu['message']}[/yellow]\n  {tpu['command']}")
@@ -127,7 +124,7 @@ def evaluate(
     try:
         result = run_eval(run_dir, dataset, threads)
     except (VigilError, ValueError, FileNotFoundError) as exc:
-        raise _fail(exc) from None
+        fail(exc)
     if as_json:
         emit_json(result)
         return
@@ -151,7 +148,7 @@ def models_add(
     try:
         names = add(run_dir, _home(config))
     except (VigilError, FileNotFoundError) as exc:
-        raise _fail(exc) from None
+        fail(exc)
     if as_json:
         emit_json({"registered": names})
     else:

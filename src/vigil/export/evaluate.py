@@ -11,24 +11,11 @@ import numpy as np
 
 from vigil import images
 from vigil.errors import BadInput
-from vigil.export.manifest import run_info
-from vigil.registry.specs import ModelSpec
+from vigil.export.manifest import read_forms, run_info
 from vigil.runtimes.session import open_session
 from vigil.tasks.classify import PersonClassifier
 from vigil.train import data
 from vigil.train.report import metrics
-
-SUFFIX_FORM = {".fp32": "onnx", ".int8": "onnx-int8", ".litert": "litert-int8", ".edgetpu": "edgetpu"}
-
-
-def run_forms(run_dir: Path) -> dict[str, ModelSpec]:
-    base = run_info(run_dir)["name"]
-    forms = {}
-    for suffix, form in SUFFIX_FORM.items():
-        path = run_dir / "manifests" / f"{base}{suffix}.json"
-        if path.is_file():
-            forms[form] = ModelSpec.model_validate_json(path.read_text())
-    return forms
 
 
 def eval_samples(run_dir: Path, dataset: Path) -> tuple[list[data.Sample], str]:
@@ -49,7 +36,7 @@ def evaluate(run_dir: Path, dataset: Path, threads: int = 1) -> dict:
     truth = np.array([s.label for s in samples])
     labels = tuple(run_info(run_dir)["labels"])
     results, predictions = {}, {}
-    for form, spec in run_forms(run_dir).items():
+    for form, spec in read_forms(run_dir).items():
         if form == "edgetpu":
             continue  # needs the accelerator attached
         classifier = PersonClassifier(spec, open_session(run_dir / spec.files["model"].name, spec.runtime, threads),

@@ -18,7 +18,7 @@ import torch
 from vigil.errors import NotFound
 from vigil.registry.fetch import temporary_path
 from vigil.registry.specs import InputSpec
-from vigil.train.archs import Classifier, Deployable
+from vigil.train.archs import Deployable, TransferNet
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ def _require():
     return litert_torch, pt2e_quantizer, QuantConfig, quantize_pt2e
 
 
-def to_litert_int8(model: Classifier, pixels: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...],
+def to_litert_int8(model: TransferNet, pixels: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...],
                    out: Path) -> Path:
     """pixels: calibration images, RGB uint8 NHWC at the model's input size."""
     litert_torch, pq, QuantConfig, quantize_pt2e = _require()

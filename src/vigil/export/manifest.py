@@ -9,16 +9,29 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from vigil.registry.specs import InputSpec, ModelFile, ModelSpec, PathSource
 from vigil.registry.store import ModelStore, sha256_of
 
-FORMS = {  # form -> (file in the run folder, manifest suffix, format, runtime)
-    "onnx": ("model.onnx", ".fp32", "onnx", "onnxruntime"),
-    "onnx-int8": ("model.int8.onnx", ".int8", "onnx", "onnxruntime"),
-    "litert-int8": ("model.int8.tflite", ".litert", "tflite", "litert"),
-    "edgetpu": ("model.int8_edgetpu.tflite", ".edgetpu", "tflite", "litert"),
+
+@dataclass(frozen=True)
+class Form:
+    """One export form: its file in the run folder and, for a servable form, its manifest."""
+
+    file: str
+    suffix: str | None = None  # the store name is `<run name><suffix>`; None: not a servable model
+    format: str = ""
+    runtime: str = ""
+
+
+FORMS = {  # the one table of export forms, in the order `vigil export --to` lists them
+    "onnx": Form("model.onnx", ".fp32", "onnx", "onnxruntime"),
+    "onnx-int8": Form("model.int8.onnx", ".int8", "onnx", "onnxruntime"),
+    "litert-int8": Form("model.int8.tflite", ".litert", "tflite", "litert"),
+    "c-array": Form("model_int8"),  # .h + .cc for TFLM, not a store model
+    "edgetpu": Form("model.int8_edgetpu.tflite", ".edgetpu", "tflite", "litert"),
 }
 SERVING_ORDER = ("onnx-int8", "onnx")  # the issue: the int8 ONNX by default when present (export measures first)
 
@@ -29,17 +42,30 @@ def run_info(run_dir: Path) -> dict:
     return {"name": config["name"], "arch": config["arch"], "size": config["size"], "labels": split["labels"]}
 
 
-def form_spec(run_dir: Path, form: str, name: str, input_spec: InputSpec, labels: tuple[str, ...],
+def form_spec(run_dir: Path, form: str, base: str, input_spec: InputSpec, labels: tuple[str, ...],
               speed: str = "") -> ModelSpec:
-    filename, _, fmt, runtime = FORMS[form]
-    path = (run_dir / filename).resolve()
+    """The manifest of one servable form of the run named `base` (named `<base><suffix>`)."""
+    entry = FORMS[form]
+    path = (run_dir / entry.file).resolve()
     return ModelSpec(
-        name=name, task="classify", format=fmt, runtime=runtime, input=input_spec, labels=labels,
-        files={"model": ModelFile(name=filename, sha256=sha256_of(path), size=path.stat().st_size,
+        name=f"{base}{entry.suffix}", task="classify", format=entry.format, runtime=entry.runtime, input=input_spec,
+        labels=labels,
+        files={"model": ModelFile(name=entry.file, sha256=sha256_of(path), size=path.stat().st_size,
                                   sources=(PathSource(path=str(path)),))},
         licence="your own training run; backbone weights under their own licence (see `vigil models list`)",
         description=f"person classifier ({form}) trained in {run_dir.resolve()}", speed=speed,
     )
+
+
+def read_forms(run_dir: Path) -> dict[str, ModelSpec]:
+    """form -> manifest of every servable form the run folder has a manifest for."""
+    base = run_info(run_dir)["name"]
+    forms = {}
+    for form, entry in FORMS.items():
+        path = run_dir / "manifests" / f"{base}{entry.suffix}.json"
+        if entry.suffix and path.is_file():
+            forms[form] = ModelSpec.model_validate_json(path.read_text())
+    return forms
 
 
 def write_manifests(run_dir: Path, specs: dict[str, ModelSpec], default_form: str | None = None) -> list[Path]:

@@ -8,12 +8,12 @@ from pathlib import Path
 import torch
 
 from vigil.registry.fetch import temporary_path
-from vigil.train.archs import Classifier, Deployable
+from vigil.train.archs import Deployable, TransferNet
 
 OPSET = 17
 
 
-def to_onnx(model: Classifier, size: int, path: Path) -> Path:
+def to_onnx(model: TransferNet, size: int, path: Path) -> Path:
     """Dynamic batch, so the serving wrapper can classify all person crops of a frame in one run."""
     module = Deployable(model).eval()
     part = temporary_path(path.parent, path.name)

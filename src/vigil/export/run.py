@@ -14,12 +14,12 @@ from safetensors.torch import load_file
 from vigil.errors import BadInput
 from vigil.export import carray, manifest
 from vigil.export.quantize import calibration_pixels, quantize_onnx
-from vigil.registry.specs import ModelSpec
+from vigil.registry.specs import InputSpec, ModelSpec
 from vigil.runtimes.session import open_session
 from vigil.tasks.classify import PersonClassifier
 
 log = logging.getLogger(__name__)
-FORMS = ("onnx", "onnx-int8", "litert-int8", "c-array", "edgetpu")
+FORMS = tuple(manifest.FORMS)
 
 
 def parse_forms(text: str) -> list[str]:
@@ -31,14 +31,33 @@ def parse_forms(text: str) -> list[str]:
 
 
 def _model(run_dir: Path):
-    from vigil.train.archs import Classifier
+    from vigil.train.archs import TransferNet
     from vigil.train.weights import arch
 
     info = manifest.run_info(run_dir)
     config = json.loads((run_dir / "config.json").read_text())
-    model = Classifier(arch(info["arch"]).build(info["size"], config.get("width", 1.0)), len(info["labels"]))
+    model = TransferNet(arch(info["arch"]).build(info["size"], config.get("width", 1.0)), len(info["labels"]))
     model.load_state_dict(load_file(str(run_dir / "model.safetensors")))
     return model.eval()
+
+
+def export_fp32(run_dir: Path) -> ModelSpec:
+    """The servable fp32 ONNX of a finished run and its manifests (`<name>` and `<name>.fp32`): the last step of
+    `vigil train classify`, and the base every other form is made from. Training itself never imports export."""
+    if not (run_dir / "model.safetensors").is_file():
+        raise BadInput(f"{run_dir} is not a finished training run (no model.safetensors)")
+    from vigil.export.onnx import to_onnx
+    from vigil.train.weights import arch
+
+    info = manifest.run_info(run_dir)
+    to_onnx(_model(run_dir), info["size"], _path(run_dir, "onnx"))
+    norm = arch(info["arch"])
+    size = info["size"]
+    spec = InputSpec(width=size, height=size, layout="NCHW", colour="RGB", dtype="float32", mean=norm.mean,
+                     std=norm.std, resize="stretch")
+    fp32 = manifest.form_spec(run_dir, "onnx", info["name"], spec, tuple(info["labels"]))
+    manifest.write_manifests(run_dir, {"onnx": fp32})
+    return fp32
 
 
 def export_run(run_dir: Path, forms: list[str]) -> dict:
@@ -46,24 +65,21 @@ def export_run(run_dir: Path, forms: list[str]) -> dict:
         raise BadInput(f"{run_dir} is not a finished training run (no model.safetensors)")
     info = manifest.run_info(run_dir)
     labels, base = tuple(info["labels"]), info["name"]
-    fp32 = ModelSpec.model_validate_json((run_dir / "manifests" / f"{base}.fp32.json").read_text())
+    fp32 = manifest.read_forms(run_dir).get("onnx")
+    if fp32 is None or "onnx" in forms or not _path(run_dir, "onnx").is_file():
+        fp32 = export_fp32(run_dir)
     pixels = calibration_pixels(run_dir)
     specs, report = {"onnx": fp32}, {"run_dir": str(run_dir.resolve()), "forms": {}}
-    if "onnx" in forms or not (run_dir / "model.onnx").is_file():
-        from vigil.export.onnx import to_onnx
-
-        to_onnx(_model(run_dir), info["size"], run_dir / "model.onnx")
-        specs["onnx"] = fp32 = manifest.form_spec(run_dir, "onnx", f"{base}.fp32", fp32.input, labels)
-    report["forms"]["onnx"] = _file(run_dir / "model.onnx")
+    report["forms"]["onnx"] = _file(_path(run_dir, "onnx"))
     if "onnx-int8" in forms:
-        quantize_onnx(run_dir / "model.onnx", run_dir / "model.int8.onnx", pixels, fp32.input)
-        specs["onnx-int8"] = manifest.form_spec(run_dir, "onnx-int8", f"{base}.int8", fp32.input, labels)
-        report["forms"]["onnx-int8"] = _file(run_dir / "model.int8.onnx")
-    tflite = run_dir / "model.int8.tflite"
+        quantize_onnx(_path(run_dir, "onnx"), _path(run_dir, "onnx-int8"), pixels, fp32.input)
+        specs["onnx-int8"] = manifest.form_spec(run_dir, "onnx-int8", base, fp32.input, labels)
+        report["forms"]["onnx-int8"] = _file(_path(run_dir, "onnx-int8"))
+    tflite = _path(run_dir, "litert-int8")
     if {"litert-int8", "c-array", "edgetpu"} & set(forms):
         specs["litert-int8"], report["forms"]["litert-int8"] = _litert(run_dir, info, pixels, tflite)
     if "c-array" in forms:
-        header, source = carray.to_c_array(tflite, run_dir / "model_int8", symbol=f"g_{base}_model")
+        header, source = carray.to_c_array(tflite, run_dir / manifest.FORMS["c-array"].file, symbol=f"g_{base}_model")
         report["forms"]["c-array"] = {"header": str(header), "source": str(source), "bytes": tflite.stat().st_size}
     if "edgetpu" in forms:
         report["forms"]["edgetpu"] = _edgetpu(run_dir, tflite, specs, base, labels)
@@ -98,7 +114,7 @@ def _litert(run_dir: Path, info: dict, pixels: np.ndarray, tflite: Path) -> tupl
     spec_arch = arch(info["arch"])
     litert.to_litert_int8(_model(run_dir), pixels, spec_arch.mean, spec_arch.std, tflite)
     spec = litert.litert_input_spec(tflite, spec_arch.mean, spec_arch.std)
-    named = manifest.form_spec(run_dir, "litert-int8", f"{info['name']}.litert", spec, tuple(info["labels"]))
+    named = manifest.form_spec(run_dir, "litert-int8", info["name"], spec, tuple(info["labels"]))
     return named, {**_file(tflite), "ops": litert.op_counts(tflite), "input": spec.dtype}
 
 
@@ -107,10 +123,14 @@ def _edgetpu(run_dir: Path, tflite: Path, specs: dict, base: str, labels: tuple[
 
     result = compile_edgetpu(tflite)
     if result.compiled is not None:
-        specs["edgetpu"] = manifest.form_spec(run_dir, "edgetpu", f"{base}.edgetpu", specs["litert-int8"].input,
+        specs["edgetpu"] = manifest.form_spec(run_dir, "edgetpu", base, specs["litert-int8"].input,
                                               labels)
     return {"compiled": str(result.compiled) if result.compiled else None, "message": result.message,
             "command": result.command}
+
+
+def _path(run_dir: Path, form: str) -> Path:
+    return run_dir / manifest.FORMS[form].file
 
 
 def _file(path: Path) -> dict:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vigil.faces.cluster import pairwise
 from vigil.faces.gallery.gallery import GalleryMatrix
+from vigil.ops.cluster import pairwise
 
 UNKNOWN = "unknown"
 UNCERTAIN = "uncertain"

@@ -2,54 +2,37 @@
 
 `FaceRecognizer` composes a face detector (models/face_detect.py), the aligner/embedder
 (models/face_embed.py) and an identity source: the SQLite gallery (open-set matching, the default) or
-the seed's trained classifier. It implements the seed's `detect_faces` semantics for one image
-(`label_persons`), plain recognition of every face in a frame (`recognize`) and enrolment (`enroll`).
+the seed's trained face identity model (SVM / XGBoost). It implements the seed's `detect_faces` semantics for one image
+(`label_persons`) and plain recognition of every face in a frame (`recognize`); enrolment (faces/enroll.py) builds
+on it.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 import simplejpeg
 
 from vigil.config import FacesConfig, VigilConfig
 from vigil.errors import NotFound
-from vigil.faces.classifier import FaceClassifier
 from vigil.faces.gallery.gallery import Gallery
+from vigil.faces.identity_model import FaceIdentityModel
 from vigil.faces.matcher import UNCERTAIN, UNKNOWN, Match, match
 from vigil.images import DecodedImage
 from vigil.ops.focus import laplacian_variance
+from vigil.registry.catalog import PERSON
 from vigil.registry.store import ModelStore
 from vigil.results import Detections
 from vigil.tasks.face_detect import FaceDetector, load_face_detector
 from vigil.tasks.face_embed import FaceEmbedder
 
 log = logging.getLogger(__name__)
-PERSON = "person"
 # faces wider than this are shrunk before the focus measure, which otherwise calls big sharp faces blurry;
 # camera crops (the seed's use, threshold 200) are mostly narrower and measured unchanged
 FOCUS_WIDTH = 128
-
-
-@dataclass
-class EnrollReport:
-    name: str
-    added: list[str] = field(default_factory=list)  # sources that gave a sample
-    skipped: list[str] = field(default_factory=list)  # already enrolled (same file hash)
-    no_face: list[str] = field(default_factory=list)  # no usable face (none, too small, too blurry)
-    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (source, reason)
-
-    @property
-    def samples(self) -> int:
-        return len(self.added)
-
-    def as_dict(self) -> dict:
-        return {"name": self.name, "samples": self.samples, "added": self.added, "skipped": self.skipped,
-                "no_face": self.no_face, "unreadable": [{"source": s, "error": e} for s, e in self.unreadable]}
 
 
 @dataclass
@@ -67,28 +50,33 @@ def thumbnail(chip: np.ndarray) -> bytes:
 
 class FaceRecognizer:
     def __init__(self, config: FacesConfig, detector: FaceDetector, embedder: FaceEmbedder,
-                 gallery: Gallery | None = None, classifier: FaceClassifier | None = None,
+                 gallery: Gallery | None = None, identity_model: FaceIdentityModel | None = None,
                  record_strangers: bool = True, fallback: FaceDetector | None = None) -> None:
         self.config, self.detector, self.embedder, self.fallback = config, detector, embedder, fallback
-        self.gallery, self.classifier = gallery, classifier
+        self.gallery, self.identity_model = gallery, identity_model
         self.record_strangers = record_strangers and gallery is not None
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, config: VigilConfig, store: ModelStore, gallery: Gallery | None = None) -> FaceRecognizer:
+    def load(cls, config: VigilConfig, store: ModelStore, gallery: Gallery | None = None,
+             embedder: FaceEmbedder | None = None) -> FaceRecognizer:
+        """Everything the config names; `gallery` and `embedder` (an onnxruntime session: re-entrant) may be shared
+        by several recognizers, the detectors may not."""
         cfg = config.faces
         threads = cfg.threads or None
         detector = load_face_detector(store, cfg.detector, threads, cfg.upsample)
         if hasattr(detector, "tile"):
             detector.tile = cfg.tile
-        embedder = FaceEmbedder.load(store, cfg.embedder, threads)
-        classifier = FaceClassifier.load(config.classifier_path()) if cfg.mode == "classifier" else None
+        embedder = embedder or FaceEmbedder.load(store, cfg.embedder, threads)
+        # recognize.by = "face_classifier" is the seed's identity model (SVM / XGBoost)
+        identity_model = (FaceIdentityModel.load(config.classifier_path()) if config.recognize.by == "face_classifier"
+                          else None)
         if gallery is None:
             gallery = Gallery(config.gallery_path())
         fallback = None
         if cfg.fallback and cfg.fallback != cfg.detector:
             fallback = load_face_detector(store, cfg.fallback, threads, cfg.upsample)
-        return cls(cfg, detector, embedder, gallery, classifier, cfg.record_strangers, fallback)
+        return cls(cfg, detector, embedder, gallery, identity_model, cfg.record_strangers, fallback)
 
     # --- pieces ------------------------------------------------------------------------------------
     def detect(self, rgb: np.ndarray) -> list[FaceCheck]:
@@ -122,8 +110,8 @@ class FaceRecognizer:
     def identify(self, embeddings: np.ndarray) -> list[Match]:
         """A Match per embedding: gallery matching (name, "unknown" or "uncertain"), or in classifier mode
         the class when its probability reaches min_proba, else "uncertain" (distance = 1 − probability)."""
-        if self.classifier is not None:
-            predicted = self.classifier.predict(embeddings, self.config.min_proba)
+        if self.identity_model is not None:
+            predicted = self.identity_model.predict(embeddings, self.config.min_proba)
             return [Match(n, 1.0 - p, self._person_id(n), n) if n else Match(UNCERTAIN, 1.0 - p, -1)
                     for n, p in predicted]
         if self.gallery is None or not len(embeddings):
@@ -206,16 +194,11 @@ class FaceRecognizer:
         return crop, best.xyxy
 
     def _label(self, vectors: np.ndarray, chips: list, source: str) -> list[tuple[str | None, float]]:
-        if self.classifier is not None:
-            return self.classifier.predict(vectors, self.config.min_proba)
+        if self.identity_model is not None:
+            return self.identity_model.predict(vectors, self.config.min_proba)
         matches = self.identify(vectors)
         self._remember(matches, vectors, chips, source)
         return [(m.name if m.person_id >= 0 else None, m.similarity) for m in matches]
-
-    def enroll(self, name: str, sources: list[bytes | Path]) -> EnrollReport:
-        from vigil.faces.enroll import enroll
-
-        return enroll(self, name, sources)
 
 
 def _as_rgb(image: np.ndarray) -> np.ndarray:

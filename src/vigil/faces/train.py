@@ -7,7 +7,7 @@ matplotlib; never torch).
   max_depth; learning rate 0.02 and 600 trees, as the seed.
 Both: stratified k-fold (5, fewer when a class is small), a stratified 20% held-out test set, a
 classification report, macro F1 and a confusion-matrix PNG. The result is saved without pickle (skops
-with a type allow-list, or XGBoost JSON) next to a manifest holding its sha256 (recognition/classifier.py).
+with a type allow-list, or XGBoost JSON) next to a manifest holding its sha256 (faces/identity_model.py).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from vigil.errors import BadInput
-from vigil.faces.classifier import MANIFEST, FaceClassifier, _extra
 from vigil.faces.gallery.gallery import Gallery
+from vigil.faces.identity_model import MANIFEST, FaceIdentityModel, _extra
 from vigil.registry.store import sha256_of
 
 log = logging.getLogger(__name__)
@@ -118,7 +118,7 @@ def train(x: np.ndarray, y: np.ndarray, kind: str, folder: Path, embedder: str =
         metrics.classification_report(y_test, predicted, labels=range(len(classes)), target_names=classes,
                                       zero_division=0), confusion.tolist(), folder)
     _update_manifest(folder, report)
-    FaceClassifier.load(folder)  # what was written must load back (sha256, allow-list)
+    FaceIdentityModel.load(folder)  # what was written must load back (sha256, allow-list)
     return report
 
 

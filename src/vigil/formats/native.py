@@ -1,8 +1,41 @@
-"""Bodies of the native /v2 API that are not seed entries: errors, people in the gallery, model rows."""
+"""Bodies of the native /v2 API: each task's answer (a seed entry), errors, people in the gallery, model rows."""
 
 from __future__ import annotations
 
 from typing import Any
+
+import numpy as np
+
+from vigil.formats.seed import to_seed
+from vigil.results import Detections, ImageResult
+
+NOT_MATCHED = ("unknown", "uncertain")
+
+
+def detections(image: str, found: Detections) -> dict[str, Any]:
+    """The detect and classify tasks' answer: one seed entry."""
+    return to_seed(ImageResult(image, found))
+
+
+def recognized(image: str, found: Detections) -> dict[str, Any]:
+    """The faces task's answer: one seed entry whose labels are the faces (see `face_labels`)."""
+    return to_seed(ImageResult(image, face_labels(found)))
+
+
+def face_labels(found: Detections) -> Detections:
+    """Recogniser output as seed labels: name "face", `face` = the person (None when unknown or uncertain),
+    `faceProba` = the similarity. The seed format carries identities this way, so /v2 needs no other shape."""
+    names = found.data.get("name", np.array(["unknown"] * len(found), dtype=object))
+    similarity = found.data.get("similarity", found.score)
+    who = np.array([None if str(n) in NOT_MATCHED else str(n) for n in names], dtype=object)
+    return Detections(found.xyxy, found.score, np.zeros(len(found), np.int64),
+                      {"class_name": np.array(["face"] * len(found), dtype=object), "face": who,
+                       "faceProba": np.asarray(similarity, dtype=np.float32)})
+
+
+def image_error(image: str, message: str) -> dict[str, Any]:
+    """One image that could not be used, in `vigil run`'s answer."""
+    return {"image": image, "error": message}
 
 
 def error(message: str, kind: str, status: int) -> dict[str, Any]:
@@ -52,6 +85,17 @@ def health(ready: bool) -> dict[str, Any]:
 
 def readiness(ready: bool, model: str) -> dict[str, Any]:
     return {"ready": ready, "model": model}
+
+
+def presence(image: str, result: Any) -> dict[str, Any]:
+    """One image's presence answer (a results.Presence)."""
+    return {"image": image, "person": bool(result.person), "score": round(float(result.score), 4),
+            "model": result.model}
+
+
+def image_failed(image: str, message: str) -> dict[str, Any]:
+    """A per-image entry for an input that could not be used (the rest of the batch goes on)."""
+    return {"image": image, "error": message}
 
 
 def crowd(image: str, estimate: Any) -> dict[str, Any]:

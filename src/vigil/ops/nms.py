@@ -1,4 +1,4 @@
-"""Class-aware non-maximum suppression, via OpenCV's batched NMS."""
+"""Box IoU and non-maximum suppression: class-aware (OpenCV's batched NMS) and MediaPipe's weighted NMS."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def weighted_nms(xyxy: np.ndarray, score: np.ndarray, iou: float = 0.3) -> tuple
     remaining = order
     while len(remaining):
         lead = remaining[0]
-        overlap = box_iou(xyxy[lead], xyxy[remaining])
+        overlap = iou_matrix(xyxy[lead], xyxy[remaining])[0]
         group = remaining[overlap > iou]
         group = group if len(group) else remaining[:1]
         weights = score[group][:, None]
@@ -39,11 +39,14 @@ def weighted_nms(xyxy: np.ndarray, score: np.ndarray, iou: float = 0.3) -> tuple
     return np.asarray(boxes, np.float32), np.asarray(scores, np.float32), np.asarray(leaders, np.int64)
 
 
-def box_iou(box: np.ndarray, others: np.ndarray) -> np.ndarray:
-    """IoU of one xyxy box against (n, 4) boxes."""
-    tl = np.maximum(box[:2], others[:, :2])
-    br = np.minimum(box[2:], others[:, 2:])
-    inter = np.clip(br - tl, 0, None).prod(axis=1)
-    area = lambda b: np.clip(b[..., 2] - b[..., 0], 0, None) * np.clip(b[..., 3] - b[..., 1], 0, None)  # noqa: E731
-    union = area(box) + area(others) - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise IoU of xyxy boxes, (len(a), len(b)): the one box IoU in Vigil. Degenerate boxes have area 0 and an
+    IoU of 0 with everything."""
+    a, b = np.asarray(a, np.float32).reshape(-1, 4), np.asarray(b, np.float32).reshape(-1, 4)
+    top_left = np.maximum(a[:, None, :2], b[None, :, :2])
+    bottom_right = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(bottom_right - top_left, 0, None), axis=2)
+    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
+    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0).astype(np.float32)

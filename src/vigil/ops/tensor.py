@@ -1,14 +1,31 @@
-"""From an RGB uint8 image of the right size to the tensor a model's InputSpec declares."""
+"""From an RGB uint8 image of the right size to the tensor a model's input declares."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
 
 import cv2
 import numpy as np
 
-from vigil.registry.specs import InputSpec
+
+class TensorLayout(Protocol):
+    """What `to_tensor` reads of a model's input spec (vigil.registry.specs.InputSpec has these fields); a Protocol,
+    so ops needs nothing from the registry above it."""
+
+    @property
+    def colour(self) -> str: ...
+    @property
+    def dtype(self) -> str: ...
+    @property
+    def layout(self) -> str: ...
+    @property
+    def mean(self) -> Sequence[float]: ...
+    @property
+    def std(self) -> Sequence[float]: ...
 
 
-def to_tensor(rgb: np.ndarray, spec: InputSpec) -> np.ndarray:
+def to_tensor(rgb: np.ndarray, spec: TensorLayout) -> np.ndarray:
     if spec.colour == "BGR":
         pixels = rgb[:, :, ::-1]
     elif spec.colour == "GRAY":

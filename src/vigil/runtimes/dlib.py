@@ -23,23 +23,29 @@ def _dlib():
 
 
 def _load(kind: str, path: Path | None, factory) -> Any:
-    """One instance per file and process: dlib models are read-only after load and safe to share."""
+    """One instance per file and process, for models whose calls are const (shape predictor, encoder): safe to share."""
     key = (kind, str(path))
     with _lock:
         if key not in _cache:
-            try:
-                _cache[key] = factory()
-            except RuntimeError as exc:  # dlib's serialization errors arrive as RuntimeError
-                raise ModelIntegrityError(f"{path}: dlib cannot read this {kind} model: {exc}") from None
+            _cache[key] = _new(kind, path, factory)
         return _cache[key]
 
 
+def _new(kind: str, path: Path | None, factory) -> Any:
+    try:
+        return factory()
+    except RuntimeError as exc:  # dlib's serialization errors arrive as RuntimeError
+        raise ModelIntegrityError(f"{path}: dlib cannot read this {kind} model: {exc}") from None
+
+
 def hog_detector() -> Any:
-    return _load("hog", None, lambda: _dlib().get_frontal_face_detector())
+    """A new HOG detector: its scanner keeps the last image's feature pyramid, so one may not run in two threads."""
+    return _new("hog", None, lambda: _dlib().get_frontal_face_detector())
 
 
 def cnn_detector(path: Path) -> Any:
-    return _load("mmod", path, lambda: _dlib().cnn_face_detection_model_v1(str(path)))
+    """A new MMOD network: its layers keep the last forward pass, so one may not run in two threads."""
+    return _new("mmod", path, lambda: _dlib().cnn_face_detection_model_v1(str(path)))
 
 
 def shape_predictor(path: Path) -> Any:

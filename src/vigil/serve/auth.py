@@ -1,15 +1,17 @@
 """Keys: `api_key` for use, `admin_key` for gallery and model changes.
 
 A key may come as the form field `api_key` (what DeepStack clients send), the `X-API-Key` header, or
-`Authorization: Bearer <key>`. Keys are compared in constant time. With no admin_key configured, changes need the
+`Authorization: Bearer <key>`; a request with none of these may bring the web page's session cookie (sessions.py).
+Keys are compared in constant time. With no admin_key configured, changes need the
 api_key; with neither configured, nothing is needed (and `vigil serve` then binds to loopback only).
 """
 
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from vigil.config import ServerConfig
 from vigil.errors import Unauthorized
@@ -29,6 +31,9 @@ async def presented_keys(request: Request) -> list[str]:
         value = form.get("api_key")
         if isinstance(value, str) and value:
             keys.append(value)
+    sessions = getattr(request.app.state, "sessions", None)
+    if not keys and sessions is not None:
+        keys.extend(sessions.keys(request))
     return keys
 
 
@@ -50,3 +55,15 @@ def check(server: ServerConfig, keys: list[str], admin: bool) -> None:
     if not accepted:
         what = "admin key" if admin and server.admin_key else "api key"
         raise Unauthorized(f"Incorrect {what}" if keys else f"this call needs the {what}")
+
+
+def key_checks(server: ServerConfig) -> tuple[Callable, Callable]:
+    """FastAPI dependencies for routes that need the api key (use) and the admin key (changes)."""
+
+    async def user(request: Request) -> None:
+        check(server, await presented_keys(request), admin=False)
+
+    async def admin(request: Request) -> None:
+        check(server, await presented_keys(request), admin=True)
+
+    return Depends(user), Depends(admin)

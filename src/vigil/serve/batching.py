@@ -5,6 +5,9 @@ A worker takes the oldest job and, without waiting, every job already queued beh
 them together. So a lone client pays no batching delay, and under load batches form from what piled up during the
 previous run. The queue is bounded: a full queue raises Overloaded (HTTP 503 + Retry-After) at once instead of
 letting latency grow without bound. A job whose caller stopped waiting is dropped before it costs a model run.
+
+With `runners` (one per worker, for runtimes that are not re-entrant), worker i runs its batches on `runners[i]` only,
+so no runner ever sees two threads; an `OnRunner` job hands the worker's runner to a function (enrolment, face match).
 """
 
 from __future__ import annotations
@@ -33,6 +36,26 @@ class _Job(Generic[T]):
     future: Future = field(default_factory=Future)
 
 
+class OnRunner:
+    """A job that needs the worker's runner itself rather than its `run_batch`."""
+
+    def __init__(self, fn: Callable[[Any], Any]) -> None:
+        self.fn = fn
+
+
+def run_on(runner: Any, items: Sequence[Any]) -> list[Any]:
+    """Plain items through `runner.run_batch` together, OnRunner jobs each on the runner; results in input order."""
+    results: list[Any] = [None] * len(items)
+    plain = [i for i, item in enumerate(items) if not isinstance(item, OnRunner)]
+    if plain:
+        for i, result in zip(plain, runner.run_batch([items[i] for i in plain]), strict=True):
+            results[i] = result
+    for i, item in enumerate(items):
+        if isinstance(item, OnRunner):
+            results[i] = item.fn(runner)
+    return results
+
+
 class BatchObserver:
     """What a batcher reports (metrics); the default ignores everything."""
 
@@ -42,17 +65,26 @@ class BatchObserver:
 
 
 class MicroBatcher(Generic[T, R]):
-    """Runs `run_batch(items) -> results` (same length, same order) on worker threads for queued jobs."""
+    """Runs `run_batch(items) -> results` (same length, same order) on worker threads for queued jobs; or, given
+    `runners`, one worker per runner, each running `run_on(its runner, items)`."""
 
-    def __init__(self, name: str, run_batch: Callable[[Sequence[T]], Sequence[R]], max_batch: int = 4,
+    def __init__(self, name: str, run_batch: Callable[[Sequence[T]], Sequence[R]] | None = None, max_batch: int = 4,
                  queue_size: int = 64, workers: int = 1, retry_after_s: int = 1,
-                 observer: BatchObserver | None = None) -> None:
+                 observer: BatchObserver | None = None, runners: Sequence[Any] | None = None,
+                 label: str | None = None) -> None:
+        if (run_batch is None) == (runners is None):
+            raise ValueError("MicroBatcher takes run_batch or runners")
         self.name, self.max_batch, self.retry_after_s = name, max_batch, retry_after_s
-        self._run_batch = run_batch
+        self.label = label or name  # what metrics call it
+        if runners is not None:
+            workers = len(runners)
+            self._runs = [lambda items, r=r: run_on(r, items) for r in runners]
+        else:
+            self._runs = [run_batch] * workers
         self._queue: queue.Queue[_Job[T] | None] = queue.Queue(maxsize=queue_size)
         self._observer = observer or BatchObserver()
-        self._threads = [threading.Thread(target=self._work, name=f"batch-{name}-{i}", daemon=True)
-                         for i in range(workers)]
+        self._threads = [threading.Thread(target=self._work, args=(self._runs[i],), name=f"batch-{name}-{i}",
+                                          daemon=True) for i in range(workers)]
         for thread in self._threads:
             thread.start()
 
@@ -65,7 +97,7 @@ class MicroBatcher(Generic[T, R]):
         try:
             self._queue.put_nowait(job)
         except queue.Full:
-            self._observer.rejected(self.name)
+            self._observer.rejected(self.label)
             raise Overloaded(f"{self.name}: queue full ({self._queue.maxsize} waiting); retry later") from None
         return job.future
 
@@ -85,13 +117,13 @@ class MicroBatcher(Generic[T, R]):
         for thread in self._threads:
             thread.join(timeout_s)
 
-    def _work(self) -> None:
+    def _work(self, run_batch: Callable[[Sequence[T]], Sequence[R]]) -> None:
         while True:
             jobs = self._take()
             if jobs is None:
                 return
             if jobs:
-                self._run(jobs)
+                self._run(jobs, run_batch)
 
     def _take(self) -> list[_Job[T]] | None:
         first = self._queue.get()
@@ -118,24 +150,24 @@ class MicroBatcher(Generic[T, R]):
                 live.append(job)
         return live
 
-    def _run(self, jobs: list[_Job[T]]) -> None:
+    def _run(self, jobs: list[_Job[T]], run_batch: Callable[[Sequence[T]], Sequence[R]]) -> None:
         started = time.perf_counter()
         try:
-            results = self._run_batch([job.item for job in jobs])
+            results = run_batch([job.item for job in jobs])
         except Exception as exc:
             if len(jobs) > 1:  # find the job that fails instead of failing its neighbours
                 for job in jobs:
-                    self._run_one(job)
+                    self._run_one(job, run_batch)
                 return
             jobs[0].future.set_exception(exc)
             return
-        self._observer.batch(self.name, len(jobs), time.perf_counter() - started)
+        self._observer.batch(self.label, len(jobs), time.perf_counter() - started)
         for job, result in zip(jobs, results, strict=True):
             job.future.set_result(result)
 
-    def _run_one(self, job: _Job[T]) -> None:
+    def _run_one(self, job: _Job[T], run_batch: Callable[[Sequence[T]], Sequence[R]]) -> None:
         try:
-            job.future.set_result(self._run_batch([job.item])[0])
+            job.future.set_result(run_batch([job.item])[0])
         except Exception as exc:
             job.future.set_exception(exc)
 

@@ -1,8 +1,10 @@
-"""What both front ends share: the pipeline with its models loaded once, the bounded batchers every model run goes
-through, the metrics, and the steps of one request (decode and preprocess in the caller's thread, model in a batch).
+"""What both front ends share: one bounded micro-batcher per registered task (built from its TaskDef), the metrics,
+and the steps of one request (decode and prepare in the caller's thread, the model in a batch on a worker).
 
-Methods block; the HTTP front end calls them from its thread pool, the zerorpc one from gevent's thread pool.
-Each takes a `deadline` (time.monotonic) so a request's timeout covers decode, queueing and the model run.
+Tasks load on first use, except those whose TaskDef says `preload` (at server start). A runner that is not
+re-entrant is loaded once per worker, so no LiteRT interpreter or dlib detector sees two threads. Methods block; the
+HTTP front end calls them from its thread pool, the zerorpc one from gevent's thread pool. Each takes a `deadline`
+(time.monotonic) so a request's timeout covers decode, queueing and the model run.
 """
 
 from __future__ import annotations
@@ -16,18 +18,23 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel
 
 from vigil import images
 from vigil.config import VigilConfig
+from vigil.discover import discover
 from vigil.errors import BadInput, ModelIntegrityError, NotActivated, NotFound, TimedOut
 from vigil.pipeline import DetectRequest, Pipeline
+from vigil.registry.catalog import PERSON
 from vigil.results import Detections, ImageResult
 from vigil.runtimes.onnx import default_threads
-from vigil.serve.batching import MicroBatcher, call_each
+from vigil.serve.batching import MicroBatcher, OnRunner, call_each
 from vigil.serve.metrics import Metrics
+from vigil.tasks.base import TaskContext, TaskDef, get
 
 log = logging.getLogger(__name__)
-PERSON = "person"
+DETECT = "detect"  # the task readiness is judged by, and whose failure to load stops the server
+FACES, CLASSIFY = "faces", "classify"  # the tasks the seed's detect_faces labels persons with
 
 
 class Engine:
@@ -37,50 +44,46 @@ class Engine:
         self.pipeline = pipeline or Pipeline(config)
         self.metrics = Metrics()
         self.ready = False
-        self._detect: MicroBatcher | None = None
+        self._batchers: dict[str, MicroBatcher] = {}
+        self._runners: dict[str, list[Any]] = {}
+        self._loading: dict[str, threading.Lock] = {}
         self._calls: MicroBatcher | None = None
-        self._classifier: Any = None
         self._lock = threading.Lock()
+        discover()
 
     # -- life cycle
 
     def setup(self, preload: bool = False) -> Engine:
-        """Load the detector (and warm it up), start the batchers. With `preload` (the server), also load the face
-        models, or the person classifier in person mode, so the first call does not pay for it; one that cannot
-        load leaves its routes answering 403 with the reason instead of stopping the server."""
-        self.pipeline.setup()
+        """Load the detector (and warm it up) and start its batcher. With `preload` (the server), also load every
+        task whose TaskDef asks for it, so the first call does not pay for it; one that cannot load leaves its routes
+        answering 403 with the reason instead of stopping the server."""
+        self.batcher(DETECT)
         if preload:
-            self._preload()
+            for task in self.tasks().values():
+                if task.name != DETECT and task.preload(self.config):
+                    try:
+                        self.batcher(task.name)
+                    except NotActivated as exc:
+                        log.warning("not loaded", extra={"what": task.name, "reason": str(exc)})
         server = self.config.server
-        model = self.config.detect.model
-        self._detect = MicroBatcher(model, self.pipeline.detect_prepared, server.max_batch, server.queue_size,
-                                    self.workers, server.retry_after_s, self.metrics)
-        self._calls = MicroBatcher("faces", call_each, 1, server.queue_size, 1, server.retry_after_s, self.metrics)
-        self.metrics.watch_queue(model, lambda: self._detect.depth if self._detect else 0)
-        self.metrics.watch_queue("faces", lambda: self._calls.depth if self._calls else 0)
+        self._calls = MicroBatcher("custom", call_each, 1, server.queue_size, 1, server.retry_after_s, self.metrics)
         self.ready = True
         return self
 
-    def _preload(self) -> None:
-        person_mode = self.config.rpc.recognize_mode == "person"
-        for what, load in (("faces", lambda: self.recognizer), ("person classifier", lambda: self.classifier)):
-            if what == "person classifier" and not (person_mode or self.config.person.model):
-                continue
-            try:
-                load()
-            except NotActivated as exc:
-                log.warning("not loaded", extra={"what": what, "reason": str(exc)})
-
     def close(self) -> None:
         self.ready = False
-        for batcher in (self._detect, self._calls):
+        for batcher in [*self._batchers.values(), self._calls]:
             if batcher is not None:
                 batcher.close()
+
+    @staticmethod
+    def tasks() -> dict[str, TaskDef]:
+        return discover()
 
     @property
     def accepting(self) -> bool:
         """Ready, and the detector's queue has room (what a load balancer should route on)."""
-        queue = self._detect
+        queue = self._batchers.get(DETECT)
         return self.ready and queue is not None and queue.depth < self.config.server.queue_size
 
     def deadline(self) -> float:
@@ -90,16 +93,83 @@ class Engine:
     def retry_after_s(self) -> int:
         return self.config.server.retry_after_s
 
+    # -- tasks
+
+    def batcher(self, name: str) -> MicroBatcher:
+        """The task's batcher, loading its runners on first use (NotActivated when they cannot load)."""
+        found = self._batchers.get(name)
+        if found is not None:
+            return found
+        task = get(name)
+        with self._lock:
+            lock = self._loading.setdefault(name, threading.Lock())
+        with lock:
+            if name not in self._batchers:
+                self.use(name, self._load(task))
+        return self._batchers[name]
+
+    def use(self, name: str, runners: Sequence[Any]) -> None:
+        """Serve task `name` with these loaded runners (one per worker; the same object repeated if re-entrant)."""
+        task, server = get(name), self.config.server
+        batcher = MicroBatcher(name, max_batch=task.max_batch or server.max_batch, queue_size=server.queue_size,
+                               retry_after_s=server.retry_after_s, observer=self.metrics, runners=list(runners))
+        self.metrics.task_models[name] = task.model_label(self.config)
+        self.metrics.watch_queue(name, lambda: batcher.depth)
+        old = self._batchers.get(name)
+        self._runners[name], self._batchers[name] = list(runners), batcher
+        if old is not None:
+            old.close()
+
+    def runner(self, name: str) -> Any:
+        """A loaded runner of the task, for the caller-thread steps (`prepare`: numpy only, safe on any runner)."""
+        self.batcher(name)
+        return self._runners[name][0]
+
+    def _load(self, task: TaskDef) -> list[Any]:
+        shared: dict[str, Any] = {}
+
+        def context(worker: int) -> TaskContext:
+            return TaskContext(self.config, self.pipeline.store, run=self.run_frame_now, worker=worker, shared=shared)
+
+        try:
+            first = task.load(context(0))
+            if task.shared or getattr(first, "reentrant", False):
+                return [first] * self.workers
+            return [first] + [task.load(context(i)) for i in range(1, self.workers)]
+        except (ModelIntegrityError, NotFound, ImportError) as exc:
+            raise NotActivated(f"{task.name} is not available: {exc}") from None
+
+    def run_frame_now(self, name: str, frame: images.DecodedImage, options: BaseModel) -> Any:
+        """`run_frame` within a fresh request timeout: how one task runs another (TaskContext.run)."""
+        return self.run_frame(name, frame, options, self.deadline())
+
+    def decode_for(self, name: str, source: bytes | Path) -> images.DecodedImage:
+        """Decoded as the task wants it: reduced to its `decode_side` where it has one, else full size."""
+        side = get(name).decode_side(self.config)
+        return images.load(source, self.pipeline.limits, fit=(side, side) if side else None)
+
+    def run_frame(self, name: str, frame: images.DecodedImage, options: BaseModel, deadline: float) -> Any:
+        """Task `name` on one decoded frame: prepare here, the model in the task's batcher; the typed result."""
+        prepared = self.runner(name).prepare(frame, options)
+        return self.batcher(name)(prepared, _remaining(deadline))
+
+    def run_bytes(self, name: str, data: bytes | Path, options: BaseModel, deadline: float) -> Any:
+        return self.run_frame(name, self.decode_for(name, data), options, deadline)
+
+    def on_runner(self, name: str, fn: Callable[[Any], Any], deadline: float) -> Any:
+        """`fn(runner)` on one of the task's workers (work that is not the task's own batch: enrolment, face match)."""
+        return self.batcher(name)(OnRunner(fn), _remaining(deadline))
+
     # -- detection
 
     def decode(self, source: bytes | Path, full_size: bool = False) -> images.DecodedImage:
         return self.pipeline.decode(source, full_size=full_size)
 
+    def _detect_input(self, frame: images.DecodedImage, request: DetectRequest) -> Any:
+        return self.runner(DETECT).prepare_with(frame, request.min_score, request.labels)
+
     def detect_frame(self, frame: images.DecodedImage, request: DetectRequest, deadline: float) -> Detections:
-        if self._detect is None:
-            raise NotActivated("the server is still loading its models")
-        prepared = self.pipeline.prepare(frame, request)
-        return self._detect(prepared, _remaining(deadline))
+        return self.batcher(DETECT)(self._detect_input(frame, request), _remaining(deadline))
 
     def detect_bytes(self, data: bytes, name: str, request: DetectRequest, deadline: float
                      ) -> tuple[ImageResult, images.DecodedImage]:
@@ -135,9 +205,7 @@ class Engine:
             self._collect(pending, paths, results, deadline, down_to=window - 1)
             try:
                 frame = self.decode(self.resolve(path))
-                if self._detect is None:
-                    raise NotActivated("the server is still loading its models")
-                future = self._detect.submit(self.pipeline.prepare(frame, request), _remaining(deadline))
+                future = self.batcher(DETECT).submit(self._detect_input(frame, request), _remaining(deadline))
                 pending.append((i, future, frame))
             except BadInput as exc:
                 results[i] = ImageResult(path, error=str(exc))
@@ -156,45 +224,22 @@ class Engine:
             results[i] = ImageResult(paths[i], detections, frame.width, frame.height)
             self.pipeline.frame_skip.remember(paths[i], detections)
 
-    # -- faces and the person classifier (loaded on first use, run one at a time through the faces queue)
+    # -- faces and the person classifier
 
     def run_model(self, call: Callable[[], Any], deadline: float) -> Any:
+        """A call that has no task of its own (a detector other than the configured one), one at a time."""
         if self._calls is None:
             raise NotActivated("the server is still loading its models")
         return self._calls(call, _remaining(deadline))
 
     @property
     def recognizer(self) -> Any:
-        if getattr(type(self.pipeline), "faces", None) is None:
-            raise NotActivated("face recognition is not part of this build")
-        try:
-            return self.pipeline.faces
-        except (ModelIntegrityError, NotFound, ImportError) as exc:
-            raise NotActivated(f"face recognition is not available: {exc}") from None
-
-    @property
-    def classifier(self) -> Any:
-        with self._lock:
-            if self._classifier is None:
-                self._classifier = self._load_classifier()
-        return self._classifier
-
-    def _load_classifier(self) -> Any:
-        name = self.config.person.model
-        if not name:
-            raise NotActivated("the person classifier needs [person] model (a trained classifier in the store)")
-        try:
-            from vigil.tasks.classify import PersonClassifier
-        except ImportError:
-            raise NotActivated("the person classifier is not part of this build") from None
-        try:
-            return PersonClassifier.load(self.pipeline.store, name, self.config.person.threads or None)
-        except (ModelIntegrityError, NotFound) as exc:
-            raise NotActivated(f"the person classifier {name!r} is not available: {exc}") from None
+        """A face worker's FaceRecognizer, for what needs no model run (the gallery it shares with the others)."""
+        return self.runner(FACES).recognizer
 
     def label_entries(self, entries: Sequence[ImageResult], deadline: float) -> list[ImageResult]:
         """The seed's detect_faces: echo every entry; on entries with a person, add face/faceProba to each label,
-        by the face pipeline or the whole-person classifier as `[rpc] recognize_mode` says."""
+        by the face pipeline or the whole-person classifier as `[recognize] by` says."""
         return [self._label_entry(entry, deadline) for entry in entries]
 
     def _label_entry(self, entry: ImageResult, deadline: float) -> ImageResult:
@@ -206,13 +251,20 @@ class Engine:
             frame = self.decode(self.resolve(entry.image), full_size=True)
         except BadInput as exc:
             return ImageResult(entry.image, dets, error=str(exc))
-        labelled = self.run_model(lambda: self.label_persons(frame, dets, entry.image), deadline)
+        labelled = self.label_persons(frame, dets, entry.image, deadline)
         return ImageResult(entry.image, labelled, frame.width, frame.height)
 
-    def label_persons(self, frame: images.DecodedImage, detections: Detections, source: str = "") -> Detections:
-        if self.config.rpc.recognize_mode == "person":
-            return self.classifier.label_persons(frame, detections, self.config.person.min_proba)
-        return self.recognizer.label_persons(frame, detections, source)
+    @property
+    def labelling_task(self) -> str:
+        """The task detect_faces names persons with."""
+        return CLASSIFY if self.config.recognize.by == "person_classifier" else FACES
+
+    def label_persons(self, frame: images.DecodedImage, detections: Detections, source: str, deadline: float
+                      ) -> Detections:
+        if self.labelling_task == CLASSIFY:
+            return self.on_runner(CLASSIFY, lambda r: r.classifier.label_persons(frame, detections, r.min_proba),
+                                  deadline)
+        return self.on_runner(FACES, lambda r: r.recognizer.label_persons(frame, detections, source), deadline)
 
 
 def _share_cores(config: VigilConfig) -> tuple[VigilConfig, int]:
@@ -221,10 +273,10 @@ def _share_cores(config: VigilConfig) -> tuple[VigilConfig, int]:
     """
     cores = default_threads()
     workers = config.server.workers or cores
-    if config.detect.threads:
-        return config, workers
-    detect = config.detect.model_copy(update={"threads": max(1, cores // workers)})
-    return config.model_copy(update={"detect": detect}), workers
+    share = max(1, cores // workers)
+    update = {section: getattr(config, section).model_copy(update={"threads": share})
+              for section in ("detect", "faces", "person") if not getattr(config, section).threads}
+    return config.model_copy(update=update), workers
 
 
 def _remaining(deadline: float) -> float:
@@ -237,7 +289,7 @@ def _remaining(deadline: float) -> float:
 
 class CustomModels:
     """Detectors other than the configured one, by store name, for /v1/vision/custom/<model>; loaded on first use
-    and run one at a time through the faces queue (a rarely used path gains nothing from its own batcher)."""
+    and run one at a time through the engine's queue for calls (a rarely used path gains nothing from a batcher)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine

@@ -1,7 +1,8 @@
-"""Face work for both front ends, over FaceRecognizer (models/faces.py) and its Gallery (store/gallery.py).
+"""Face work for both front ends, over the faces task's FaceRecognizer (faces/recognizer.py) and its Gallery.
 
-Every model call goes through the engine's faces queue (bounded, one at a time, since the face detector's
-interpreter is not re-entrant); gallery reads and edits do not need the queue (SQLite, a connection per thread).
+Every model call runs on one of the faces task's workers (bounded queue; each worker has its own recognizer, since
+the face detectors are not re-entrant); gallery reads and edits do not need the queue (SQLite, a connection per
+thread).
 """
 
 from __future__ import annotations
@@ -11,33 +12,29 @@ from typing import Any
 import numpy as np
 
 from vigil.errors import BadInput, NotActivated, NotFound
+from vigil.faces.enroll import enroll as enroll_sources
 from vigil.images import DecodedImage
 from vigil.results import Detections
-from vigil.serve.engine import Engine
-
-NOT_MATCHED = ("unknown", "uncertain")
+from vigil.serve.engine import FACES, Engine
+from vigil.tasks.base import NoOptions
 
 
 def detect(engine: Engine, data: bytes, deadline: float) -> Detections:
     """Every face (DeepStack /v1/vision/face): boxes and detector scores, no identities."""
     frame = engine.decode(data, full_size=True)
-    recognizer = engine.recognizer
-    found = engine.run_model(lambda: recognizer.detect(frame.pixels), deadline)
+    found = engine.on_runner(FACES, lambda r: r.recognizer.detect(frame.pixels), deadline)
     xyxy = np.array([f.xyxy for f in found], np.float32).reshape(-1, 4) / frame.scale
     return Detections(xyxy, [f.score for f in found], np.zeros(len(found), np.int64),
                       {"quality": np.array([f.quality for f in found], dtype=object)})
 
 
-def recognize(engine: Engine, data: bytes, deadline: float, source: str = "http") -> Detections:
-    frame = engine.decode(data, full_size=True)
-    recognizer = engine.recognizer
-    return engine.run_model(lambda: recognizer.recognize(frame, source), deadline)
+def recognize(engine: Engine, data: bytes, deadline: float) -> Detections:
+    return engine.run_bytes(FACES, data, NoOptions(), deadline)
 
 
 def enroll(engine: Engine, name: str, images: list[bytes], deadline: float) -> Any:
     """Add samples of `name`; BadInput when no image gave a usable face (and none was enrolled before)."""
-    recognizer = engine.recognizer
-    report = engine.run_model(lambda: recognizer.enroll(name, images), deadline)
+    report = engine.on_runner(FACES, lambda r: enroll_sources(r.recognizer, name, images), deadline)
     if not report.added and not report.skipped:
         reasons = [f"{s}: {e}" for s, e in report.unreadable] + [f"{s}: no usable face" for s in report.no_face]
         raise BadInput(f"no face could be enrolled for {name}: " + "; ".join(reasons))
@@ -70,10 +67,9 @@ def forget(engine: Engine, name: str) -> int:
 def match(engine: Engine, first: bytes, second: bytes, deadline: float) -> float:
     """Similarity (1 − embedding distance, floored at 0, as the gallery reports it) of the largest usable face in
     each image; BadInput naming the image that has none."""
-    recognizer = engine.recognizer
     frames = [engine.decode(data, full_size=True) for data in (first, second)]
-    vectors = engine.run_model(lambda: [_largest_face_vector(recognizer, f, i + 1) for i, f in enumerate(frames)],
-                               deadline)
+    vectors = engine.on_runner(FACES, lambda r: [_largest_face_vector(r.recognizer, f, i + 1)
+                                                 for i, f in enumerate(frames)], deadline)
     return float(max(0.0, 1.0 - np.linalg.norm(vectors[0] - vectors[1])))
 
 
@@ -85,13 +81,3 @@ def _largest_face_vector(recognizer: Any, frame: DecodedImage, index: int) -> np
     vectors, _ = recognizer.embed(frame.pixels, largest.xyxy[None])
     return vectors[0]
 
-
-def as_labels(found: Detections) -> Detections:
-    """Recogniser output as seed labels: name "face", `face` = the person (None when unknown or uncertain),
-    `faceProba` = the similarity. The seed format carries identities this way, so /v2 needs no other shape."""
-    names = found.data.get("name", np.array(["unknown"] * len(found), dtype=object))
-    similarity = found.data.get("similarity", found.score)
-    who = np.array([None if str(n) in NOT_MATCHED else str(n) for n in names], dtype=object)
-    return Detections(found.xyxy, found.score, np.zeros(len(found), np.int64),
-                      {"class_name": np.array(["face"] * len(found), dtype=object), "face": who,
-                       "faceProba": np.asarray(similarity, dtype=np.float32)})

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -23,8 +23,9 @@ from vigil import __version__
 from vigil.errors import BadInput, VigilError
 from vigil.formats import deepstack, native
 from vigil.pipeline import DetectRequest
-from vigil.serve import auth, mapping
-from vigil.serve.engine import CustomModels, Engine
+from vigil.serve import auth, mapping, web
+from vigil.serve.engine import DETECT, FACES, CustomModels, Engine
+from vigil.serve.http_v2 import v2_router
 from vigil.serve.middleware import AccessLog, Admission, BodyLimit
 
 _IMAGE_FIELD = re.compile(r"^image\d*$")
@@ -38,9 +39,8 @@ def create_app(engine: Engine) -> FastAPI:
     _error_handlers(app, engine)
     _operations(app, engine)
     app.include_router(deepstack_router(engine))
-    from vigil.serve.http_v2 import v2_router
-
     app.include_router(v2_router(engine))
+    web.install(app, engine)  # the page at / and its routes (serve/web.py)
     limit = engine.config.limits.max_bytes + 1024 * 1024  # room for the multipart envelope and form fields
     app.add_middleware(BodyLimit, max_bytes=limit, drain_bytes=4 * limit)
     app.add_middleware(Admission, limit=engine.config.server.max_in_flight, retry_after_s=engine.retry_after_s)
@@ -72,16 +72,6 @@ def _operations(app: FastAPI, engine: Engine) -> None:
         from prometheus_client import CONTENT_TYPE_LATEST
 
         return Response(engine.metrics.render(), media_type=CONTENT_TYPE_LATEST)
-
-
-def key_checks(engine: Engine) -> tuple[Callable, Callable]:
-    async def user(request: Request) -> None:
-        auth.check(engine.config.server, await auth.presented_keys(request), admin=False)
-
-    async def admin(request: Request) -> None:
-        auth.check(engine.config.server, await auth.presented_keys(request), admin=True)
-
-    return Depends(user), Depends(admin)
 
 
 async def _form(request: Request) -> FormData:
@@ -145,7 +135,10 @@ class _Clock:
 
 def deepstack_router(engine: Engine) -> APIRouter:
     router = APIRouter(prefix="/v1/vision", tags=["DeepStack / CodeProject.AI"])
-    user, admin = key_checks(engine)
+    user, admin = auth.key_checks(engine.config.server)
+    engine.metrics.route_tasks.update({"/v1/vision/detection": DETECT, "/v1/vision/face": FACES,
+                                       "/v1/vision/face/recognize": FACES, "/v1/vision/face/register": FACES,
+                                       "/v1/vision/face/match": FACES})
     custom = CustomModels(engine)
 
     @router.post("/detection", dependencies=[user], summary="Objects (DeepStack object detection)")

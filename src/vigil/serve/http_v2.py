@@ -1,25 +1,45 @@
 """The native JSON API, /v2: everything Vigil does, answered in the seed result format
-(`{"image", "labels": [{"id", "name", "score", "box": {xmin, ymin, xmax, ymax}, "face"?, "faceProba"?}]}`)."""
+(`{"image", "labels": [{"id", "name", "score", "box": {xmin, ymin, xmax, ymax}, "face"?, "faceProba"?}]}`).
+
+`POST /v2/<route>` of every registered task is generated from its TaskDef: an `image` file plus the task's options
+model as form fields, answered with the task's encoder; the rest (paths, labelling, gallery, models) is written here.
+"""
 
 from __future__ import annotations
 
+import inspect
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, File, Form, UploadFile
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from vigil.errors import BadInput
 from vigil.formats import native
 from vigil.formats.seed import from_seed, to_seed
 from vigil.pipeline import DetectRequest
-from vigil.results import ImageResult
 from vigil.serve import faces
-from vigil.serve.engine import Engine
-from vigil.serve.http import key_checks
+from vigil.serve.auth import key_checks
+from vigil.serve.engine import DETECT, Engine
+from vigil.tasks.base import TaskDef
 
-Score = Annotated[float | None, Form(ge=0, le=1, description="drop detections scoring lower (default: configured)")]
-Labels = Annotated[str | None, Form(description="comma-separated class names to keep, e.g. person,car")]
 Image = Annotated[UploadFile, File(description="an image (JPEG, PNG, ...)")]
+
+
+class ErrorBody(BaseModel):
+    """What every /v2 error answers (422 keeps FastAPI's validation detail)."""
+
+    error: str = Field(description="what went wrong, naming the input")
+    type: str = Field(description="the error's kind, e.g. BadInput, Overloaded")
+    status: int = Field(description="the HTTP status, repeated")
+
+
+_ERRORS = {400: "bad input (not an image, too many pixels, a bad value)", 401: "missing or wrong api key",
+           403: "the task's model is not available (the reason is given)", 413: "the upload is too large",
+           415: "not a multipart upload", 500: "internal error or the request timeout passed",
+           503: "the task's queue is full: retry after Retry-After seconds"}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody, "description": text}
+                                                    for code, text in _ERRORS.items()}
 
 
 class PathsRequest(BaseModel):
@@ -31,20 +51,47 @@ class Rename(BaseModel):
     name: str = Field(min_length=1, description="the new name")
 
 
-def _labels(raw: str | None) -> list[str] | None:
-    return [s.strip() for s in raw.split(",") if s.strip()] if raw else None
-
-
 def v2_router(engine: Engine) -> APIRouter:
-    router = APIRouter(prefix="/v2")
-    user, admin = key_checks(engine)
+    router = APIRouter(prefix="/v2", responses=ERROR_RESPONSES)
+    user, admin = key_checks(engine.config.server)
+    _path_routes(router, engine, user)
+    for task in engine.tasks().values():
+        task_route(router, engine, task, user)
+    _gallery_routes(router, engine, user, admin)
+    _model_routes(router, engine, user, admin)
+    return router
 
-    @router.post("/detect", dependencies=[user], tags=["detect"], summary="Objects in one uploaded image")
-    async def detect(image: Image, min_score: Score = None, labels: Labels = None) -> dict[str, Any]:
-        request = DetectRequest(min_score=min_score, labels=_labels(labels))
-        result, _ = await run_in_threadpool(engine.detect_bytes, await image.read(), image.filename or "", request,
-                                            engine.deadline())
-        return to_seed(result)
+
+def task_route(router: APIRouter, engine: Engine, task: TaskDef, user: Any) -> None:
+    """`POST /v2/<route>`: the image and the task's options (form fields) in, the task's encoded answer out."""
+
+    async def run(image: UploadFile, **fields: Any) -> dict[str, Any]:
+        data, name = await image.read(), image.filename or ""
+        try:
+            options = task.options(**{k: v for k, v in fields.items() if v is not None})
+        except ValidationError as exc:
+            raise BadInput(f"{task.name}: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}") from None
+
+        def work() -> dict[str, Any]:
+            return task.encode(name, engine.run_bytes(task.name, data, options, engine.deadline()))
+
+        return await run_in_threadpool(work)
+
+    # FastAPI reads the signature: the image as a file part, each field of the options model as a form field
+    params = [inspect.Parameter("image", inspect.Parameter.KEYWORD_ONLY, annotation=Image)]
+    for key, field in task.options.model_fields.items():
+        default = inspect.Parameter.empty if field.is_required() else field.default
+        params.append(inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[
+            (field.annotation, *field.metadata, Form(description=field.description))]))
+    run.__signature__ = inspect.Signature(params, return_annotation=dict[str, Any])  # type: ignore[attr-defined]
+    route = task.path.removeprefix("/v2")
+    router.add_api_route(route, run, methods=["POST"], dependencies=[user], tags=list(task.tags or (task.name,)),
+                         summary=task.summary, name=f"task_{task.name}", operation_id=f"task_{task.name}")
+    engine.metrics.route_tasks[task.path] = task.name
+
+
+def _path_routes(router: APIRouter, engine: Engine, user: Any) -> None:
+    engine.metrics.route_tasks.update({"/v2/detect/paths": DETECT, "/v2/faces/label": engine.labelling_task})
 
     @router.post("/detect/paths", dependencies=[user], tags=["detect"],
                  summary="Objects in server-side images, one entry per path in order (the seed's detect_objects)")
@@ -58,15 +105,6 @@ def v2_router(engine: Engine) -> APIRouter:
     async def label(entries: Annotated[list[dict[str, Any]], Body()]) -> list[dict[str, Any]]:
         typed = [from_seed(e) for e in entries]
         return [to_seed(r) for r in await run_in_threadpool(engine.label_entries, typed, engine.deadline())]
-
-    @router.post("/faces/recognize", dependencies=[user], tags=["faces"], summary="Every face and who it is")
-    async def recognize(image: Image) -> dict[str, Any]:
-        found = await run_in_threadpool(faces.recognize, engine, await image.read(), engine.deadline())
-        return to_seed(ImageResult(image.filename or "", faces.as_labels(found)))
-
-    _gallery_routes(router, engine, user, admin)
-    _model_routes(router, engine, user, admin)
-    return router
 
 
 def _gallery_routes(router: APIRouter, engine: Engine, user: Any, admin: Any) -> None:
@@ -91,21 +129,6 @@ def _gallery_routes(router: APIRouter, engine: Engine, user: Any, admin: Any) ->
 
 
 def _model_routes(router: APIRouter, engine: Engine, user: Any, admin: Any) -> None:
-    @router.post("/classify", dependencies=[user], tags=["classify"],
-                 summary="Persons in the image, each named by the whole-person classifier ([person] model)")
-    async def classify(image: Image, min_score: Score = None) -> dict[str, Any]:
-        def work() -> ImageResult:
-            request = DetectRequest(min_score=min_score, labels=["person"], keep_pixels=True)
-            deadline = engine.deadline()
-            result, frame = engine.detect_bytes(data, image.filename or "", request, deadline)
-            classifier = engine.classifier
-            labelled = engine.run_model(lambda: classifier.label_persons(frame, result.detections,
-                                                                         engine.config.person.min_proba), deadline)
-            return ImageResult(result.image, labelled, result.width, result.height)
-
-        data = await image.read()
-        return to_seed(await run_in_threadpool(work))
-
     @router.get("/models", dependencies=[user], tags=["models"], summary="Models in the store and their state")
     async def models() -> list[dict[str, Any]]:
         return await run_in_threadpool(_model_rows, engine)

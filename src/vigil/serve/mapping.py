@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
-from vigil.errors import BadInput, NotActivated, NotFound, Overloaded, TimedOut, VigilError
+from vigil.errors import NotActivated, Overloaded, TimedOut, VigilError
 from vigil.formats import deepstack, native
 
 log = logging.getLogger(__name__)
@@ -67,12 +67,6 @@ def client_gone(request: Request, exc: ClientDisconnect) -> Response:
 def unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error", extra={"path": request.url.path})
     return JSONResponse(_body(request, "internal error", type(exc).__name__, 500), status_code=500)
-
-
-def is_entry_error(exc: VigilError) -> bool:
-    """zerorpc: errors that belong to one image of a batch go in its entry (`labels: []`, `error`); the rest
-    (overload, timeout, missing models) fail the whole call as a remote error the client can retry."""
-    return isinstance(exc, BadInput | NotFound)
 
 
 def rpc_error(exc: Exception) -> Exception:

@@ -20,7 +20,7 @@ from vigil.formats.seed import from_seed, to_seed
 from vigil.pipeline import DetectRequest
 from vigil.results import ImageResult
 from vigil.serve import mapping
-from vigil.serve.engine import Engine
+from vigil.serve.engine import DETECT, Engine
 
 log = logging.getLogger(__name__)
 POOL_THREADS = 32  # calls waiting at once on the engine (each blocks one pool thread while its images run)
@@ -58,7 +58,7 @@ class ObjectsService(_Service):
 
 class FacesService(_Service):
     def detect_faces(self, objects: Any) -> str:
-        """Every entry echoed; person labels gain `face` and `faceProba` (recognize_mode face or person)."""
+        """Every entry echoed; person labels gain `face` and `faceProba` (as `[recognize] by` says)."""
         return self._call("detect_faces", self._label, objects)
 
     def _label(self, objects: Any) -> list[dict]:
@@ -100,6 +100,7 @@ class RpcServers:
 
     def __init__(self, engine: Engine, config: RpcConfig, grace_s: float = 10.0) -> None:
         self.engine, self.config, self.grace_s = engine, config, grace_s
+        engine.metrics.route_tasks.update({"detect_objects": DETECT, "detect_faces": engine.labelling_task})
         self._stop = threading.Event()
         self._bound = threading.Event()
         self._error: Exception | None = None

@@ -13,8 +13,10 @@ label come from it too. The steps follow LitServe's LitAPI: decode (the engine),
         encode=native.presence,              # (image name, typed result) -> JSON-able dict
     )
 
-Runners are not assumed re-entrant: unless `TaskDef.shared` is true, the engine loads one runner per worker thread
-(LiteRT interpreters, dlib detectors), so a runtime that is not thread-safe never sees two threads.
+Runners are not assumed re-entrant: unless `TaskDef.shared` is true or the loaded runner says `reentrant = True`
+(an onnxruntime session), the engine loads one runner per worker thread (LiteRT interpreters, dlib detectors), so a
+runtime that is not thread-safe never sees two threads. Built-in tasks are found by `vigil.discover`; nothing here
+imports a task module.
 """
 
 from __future__ import annotations
@@ -51,6 +53,12 @@ class Runner(Protocol[Prepared, Result]):
 
 
 SessionFactory = Callable[..., Session]
+TaskCall = Callable[[str, DecodedImage, BaseModel], Any]
+"""Runs another registered task on a frame (through the engine's batcher for it): how a task composes others."""
+
+
+def _no_other_tasks(name: str, frame: DecodedImage, options: BaseModel) -> Any:
+    raise NotFound(f"task {name!r} cannot be run from here (no engine)")
 
 
 @dataclass(frozen=True)
@@ -62,6 +70,10 @@ class TaskContext:
     store: ModelStore
     threads: int | None = None
     open_session: SessionFactory = open_session
+    run: TaskCall = _no_other_tasks
+    worker: int = 0  # which worker this runner is for (0 for a shared one)
+    shared: dict[str, Any] = field(default_factory=dict)
+    """State every worker's runner of one task shares (e.g. the face gallery): the same dict for each load."""
 
 
 @dataclass(frozen=True)
@@ -77,11 +89,19 @@ class TaskDef(Generic[Prepared, Result]):
     shared: bool = False  # True: one runner serves every worker (a re-entrant runtime)
     max_batch: int | None = None  # None: [server] max_batch
     models: Callable[[VigilConfig], tuple[str, ...]] = field(default=lambda config: ())
-    """Store names of the models this task loads under this config (for `/v2/models` and `vigil models pull`)."""
+    """Store names of the models this task loads under this config (for `/v2/models` and `vigil models pull`);
+    the first one is the `model` label of the task's metrics."""
+    preload: Callable[[VigilConfig], bool] = field(default=lambda config: False)
+    """Load at server start (a failure leaves the task answering 403 with the reason) instead of on first use."""
+    tags: tuple[str, ...] = ()  # OpenAPI tags of the generated route (default: the name)
 
     @property
     def path(self) -> str:
         return f"/v2/{self.route or self.name}"
+
+    def model_label(self, config: VigilConfig) -> str:
+        names = self.models(config)
+        return names[0] if names else self.name
 
 
 _TASKS: dict[str, TaskDef] = {}

@@ -1,21 +1,28 @@
-"""Person classification (seed 000, `recognize_mode = "person"`): each person box is cropped, stretched to the
-model's input, and classified by a trained model from the store (int8 ONNX by default, fp32 ONNX or int8 LiteRT
+"""Person classification (seed 000, `[recognize] by = "person_classifier"`): each person box is cropped, stretched
+to the model's input, and classified by a trained model from the store (int8 ONNX by default, fp32 ONNX or int8 LiteRT
 by name). onnxruntime / LiteRT only: serving never imports torch."""
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from vigil.errors import BadInput
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from vigil.errors import BadInput, NotActivated
+from vigil.formats import native
 from vigil.images import DecodedImage
 from vigil.ops.letterbox import stretch
 from vigil.ops.tensor import to_tensor
+from vigil.registry.catalog import PERSON
 from vigil.registry.specs import ModelSpec
 from vigil.registry.store import ModelStore
 from vigil.results import Detections
 from vigil.runtimes.session import Session, open_session
+from vigil.tasks.base import TaskCall, TaskContext, TaskDef
+from vigil.tasks.detect import DetectParams
 
-PERSON = "person"
 MIN_CROP_PX = 2  # a box thinner than this has no pixels to classify
 
 
@@ -26,12 +33,12 @@ class PersonClassifier:
         self.batched = bool(shape) and not isinstance(shape[0], int)  # LiteRT files are batch 1
 
     @classmethod
-    def load(cls, store: ModelStore, name: str, threads: int | None = None) -> PersonClassifier:
+    def load(cls, store: ModelStore, name: str, threads: int | None = None, opener=open_session) -> PersonClassifier:
         spec = store.spec(name)
         if spec.task != "classify" or spec.runtime not in ("onnxruntime", "litert"):
             raise BadInput(f"{name} is a {spec.task} model for {spec.runtime}, not a servable classifier")
-        store.pull(name)  # a registered run: copies and verifies it into the cache once; a no-op afterwards
-        classifier = cls(spec, open_session(store.path(name, "model"), spec.runtime, threads), store.labels(name))
+        # the store's verified file only: serving never pulls or converts (`vigil export` registers and pulls a run)
+        classifier = cls(spec, opener(store.path(name, "model"), spec.runtime, threads), store.labels(name))
         classifier.classify([np.full((spec.input.height, spec.input.width, 3), 127, np.uint8)])  # warm-up
         return classifier
 
@@ -84,3 +91,57 @@ def _crop(frame: DecodedImage, box: np.ndarray) -> np.ndarray | None:
     if x1 - x0 < MIN_CROP_PX or y1 - y0 < MIN_CROP_PX:
         return None
     return frame.pixels[y0:y1, x0:x1]
+
+
+# -- the servable task -------------------------------------------------------------------------------------------
+
+
+class ClassifyParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    min_score: float | None = Field(None, ge=0, le=1, description="drop person detections scoring lower "
+                                                                   "(default: configured)")
+
+
+@dataclass(frozen=True)
+class ClassifyInput:
+    frame: DecodedImage
+    detections: Detections  # the boxes to name (only `person` ones are classified)
+
+
+class ClassifyRunner:
+    """The whole-person classifier as a task: persons found by the detect task (in the caller's thread), each named
+    by the classifier in a batch worker."""
+
+    def __init__(self, classifier: PersonClassifier, min_proba: float, run: TaskCall | None = None) -> None:
+        self.classifier, self.min_proba, self._run = classifier, min_proba, run
+        self.reentrant = classifier.spec.runtime == "onnxruntime"
+
+    @classmethod
+    def load(cls, context: TaskContext) -> ClassifyRunner:
+        person, name = context.config.person, context.config.recognize.person_model
+        if not name:
+            raise NotActivated("the person classifier needs [recognize] person_model (a trained classifier in the "
+                               "store)")
+        classifier = PersonClassifier.load(context.store, name, context.threads or person.threads or None,
+                                           context.open_session)
+        return cls(classifier, person.min_proba, context.run)
+
+    def prepare(self, frame: DecodedImage, options: ClassifyParams) -> ClassifyInput:
+        if self._run is None:
+            raise NotActivated("the classify task needs the detect task to find persons")
+        found = self._run("detect", frame, DetectParams(min_score=options.min_score, labels=PERSON))
+        return ClassifyInput(frame, found)
+
+    def run_batch(self, items: Sequence[ClassifyInput]) -> list[Detections]:
+        return [self.classifier.label_persons(i.frame, i.detections, self.min_proba) for i in items]
+
+
+TASK = TaskDef(
+    name="classify",
+    summary="Persons in the image, each named by the whole-person classifier ([recognize] person_model)",
+    options=ClassifyParams,
+    load=ClassifyRunner.load,
+    encode=native.detections,
+    models=lambda config: (config.recognize.person_model,) if config.recognize.person_model else (),
+    preload=lambda config: bool(config.recognize.person_model),
+)

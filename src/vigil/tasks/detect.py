@@ -8,7 +8,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
+from vigil.config import ModelThresholds, VigilConfig
+from vigil.formats import native
+from vigil.images import DecodedImage
 from vigil.ops import yolo
 from vigil.ops.letterbox import Letterbox, fitted_size, letterbox, stretch
 from vigil.ops.nms import nms
@@ -19,6 +23,8 @@ from vigil.registry.specs import ModelSpec
 from vigil.registry.store import ModelStore
 from vigil.results import Detections
 from vigil.runtimes.session import Session, open_session
+from vigil.tasks.base import TaskContext, TaskDef
+from vigil.tasks.presence import PresenceGate, run_gated
 
 log = logging.getLogger(__name__)
 STRIDE = 32  # YOLO grids need input sides that are multiples of this
@@ -47,9 +53,9 @@ class ObjectDetector:
 
     @classmethod
     def load(cls, store: ModelStore, name: str, input_size: int | None = None, rect: bool = True,
-             threads: int | None = None, precision: str = "fp32") -> ObjectDetector:
+             threads: int | None = None, precision: str = "fp32", opener=open_session) -> ObjectDetector:
         spec = store.spec(name)
-        session = open_session(store.path(name, spec.runtime_role(precision)), spec.runtime, threads)
+        session = opener(store.path(name, spec.runtime_role(precision)), spec.runtime, threads)
         detector = cls(spec, session, store.labels(name), input_size, rect)
         detector.warmup()
         return detector
@@ -134,3 +140,96 @@ class ObjectDetector:
 
 def _round_up(side: int) -> int:
     return max(STRIDE, -(-side // STRIDE) * STRIDE)
+
+
+# -- the servable task -------------------------------------------------------------------------------------------
+
+
+class DetectParams(BaseModel):
+    """Options of one detection request (form fields on /v2/detect, `--option` on `vigil run detect`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    min_score: float | None = Field(None, ge=0, le=1, description="drop detections scoring lower (default: configured)")
+    labels: str | None = Field(None, description="comma-separated class names to keep, e.g. person,car")
+
+    def label_list(self) -> list[str] | None:
+        return [s.strip() for s in self.labels.split(",") if s.strip()] if self.labels else None
+
+
+@dataclass(frozen=True)
+class DetectInput:
+    """A decoded frame and its detector input, ready to join a batch."""
+
+    frame: DecodedImage
+    min_score: float | None
+    labels: Sequence[str] | None
+    tensor: np.ndarray
+    box: Letterbox
+
+
+class DetectRunner:
+    """The configured detector as a task: preprocess in the caller's thread, batched runs, boxes mapped back to the
+    original image and filtered by the configured thresholds and labels."""
+
+    def __init__(self, detector: ObjectDetector, thresholds: ModelThresholds, iou: float,
+                 gate: PresenceGate | None = None) -> None:
+        self.detector, self.thresholds, self.iou, self.gate = detector, thresholds, iou, gate
+        # a LiteRT interpreter (the detector's or the presence gate's) is not re-entrant: one runner per worker
+        self.reentrant = detector.spec.runtime == "onnxruntime" and gate is None
+
+    @classmethod
+    def load(cls, context: TaskContext) -> DetectRunner:
+        cfg = context.config.detect
+        detector = ObjectDetector.load(context.store, cfg.model, cfg.input_size, cfg.rect,
+                                       context.threads or cfg.threads or None, cfg.precision, context.open_session)
+        gate = PresenceGate.from_config(context.config, context.store)
+        return cls(detector, context.config.thresholds(cfg.model), cfg.iou, gate)
+
+    def prepare(self, frame: DecodedImage, options: DetectParams) -> DetectInput:
+        return self.prepare_with(frame, options.min_score, options.label_list())
+
+    def prepare_with(self, frame: DecodedImage, min_score: float | None = None,
+                     labels: Sequence[str] | None = None) -> DetectInput:
+        tensor, box = self.detector.preprocess(frame.pixels)
+        return DetectInput(frame, min_score, labels, tensor, box)
+
+    def run_batch(self, items: Sequence[DetectInput]) -> list[Detections]:
+        """Detect in prepared frames, sharing session runs where the model allows (see ObjectDetector.run_batch)."""
+        options = [DetectOptions(min_score=self.thresholds.min_score if p.min_score is None else p.min_score,
+                                 iou=self.iou) for p in items]
+        found = run_gated(self.gate, [p.frame for p in items], lambda keep: self.detector.run_batch(
+            [items[i].tensor for i in keep], [items[i].box for i in keep], [options[i] for i in keep]))
+        return [_to_frame(d, p.frame, self.thresholds, p.labels) for d, p in zip(found, items, strict=True)]
+
+
+def _to_frame(found: Detections, frame: DecodedImage, thresholds: ModelThresholds,
+              labels: Sequence[str] | None) -> Detections:
+    if frame.scale != 1.0:
+        bounds = [frame.width, frame.height, frame.width, frame.height]
+        found.xyxy = np.clip(found.xyxy / frame.scale, 0, bounds).astype(np.float32)
+    return _filter(found, thresholds, labels)
+
+
+def _filter(found: Detections, thresholds: ModelThresholds, labels: Sequence[str] | None) -> Detections:
+    allowed = list(labels) if labels is not None else thresholds.labels
+    if allowed:
+        found = found[np.isin(found.data["class_name"], allowed)]
+    if thresholds.min_area > 0:
+        found = found[found.area >= thresholds.min_area]
+    return found
+
+
+def _reduced_side(config: VigilConfig) -> int:
+    return config.detect.input_size
+
+
+TASK = TaskDef(
+    name="detect",
+    summary="Objects in one uploaded image",
+    options=DetectParams,
+    load=DetectRunner.load,
+    encode=native.detections,
+    decode_side=_reduced_side,
+    models=lambda config: (config.detect.model,),
+    preload=lambda config: True,
+)

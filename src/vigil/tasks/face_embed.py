@@ -9,14 +9,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from vigil.registry.face_catalog import DLIB_RESNET
+from vigil.registry.face_catalog import DLIB_RESNET, EMBED_DIM
 from vigil.registry.store import ModelStore
 from vigil.runtimes import dlib as dlib_rt
 from vigil.runtimes.session import open_session
 
 CHIP_SIZE = 150
 CHIP_PADDING = 0.25  # dlib's default: the chip shows a little context around the landmarks
-EMBED_DIM = 128
 
 
 class FaceEmbedder:

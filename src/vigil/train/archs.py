@@ -225,7 +225,10 @@ class Head(nn.Module):
         return self.fc2(self.drop(F.relu(self.fc1(pooled))))
 
 
-class Classifier(nn.Module):
+class TransferNet(nn.Module):
+    """A backbone with the seed's head: the network `vigil train classify` trains (exported, it becomes the
+    person classifier that tasks/classify.py serves)."""
+
     def __init__(self, backbone: nn.Module, classes: int):
         super().__init__()
         self.backbone, self.head = backbone, Head(backbone.out_channels, classes)
@@ -241,7 +244,7 @@ class Classifier(nn.Module):
 class Deployable(nn.Module):
     """What export sees: probabilities out; `channels_last` takes NHWC input (LiteRT, microcontrollers)."""
 
-    def __init__(self, model: Classifier, channels_last: bool = False):
+    def __init__(self, model: TransferNet, channels_last: bool = False):
         super().__init__()
         self.model, self.channels_last = model, channels_last
 

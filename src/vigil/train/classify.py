@@ -1,4 +1,5 @@
-"""`vigil train classify`: the whole recipe from a dataset folder to a servable, registered model."""
+"""`vigil train classify`: the recipe from a dataset folder to trained weights (model.safetensors) and reports.
+The servable forms are export's job (vigil.export.run.export_fp32 runs right after, from the command)."""
 
 from __future__ import annotations
 
@@ -12,13 +13,10 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
-from vigil.export.manifest import form_spec, write_manifests
-from vigil.export.onnx import to_onnx
-from vigil.registry.specs import InputSpec
 from vigil.registry.store import ModelStore
 from vigil.runtimes.onnx import default_threads
 from vigil.train import report, trainer
-from vigil.train.archs import Classifier
+from vigil.train.archs import TransferNet
 from vigil.train.run import Run, TrainConfig, load_pixels, timed
 
 log = logging.getLogger(__name__)
@@ -41,7 +39,7 @@ def train_classifier(config: TrainConfig, out: Path, store: ModelStore | None = 
     return _finish(run, model, pixels, split.labels, origin)
 
 
-def _pass_one(run: Run, model: Classifier, pixels: dict, class_weights: np.ndarray) -> None:
+def _pass_one(run: Run, model: TransferNet, pixels: dict, class_weights: np.ndarray) -> None:
     cfg, rng = run.config, np.random.default_rng(run.config.seed)
     (x_train, y_train), (x_val, y_val) = pixels["train"], pixels["val"]
     features, feature_s = timed(trainer.feature_cache, model, x_train, run.norm, cfg.batch, cfg.feature_copies, rng)
@@ -57,7 +55,7 @@ def _pass_one(run: Run, model: Classifier, pixels: dict, class_weights: np.ndarr
                    feature_seconds=round(feature_s, 3), head_seconds=round(head_s, 3))
 
 
-def _pass_two(run: Run, model: Classifier, pixels: dict, class_weights: np.ndarray, from_scratch: bool) -> None:
+def _pass_two(run: Run, model: TransferNet, pixels: dict, class_weights: np.ndarray, from_scratch: bool) -> None:
     cfg = run.config
     params = trainer.unfreeze_top(model, everything=from_scratch)
     # lr / 10 protects pretrained features (seed 000); a network learning from scratch needs the full rate
@@ -80,28 +78,19 @@ def _pass_two(run: Run, model: Classifier, pixels: dict, class_weights: np.ndarr
         run.checkpoint(model, optimizer, stage="pass2", epoch=epoch, best_val_loss=best, **carry)
 
 
-def _save_best(run: Run, model: Classifier) -> None:
+def _save_best(run: Run, model: TransferNet) -> None:
     part = run.out / ".best.safetensors.part"
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(part))
     part.replace(run.out / "best.safetensors")
 
 
-def input_spec(run: Run) -> InputSpec:
-    size = run.config.size
-    return InputSpec(width=size, height=size, layout="NCHW", colour="RGB", dtype="float32", mean=run.spec.mean,
-                     std=run.spec.std, resize="stretch")
-
-
-def _finish(run: Run, model: Classifier, pixels: dict, labels: tuple[str, ...], origin: str) -> dict:
+def _finish(run: Run, model: TransferNet, pixels: dict, labels: tuple[str, ...], origin: str) -> dict:
     x_test, y_test = pixels["test"]
     probs = trainer.predict(model, x_test, run.norm)
     result = report.metrics(y_test, probs.argmax(1), labels)
     (run.out / "classification_report.txt").write_text(report.report_text(result))
     report.plot_confusion(result, run.out / "confusion_matrix.png", f"{run.config.arch} test set")
     report.plot_curves(run.out / "metrics.csv", run.out / "curves.png")
-    to_onnx(model, run.config.size, run.out / "model.onnx")
-    spec = form_spec(run.out, "onnx", run.config.name + ".fp32", input_spec(run), labels)
-    write_manifests(run.out, {"onnx": spec})
     summary = {
         "run_dir": str(run.out.resolve()), "model": run.config.name, "arch": run.config.arch,
         "input_size": run.config.size, "backbone_weights": origin, "labels": list(labels),

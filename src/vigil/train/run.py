@@ -17,7 +17,7 @@ from safetensors.torch import load_file, save_file
 from vigil.errors import BadInput
 from vigil.registry.store import ModelStore
 from vigil.train import data, trainer
-from vigil.train.archs import Classifier
+from vigil.train.archs import TransferNet
 from vigil.train.weights import arch, build_backbone
 
 log = logging.getLogger(__name__)
@@ -80,12 +80,12 @@ class Run:
         path.write_text(json.dumps(split.to_json()))
         return split
 
-    def model(self, classes: int) -> tuple[Classifier, str]:
+    def model(self, classes: int) -> tuple[TransferNet, str]:
         cfg = self.config
         backbone, origin = build_backbone(cfg.arch, cfg.size, cfg.width, Path(cfg.weights) if cfg.weights else None,
                                           self.store, cfg.pretrained)
         torch.manual_seed(cfg.seed)
-        return Classifier(backbone, classes), origin
+        return TransferNet(backbone, classes), origin
 
     def log_epoch(self, stage: int, epoch: int, stats: trainer.EpochStats) -> None:
         path = self.out / "metrics.csv"
@@ -96,7 +96,7 @@ class Run:
                 writer.writerow(CSV_FIELDS)
             writer.writerow([stage, epoch, *(round(v, 5) for v in asdict(stats).values())])
 
-    def checkpoint(self, model: Classifier, optimizer: torch.optim.Optimizer | None, **state) -> None:
+    def checkpoint(self, model: TransferNet, optimizer: torch.optim.Optimizer | None, **state) -> None:
         tensors = {f"model.{k}": v.contiguous() for k, v in model.state_dict().items()}
         groups = []
         if optimizer is not None:
@@ -110,7 +110,7 @@ class Run:
         self.state = {**state, "param_groups": groups}
         (self.out / "checkpoint.json").write_text(json.dumps(self.state, indent=2))
 
-    def restore(self, model: Classifier, optimizer: torch.optim.Optimizer | None = None) -> None:
+    def restore(self, model: TransferNet, optimizer: torch.optim.Optimizer | None = None) -> None:
         tensors = load_file(str(self.out / "checkpoint.safetensors"))
         model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
         if optimizer is not None and self.state.get("param_groups"):
@@ -121,7 +121,7 @@ class Run:
                     per_param.setdefault(int(idx), {})[name] = value
             optimizer.load_state_dict({"state": per_param, "param_groups": self.state["param_groups"]})
 
-    def save_model(self, model: Classifier, labels: tuple[str, ...]) -> Path:
+    def save_model(self, model: TransferNet, labels: tuple[str, ...]) -> Path:
         path = self.out / "model.safetensors"
         metadata = {"arch": self.config.arch, "labels": json.dumps(list(labels)), "size": str(self.config.size)}
         save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path), metadata=metadata)

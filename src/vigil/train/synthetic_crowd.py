@@ -1,11 +1,11 @@
 """Synthetic crowds for tests and bootstrapping: real people pasted onto real, person-free backgrounds.
 
-People are cut out of the shared vtest frames with the default detector's boxes (a feathered ellipse keeps most of
-the person and little of the street behind), and pasted at perspective-consistent scales: the feet row decides the
-height, smaller toward a horizon above the image, far people drawn first so near ones occlude them. Every pasted
-person gets an exact head point, so counts and density maps are exact.
+People are cut out of the vtest frames (tests/fixtures/images) with the default detector's boxes (a feathered
+ellipse keeps most of the person and little of the street behind), and pasted at perspective-consistent scales: the
+feet row decides the height, smaller toward a horizon above the image, far people drawn first so near ones occlude
+them. Every pasted person gets an exact head point, so counts and density maps are exact.
 
-Backgrounds are the median of the vtest frames (people walk through, the street stays) and the person-free shared
+Backgrounds are the median of the vtest frames (people walk through, the street stays) and the person-free test
 photos. The held-out split uses other backgrounds (the right part of the street, the giraffe and horses photos) and
 people cut from other frames than training does. Real use wants real annotated crowds: see the README's Crowd section.
 """

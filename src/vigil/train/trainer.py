@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from vigil.train.archs import Classifier
+from vigil.train.archs import TransferNet
 from vigil.train.data import Augment
 
 L2 = 1e-4  # the seed's Dense(128) kernel regulariser; Adam's weight_decay adds wd·w to the gradient, L2 adds 2·l2·w
@@ -48,14 +48,14 @@ def batches(n: int, size: int, rng: np.random.Generator | None = None) -> Iterat
 
 
 @torch.no_grad()
-def pooled_features(model: Classifier, pixels: np.ndarray, norm: Normalise, batch: int, desc: str) -> torch.Tensor:
+def pooled_features(model: TransferNet, pixels: np.ndarray, norm: Normalise, batch: int, desc: str) -> torch.Tensor:
     model.eval()
     out = [model.pooled(norm(pixels[idx])) for idx in tqdm(list(batches(len(pixels), batch)), desc=desc,
                                                              leave=False, disable=None)]
     return torch.cat(out) if out else torch.zeros((0, model.backbone.out_channels))
 
 
-def feature_cache(model: Classifier, pixels: np.ndarray, norm: Normalise, batch: int, copies: int,
+def feature_cache(model: TransferNet, pixels: np.ndarray, norm: Normalise, batch: int, copies: int,
                   rng: np.random.Generator) -> torch.Tensor:
     """Features of the clean images and `copies` augmented versions: (copies + 1) × n rows."""
     augment = Augment()
@@ -94,7 +94,7 @@ def _step(logits_of: Callable[[np.ndarray], torch.Tensor], y: torch.Tensor, n: i
     return total_loss / max(1, n), correct / max(1, n)
 
 
-def train_head(model: Classifier, cache: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
+def train_head(model: TransferNet, cache: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
                class_weights: np.ndarray, lr: float, epochs: int, patience: int, batch: int, seed: int,
                on_epoch: Callable[[int, EpochStats], None]) -> int:
     """Pass 1 on cached features with early stopping; leaves the best head (by val loss) in `model`.
@@ -131,7 +131,7 @@ def _train_head(head: nn.Module, cache: tuple[torch.Tensor, ...], criterion: nn.
     return epoch
 
 
-def unfreeze_top(model: Classifier, everything: bool = False) -> list[nn.Parameter]:
+def unfreeze_top(model: TransferNet, everything: bool = False) -> list[nn.Parameter]:
     """The top of a pretrained backbone; all of a randomly initialised one (nothing below is worth keeping)."""
     for p in model.backbone.parameters():
         p.requires_grad_(False)
@@ -142,7 +142,7 @@ def unfreeze_top(model: Classifier, everything: bool = False) -> list[nn.Paramet
     return params
 
 
-def fine_tune_epoch(model: Classifier, data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+def fine_tune_epoch(model: TransferNet, data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
                     norm: Normalise, criterion: nn.Module, optimizer: torch.optim.Optimizer, batch: int,
                     rng: np.random.Generator, from_scratch: bool = False) -> EpochStats:
     """One pass-2 epoch: augmented images through the whole network. Batch-norm statistics stay frozen (eval
@@ -161,7 +161,7 @@ def fine_tune_epoch(model: Classifier, data: tuple[np.ndarray, np.ndarray, np.nd
 
 
 @torch.no_grad()
-def predict(model: Classifier, pixels: np.ndarray, norm: Normalise, batch: int = 64) -> np.ndarray:
+def predict(model: TransferNet, pixels: np.ndarray, norm: Normalise, batch: int = 64) -> np.ndarray:
     model.eval()
     out = [torch.softmax(model(norm(pixels[idx])), 1) for idx in batches(len(pixels), batch)]
     return torch.cat(out).numpy() if out else np.zeros((0, len(model.head.fc2.bias)), np.float32)

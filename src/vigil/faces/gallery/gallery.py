@@ -25,10 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from vigil.errors import BadInput, ModelIntegrityError, NotFound
-from vigil.faces.gallery.schema import SCHEMA, SCHEMA_VERSION
+from vigil.faces.gallery.schema import SCHEMA, SCHEMA_VERSION, person_name, to_blob, to_vectors
 from vigil.faces.gallery.strangers import StrangerStore
 
-EMBED_DIM = 128
 BUSY_TIMEOUT_MS = 60_000
 
 
@@ -56,19 +55,6 @@ class GalleryMatrix:
     names: dict[int, str]
     negatives: np.ndarray  # (k, 128) feedback embeddings
     negative_ids: np.ndarray  # (k,) the person each one is NOT
-
-
-def _blob(vector: np.ndarray) -> bytes:
-    v = np.asarray(vector, np.float32).reshape(-1)
-    if v.shape != (EMBED_DIM,) or not np.isfinite(v).all():
-        raise BadInput(f"an embedding must be {EMBED_DIM} finite floats, got shape {v.shape}")
-    return v.tobytes()
-
-
-def _vectors(blobs: list[bytes]) -> np.ndarray:
-    if not blobs:
-        return np.zeros((0, EMBED_DIM), np.float32)
-    return np.frombuffer(b"".join(blobs), np.float32).reshape(-1, EMBED_DIM).copy()
 
 
 class Gallery(StrangerStore):
@@ -152,6 +138,7 @@ class Gallery(StrangerStore):
         return [PersonSummary(*r) for r in rows]
 
     def person_id(self, name: str) -> int:
+        name = name.strip() if isinstance(name, str) else name
         row = self._conn.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()
         if row is None:
             raise NotFound(f"no person named {name!r} in the gallery")
@@ -166,7 +153,7 @@ class Gallery(StrangerStore):
         return int(count)
 
     def rename(self, old: str, new: str) -> None:
-        new = _valid_name(new)
+        new = person_name(new)
         with self._write() as c:
             pid = self.person_id(old)
             if c.execute("SELECT 1 FROM people WHERE name = ?", (new,)).fetchone():
@@ -174,17 +161,20 @@ class Gallery(StrangerStore):
             c.execute("UPDATE people SET name = ? WHERE id = ?", (new, pid))
 
     def _ensure_person(self, c: sqlite3.Connection, name: str) -> int:
-        c.execute("INSERT OR IGNORE INTO people(name, created) VALUES (?, ?)", (_valid_name(name), time.time()))
+        """`name` already checked by `person_name` (at the public method it came through)."""
+        c.execute("INSERT OR IGNORE INTO people(name, created) VALUES (?, ?)", (name, time.time()))
         return int(c.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()[0])
 
     # --- samples ---------------------------------------------------------------------------------------
     def has_file(self, name: str, file_hash: str) -> bool:
+        name = person_name(name)
         row = self._conn.execute("SELECT 1 FROM files WHERE name = ? AND file_hash = ?", (name, file_hash)).fetchone()
         return row is not None
 
     def add_file(self, name: str, file_hash: str, samples: list[Sample], source: str = "") -> int:
         """Record one processed source file and its samples atomically. A file with no usable face is
         recorded too (so a re-run skips it) but creates no person. Returns the number of samples added."""
+        name = person_name(name)
         with self._write() as c:
             if c.execute("SELECT 1 FROM files WHERE name = ? AND file_hash = ?", (name, file_hash)).fetchone():
                 return 0  # another enrolment got here first
@@ -194,13 +184,14 @@ class Gallery(StrangerStore):
                 c.executemany(
                     "INSERT INTO samples(person_id, embedding, file_hash, source, thumbnail, created) "
                     "VALUES (?, ?, ?, ?, ?, ?)",
-                    [(pid, _blob(s.embedding), file_hash, s.source or source, s.thumbnail, now) for s in samples])
+                    [(pid, to_blob(s.embedding), file_hash, s.source or source, s.thumbnail, now) for s in samples])
             c.execute("INSERT INTO files(name, file_hash, source, faces, created) VALUES (?, ?, ?, ?, ?)",
                       (name, file_hash, source, len(samples), now))
         return len(samples)
 
     def add_samples(self, name: str, samples: list[Sample]) -> int:
         """Samples without a source file (e.g. a named stranger cluster)."""
+        name = person_name(name)
         if not samples:
             return 0
         with self._write() as c:
@@ -210,7 +201,7 @@ class Gallery(StrangerStore):
     def _insert_samples(self, c: sqlite3.Connection, pid: int, samples: list[Sample]) -> None:
         c.executemany("INSERT INTO samples(person_id, embedding, file_hash, source, thumbnail, created) "
                       "VALUES (?, ?, NULL, ?, ?, ?)",
-                      [(pid, _blob(s.embedding), s.source, s.thumbnail, time.time()) for s in samples])
+                      [(pid, to_blob(s.embedding), s.source, s.thumbnail, time.time()) for s in samples])
 
     def samples(self, name: str) -> list[tuple[int, str, float]]:
         """(sample id, source, time) of one person's samples."""
@@ -224,13 +215,23 @@ class Gallery(StrangerStore):
             raise NotFound(f"no sample {sample_id}")
         return bytes(row[0] or b"")
 
+    def delete_sample(self, sample_id: int) -> str:
+        """Remove one sample (the person stays, even with none left); returns the person's name."""
+        with self._write() as c:
+            row = c.execute("SELECT p.name FROM samples s JOIN people p ON p.id = s.person_id WHERE s.id = ?",
+                            (sample_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no sample {sample_id}")
+            c.execute("DELETE FROM samples WHERE id = ?", (sample_id,))
+        return str(row[0])
+
     # --- feedback --------------------------------------------------------------------------------------
     def add_negative(self, name: str, embedding: np.ndarray, note: str = "") -> None:
         """Record that this face is NOT `name`; matching will not give `name` to faces closer to it."""
         with self._write() as c:
             pid = self.person_id(name)
             c.execute("INSERT INTO feedback(person_id, embedding, note, created) VALUES (?, ?, ?, ?)",
-                      (pid, _blob(embedding), note, time.time()))
+                      (pid, to_blob(embedding), note, time.time()))
 
     def reject_sample(self, sample_id: int, note: str = "") -> str:
         """A gallery sample that is not its person: move it to that person's negatives. Returns the name."""
@@ -255,14 +256,7 @@ class Gallery(StrangerStore):
         rows = self._conn.execute("SELECT person_id, embedding FROM samples ORDER BY id").fetchall()
         negs = self._conn.execute("SELECT person_id, embedding FROM feedback ORDER BY id").fetchall()
         names = dict(self._conn.execute("SELECT id, name FROM people").fetchall())
-        matrix = GalleryMatrix(_vectors([r[1] for r in rows]), np.array([r[0] for r in rows], np.int64), names,
-                               _vectors([r[1] for r in negs]), np.array([r[0] for r in negs], np.int64))
+        matrix = GalleryMatrix(to_vectors([r[1] for r in rows]), np.array([r[0] for r in rows], np.int64), names,
+                               to_vectors([r[1] for r in negs]), np.array([r[0] for r in negs], np.int64))
         self._local.matrix = (stamp, matrix)
         return matrix
-
-
-def _valid_name(name: str) -> str:
-    name = name.strip() if isinstance(name, str) else ""
-    if not name or len(name) > 200 or any(ch in name for ch in "/\\\x00"):
-        raise BadInput(f"invalid person name {name!r}: 1-200 characters, no slashes")
-    return name

@@ -3,7 +3,7 @@
 Online: a new stranger joins the cluster holding its nearest stranger when that one is within
 `cluster_distance`, else starts a cluster; a face nearly identical to one already kept (same person,
 same moment) only bumps the cluster's sighting count, so a loitering stranger does not fill the file.
-Offline, `recluster` rebuilds all clusters with average-linkage agglomeration (vigil.faces.cluster),
+Offline, `recluster` rebuilds all clusters with average-linkage agglomeration (vigil.ops.cluster),
 which also merges clusters that online assignment split. Naming a cluster moves its faces into the
 gallery as samples of that person, in one transaction.
 """
@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from vigil.errors import NotFound
+from vigil.faces.gallery.schema import person_name, to_blob, to_vectors
+from vigil.ops.cluster import agglomerate
 
 DUPLICATE_DISTANCE = 0.15  # closer than this to a kept stranger face: the same sighting again
 MAX_STRANGERS = 5000
@@ -35,17 +37,13 @@ class StrangerStore:
     """Mixed into Gallery; uses its `_conn` and `_write`."""
 
     def _stranger_vectors(self) -> tuple[np.ndarray, np.ndarray]:
-        from vigil.faces.gallery.gallery import _vectors
-
         rows = self._conn.execute("SELECT cluster_id, embedding FROM strangers ORDER BY id").fetchall()
-        return _vectors([r[1] for r in rows]), np.array([r[0] for r in rows], np.int64)
+        return to_vectors([r[1] for r in rows]), np.array([r[0] for r in rows], np.int64)
 
     def add_stranger(self, embedding: np.ndarray, thumbnail: bytes = b"", source: str = "",
                      cluster_distance: float = 0.5) -> int:
         """File a face that matched nobody; returns its provisional cluster id."""
-        from vigil.faces.gallery.gallery import _blob
-
-        blob = _blob(embedding)
+        blob = to_blob(embedding)
         with self._write() as c:
             vectors, clusters = self._stranger_vectors()
             now = time.time()
@@ -79,8 +77,24 @@ class StrangerStore:
             raise NotFound(f"no stranger face {stranger_id}")
         return bytes(row[0] or b"")
 
+    def cluster_faces(self, cluster_id: int, limit: int = 6) -> list[int]:
+        """Ids of up to `limit` kept faces of one cluster (for thumbnails), oldest first."""
+        rows = self._conn.execute("SELECT id FROM strangers WHERE cluster_id = ? ORDER BY id LIMIT ?",
+                                  (cluster_id, limit)).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def dismiss_cluster(self, cluster_id: int) -> int:
+        """Forget a provisional cluster and its faces (not a person worth naming); returns the faces removed."""
+        with self._write() as c:
+            count = c.execute("SELECT COUNT(*) FROM strangers WHERE cluster_id = ?", (cluster_id,)).fetchone()[0]
+            if not c.execute("SELECT 1 FROM clusters WHERE id = ?", (cluster_id,)).fetchone():
+                raise NotFound(f"no unknown cluster {cluster_id}")
+            c.execute("DELETE FROM clusters WHERE id = ?", (cluster_id,))
+        return int(count)
+
     def name_cluster(self, cluster_id: int, name: str) -> int:
         """Make a provisional cluster a person (new, or an existing one); returns samples moved."""
+        name = person_name(name)
         with self._write() as c:
             rows = c.execute("SELECT embedding, thumbnail, source FROM strangers WHERE cluster_id = ?",
                              (cluster_id,)).fetchall()
@@ -96,15 +110,11 @@ class StrangerStore:
 
     def recluster(self, cluster_distance: float = 0.5) -> int:
         """Rebuild every provisional cluster from scratch; returns the number of clusters."""
-        from vigil.faces.cluster import agglomerate
-
         with self._write() as c:
             rows = c.execute("SELECT id, embedding FROM strangers ORDER BY id").fetchall()
             if not rows:
                 return 0
-            from vigil.faces.gallery.gallery import _vectors
-
-            groups = agglomerate(_vectors([r[1] for r in rows]), cluster_distance)
+            groups = agglomerate(to_vectors([r[1] for r in rows]), cluster_distance)
             old = dict((r[0], r[1:]) for r in c.execute("SELECT id, created, last_seen, sightings FROM clusters"))
             members = {r[0]: r[1] for r in c.execute("SELECT id, cluster_id FROM strangers")}
             sizes = {cid: n for cid, n in c.execute("SELECT cluster_id, COUNT(*) FROM strangers GROUP BY cluster_id")}

@@ -1,4 +1,5 @@
-"""The seed's trained face classifiers (SVM or XGBoost over 128-d embeddings), loaded without pickle.
+"""The seed's face identity models: an SVM or XGBoost classifier over 128-d face embeddings (user-facing name:
+`faces.mode = "classifier"`, `vigil faces train`), loaded without pickle.
 
 A classifier folder holds `classifier.json` (kind, classes, embedder, the model file's sha256, training
 metrics) and the model file: an SVM pipeline saved with skops (loaded only if every type in it is on an
@@ -28,7 +29,7 @@ SKOPS_TRUSTED = [
 
 
 @dataclass
-class FaceClassifier:
+class FaceIdentityModel:
     kind: str
     classes: list[str]
     embedder: str
@@ -36,7 +37,7 @@ class FaceClassifier:
     manifest: dict
 
     @classmethod
-    def load(cls, folder: Path) -> FaceClassifier:
+    def load(cls, folder: Path) -> FaceIdentityModel:
         manifest_path = Path(folder) / MANIFEST
         if not manifest_path.is_file():
             raise NotFound(f"no trained face classifier in {folder}; run `vigil faces train --model svm|xgb`")

@@ -1,0 +1,75 @@
+"""Bodies of the JSON routes the web page adds (/v2/ui/..., /v2/samples/..., /v2/strangers/...)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from vigil.results import Detections
+
+NOT_MATCHED = ("unknown", "uncertain")
+
+
+def _number(value: Any, digits: int = 4) -> float | None:
+    value = float(value)
+    return round(value, digits) if math.isfinite(value) else None
+
+
+def box(xyxy: Any) -> list[float]:
+    return [round(float(v), 1) for v in xyxy]
+
+
+def faces(found: Detections) -> list[dict[str, Any]]:
+    """Recogniser output, one row per face: box, detector score, name, state (known / unknown / uncertain),
+    similarity (null when not compared) and quality (ok / small / blurry)."""
+    names = found.data.get("name", np.array(["unknown"] * len(found), dtype=object))
+    similarity = found.data.get("similarity", np.full(len(found), np.nan))
+    quality = found.data.get("quality", np.array(["ok"] * len(found), dtype=object))
+    rows = []
+    for i in range(len(found)):
+        name = str(names[i])
+        rows.append({"box": box(found.xyxy[i]), "score": _number(found.score[i]), "name": name,
+                     "state": name if name in NOT_MATCHED else "known", "similarity": _number(similarity[i]),
+                     "quality": str(quality[i])})
+    return rows
+
+
+def face_checks(checks: list[Any], scale: float) -> list[dict[str, Any]]:
+    """Faces found in an enrolment photo (FaceCheck rows), boxes in the original image's pixels."""
+    return [{"box": box(np.asarray(c.xyxy) / scale), "score": _number(c.score), "quality": c.quality} for c in checks]
+
+
+def enrolled(file: str, outcome: str, checks: list[dict[str, Any]], width: int, height: int) -> dict[str, Any]:
+    return {"file": file, "outcome": outcome, "faces": checks, "width": width, "height": height}
+
+
+def person(summary: Any, samples: list[tuple[int, str, float]]) -> dict[str, Any]:
+    return {"name": summary.name, "samples": [{"id": int(i), "source": source, "created": created}
+                                              for i, source, created in samples]}
+
+
+def cluster(row: Any, face_ids: list[int]) -> dict[str, Any]:
+    return {"id": row.id, "faces": row.faces, "sightings": row.sightings, "first_seen": row.first_seen,
+            "last_seen": row.last_seen, "face_ids": face_ids}
+
+
+def model(spec: Any, files: list[Any], serving: bool, measured_ms: float | None) -> dict[str, Any]:
+    """A model with where it comes from and whether its files are there and match their sha256."""
+    if all(f.verified for f in files):
+        state = "verified"
+    elif not all(f.present for f in files):
+        state = "missing"
+    else:
+        state = "sha256 mismatch"
+    sources = sorted({s.describe() for f in spec.files.values() for s in f.sources})
+    return {"name": spec.name, "task": spec.task, "format": spec.format, "runtime": spec.runtime,
+            "licence": spec.licence, "serving": serving, "state": state, "sources": sources, "speed": spec.speed,
+            "measured_ms": None if measured_ms is None else round(measured_ms, 1)}
+
+
+def features(routes: set[str], faces_on: bool, keys: dict[str, bool], session: dict[str, bool]) -> dict[str, Any]:
+    return {"faces": faces_on, "presence": "/v2/presence" in routes, "crowd": "/v2/crowd" in routes,
+            "events": "/v2/events" in routes, "events_stream": "/v2/events/stream" in routes,
+            "keys": keys, "session": session}

@@ -1,0 +1,148 @@
+"""Gallery and stranger routes the web page needs beyond /v2/gallery: who is in a photo (with known / unknown /
+uncertain), enrolment of one photo with its outcome (and the face to take when it shows several), sample and stranger
+thumbnails, deleting or rejecting a sample, naming, merging or dismissing a stranger cluster.
+
+Thumbnails are faces, so they need the admin key as every gallery change does."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import cv2
+import numpy as np
+import simplejpeg
+from fastapi import APIRouter, Body, File, Form, UploadFile
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from vigil import images
+from vigil.errors import BadInput
+from vigil.faces.enroll import enroll
+from vigil.formats import page
+from vigil.serve import auth, faces
+from vigil.serve.engine import Engine
+
+Image = Annotated[UploadFile, File(description="an image (JPEG, PNG, ...)")]
+Box = Annotated[str | None, Form(description="the face to enrol, 'x0,y0,x1,y1' in image pixels (default: the only "
+                                             "usable face; a photo with several is answered 'choose')")]
+JPEG = {"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"}
+
+
+def gallery_router(engine: Engine, recent: Any) -> APIRouter:
+    router = APIRouter(prefix="/v2", tags=["web page"])
+    user, admin = auth.key_checks(engine.config.server)
+
+    @router.post("/ui/faces", dependencies=[user], summary="Every face with box, name, state and similarity")
+    async def who(image: Image) -> list[dict[str, Any]]:
+        data = await image.read()
+        found = await run_in_threadpool(faces.recognize, engine, data, engine.deadline())
+        rows = page.faces(found)
+        recent.add(image.filename or "page", rows, await run_in_threadpool(_snapshot, data))
+        return rows
+
+    @router.post("/ui/enroll/{name}", dependencies=[admin], summary="Enrol one photo; its outcome and faces")
+    async def enroll_one(name: str, image: Image, box: Box = None) -> dict[str, Any]:
+        data = await image.read()
+        return await run_in_threadpool(_enroll_one, engine, name, image.filename or "photo", data, _box(box))
+
+    @router.get("/ui/people", dependencies=[admin], summary="Everyone in the gallery with their sample ids")
+    async def people() -> list[dict[str, Any]]:
+        return await run_in_threadpool(_people, engine)
+
+    _sample_routes(router, engine, admin)
+    _stranger_routes(router, engine, admin)
+    return router
+
+
+def _sample_routes(router: APIRouter, engine: Engine, admin: Any) -> None:
+    @router.get("/samples/{sample_id}/face.jpg", dependencies=[admin], summary="A sample's aligned face (JPEG)")
+    async def sample_face(sample_id: int) -> Response:
+        return Response(await _gallery_call(engine, lambda g: g.thumbnail(sample_id)), media_type="image/jpeg",
+                        headers=JPEG)
+
+    @router.delete("/samples/{sample_id}", dependencies=[admin], summary="Delete one sample")
+    async def delete_sample(sample_id: int) -> dict[str, Any]:
+        return {"id": sample_id, "name": await _gallery_call(engine, lambda g: g.delete_sample(sample_id))}
+
+    @router.post("/samples/{sample_id}/reject", dependencies=[admin],
+                 summary="Not this person: the sample becomes a negative of its person")
+    async def reject_sample(sample_id: int) -> dict[str, Any]:
+        return {"id": sample_id, "not": await _gallery_call(engine, lambda g: g.reject_sample(sample_id, "web"))}
+
+
+def _stranger_routes(router: APIRouter, engine: Engine, admin: Any) -> None:
+    @router.get("/strangers", dependencies=[admin], summary="Clusters of unknown faces, most sighted first")
+    async def strangers() -> list[dict[str, Any]]:
+        return await _gallery_call(engine, lambda g: [page.cluster(c, g.cluster_faces(c.id)) for c in g.unknowns()])
+
+    @router.get("/strangers/faces/{face_id}/face.jpg", dependencies=[admin], summary="One stranger face (JPEG)")
+    async def stranger_face(face_id: int) -> Response:
+        return Response(await _gallery_call(engine, lambda g: g.stranger_thumbnail(face_id)),
+                        media_type="image/jpeg", headers=JPEG)
+
+    @router.post("/strangers/{cluster_id}/name", dependencies=[admin],
+                 summary="Name a cluster: a new person, or merged into an existing one")
+    async def name_cluster(cluster_id: int, name: str = Body(embed=True, min_length=1)) -> dict[str, Any]:
+        moved = await _gallery_call(engine, lambda g: g.name_cluster(cluster_id, name.strip()))
+        return {"cluster": cluster_id, "name": name.strip(), "samples": moved}
+
+    @router.delete("/strangers/{cluster_id}", dependencies=[admin], summary="Dismiss a cluster")
+    async def dismiss(cluster_id: int) -> dict[str, Any]:
+        return {"cluster": cluster_id, "removed": await _gallery_call(engine, lambda g: g.dismiss_cluster(cluster_id))}
+
+
+async def _gallery_call(engine: Engine, call: Callable[[Any], Any]) -> Any:
+    return await run_in_threadpool(lambda: call(faces.gallery(engine)))
+
+
+def _box(raw: str | None) -> list[float] | None:
+    if not raw:
+        return None
+    try:
+        values = [float(v) for v in raw.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 4 or not all(np.isfinite(values)):
+        raise BadInput(f"box must be 'x0,y0,x1,y1' (four numbers), not {raw[:60]!r}")
+    return values
+
+
+def _snapshot(data: bytes, width: int = 160) -> bytes:
+    """A small JPEG of an uploaded picture for the Events view."""
+    frame = images.decode(data, fit=(2 * width, 2 * width))  # a reduced JPEG decode where possible
+    h, w = frame.pixels.shape[:2]
+    small = cv2.resize(frame.pixels, (width, max(1, round(h * width / w))), interpolation=cv2.INTER_AREA)
+    return simplejpeg.encode_jpeg(np.ascontiguousarray(small), quality=80, colorspace="RGB")
+
+
+def _people(engine: Engine) -> list[dict[str, Any]]:
+    gallery = faces.gallery(engine)
+    return [page.person(p, gallery.samples(p.name)) for p in gallery.people()]
+
+
+def _enroll_one(engine: Engine, name: str, file: str, data: bytes, box: list[float] | None) -> dict[str, Any]:
+    """One photo: its faces with their quality, then added / duplicate / no face / too small / blurry, or
+    'choose' when it shows several usable faces and no box says which."""
+    frame = engine.decode(data, full_size=True)
+    recognizer = engine.recognizer
+    deadline = engine.deadline()
+    checks = engine.run_model(lambda: recognizer.detect(frame.pixels), deadline)
+    rows = page.face_checks(checks, frame.scale)
+    usable = [c for c in checks if c.quality == "ok"]
+    outcome = _refusal(checks, usable, box)
+    if outcome is None:
+        box = box if box is not None else list(np.asarray(usable[0].xyxy) / frame.scale)
+        report = engine.run_model(lambda: enroll(recognizer, name, [data], box=box), deadline)
+        outcome = "added" if report.added else "duplicate" if report.skipped else "no face"
+    return page.enrolled(file, outcome, rows, frame.width, frame.height)
+
+
+def _refusal(checks: list[Any], usable: list[Any], box: list[float] | None) -> str | None:
+    if not checks:
+        return "no face"
+    if not usable:
+        return "too small" if any(c.quality == "small" for c in checks) else "blurry"
+    if box is None and len(usable) > 1:
+        return "choose"
+    return None

@@ -1,0 +1,47 @@
+"""A real Chromium (Debian's package) driven by Playwright for Python, for the web page's end-to-end tests.
+
+Playwright's own browser download is not used: `apt-get install -y chromium` provides /usr/bin/chromium, and a
+missing browser fails the tests with that instruction (a skipped test would count as passing)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+INSTALL = ("the web page tests need Debian's Chromium and Playwright for Python: `apt-get update && apt-get install -y "
+           "chromium` and `pip install -e '.[page]'` (Playwright's own browser download is not used)")
+
+
+def launch(playwright: Any) -> Any:
+    if not CHROMIUM.is_file():
+        pytest.fail(f"{CHROMIUM} is missing: {INSTALL}")
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+
+
+def playwright_or_fail() -> Any:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail(f"playwright is not installed: {INSTALL}")
+    return sync_playwright
+
+
+@dataclass
+class Watch:
+    """What one page did: console errors, uncaught exceptions, and every URL it requested."""
+
+    errors: list[str] = field(default_factory=list)
+    urls: list[str] = field(default_factory=list)
+
+    def attach(self, page: Any) -> None:
+        page.on("console", lambda m: self.errors.append(f"console: {m.text}") if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
+        page.on("request", lambda r: self.urls.append(r.url))
+
+    def foreign(self, origin: str) -> list[str]:
+        """Requests that did not go to the server itself (blob: and data: URLs are the page's own pictures)."""
+        return [u for u in self.urls if not u.startswith((origin + "/", "blob:", "data:"))]

@@ -1,0 +1,134 @@
+"""The page's server side in-process (TestClient, real Engine): sections only for routes that exist, the session
+cookie and its CSRF token, key clients unaffected, static files and headers."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+from skimage import data as skdata
+
+from tests.conftest import fixture_image
+from vigil.config import VigilConfig
+from vigil.serve.engine import Engine
+from vigil.serve.http import create_app
+
+KEY, ADMIN = "use-1", "admin-2"
+
+
+@pytest.fixture(scope="module")
+def engine(store, face_models, tmp_path_factory):
+    config = VigilConfig(server={"api_key": KEY, "admin_key": ADMIN},
+                         store={"data_dir": tmp_path_factory.mktemp("data")})
+    engine = Engine(config).setup()
+    yield engine
+    engine.close()
+
+
+def _image() -> dict:
+    return {"image": ("dog.jpg", fixture_image("dog.jpg").read_bytes())}
+
+
+def test_optional_sections_follow_the_routes_that_exist(engine):
+    app = create_app(engine)
+    client = TestClient(app)
+    page = client.get("/")
+    assert page.status_code == 200 and "script-src 'self'" in page.headers["content-security-policy"]
+    assert "presence-result" not in page.text and "crowd-result" not in page.text
+    assert client.get("/v2/ui/features").json()["presence"] is False
+    app.add_api_route("/v2/presence", lambda: {}, methods=["POST"])
+    assert "presence-result" in client.get("/").text and "crowd-result" not in client.get("/").text
+    assert client.get("/v2/ui/features").json()["presence"] is True
+
+
+@pytest.mark.parametrize(("name", "type_"), [("app.js", "text/javascript"), ("app.css", "text/css"),
+                                             ("favicon.svg", "image/svg+xml")])
+def test_static_files(engine, name, type_):
+    reply = TestClient(create_app(engine)).get(f"/ui/{name}")
+    assert reply.status_code == 200 and reply.headers["content-type"].startswith(type_) and reply.content
+
+
+def test_unknown_static_file_is_404(engine):
+    client = TestClient(create_app(engine))
+    assert client.get("/ui/index.html").status_code == 404 and client.get("/ui/web.py").status_code == 404
+
+
+def test_session_cookie_needs_csrf_for_changes_and_keys_are_unaffected(engine):
+    client = TestClient(create_app(engine))
+    assert client.post("/v2/ui/session", json={"key": "wrong"}).status_code == 401
+    assert "vigil_session" not in client.cookies
+    login = client.post("/v2/ui/session", json={"key": KEY})
+    assert login.status_code == 200 and login.json() == {"admin": False}
+    cookie = login.headers.get_list("set-cookie")
+    assert any("vigil_session=" in c and "HttpOnly" in c and "SameSite=strict" in c for c in cookie), cookie
+    assert client.get("/v2/ui/status").status_code == 200  # a read: the cookie alone is enough
+    refused = client.post("/v2/detect", files=_image())
+    assert refused.status_code == 401 and "X-CSRF-Token" in refused.json()["error"]
+    token = client.cookies["vigil_csrf"]
+    assert client.post("/v2/detect", files=_image(), headers={"X-CSRF-Token": token}).status_code == 200
+    assert client.post("/v2/detect", files=_image(), headers={"X-CSRF-Token": "x" + token}).status_code == 401
+    assert client.get("/v2/strangers").status_code == 401  # the api key's session may not see the gallery
+    # a client that sends its key is judged by the key, whatever cookie it carries
+    assert client.post("/v2/detect", files=_image(), headers={"X-API-Key": KEY}).status_code == 200
+    client.delete("/v2/ui/session")
+    assert client.get("/v2/ui/status").status_code == 401
+
+
+def test_admin_session_reaches_the_gallery_routes(engine):
+    client = TestClient(create_app(engine))
+    assert client.post("/v2/ui/session", json={"key": ADMIN}).json() == {"admin": True}
+    assert client.get("/v2/strangers").json() == []
+    assert client.get("/v2/ui/people").json() == []
+    assert client.get("/v2/samples/999/face.jpg").status_code == 404
+    headers = {"X-CSRF-Token": client.cookies["vigil_csrf"]}
+    nobody = client.post("/v2/ui/enroll/x", files=_image(), headers=headers).json()
+    assert nobody["outcome"] == "no face" and nobody["faces"] == []
+    bad_box = client.post("/v2/ui/enroll/x", files=_image(), data={"box": "1,2"}, headers=headers)
+    assert bad_box.status_code == 400 and "box must be" in bad_box.json()["error"]
+
+
+def _jpeg(rgb: np.ndarray) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(rgb).save(out, "JPEG", quality=92)
+    return out.getvalue()
+
+
+def test_samples_and_strangers_edited_through_the_page_routes(engine):
+    client = TestClient(create_app(engine))
+    client.post("/v2/ui/session", json={"key": ADMIN})
+    headers = {"X-CSRF-Token": client.cookies["vigil_csrf"]}
+    messi = fixture_image("messi5.jpg").read_bytes()
+    mirrored = _jpeg(np.asarray(Image.open(io.BytesIO(messi)).convert("RGB"))[:, ::-1].copy())
+    for data in (messi, mirrored):
+        reply = client.post("/v2/ui/enroll/leo", files={"image": ("p.jpg", data)}, headers=headers).json()
+        assert reply["outcome"] == "added" and len(reply["faces"]) == 1
+    first, second = (s["id"] for s in _samples(client, "leo"))
+    face = client.get(f"/v2/samples/{first}/face.jpg")
+    assert face.headers["content-type"] == "image/jpeg" and face.content[:2] == b"\xff\xd8"
+    assert client.post(f"/v2/samples/{first}/reject", headers=headers).json() == {"id": first, "not": "leo"}
+    assert client.delete(f"/v2/samples/{second}", headers=headers).json() == {"id": second, "name": "leo"}
+    assert _samples(client, "leo") == []
+    astronaut = _jpeg(skdata.astronaut())
+    for _ in range(2):  # the same stranger twice: one cluster, two sightings
+        faces = client.post("/v2/ui/faces", files={"image": ("a.jpg", astronaut)}, headers=headers).json()
+        assert [f["state"] for f in faces] == ["unknown"]
+    recent = client.get("/v2/ui/recent").json()
+    assert recent[0]["camera"] == "a.jpg" and recent[0]["faces"][0]["state"] == "unknown"
+    assert client.get(recent[0]["snapshot"]).content[:2] == b"\xff\xd8"
+    [cluster] = client.get("/v2/strangers").json()
+    assert cluster["sightings"] == 2 and cluster["face_ids"]
+    assert client.get(f"/v2/strangers/faces/{cluster['face_ids'][0]}/face.jpg").content[:2] == b"\xff\xd8"
+    merged = client.post(f"/v2/strangers/{cluster['id']}/name", json={"name": "leo"}, headers=headers).json()
+    assert merged["samples"] >= 1 and len(_samples(client, "leo")) == merged["samples"]
+    client.post("/v2/ui/faces", files={"image": ("b.jpg", _jpeg(skdata.chelsea()))}, headers=headers)
+    for c in client.get("/v2/strangers").json():
+        assert client.delete(f"/v2/strangers/{c['id']}", headers=headers).json()["removed"] >= 1
+    assert client.get("/v2/strangers").json() == []
+    assert client.delete("/v2/strangers/12345", headers=headers).status_code == 404
+
+
+def _samples(client, name: str) -> list[dict]:
+    return next(p["samples"] for p in client.get("/v2/ui/people").json() if p["name"] == name)
