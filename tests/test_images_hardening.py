@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import shared_image
+from tests.conftest import fixture_image
 from vigil import images
 from vigil.errors import BadInput
 
@@ -96,7 +96,7 @@ def test_a_fifo_in_a_media_root_is_refused_without_blocking(tmp_path):
 
 @pytest.mark.parametrize("kind", ["not-a-dir", "long-name", "symlink-loop", "truncated-webp"])
 def test_each_odd_path_or_file_is_its_own_bad_input(tmp_path, kind):
-    image = shared_image("dog.jpg")
+    image = fixture_image("dog.jpg")
     if kind == "not-a-dir":
         path = tmp_path / "file.jpg"
         path.write_bytes(image.read_bytes())

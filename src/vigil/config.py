@@ -241,6 +241,27 @@ class MqttConfig(Section):
     keepalive_s: int = Field(30, ge=5, title="Keepalive", description="seconds between pings")
 
 
+class CrowdConfig(Section):
+    density_model: str = Field("", title="Density model",
+                               description="store name of a crowd density model (`vigil train crowd` + `vigil models "
+                                           "add`); empty: the detector count everywhere")
+    level_model: Path | None = Field(None, title="Level classifier",
+                                     description="folder written by `vigil train crowd-level`; unset: every scene "
+                                                 "goes to the density model when one is set")
+    density_side: int = Field(0, ge=0, multiple_of=16, title="Density input side",
+                              description="long side (px) frames are resized to for the density model (0: the side "
+                                          "it was trained at, where people have the sizes it learned)")
+    tiling: Literal["auto", "always", "never"] = Field("auto", title="Tiling",
+                                                      description="detector tiles: auto = when people look small")
+    tile_grid: int = Field(2, ge=1, le=6, title="Tile grid", description="tiles per side (2: four tiles)")
+    tile_overlap: float = Field(0.2, ge=0, lt=0.9, title="Tile overlap", description="fraction shared by neighbours")
+    small_person: float = Field(0.15, gt=0, le=1, title="Small person",
+                                description="auto tiling when the median person box is shorter than this fraction "
+                                            "of the frame height")
+    min_score: float = Field(0.4, ge=0, le=1, title="Person score", description="detector score kept for counting")
+    threads: int = Field(0, ge=0, title="Threads", description="inference threads (0: all cores)")
+
+
 class VigilConfig(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VIGIL_", env_nested_delimiter="__", extra="forbid")
 
@@ -262,6 +283,7 @@ class VigilConfig(BaseSettings):
     watch: WatchConfig = Field(default_factory=WatchConfig, title="Watcher", description="watched NVR folders")
     events: EventsConfig = Field(default_factory=EventsConfig, title="Events", description="the event log")
     mqtt: MqttConfig = Field(default_factory=MqttConfig, title="MQTT", description="publishing events over MQTT")
+    crowd: CrowdConfig = Field(default_factory=CrowdConfig, title="Crowd", description="crowd level, count, heatmap")
     models: dict[str, ModelThresholds] = Field(default_factory=dict, title="Per-model thresholds",
                                                description="[models.\"<name>\"] tables")
 
@@ -327,7 +349,7 @@ def _warn(old: str, new: str) -> None:
 
 _PATH_KEYS = {("media", "roots"), ("store", "home"), ("store", "data_dir"), ("faces", "gallery"),
               ("faces", "classifier"), ("rpc", "mount_point"),
-              ("watch", "dirs"), ("events", "database")}
+              ("watch", "dirs"), ("events", "database"), ("crowd", "level_model")}
 
 
 def load_config(path: str | os.PathLike | None = None) -> VigilConfig:

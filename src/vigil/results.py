@@ -135,3 +135,20 @@ class EventChange:
 
     type: str
     event: Event
+
+
+@dataclass
+class CrowdEstimate:
+    """How many people, how dense, and where. `estimator` names what counted: "detector", "tiled_detector" or
+    "density"; `level` is "dense", "sparse" or "unknown" (no level classifier)."""
+
+    count: float = 0.0
+    level: str = "unknown"
+    estimator: str = "detector"
+    dense_proba: float | None = None  # the level classifier's probability of "dense"
+    people: Detections = field(default_factory=Detections.empty)  # person boxes when a detector counted
+    density: np.ndarray | None = None  # (h, w) map over the frame at any resolution; sums to `count`
+    heatmap_png: bytes | None = None  # the density overlaid on the frame, when asked for
+    width: int = 0
+    height: int = 0
+    error: str | None = None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import shared_image
+from tests.conftest import fixture_image
 from vigil.config import VigilConfig
 from vigil.registry.face_catalog import BLAZEFACE
 from vigil.registry.store import ModelStore
@@ -33,7 +33,7 @@ def broken(store, tmp_path_factory):
 def test_a_broken_face_model_answers_403_without_paths_and_is_not_reloaded_each_call(broken):
     engine, home = broken
     client = TestClient(create_app(engine))
-    image = shared_image("messi5.jpg").read_bytes()
+    image = fixture_image("messi5.jpg").read_bytes()
     first = client.post("/v1/vision/face", files={"image": ("a.jpg", image)})
     assert first.status_code == 403 and "not activated" in first.json()["error"]
     assert str(home) not in first.text and "/models/" not in first.text

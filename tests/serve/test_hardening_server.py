@@ -10,7 +10,7 @@ import pytest
 import requests
 import zerorpc
 
-from tests.conftest import shared_image
+from tests.conftest import fixture_image
 from tests.serve import server as harness
 from tests.serve.server import ADMIN_KEY, API_KEY
 
@@ -33,7 +33,7 @@ def hard(tmp_path_factory, store, face_models):
 
 def _healthy(server) -> None:
     assert requests.get(f"{server.url}/health", timeout=5).status_code == 200
-    with shared_image("messi5.jpg").open("rb") as image:
+    with fixture_image("messi5.jpg").open("rb") as image:
         reply = requests.post(f"{server.url}/v1/vision/face", headers=KEY, files={"image": image}, timeout=8)
     assert reply.status_code == 200 and reply.json()["success"] is True
 
@@ -129,7 +129,7 @@ def test_slow_and_keyless_bodies_hold_no_slot_and_are_cut_off(hard):
 
 
 def test_deepstack_form_key_still_works_and_docs_need_a_key(hard):
-    with shared_image("dog.jpg").open("rb") as image:
+    with fixture_image("dog.jpg").open("rb") as image:
         reply = requests.post(f"{hard.url}/v1/vision/detection", data={"api_key": API_KEY}, files={"image": image},
                               timeout=30)
     assert reply.status_code == 200 and reply.json()["success"] is True

@@ -12,13 +12,13 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 
-from tests.conftest import shared_image
+from tests.conftest import fixture_image
 from tests.serve.server import ADMIN_KEY
 
 pytestmark = pytest.mark.integration
 AUTH = {"X-API-Key": ADMIN_KEY}
 EXAMPLES = int(os.environ.get("VIGIL_SCHEMA_EXAMPLES", "4"))
-FACE = shared_image("messi5.jpg").read_bytes()
+FACE = fixture_image("messi5.jpg").read_bytes()
 
 
 @schemathesis.hook

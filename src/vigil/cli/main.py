@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from vigil.cli.common import ConfigOpt, JsonOpt, config_or_exit, emit_json, err, fail, out
+from vigil.cli.crowd import crowd_app
 from vigil.cli.events import events_app, watch
 from vigil.cli.faces import faces_app
 from vigil.cli.presence import presence_app
@@ -27,6 +28,7 @@ app.command("run")(run_task)
 app.add_typer(presence_app, name="presence")
 app.add_typer(events_app, name="events")
 app.command("watch")(watch)
+app.add_typer(crowd_app, name="crowd")
 @app.callback()
 def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logs on stderr")] = False) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
@@ -225,9 +227,12 @@ def serve(
 
 def _add_training_commands() -> None:
     """Defined in cli/train.py, which imports torch only inside its commands."""
+    from vigil.cli.crowd import train_crowd, train_crowd_level
     from vigil.cli.train import evaluate, export, models_add, train_app
 
     app.add_typer(train_app, name="train")
+    train_app.command("crowd")(train_crowd)
+    train_app.command("crowd-level")(train_crowd_level)
     app.command("export")(export)
     app.command("eval")(evaluate)
     models_app.command("add")(models_add)

