@@ -11,6 +11,7 @@ exceed it waits. EXIF orientation is honoured.
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import stat
@@ -102,6 +103,9 @@ def read_bytes(path: str | os.PathLike, limits: ImageLimits = ImageLimits()) -> 
     except PermissionError:
         raise BadInput(f"{p}: permission denied") from None
     except OSError as exc:  # ENOTDIR, ENAMETOOLONG, ELOOP, ...
+        if exc.errno == errno.ELOOP and p.is_symlink():  # O_NOFOLLOW: a link swapped in after a path check is refused
+            raise BadInput(f"{str(p)[:300]}: is a symbolic link; Vigil opens only regular files (pass the link's "
+                           f"target)") from None
         raise BadInput(f"{str(p)[:300]}: cannot open: {exc.strerror or exc}") from None
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):

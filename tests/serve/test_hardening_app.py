@@ -37,9 +37,9 @@ def test_a_broken_face_model_answers_403_without_paths_and_is_not_reloaded_each_
     first = client.post("/v1/vision/face", files={"image": ("a.jpg", image)})
     assert first.status_code == 403 and "not activated" in first.json()["error"]
     assert str(home) not in first.text and "/models/" not in first.text
-    failed_at = engine._faces_failed[0]
+    failed_at = engine._failed["faces"][0]
     second = client.post("/v1/vision/face", files={"image": ("a.jpg", image)})
-    assert second.status_code == 403 and engine._faces_failed[0] == failed_at  # remembered, not loaded again
+    assert second.status_code == 403 and engine._failed["faces"][0] == failed_at  # remembered, not loaded again
     assert client.get("/health").status_code in (200, 503)
 
 

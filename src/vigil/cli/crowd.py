@@ -10,16 +10,11 @@ import typer
 from rich.progress import track
 from rich.table import Table
 
-from vigil.cli.common import ConfigOpt, JsonOpt, config_or_exit, emit_json, err, out
+from vigil.cli.common import ConfigOpt, JsonOpt, config_or_exit, emit_json, err, fail, out
 from vigil.errors import VigilError
 
 crowd_app = typer.Typer(help="Crowds: how dense, how many, and where.", no_args_is_help=True)
 PROGRESS_FROM = 8  # batches this long get a progress bar on stderr
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    err.print(f"[red]error:[/red] {exc}")
-    return typer.Exit(2)
 
 
 @crowd_app.command("count")
@@ -46,7 +41,7 @@ def count(
             store.pull(name)
         counter = CrowdCounter.load(TaskContext(cfg, store))
     except (VigilError, ValueError) as exc:
-        raise _fail(exc) from None
+        fail(exc)
     if heatmap is not None:
         heatmap.mkdir(parents=True, exist_ok=True)
     limits = decoding.ImageLimits(cfg.limits.max_bytes, cfg.limits.max_pixels, frozenset(cfg.limits.formats))
@@ -101,7 +96,7 @@ def synthesize(
         scenes = source.scenes(log_uniform_counts(count, low, max(low, high), seed), (width, height), seed)
         write_json_dataset(scenes, out_dir)
     except (VigilError, KeyError, ValueError, FileNotFoundError) as exc:
-        raise _fail(exc) from None
+        fail(exc)
     summary = {"out": str(out_dir), "images": len(scenes), "people": int(sum(len(s.points) for s in scenes))}
     emit_json(summary) if as_json else err.print(summary)
 
@@ -128,11 +123,11 @@ def train_crowd(
     try:
         from vigil.train.crowd import CrowdTrainConfig, train_density
     except ImportError as exc:
-        raise _fail(f"training needs the train extra: pip install 'vigil[train]' ({exc})") from None
+        fail(f"training needs the train extra: pip install 'vigil[train]' ({exc})")
     try:
         width, height = (int(v) for v in size.lower().split("x"))
     except ValueError:
-        raise _fail(f"--size {size!r}: expected WxH, e.g. 512x384") from None
+        fail(f"--size {size!r}: expected WxH, e.g. 512x384")
     cfg = CrowdTrainConfig(dataset=str(dataset), val_dataset=str(val) if val else None, arch=arch, name=name,
                            width=width, height=height, epochs=epochs, batch=batch, sigma=sigma, threads=threads,
                            init_weights=init_weights,
@@ -140,7 +135,7 @@ def train_crowd(
     try:
         summary = train_density(cfg, out_dir)
     except (VigilError, ValueError) as exc:
-        raise _fail(exc) from None
+        fail(exc)
     emit_json(summary) if as_json else out.print(summary)
 
 
@@ -153,9 +148,9 @@ def train_crowd_level(
     try:
         from vigil.train.crowd_level import train_level
     except ImportError as exc:
-        raise _fail(f"needs the train extra (torch, imbalanced-learn): pip install 'vigil[train]' ({exc})") from None
+        fail(f"needs the train extra (torch, imbalanced-learn): pip install 'vigil[train]' ({exc})")
     try:
         summary = train_level(dataset, out_dir)
     except (VigilError, ValueError) as exc:
-        raise _fail(exc) from None
+        fail(exc)
     emit_json(summary) if as_json else out.print(summary)

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from vigil.cli.common import ConfigOpt, JsonOpt, config_or_exit, emit_json, err, out
+from vigil.cli.common import ConfigOpt, JsonOpt, config_or_exit, emit_json, fail, out
 from vigil.errors import VigilError
 
 OptionOpt = Annotated[list[str] | None, typer.Option("--option", "-o", help="a task option as key=value (repeatable)")]
@@ -38,9 +38,9 @@ def run(
         options = definition.options(**_pairs(option or []))
         engine.batcher(task)  # load now: a model that cannot load is one error, not one per image
     except ValidationError as exc:
-        _fail(f"{task}: bad option: {_first(exc)}")
+        fail(f"{task}: bad option: {_first(exc)}")
     except VigilError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     entries: list[dict[str, Any]] = []
     try:
         for path in images:
@@ -64,7 +64,7 @@ def _pairs(raw: list[str]) -> dict[str, str]:
     for item in raw:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            _fail(f"--option takes key=value, not {item!r}")
+            fail(f"--option takes key=value, not {item!r}")
         pairs[key.strip()] = value.strip()
     return pairs
 
@@ -72,11 +72,6 @@ def _pairs(raw: list[str]) -> dict[str, str]:
 def _first(exc: ValidationError) -> str:
     error = exc.errors()[0]
     return f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}"
-
-
-def _fail(message: str) -> None:
-    err.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(2)
 
 
 def _print(entries: list[dict[str, Any]]) -> None:

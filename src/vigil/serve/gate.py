@@ -14,8 +14,10 @@ import time
 from typing import Any
 from urllib.parse import parse_qs
 
+from starlette.requests import Request
+
 from vigil.config import ServerConfig
-from vigil.errors import SlowBody
+from vigil.errors import SlowBody, Unauthorized
 from vigil.serve import auth
 from vigil.serve.mapping import error_body
 from vigil.serve.middleware import Scope, send_json
@@ -23,6 +25,9 @@ from vigil.serve.middleware import Scope, send_json
 FORM_KEY_WINDOW = 64 * 1024  # bytes of a keyless form read while looking for its api_key field
 ALWAYS_OPEN = ("/health", "/ready")
 DOCS = ("/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/metrics")
+# the web page's shell, its static files, and the two routes it uses to ask for a key: the page itself asks for one
+PAGE = ("/", "/favicon.ico", "/v2/ui/features", "/v2/ui/session")
+PAGE_STATIC = "/ui/"
 _BOUNDARY = re.compile(rb'boundary="?([^";,]+)"?', re.IGNORECASE)
 _NAME = re.compile(rb'\bname="([^"]*)"', re.IGNORECASE)
 
@@ -63,10 +68,14 @@ class KeyGate:
         self.open = ALWAYS_OPEN if server.keyed_docs else ALWAYS_OPEN + DOCS
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or not self.server.api_key or scope["path"] in self.open:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not self.server.api_key or path in self.open or _page(path):
             return await self.app(scope, receive, send)
         headers = dict(scope.get("headers", []))
-        keys = _header_keys(headers)
+        try:
+            keys = _header_keys(headers) or _session_keys(scope)
+        except Unauthorized as exc:  # a change through the page's cookie without its CSRF token
+            return await send_json(send, 401, error_body(path, str(exc), "Unauthorized", 401))
         buffered: list[dict] = []
         if not keys:
             content_type = headers.get(b"content-type", b"")
@@ -80,6 +89,17 @@ class KeyGate:
                                                        "form field before any file)"
             return await send_json(send, 401, error_body(scope["path"], message, "Unauthorized", 401))
         await self.app(scope, _replay(buffered, receive), send)
+
+
+def _page(path: str) -> bool:
+    return path in PAGE or path.startswith(PAGE_STATIC)
+
+
+def _session_keys(scope: Scope) -> list[str]:
+    """The key behind the web page's session cookie (serve/sessions.py), read from the headers alone."""
+    app = scope.get("app")
+    sessions = getattr(getattr(app, "state", None), "sessions", None)
+    return sessions.keys(Request(scope)) if sessions is not None else []
 
 
 def _header_keys(headers: dict[bytes, bytes]) -> list[str]:

@@ -8,6 +8,8 @@ model as form fields, answered with the task's encoder; the rest (paths, labelli
 from __future__ import annotations
 
 import inspect
+import types
+import typing
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, File, Form, UploadFile
@@ -83,12 +85,21 @@ def task_route(router: APIRouter, engine: Engine, task: TaskDef, user: Any) -> N
     for key, field in task.options.model_fields.items():
         default = inspect.Parameter.empty if field.is_required() else field.default
         params.append(inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[
-            (field.annotation, *field.metadata, Form(description=field.description))]))
+            (_not_null(field.annotation), *field.metadata, Form(description=field.description))]))
     run.__signature__ = inspect.Signature(params, return_annotation=dict[str, Any])  # type: ignore[attr-defined]
     route = task.path.removeprefix("/v2")
     router.add_api_route(route, run, methods=["POST"], dependencies=[user], tags=list(task.tags or (task.name,)),
                          summary=task.summary, name=f"task_{task.name}", operation_id=f"task_{task.name}")
     engine.metrics.route_tasks[task.path] = task.name
+
+
+def _not_null(annotation: Any) -> Any:
+    """`X | None` declared as plain X: a form field cannot carry null, so an optional one is simply left out (declaring
+    it nullable would tell generated clients to send "null", which no number parser takes)."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if (isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union) and len(args) == 1:
+        return args[0]
+    return annotation
 
 
 def _path_routes(router: APIRouter, engine: Engine, user: Any) -> None:
