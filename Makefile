@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-EXTRAS ?= dev,faces,train,edge
+EXTRAS ?= dev,faces,train,edge,scale
 
 .PHONY: install models run test lint bench clean
 

@@ -133,7 +133,8 @@ class FacesConfig(Section):
                                     description="strangers closer than this join one provisional person")
     record_strangers: bool = Field(True, title="Record strangers",
                                    description="file faces that match nobody into provisional clusters to name later")
-    gallery: Path | None = Field(None, title="Gallery", description="SQLite file (default <data_dir>/gallery.sqlite3)")
+    gallery: Path | str | None = Field(None, title="Gallery", description="SQLite file (default <data_dir>/"
+                                       "gallery.sqlite3), or a postgresql:// URL shared by many servers (scale extra)")
     classifier: Path | None = Field(None, title="Classifier",
                                     description="trained classifier folder (default <data_dir>/face_classifier)")
     threads: int = Field(0, ge=0, title="Threads", description="inference threads (0: all cores)")
@@ -169,8 +170,12 @@ class VigilConfig(BaseSettings):
     def thresholds(self, model: str) -> ModelThresholds:
         return self.models.get(model, ModelThresholds())
 
-    def gallery_path(self) -> Path:
-        return self.faces.gallery or self.store.data_dir / "gallery.sqlite3"
+    def gallery_path(self) -> Path | str:
+        """A path, or a postgresql:// URL kept as written."""
+        found = self.faces.gallery
+        if isinstance(found, str) and not found.startswith(("postgresql://", "postgres://")):
+            found = Path(found)
+        return found or self.store.data_dir / "gallery.sqlite3"
 
     def classifier_path(self) -> Path:
         return self.faces.classifier or self.store.data_dir / "face_classifier"
@@ -204,7 +209,8 @@ def _anchor_paths(values: dict[str, Any], base: Path) -> None:
         if not isinstance(table, dict) or key not in table:
             continue
         raw = table[key]
-        anchor = lambda p: str(base / Path(p).expanduser()) if p and not Path(p).expanduser().is_absolute() else p  # noqa: E731
+        anchor = lambda p: (str(base / Path(p).expanduser())  # noqa: E731
+                            if p and "://" not in p and not Path(p).expanduser().is_absolute() else p)
         table[key] = [anchor(p) for p in raw] if isinstance(raw, list) else anchor(raw)
 
 

@@ -24,10 +24,10 @@ def _fail(exc: Exception, code: int = 2):
 
 
 def _gallery(cfg: VigilConfig):
-    from vigil.faces.gallery.gallery import Gallery
+    from vigil.faces.gallery.location import open_gallery
 
     try:
-        return Gallery(cfg.gallery_path())
+        return open_gallery(cfg.gallery_path())
     except VigilError as exc:
         _fail(exc)
 

@@ -20,6 +20,7 @@ from vigil.config import FacesConfig, VigilConfig
 from vigil.errors import NotFound
 from vigil.faces.classifier import FaceClassifier
 from vigil.faces.gallery.gallery import Gallery
+from vigil.faces.gallery.location import open_gallery
 from vigil.faces.matcher import UNCERTAIN, UNKNOWN, Match, match
 from vigil.images import DecodedImage
 from vigil.ops.focus import laplacian_variance
@@ -84,7 +85,7 @@ class FaceRecognizer:
         embedder = FaceEmbedder.load(store, cfg.embedder, threads)
         classifier = FaceClassifier.load(config.classifier_path()) if cfg.mode == "classifier" else None
         if gallery is None:
-            gallery = Gallery(config.gallery_path())
+            gallery = open_gallery(config.gallery_path())
         fallback = None
         if cfg.fallback and cfg.fallback != cfg.detector:
             fallback = load_face_detector(store, cfg.fallback, threads, cfg.upsample)

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from vigil.errors import BadInput, ModelIntegrityError, NotFound
-from vigil.faces.gallery.schema import SCHEMA, SCHEMA_VERSION
+from vigil.faces.gallery.schema import migrate
 from vigil.faces.gallery.strangers import StrangerStore
 
 EMBED_DIM = 128
@@ -65,9 +65,12 @@ def _blob(vector: np.ndarray) -> bytes:
     return v.tobytes()
 
 
-def _vectors(blobs: list[bytes]) -> np.ndarray:
+def _vectors(blobs: list[bytes] | list[list[float]]) -> np.ndarray:
+    """Stored embeddings (SQLite bytes, or PostgreSQL real[] lists) as one (n, 128) float32 array."""
     if not blobs:
         return np.zeros((0, EMBED_DIM), np.float32)
+    if not isinstance(blobs[0], bytes | bytearray | memoryview):
+        return np.asarray(blobs, np.float32).reshape(-1, EMBED_DIM)
     return np.frombuffer(b"".join(blobs), np.float32).reshape(-1, EMBED_DIM).copy()
 
 
@@ -107,18 +110,12 @@ class Gallery(StrangerStore):
                     raise sqlite3.DatabaseError("an SQLite file, but not a Vigil gallery")
             conn.execute("PRAGMA journal_mode=WAL")
             with self._write() as c:
-                for statement in SCHEMA.split(";"):
-                    if statement.strip():
-                        c.execute(statement)
-                c.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+                migrate(c.execute, "sqlite", str(self.path))
         except sqlite3.DatabaseError as exc:
             self.close()
             raise ModelIntegrityError(
                 f"{self.path}: the face gallery is unreadable ({exc}). It was left untouched: restore it from a "
                 "backup, or move it away to start an empty gallery.") from None
-        version = self._conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0]
-        if int(version) > SCHEMA_VERSION:
-            raise ModelIntegrityError(f"{self.path}: gallery schema {version} is newer than this Vigil's")
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -174,7 +171,8 @@ class Gallery(StrangerStore):
             c.execute("UPDATE people SET name = ? WHERE id = ?", (new, pid))
 
     def _ensure_person(self, c: sqlite3.Connection, name: str) -> int:
-        c.execute("INSERT OR IGNORE INTO people(name, created) VALUES (?, ?)", (_valid_name(name), time.time()))
+        c.execute("INSERT INTO people(name, created) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                  (_valid_name(name), time.time()))
         return int(c.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()[0])
 
     # --- samples ---------------------------------------------------------------------------------------
@@ -194,7 +192,7 @@ class Gallery(StrangerStore):
                 c.executemany(
                     "INSERT INTO samples(person_id, embedding, file_hash, source, thumbnail, created) "
                     "VALUES (?, ?, ?, ?, ?, ?)",
-                    [(pid, _blob(s.embedding), file_hash, s.source or source, s.thumbnail, now) for s in samples])
+                    [(pid, self._vec(s.embedding), file_hash, s.source or source, s.thumbnail, now) for s in samples])
             c.execute("INSERT INTO files(name, file_hash, source, faces, created) VALUES (?, ?, ?, ?, ?)",
                       (name, file_hash, source, len(samples), now))
         return len(samples)
@@ -210,7 +208,7 @@ class Gallery(StrangerStore):
     def _insert_samples(self, c: sqlite3.Connection, pid: int, samples: list[Sample]) -> None:
         c.executemany("INSERT INTO samples(person_id, embedding, file_hash, source, thumbnail, created) "
                       "VALUES (?, ?, NULL, ?, ?, ?)",
-                      [(pid, _blob(s.embedding), s.source, s.thumbnail, time.time()) for s in samples])
+                      [(pid, self._vec(s.embedding), s.source, s.thumbnail, time.time()) for s in samples])
 
     def samples(self, name: str) -> list[tuple[int, str, float]]:
         """(sample id, source, time) of one person's samples."""
@@ -230,7 +228,7 @@ class Gallery(StrangerStore):
         with self._write() as c:
             pid = self.person_id(name)
             c.execute("INSERT INTO feedback(person_id, embedding, note, created) VALUES (?, ?, ?, ?)",
-                      (pid, _blob(embedding), note, time.time()))
+                      (pid, self._vec(embedding), note, time.time()))
 
     def reject_sample(self, sample_id: int, note: str = "") -> str:
         """A gallery sample that is not its person: move it to that person's negatives. Returns the name."""
@@ -252,13 +250,20 @@ class Gallery(StrangerStore):
         cached = getattr(self._local, "matrix", None)
         if cached is not None and cached[0] == stamp:
             return cached[1]
+        matrix = self._read_matrix()
+        self._local.matrix = (stamp, matrix)
+        return matrix
+
+    def _read_matrix(self) -> GalleryMatrix:
         rows = self._conn.execute("SELECT person_id, embedding FROM samples ORDER BY id").fetchall()
         negs = self._conn.execute("SELECT person_id, embedding FROM feedback ORDER BY id").fetchall()
         names = dict(self._conn.execute("SELECT id, name FROM people").fetchall())
-        matrix = GalleryMatrix(_vectors([r[1] for r in rows]), np.array([r[0] for r in rows], np.int64), names,
-                               _vectors([r[1] for r in negs]), np.array([r[0] for r in negs], np.int64))
-        self._local.matrix = (stamp, matrix)
-        return matrix
+        return GalleryMatrix(_vectors([r[1] for r in rows]), np.array([r[0] for r in rows], np.int64), names,
+                             _vectors([r[1] for r in negs]), np.array([r[0] for r in negs], np.int64))
+
+    def _vec(self, vector: np.ndarray) -> bytes | list[float]:
+        """An embedding as this database stores it (SQLite: 512 bytes)."""
+        return _blob(vector)
 
 
 def _valid_name(name: str) -> str:
