@@ -218,7 +218,15 @@ def _add_training_commands() -> None:
     models_app.command("add")(models_add)
 
 
+def _add_batch_command() -> None:
+    """Defined in cli/batch.py; Ray is imported only inside the command, with --ray."""
+    from vigil.cli.batch import batch
+
+    app.command("batch")(batch)
+
+
 _add_training_commands()
+_add_batch_command()
 
 
 def main() -> None:

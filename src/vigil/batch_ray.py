@@ -1,0 +1,59 @@
+"""`vigil batch --ray`: the same BatchWorker on Ray Data (the `scale` extra).
+
+`from_items` of paths (never pixels: each actor decodes with Vigil's own decoder, so results match `vigil
+detect` to the pixel and frames are never padded to one shape) → `map_batches` over an actor pool, one
+Vigil pipeline per CPU with its models loaded once per actor. `--ray auto` joins a running cluster and
+otherwise starts a local one; an address joins that cluster; a Ray already initialised in this process
+(tests) is used as it is.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import ray
+
+from vigil.batch import CHUNK, BatchWorker, Item
+
+
+class RayBatchWorker:
+    """A Ray Data actor: one BatchWorker, fed batches of {path, frame, time} columns."""
+
+    def __init__(self, settings: dict[str, Any], tasks: Sequence[str]) -> None:
+        self.worker = BatchWorker(settings, tasks, actor=ray.get_runtime_context().get_actor_id() or "")
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[str]]:
+        items = [Item(str(p), int(f), float(t)) for p, f, t in zip(batch["path"], batch["frame"], batch["time"],
+                                                                     strict=True)]
+        return {"entry": [json.dumps(e) for e in self.worker.run(items)]}
+
+
+def connect(address: str) -> int:
+    """Join (or start) a cluster; returns the CPUs it offers."""
+    if not ray.is_initialized():
+        if address == "auto":
+            try:
+                ray.init(address="auto", log_to_driver=False)
+            except ConnectionError:
+                ray.init(include_dashboard=False, log_to_driver=False)
+        else:
+            ray.init(address=address, log_to_driver=False)
+    return max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+
+def run_on_ray(items: Sequence[Item], settings: dict[str, Any], tasks: Sequence[str],
+               address: str) -> Iterator[list[dict[str, Any]]]:
+    cpus = connect(address)
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False  # ours is on stderr already
+    context.execution_options.preserve_order = False
+    rows = [{"path": i.path, "frame": i.frame, "time": i.time} for i in items]
+    actors = max(1, min(cpus, -(-len(rows) // CHUNK)))
+    dataset = ray.data.from_items(rows, override_num_blocks=max(1, -(-len(rows) // CHUNK))).map_batches(
+        RayBatchWorker, fn_constructor_kwargs={"settings": settings, "tasks": list(tasks)},
+        batch_size=CHUNK, compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=1, batch_format="numpy")
+    for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+        yield [json.loads(e) for e in batch["entry"]]
