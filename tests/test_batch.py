@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import cv2
-import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import shared_image
@@ -23,15 +22,6 @@ from vigil.cli.main import app
 
 VIGIL = [sys.executable, "-m", "vigil.cli"]
 NAMES = ["dog.jpg", "person.jpg", "vtest_000.jpg", "vtest_060.jpg", "horses.jpg", "messi5.jpg"]
-
-
-@pytest.fixture(scope="session")
-def local_ray():
-    ray = pytest.importorskip("ray")  # the scale extra is in the Makefile's default extras
-    if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    ray.shutdown()
 
 
 def batch(*args: str) -> dict:

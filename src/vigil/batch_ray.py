@@ -3,8 +3,7 @@
 `from_items` of paths (never pixels: each actor decodes with Vigil's own decoder, so results match `vigil
 detect` to the pixel and frames are never padded to one shape) → `map_batches` over an actor pool, one
 Vigil pipeline per CPU with its models loaded once per actor. `--ray auto` joins a running cluster and
-otherwise starts a local one; an address joins that cluster; a Ray already initialised in this process
-(tests) is used as it is.
+otherwise starts a local one; an address joins that cluster (vigil.ray_cluster).
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ import numpy as np
 import ray
 
 from vigil.batch import CHUNK, BatchWorker, Item
+from vigil.ray_cluster import connect
 
 
 class RayBatchWorker:
@@ -29,19 +29,6 @@ class RayBatchWorker:
         items = [Item(str(p), int(f), float(t)) for p, f, t in zip(batch["path"], batch["frame"], batch["time"],
                                                                      strict=True)]
         return {"entry": [json.dumps(e) for e in self.worker.run(items)]}
-
-
-def connect(address: str) -> int:
-    """Join (or start) a cluster; returns the CPUs it offers."""
-    if not ray.is_initialized():
-        if address == "auto":
-            try:
-                ray.init(address="auto", log_to_driver=False)
-            except ConnectionError:
-                ray.init(include_dashboard=False, log_to_driver=False)
-        else:
-            ray.init(address=address, log_to_driver=False)
-    return max(1, int(ray.cluster_resources().get("CPU", 1)))
 
 
 def run_on_ray(items: Sequence[Item], settings: dict[str, Any], tasks: Sequence[str],

@@ -146,6 +146,22 @@ class FacesConfig(Section):
         return self
 
 
+class RayConfig(Section):
+    """`vigil serve --ray`: one Ray Serve deployment per task (the scale extra)."""
+
+    address: str = Field("auto", title="Ray address",
+                         description="cluster to join ('auto': a running one, else start a local one)")
+    min_replicas: int = Field(1, ge=0, title="Minimum replicas", description="replicas per task deployment, at least")
+    max_replicas: int = Field(2, ge=1, title="Maximum replicas", description="replicas per task deployment, at most")
+    target_ongoing_requests: float = Field(4.0, gt=0, title="Target ongoing requests",
+                                           description="requests per replica the autoscaler aims at")
+    replica_cpus: float = Field(1.0, gt=0, title="CPUs per replica", description="CPUs Ray reserves per task replica")
+    max_batch_size: int = Field(4, ge=1, le=64, title="Max batch",
+                                description="most requests one detector run takes together (Serve's batching)")
+    batch_wait_s: float = Field(0.005, ge=0, title="Batch wait",
+                                description="seconds a detector replica waits to fill a batch")
+
+
 class VigilConfig(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VIGIL_", env_nested_delimiter="__", extra="forbid")
 
@@ -159,6 +175,7 @@ class VigilConfig(BaseSettings):
                                  description="known person vs stranger on whole-body crops (seed 000)")
 
     faces: FacesConfig = Field(default_factory=FacesConfig, title="Faces", description="face detection and recognition")
+    ray: RayConfig = Field(default_factory=RayConfig, title="Ray", description="serving on a Ray cluster")
     models: dict[str, ModelThresholds] = Field(default_factory=dict, title="Per-model thresholds",
                                                description="[models.\"<name>\"] tables")
 
