@@ -63,7 +63,9 @@ def main() -> None:
             import ray
 
             ray.init(num_cpus=cores, include_dashboard=False, log_to_driver=False)
-            rows.append(["Ray Data", cores, *measure(folder, Path(tmp) / "ray.jsonl", ray="auto")])
+            from vigil.batch_ray import ray_runner
+
+            rows.append(["Ray Data", cores, *measure(folder, Path(tmp) / "ray.jsonl", remote=ray_runner("auto"))])
             ray.shutdown()
     base = rows[0][3]
     print(f"{args.images} images, {cores} cores")

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 DEFAULT_PATH = ["vigil.cli.main", "vigil.serve.http", "vigil.serve.engine", "vigil.faces.recognizer",
-                "vigil.faces.gallery.location", "vigil.pipeline"]
+                "vigil.faces.gallery.location", "vigil.pipeline", "vigil.batch", "vigil.cli.batch"]
 
 
 def test_default_import_path_has_no_ray_or_database_driver():

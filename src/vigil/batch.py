@@ -3,7 +3,7 @@
 Each image gives the entry `vigil detect --json` gives for it (the seed format; video frames add `frame` and
 `time`), plus `worker` (the pid, and the Ray actor when one ran it). Three ways to run the same BatchWorker:
 a plain loop (one worker), a pool of processes (one pipeline per core; spawned, because loaded models are not
-fork-safe), or Ray Data (batch_ray.py, the `scale` extra; imported only then).
+fork-safe), or Ray Data (batch_ray.py, the `scale` extra, handed in by the caller: this module never imports Ray).
 
 The output file is the journal: entries are appended, flushed, as they finish, so an interrupted run restarts
 where it stopped and never does an image twice (a line cut by the interruption is dropped and redone). When
@@ -219,12 +219,15 @@ class BatchReport:
 
 
 Progress = Callable[[int], None]
+# a runner elsewhere (batch_ray.ray_runner): (items, settings, tasks) -> chunks of entries as they finish
+Runner = Callable[[Sequence[Item], dict[str, Any], Sequence[str]], Iterator[list[dict[str, Any]]]]
 
 
 def run_batch(sources: Sequence[str | Path], out: Path, config: VigilConfig, tasks: Sequence[str] = ("detect",),
-              fps: float = 1.0, workers: int = 0, ray: str | None = None,
+              fps: float = 1.0, workers: int = 0, remote: tuple[str, Runner] | None = None,
               progress: Callable[[int, int], Progress] | None = None) -> BatchReport:
-    """Process every image not already in `out`; `progress(total, done)` returns a per-entry callback."""
+    """Process every image not already in `out`, in-process or on `remote` (name, runner); `progress(total,
+    done)` returns a per-entry callback."""
     unknown = set(tasks) - set(TASKS)
     if unknown or "detect" not in tasks:
         raise BadInput(f"--tasks: detect plus any of {', '.join(TASKS[1:])}; unknown: {', '.join(sorted(unknown))}")
@@ -233,13 +236,11 @@ def run_batch(sources: Sequence[str | Path], out: Path, config: VigilConfig, tas
     todo = [i for i in items if i.key not in journal.entries]
     advance = progress(len(items), len(items) - len(todo)) if progress else (lambda n: None)
     settings, runner = config.model_dump(mode="json"), "loop"
-    if ray is not None or workers != 1:  # many pipelines side by side: one inference thread each
+    if remote is not None or workers != 1:  # many pipelines side by side: one inference thread each
         settings["detect"]["threads"] = settings["detect"]["threads"] or 1
         settings["faces"]["threads"] = settings["faces"]["threads"] or 1
-    if todo and ray is not None:
-        from vigil.batch_ray import run_on_ray
-
-        runner, results = "ray", run_on_ray(todo, settings, tasks, ray)
+    if todo and remote is not None:
+        runner, results = remote[0], remote[1](todo, settings, tasks)
     elif todo:
         workers = workers or os.cpu_count() or 1
         runner = "loop" if workers == 1 else f"pool of {workers}"

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import ray
 
-from vigil.batch import CHUNK, BatchWorker, Item
+from vigil.batch import CHUNK, BatchWorker, Item, Runner
 from vigil.ray_cluster import connect
 
 
@@ -29,6 +29,11 @@ class RayBatchWorker:
         items = [Item(str(p), int(f), float(t)) for p, f, t in zip(batch["path"], batch["frame"], batch["time"],
                                                                      strict=True)]
         return {"entry": [json.dumps(e) for e in self.worker.run(items)]}
+
+
+def ray_runner(address: str) -> tuple[str, Runner]:
+    """For run_batch(remote=...): the cluster at `address`."""
+    return "ray", lambda items, settings, tasks: run_on_ray(items, settings, tasks, address)
 
 
 def run_on_ray(items: Sequence[Item], settings: dict[str, Any], tasks: Sequence[str],

@@ -30,6 +30,11 @@ def batch(
     from vigil.batch import run_batch
 
     cfg = config_or_exit(config)
+    remote = None
+    if ray is not None:
+        from vigil.batch_ray import ray_runner  # the scale extra
+
+        remote = ray_runner(ray)
     wanted = [t.strip() for t in tasks.split(",") if t.strip()]
     columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err, transient=False) as bar:
@@ -38,7 +43,7 @@ def batch(
             return lambda n: bar.advance(task, n)
 
         try:
-            report = run_batch(sources, output, cfg, wanted, fps, workers, ray, progress)
+            report = run_batch(sources, output, cfg, wanted, fps, workers, remote, progress)
         except VigilError as exc:
             err.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(2) from None
