@@ -70,7 +70,11 @@ def test_an_interrupted_run_resumes_on_ray_without_repeats(tmp_path, store, loca
     assert batch(str(tmp_path / "events"), "--out", str(out), "--ray", "auto")["processed"] == 0
 
 
-def test_video_sampled_at_fps_into_parquet(tmp_path, store):
+def test_video_sampled_at_fps_into_parquet_with_faces(tmp_path, store):
+    from vigil.config import VigilConfig
+
+    for name in (VigilConfig().faces.detector, VigilConfig().faces.embedder):
+        store.pull(name)  # a no-op after `make models`
     video = tmp_path / "clip.avi"
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (768, 576))
     for name in ("vtest_000.jpg", "vtest_060.jpg", "vtest_120.jpg"):
@@ -81,8 +85,10 @@ def test_video_sampled_at_fps_into_parquet(tmp_path, store):
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"not a picture")
     out = tmp_path / "r.parquet"
-    report = batch(str(video), str(broken), "--out", str(out), "--fps", "1", "--workers", "1")
-    assert (report["images"], report["errors"]) == (4, 1)  # one bad item fails only itself
+    messi = shared_image("messi5.jpg")
+    report = batch(str(video), str(broken), str(messi), "--out", str(out), "--fps", "1", "--workers", "1",
+                   "--tasks", "detect,faces")
+    assert (report["images"], report["errors"]) == (5, 1)  # one bad item fails only itself
     import pyarrow.parquet as pq
 
     rows = pq.read_table(out).to_pylist()
@@ -90,4 +96,6 @@ def test_video_sampled_at_fps_into_parquet(tmp_path, store):
     assert [(e["frame"], e["time"]) for e in entries[:3]] == [(0, 0.0), (10, 1.0), (20, 2.0)]
     assert all(any(label["name"] == "person" for label in e["labels"]) for e in entries[:3])
     assert entries[3]["image"] == str(broken) and "not a recognised image" in entries[3]["error"]
+    people = [label for label in entries[4]["labels"] if label["name"] == "person"]
+    assert people and all("face" in label and "faceProba" in label for label in people)  # detect_faces' fields
     assert not (tmp_path / "r.parquet.jsonl").exists()  # the journal is gone once the Parquet file is whole

@@ -101,7 +101,7 @@ class BatchWorker:
             result, frame = self.pipeline.detect(Path(item.path))
         else:
             result, frame = self._video_frame(item)
-        if self.faces and frame is not None and result.error is None:
+        if self.faces and result.error is None:
             result = self._faces(item, result, frame)
         entry = to_seed(result)
         if item.frame >= 0:
@@ -116,12 +116,12 @@ class BatchWorker:
             return ImageResult(image=item.path, error=str(exc)), None
         return ImageResult(item.path, self.pipeline.detect_frame(frame), frame.width, frame.height), frame
 
-    def _faces(self, item: Item, result: ImageResult, frame: DecodedImage) -> ImageResult:
+    def _faces(self, item: Item, result: ImageResult, frame: DecodedImage | None) -> ImageResult:
         """Seed detect_faces on this image: person labels gain face/faceProba, from the full-size frame."""
         names = result.detections.data.get("class_name")
         if names is None or "person" not in set(names.tolist()):
             return result
-        if item.frame < 0:
+        if frame is None:  # an image file: detection ran on a reduced decode, faces want every pixel
             frame = self.pipeline.decode(Path(item.path), full_size=True)
         labelled = self.pipeline.faces.label_persons(frame, result.detections, item.key)
         return ImageResult(result.image, labelled, result.width, result.height)
