@@ -173,3 +173,19 @@ def test_embeddings_are_real_arrays(gallery, url):
     gallery.add_file("alice", "h1", [Sample(np.arange(128, dtype=np.float32) / 128)])
     stored = query(url, "SELECT embedding FROM samples")[0]
     assert stored == pytest.approx(list(np.arange(128) / 128))
+
+
+def test_the_listener_reconnects_after_losing_its_connection(url, gallery):
+    assert gallery.listening.wait(10)
+    lost = gallery.listener_pid
+    query(url, f"SELECT pg_terminate_backend({lost})")  # what a database restart or a dropped link does
+    deadline = time.monotonic() + 20
+    while gallery.listener_pid == lost and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert gallery.listening.wait(10) and gallery.listener_pid != lost
+    before = gallery.notifications
+    _, err = writer(url, "alice", 1).communicate(timeout=60)
+    while gallery.notifications == before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert gallery.notifications > before, err
+    assert len(gallery.matrix().embeddings) == 2

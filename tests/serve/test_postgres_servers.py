@@ -23,7 +23,8 @@ def recognise(server: harness.Server, image: bytes) -> list[str]:
     return [p["userid"] for p in reply.json()["predictions"]]
 
 
-def test_enrol_on_one_server_and_recognise_on_another_within_a_second(tmp_path, store, face_models, url, photos):
+def test_enrol_on_one_server_and_recognise_on_another_within_a_second(
+        tmp_path, store, face_models, url, photos):  # noqa: F811 - fixtures imported above
     extra = f'[faces]\ngallery = "{url}"\n'
     first = harness.start(tmp_path / "a", extra=extra)
     second = harness.start(tmp_path / "b", extra=extra)

@@ -105,6 +105,7 @@ class PostgresGallery(Gallery):
         self._version_lock = threading.Lock()
         self._stop = threading.Event()
         self.listening = threading.Event()  # set once LISTEN is in place (tests wait for it)
+        self.listener_pid = 0  # the listening connection's server process
         self._listener: threading.Thread | None = None
         if listen:
             self._listener = threading.Thread(target=self._listen, name="vigil-gallery-listen", daemon=True)
@@ -178,8 +179,9 @@ class PostgresGallery(Gallery):
         delay = 0.5
         while not self._stop.is_set():
             try:
-                with psycopg.connect(self.url, autocommit=True) as conn:
+                with psycopg.connect(self.url, autocommit=True, application_name="vigil-gallery-listener") as conn:
                     conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    self.listener_pid = conn.info.backend_pid
                     self.listening.set()
                     self._bump()  # anything may have changed while we were not listening
                     delay = 0.5
