@@ -187,7 +187,9 @@ class Journal:
 
     def finish(self, items: Sequence[Item]) -> None:
         """Everything done: the output in input order (and in Parquet when asked)."""
-        ordered = [self.entries[i.key] for i in items if i.key in self.entries]
+        wanted = [i.key for i in items if i.key in self.entries]
+        others = set(self.entries) - set(wanted)  # from earlier runs over other sources: kept, after these
+        ordered = [self.entries[k] for k in wanted] + [e for k, e in self.entries.items() if k in others]
         if self.out == self.path:
             self._write(self.path, ordered)
             return

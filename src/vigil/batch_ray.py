@@ -16,7 +16,7 @@ import numpy as np
 import ray
 
 from vigil.batch import CHUNK, BatchWorker, Item, Runner
-from vigil.ray_cluster import connect
+from vigil.ray_cluster import connect, portable
 
 
 class RayBatchWorker:
@@ -45,7 +45,7 @@ def run_on_ray(items: Sequence[Item], settings: dict[str, Any], tasks: Sequence[
     rows = [{"path": i.path, "frame": i.frame, "time": i.time} for i in items]
     actors = max(1, min(cpus, -(-len(rows) // CHUNK)))
     dataset = ray.data.from_items(rows, override_num_blocks=max(1, -(-len(rows) // CHUNK))).map_batches(
-        RayBatchWorker, fn_constructor_kwargs={"settings": settings, "tasks": list(tasks)},
+        RayBatchWorker, fn_constructor_kwargs={"settings": portable(settings), "tasks": list(tasks)},
         batch_size=CHUNK, compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=1, batch_format="numpy")
     for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
         yield [json.loads(e) for e in batch["entry"]]

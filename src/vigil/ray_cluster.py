@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import ray
 
 
@@ -17,3 +20,18 @@ def connect(address: str) -> int:
         else:
             ray.init(address=address, log_to_driver=False)
     return max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+
+def portable(settings: dict[str, Any]) -> dict[str, Any]:
+    """Dumped VigilConfig settings for processes with another working folder (Ray workers): absolute paths."""
+    settings = {section: dict(values) if isinstance(values, dict) else values for section, values in settings.items()}
+    absolute = lambda p: str(Path(p).expanduser().resolve())  # noqa: E731
+    for key in ("home", "data_dir"):
+        settings["store"][key] = absolute(settings["store"][key])
+    gallery = settings["faces"].get("gallery")
+    if gallery and "://" not in str(gallery):
+        settings["faces"]["gallery"] = absolute(gallery)
+    if settings["faces"].get("classifier"):
+        settings["faces"]["classifier"] = absolute(settings["faces"]["classifier"])
+    settings["media"]["roots"] = [absolute(p) for p in settings["media"]["roots"]]
+    return settings

@@ -16,7 +16,6 @@ import logging
 import signal
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 from ray import serve
@@ -26,7 +25,7 @@ from vigil.config import VigilConfig
 from vigil.errors import NotActivated, TimedOut, VigilError
 from vigil.images import DecodedImage
 from vigil.pipeline import DetectRequest, Pipeline
-from vigil.ray_cluster import connect
+from vigil.ray_cluster import connect, portable
 from vigil.results import Detections
 from vigil.serve.engine import Engine
 from vigil.serve.http import create_app
@@ -156,13 +155,8 @@ def application(config: VigilConfig) -> Any:
 
 
 def _portable(config: VigilConfig) -> dict[str, Any]:
-    """Settings for replicas in other processes (other working folders): absolute paths, one thread per CPU."""
-    settings = config.model_dump(mode="json")
-    for section, key in (("store", "home"), ("store", "data_dir")):
-        settings[section][key] = str(Path(settings[section][key]).expanduser().resolve())
-    location = config.gallery_path()
-    settings["faces"]["gallery"] = location if isinstance(location, str) else str(Path(location).resolve())
-    settings["media"]["roots"] = [str(Path(p).resolve()) for p in settings["media"]["roots"]]
+    """Settings for replicas in other processes: absolute paths, one inference thread per reserved CPU."""
+    settings = portable(config.model_dump(mode="json"))
     settings["detect"]["threads"] = settings["detect"]["threads"] or max(1, int(config.ray.replica_cpus))
     return settings
 
