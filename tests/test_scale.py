@@ -34,4 +34,4 @@ def test_cluster_example_config_loads_with_a_postgresql_gallery():
 def test_cluster_units_start_ray_and_vigil_serve_ray():
     assert "ray start --head --block" in (DEPLOY / "ray-head.service").read_text()
     assert "ray start --address ${RAY_HEAD} --block" in (DEPLOY / "ray-worker.service").read_text()
-    assert "vigil serve --ray 127.0.0.1:6379" in (DEPLOY / "vigil-ray.service").read_text()
+    assert "vigil serve --ray --ray-address 127.0.0.1:6379" in (DEPLOY / "vigil-ray.service").read_text()

@@ -190,8 +190,9 @@ def serve(
     host: Annotated[str | None, typer.Option(help="HTTP host (overrides [server] host)")] = None,
     port: Annotated[int | None, typer.Option(help="HTTP port (overrides [server] port)")] = None,
     media_root: Annotated[list[Path] | None, typer.Option("--media-root", help="readable media folder")] = None,
-    ray: Annotated[str | None, typer.Option("--ray", is_flag=False, flag_value="", metavar="[ADDRESS]",
-                                            help="serve on Ray Serve (default address: \\[ray] address)")] = None,
+    ray: Annotated[bool, typer.Option("--ray", help="serve on Ray Serve (the scale extra)")] = False,
+    ray_address: Annotated[str | None, typer.Option(help="with --ray: 'auto' or a cluster address "
+                                                    "(default: \\[ray] address)")] = None,
 ) -> None:
     """Serve the HTTP API (DeepStack-compatible and /v2) and the seed zerorpc servers."""
     from vigil.serve.run import run_server
@@ -204,10 +205,10 @@ def serve(
     if media_root:
         cfg.media.roots = [p.resolve() for p in media_root]
     try:
-        if ray is not None:  # the scale extra; no zerorpc servers there
+        if ray:  # no zerorpc servers there
             from vigil.serve.on_ray import serve_on_ray
 
-            serve_on_ray(cfg, ray or cfg.ray.address)
+            serve_on_ray(cfg, ray_address or cfg.ray.address)
         else:
             run_server(cfg)
     except VigilError as exc:

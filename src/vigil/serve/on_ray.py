@@ -1,4 +1,4 @@
-"""`vigil serve --ray [ADDRESS]`: the same FastAPI app on Ray Serve (the `scale` extra).
+"""`vigil serve --ray [--ray-address ADDRESS]`: the same FastAPI app on Ray Serve (the `scale` extra).
 
 Three deployments: `ingress` runs create_app (the very routes, keys, limits and error mapping of `vigil serve`)
 over a RayEngine; `detect` holds the detector, batching with Serve's @serve.batch where the in-process engine has
@@ -18,6 +18,7 @@ import threading
 import time
 from typing import Any
 
+import ray
 from ray import serve
 from ray.exceptions import RayTaskError
 
@@ -175,12 +176,16 @@ def stop() -> None:
 
 
 def serve_on_ray(config: VigilConfig, address: str) -> None:
-    """`vigil serve --ray`: deploy, then wait for SIGTERM or SIGINT and take the application down."""
-    start(config, address)
+    """`vigil serve --ray`: deploy, then wait for SIGTERM or SIGINT, take the application down and disconnect
+    (a local cluster started here goes with it)."""
+    start(config, address)  # ray.init installs a SIGTERM handler of its own: ours replace it afterwards
     stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.set())
-    while not stopping.wait(1.0):
-        pass
-    stop()
-    log.info("stopped")
+    try:
+        while not stopping.wait(1.0):
+            pass
+    finally:
+        stop()
+        ray.shutdown()
+        log.info("stopped")
