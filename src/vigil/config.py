@@ -188,11 +188,8 @@ class VigilConfig(BaseSettings):
         return self.models.get(model, ModelThresholds())
 
     def gallery_path(self) -> Path | str:
-        """A path, or a postgresql:// URL kept as written."""
-        found = self.faces.gallery
-        if isinstance(found, str) and not found.startswith(("postgresql://", "postgres://")):
-            found = Path(found)
-        return found or self.store.data_dir / "gallery.sqlite3"
+        """A path, or a database URL as written (vigil.faces.gallery.location tells them apart)."""
+        return self.faces.gallery or self.store.data_dir / "gallery.sqlite3"
 
     def classifier_path(self) -> Path:
         return self.faces.classifier or self.store.data_dir / "face_classifier"

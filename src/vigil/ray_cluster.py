@@ -7,6 +7,8 @@ from typing import Any
 
 import ray
 
+from vigil.faces.gallery.location import is_url
+
 
 def connect(address: str) -> int:
     """Join `address` ("auto": a running cluster, else start a local one); returns the CPUs it offers.
@@ -29,7 +31,7 @@ def portable(settings: dict[str, Any]) -> dict[str, Any]:
     for key in ("home", "data_dir"):
         settings["store"][key] = absolute(settings["store"][key])
     gallery = settings["faces"].get("gallery")
-    if gallery and "://" not in str(gallery):
+    if gallery and not is_url(gallery):
         settings["faces"]["gallery"] = absolute(gallery)
     if settings["faces"].get("classifier"):
         settings["faces"]["classifier"] = absolute(settings["faces"]["classifier"])
