@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-EXTRAS ?= dev,faces,train,edge,page,events
+EXTRAS ?= dev,faces,train,edge,page,events,scale
 
 .PHONY: install models run test lint bench fuzz clean
 

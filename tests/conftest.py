@@ -35,3 +35,14 @@ def pipeline(store):
     from vigil.pipeline import Pipeline
 
     return Pipeline(VigilConfig(), store).setup()
+
+
+@pytest.fixture(scope="session")
+def local_ray():
+    """One local Ray instance (2 CPUs) for the whole session: Ray starts slowly (the scale extra)."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()

@@ -177,7 +177,8 @@ class FacesConfig(Section):
                                     description="strangers closer than this join one provisional person")
     record_strangers: bool = Field(True, title="Record strangers",
                                    description="file faces that match nobody into provisional clusters to name later")
-    gallery: Path | None = Field(None, title="Gallery", description="SQLite file (default <data_dir>/gallery.sqlite3)")
+    gallery: Path | str | None = Field(None, title="Gallery", description="SQLite file (default <data_dir>/"
+                                       "gallery.sqlite3), or a postgresql:// URL shared by many servers (scale extra)")
     classifier: Path | None = Field(None, title="Classifier",
                                     description="trained classifier folder (default <data_dir>/face_classifier)")
     threads: int = Field(0, ge=0, title="Threads", description="inference threads (0: all cores)")
@@ -262,6 +263,22 @@ class CrowdConfig(Section):
     threads: int = Field(0, ge=0, title="Threads", description="inference threads (0: all cores)")
 
 
+class RayConfig(Section):
+    """`vigil serve --ray`: one Ray Serve deployment per task (the scale extra)."""
+
+    address: str = Field("auto", title="Ray address",
+                         description="cluster to join ('auto': a running one, else start a local one)")
+    min_replicas: int = Field(1, ge=0, title="Minimum replicas", description="replicas per task deployment, at least")
+    max_replicas: int = Field(2, ge=1, title="Maximum replicas", description="replicas per task deployment, at most")
+    target_ongoing_requests: float = Field(4.0, gt=0, title="Target ongoing requests",
+                                           description="requests per replica the autoscaler aims at")
+    replica_cpus: float = Field(1.0, gt=0, title="CPUs per replica", description="CPUs Ray reserves per task replica")
+    max_batch_size: int = Field(4, ge=1, le=64, title="Max batch",
+                                description="most requests one detector run takes together (Serve's batching)")
+    batch_wait_s: float = Field(0.005, ge=0, title="Batch wait",
+                                description="seconds a detector replica waits to fill a batch")
+
+
 class VigilConfig(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VIGIL_", env_nested_delimiter="__", extra="forbid")
 
@@ -284,6 +301,7 @@ class VigilConfig(BaseSettings):
     events: EventsConfig = Field(default_factory=EventsConfig, title="Events", description="the event log")
     mqtt: MqttConfig = Field(default_factory=MqttConfig, title="MQTT", description="publishing events over MQTT")
     crowd: CrowdConfig = Field(default_factory=CrowdConfig, title="Crowd", description="crowd level, count, heatmap")
+    ray: RayConfig = Field(default_factory=RayConfig, title="Ray", description="serving on a Ray cluster")
     models: dict[str, ModelThresholds] = Field(default_factory=dict, title="Per-model thresholds",
                                                description="[models.\"<name>\"] tables")
 
@@ -300,7 +318,8 @@ class VigilConfig(BaseSettings):
     def thresholds(self, model: str) -> ModelThresholds:
         return self.models.get(model, ModelThresholds())
 
-    def gallery_path(self) -> Path:
+    def gallery_path(self) -> Path | str:
+        """A path, or a database URL as written (vigil.faces.gallery.location tells them apart)."""
         return self.faces.gallery or self.store.data_dir / "gallery.sqlite3"
 
     def events_path(self) -> Path:
@@ -376,7 +395,8 @@ def _anchor_paths(values: dict[str, Any], base: Path) -> None:
         if not isinstance(table, dict) or key not in table:
             continue
         raw = table[key]
-        anchor = lambda p: str(base / Path(p).expanduser()) if p and not Path(p).expanduser().is_absolute() else p  # noqa: E731
+        anchor = lambda p: (str(base / Path(p).expanduser())  # noqa: E731
+                            if p and "://" not in p and not Path(p).expanduser().is_absolute() else p)
         table[key] = [anchor(p) for p in raw] if isinstance(raw, list) else anchor(raw)
 
 

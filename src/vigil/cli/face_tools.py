@@ -15,10 +15,11 @@ if TYPE_CHECKING:
 
 
 def open_gallery(cfg: VigilConfig) -> Gallery:
-    from vigil.faces.gallery.gallery import Gallery
+    """The configured gallery: an SQLite file (default) or a postgresql:// URL."""
+    from vigil.faces.gallery.location import open_gallery as open_location
 
     try:
-        return Gallery(cfg.gallery_path())
+        return open_location(cfg.gallery_path())
     except VigilError as exc:
         fail(exc)
 

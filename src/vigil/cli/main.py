@@ -208,6 +208,9 @@ def serve(
     host: Annotated[str | None, typer.Option(help="HTTP host (overrides [server] host)")] = None,
     port: Annotated[int | None, typer.Option(help="HTTP port (overrides [server] port)")] = None,
     media_root: Annotated[list[Path] | None, typer.Option("--media-root", help="readable media folder")] = None,
+    ray: Annotated[bool, typer.Option("--ray", help="serve on Ray Serve (the scale extra)")] = False,
+    ray_address: Annotated[str | None, typer.Option(help="with --ray: 'auto' or a cluster address "
+                                                    "(default: \\[ray] address)")] = None,
 ) -> None:
     """Serve the HTTP API (DeepStack-compatible and /v2) and the seed zerorpc servers."""
     from vigil.serve.run import run_server
@@ -220,7 +223,12 @@ def serve(
     if media_root:
         cfg.media.roots = [p.resolve() for p in media_root]
     try:
-        run_server(cfg)
+        if ray:  # no zerorpc servers there
+            from vigil.serve.on_ray import serve_on_ray
+
+            serve_on_ray(cfg, ray_address or cfg.ray.address)
+        else:
+            run_server(cfg)
     except VigilError as exc:
         fail(exc)
 
@@ -238,7 +246,15 @@ def _add_training_commands() -> None:
     models_app.command("add")(models_add)
 
 
+def _add_batch_command() -> None:
+    """Defined in cli/batch.py; Ray is imported only inside the command, with --ray."""
+    from vigil.cli.batch import batch
+
+    app.command("batch")(batch)
+
+
 _add_training_commands()
+_add_batch_command()
 
 
 def main() -> None:

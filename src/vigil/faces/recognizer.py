@@ -19,6 +19,7 @@ import simplejpeg
 from vigil.config import FacesConfig, VigilConfig
 from vigil.errors import NotFound, check_deadline
 from vigil.faces.gallery.gallery import Gallery
+from vigil.faces.gallery.location import open_gallery
 from vigil.faces.gallery.recorder import StrangerRecorder
 from vigil.faces.identity_model import FaceIdentityModel
 from vigil.faces.matcher import UNCERTAIN, UNKNOWN, Match, match
@@ -75,7 +76,7 @@ class FaceRecognizer:
         identity_model = (FaceIdentityModel.load(config.classifier_path()) if config.recognize.by == "face_classifier"
                           else None)
         if gallery is None:
-            gallery = Gallery(config.gallery_path())
+            gallery = open_gallery(config.gallery_path())
         fallback = None
         if cfg.fallback and cfg.fallback != cfg.detector:
             fallback = load_face_detector(store, cfg.fallback, threads, cfg.upsample)

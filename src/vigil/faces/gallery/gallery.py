@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from vigil.errors import BadInput, ModelIntegrityError, NotFound
-from vigil.faces.gallery.schema import SCHEMA, SCHEMA_VERSION, person_name, to_blob, to_vectors
+from vigil.faces.gallery.schema import migrate, person_name, to_blob, to_vectors
 from vigil.faces.gallery.strangers import StrangerStore
 
 BUSY_TIMEOUT_MS = 10_000  # well under [server] request_timeout_s: a held lock fails the write, not the request
@@ -96,18 +96,12 @@ class Gallery(StrangerStore):
                     raise sqlite3.DatabaseError("an SQLite file, but not a Vigil gallery")
             conn.execute("PRAGMA journal_mode=WAL")
             with self._write() as c:
-                for statement in SCHEMA.split(";"):
-                    if statement.strip():
-                        c.execute(statement)
-                c.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+                migrate(c.execute, "sqlite", str(self.path))
         except sqlite3.DatabaseError as exc:
             self.close()
             raise ModelIntegrityError(
                 f"{self.path}: the face gallery is unreadable ({exc}). It was left untouched: restore it from a "
                 "backup, or move it away to start an empty gallery.") from None
-        version = self._conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0]
-        if int(version) > SCHEMA_VERSION:
-            raise ModelIntegrityError(f"{self.path}: gallery schema {version} is newer than this Vigil's")
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -165,7 +159,7 @@ class Gallery(StrangerStore):
 
     def _ensure_person(self, c: sqlite3.Connection, name: str) -> int:
         """`name` already checked by `person_name` (at the public method it came through)."""
-        c.execute("INSERT OR IGNORE INTO people(name, created) VALUES (?, ?)", (name, time.time()))
+        c.execute("INSERT INTO people(name, created) VALUES (?, ?) ON CONFLICT DO NOTHING", (name, time.time()))
         return int(c.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()[0])
 
     # --- samples ---------------------------------------------------------------------------------------
@@ -187,7 +181,7 @@ class Gallery(StrangerStore):
                 c.executemany(
                     "INSERT INTO samples(person_id, embedding, file_hash, source, thumbnail, created) "
                     "VALUES (?, ?, ?, ?, ?, ?)",
-                    [(pid, to_blob(s.embedding), file_hash, s.source or source, s.thumbnail, now) for s in samples])
+                    [(pid, self._vec(s.embedding), file_hash, s.source or source, s.thumbnail, now) for s in samples])
             c.execute("INSERT INTO files(name, file_hash, source, faces, created) VALUES (?, ?, ?, ?, ?)",
                       (name, file_hash, source, len(samples), now))
         return len(samples)
@@ -204,7 +198,7 @@ class Gallery(StrangerStore):
     def _insert_samples(self, c: sqlite3.Connection, pid: int, samples: list[Sample]) -> None:
         c.executemany("INSERT INTO samples(person_id, embedding, file_hash, source, thumbnail, created) "
                       "VALUES (?, ?, NULL, ?, ?, ?)",
-                      [(pid, to_blob(s.embedding), s.source, s.thumbnail, time.time()) for s in samples])
+                      [(pid, self._vec(s.embedding), s.source, s.thumbnail, time.time()) for s in samples])
 
     def samples(self, name: str) -> list[tuple[int, str, float]]:
         """(sample id, source, time) of one person's samples."""
@@ -234,7 +228,7 @@ class Gallery(StrangerStore):
         with self._write() as c:
             pid = self.person_id(name)
             c.execute("INSERT INTO feedback(person_id, embedding, note, created) VALUES (?, ?, ?, ?)",
-                      (pid, to_blob(embedding), note, time.time()))
+                      (pid, self._vec(embedding), note, time.time()))
 
     def reject_sample(self, sample_id: int, note: str = "") -> str:
         """A gallery sample that is not its person: move it to that person's negatives. Returns the name."""
@@ -256,10 +250,18 @@ class Gallery(StrangerStore):
         cached = getattr(self._local, "matrix", None)
         if cached is not None and cached[0] == stamp:
             return cached[1]
+        matrix = self._read_matrix()
+        self._local.matrix = (stamp, matrix)
+        return matrix
+
+    def _read_matrix(self) -> GalleryMatrix:
         rows = self._conn.execute("SELECT person_id, embedding FROM samples ORDER BY id").fetchall()
         negs = self._conn.execute("SELECT person_id, embedding FROM feedback ORDER BY id").fetchall()
         names = dict(self._conn.execute("SELECT id, name FROM people").fetchall())
-        matrix = GalleryMatrix(to_vectors([r[1] for r in rows]), np.array([r[0] for r in rows], np.int64), names,
-                               to_vectors([r[1] for r in negs]), np.array([r[0] for r in negs], np.int64))
-        self._local.matrix = (stamp, matrix)
-        return matrix
+        return GalleryMatrix(to_vectors([r[1] for r in rows]), np.array([r[0] for r in rows], np.int64), names,
+                             to_vectors([r[1] for r in negs]), np.array([r[0] for r in negs], np.int64))
+
+    def _vec(self, vector: np.ndarray) -> bytes | list[float]:
+        """An embedding as this database stores it (SQLite: 512 bytes)."""
+        return to_blob(vector)
+

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vigil.errors import NotFound
-from vigil.faces.gallery.schema import person_name, to_blob, to_vectors
+from vigil.faces.gallery.schema import person_name, to_vectors
 from vigil.ops.cluster import agglomerate
 
 DUPLICATE_DISTANCE = 0.15  # closer than this to a kept stranger face: the same sighting again
@@ -34,7 +34,7 @@ class StrangerCluster:
 
 
 class StrangerStore:
-    """Mixed into Gallery; uses its `_conn` and `_write`."""
+    """Mixed into Gallery; uses its `_conn`, `_write`, `_vec` and `_ensure_person`."""
 
     def _stranger_vectors(self) -> tuple[np.ndarray, np.ndarray]:
         rows = self._conn.execute("SELECT cluster_id, embedding FROM strangers ORDER BY id").fetchall()
@@ -43,7 +43,7 @@ class StrangerStore:
     def add_stranger(self, embedding: np.ndarray, thumbnail: bytes = b"", source: str = "",
                      cluster_distance: float = 0.5) -> int:
         """File a face that matched nobody; returns its provisional cluster id."""
-        blob = to_blob(embedding)
+        blob = self._vec(embedding)
         with self._write() as c:
             vectors, clusters = self._stranger_vectors()
             now = time.time()
@@ -59,8 +59,8 @@ class StrangerStore:
                     return cid
             if len(vectors) >= MAX_STRANGERS:
                 return -1
-            cid = c.execute("INSERT INTO clusters(created, last_seen, sightings) VALUES (?, ?, 1)",
-                            (now, now)).lastrowid
+            cid = c.execute("INSERT INTO clusters(created, last_seen, sightings) VALUES (?, ?, 1) RETURNING id",
+                            (now, now)).fetchone()[0]
             c.execute("INSERT INTO strangers(cluster_id, embedding, thumbnail, source, created) VALUES (?, ?, ?, ?, ?)",
                       (cid, blob, thumbnail, source, now))
             return int(cid)
@@ -125,8 +125,8 @@ class StrangerStore:
                 last = max(s[1] for s in stats) if stats else created
                 # an old cluster's sightings are shared out over its kept faces, wherever they now belong
                 seen = sum(old[members[i]][2] / sizes[members[i]] for i in ids if members[i] in old)
-                cid = c.execute("INSERT INTO clusters(created, last_seen, sightings) VALUES (?, ?, ?)",
-                                (created, last, max(len(ids), round(seen)))).lastrowid
+                cid = c.execute("INSERT INTO clusters(created, last_seen, sightings) VALUES (?, ?, ?) RETURNING id",
+                                (created, last, max(len(ids), round(seen)))).fetchone()[0]
                 c.executemany("UPDATE strangers SET cluster_id = ? WHERE id = ?", [(cid, i) for i in ids])
             c.execute("DELETE FROM clusters WHERE id NOT IN (SELECT DISTINCT cluster_id FROM strangers)")
             return len(np.unique(groups))
