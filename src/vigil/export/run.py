@@ -19,7 +19,7 @@ from vigil.runtimes.session import open_session
 from vigil.tasks.classify import PersonClassifier
 
 log = logging.getLogger(__name__)
-FORMS = ("onnx", "onnx-int8", "litert-int8", "c-array", "edgetpu")
+FORMS = ("onnx", "onnx-int8", "litert-int8", "c-array", "edgetpu", "darknet")
 
 
 def parse_forms(text: str) -> list[str]:
@@ -36,12 +36,19 @@ def _model(run_dir: Path):
 
     info = manifest.run_info(run_dir)
     config = json.loads((run_dir / "config.json").read_text())
-    model = Classifier(arch(info["arch"]).build(info["size"], config.get("width", 1.0)), len(info["labels"]))
+    backbone = arch(info["arch"]).build(info["size"], config.get("width", 1.0), _channels(run_dir))
+    model = Classifier(backbone, len(info["labels"]))
     model.load_state_dict(load_file(str(run_dir / "model.safetensors")))
     return model.eval()
 
 
-def export_run(run_dir: Path, forms: list[str]) -> dict:
+def _channels(run_dir: Path) -> int:
+    return 1 if json.loads((run_dir / "config.json").read_text()).get("gray") else 3
+
+
+def export_run(run_dir: Path, forms: list[str], int8_io: bool = False, c_symbol: str | None = None) -> dict:
+    """int8_io: the LiteRT model's output is int8 too (its input always is); c_symbol: the C array's name
+    (default g_<model name>_model; `g_person_detect_model_data` gives TFLite Micro's example names)."""
     if not (run_dir / "model.safetensors").is_file():
         raise BadInput(f"{run_dir} is not a finished training run (no model.safetensors)")
     info = manifest.run_info(run_dir)
@@ -52,7 +59,7 @@ def export_run(run_dir: Path, forms: list[str]) -> dict:
     if "onnx" in forms or not (run_dir / "model.onnx").is_file():
         from vigil.export.onnx import to_onnx
 
-        to_onnx(_model(run_dir), info["size"], run_dir / "model.onnx")
+        to_onnx(_model(run_dir), info["size"], run_dir / "model.onnx", _channels(run_dir))
         specs["onnx"] = fp32 = manifest.form_spec(run_dir, "onnx", f"{base}.fp32", fp32.input, labels)
     report["forms"]["onnx"] = _file(run_dir / "model.onnx")
     if "onnx-int8" in forms:
@@ -61,10 +68,17 @@ def export_run(run_dir: Path, forms: list[str]) -> dict:
         report["forms"]["onnx-int8"] = _file(run_dir / "model.int8.onnx")
     tflite = run_dir / "model.int8.tflite"
     if {"litert-int8", "c-array", "edgetpu"} & set(forms):
-        specs["litert-int8"], report["forms"]["litert-int8"] = _litert(run_dir, info, pixels, tflite)
+        specs["litert-int8"], report["forms"]["litert-int8"] = _litert(run_dir, info, pixels, tflite, int8_io)
     if "c-array" in forms:
-        header, source = carray.to_c_array(tflite, run_dir / "model_int8", symbol=f"g_{base}_model")
-        report["forms"]["c-array"] = {"header": str(header), "source": str(source), "bytes": tflite.stat().st_size}
+        symbol = c_symbol or f"g_{base}_model"
+        header, source = carray.to_c_array(tflite, run_dir / "model_int8", symbol=symbol)
+        report["forms"]["c-array"] = {"header": str(header), "source": str(source), "bytes": tflite.stat().st_size,
+                                      "symbol": carray.c_name(symbol)}
+    if "darknet" in forms:
+        from vigil.export.darknet import to_darknet
+
+        cfg, weights = to_darknet(_model(run_dir), info["size"], _channels(run_dir), run_dir / "model")
+        report["forms"]["darknet"] = {"cfg": str(cfg), "path": str(weights), "bytes": weights.stat().st_size}
     if "edgetpu" in forms:
         report["forms"]["edgetpu"] = _edgetpu(run_dir, tflite, specs, base, labels)
     _measure(run_dir, specs, pixels[:32], report)
@@ -91,15 +105,24 @@ def _serving_default(forms: dict) -> str:
     return "onnx"
 
 
-def _litert(run_dir: Path, info: dict, pixels: np.ndarray, tflite: Path) -> tuple[ModelSpec, dict]:
-    from vigil.export import litert
-    from vigil.train.weights import arch
+def _litert(run_dir: Path, info: dict, pixels: np.ndarray, tflite: Path, int8_io: bool
+            ) -> tuple[ModelSpec, dict]:
+    import cv2
 
-    spec_arch = arch(info["arch"])
-    litert.to_litert_int8(_model(run_dir), pixels, spec_arch.mean, spec_arch.std, tflite)
-    spec = litert.litert_input_spec(tflite, spec_arch.mean, spec_arch.std)
+    from vigil.export import litert
+    from vigil.train.weights import arch, pixel_norm
+
+    gray = _channels(run_dir) == 1
+    mean, std = pixel_norm(arch(info["arch"]), gray)
+    if gray:  # the calibration images as the model sees them: one channel, converted as serving converts
+        pixels = np.stack([cv2.cvtColor(p, cv2.COLOR_RGB2GRAY)[:, :, None] for p in pixels])
+    litert.to_litert_int8(_model(run_dir), pixels, mean, std, tflite)
+    if int8_io:
+        litert.int8_io(tflite)
+    spec = litert.litert_input_spec(tflite, mean, std, "GRAY" if gray else "RGB")
     named = manifest.form_spec(run_dir, "litert-int8", f"{info['name']}.litert", spec, tuple(info["labels"]))
-    return named, {**_file(tflite), "ops": litert.op_counts(tflite), "input": spec.dtype}
+    return named, {**_file(tflite), "ops": litert.op_counts(tflite), "input": spec.dtype,
+                   "output": litert.output_dtype(tflite)}
 
 
 def _edgetpu(run_dir: Path, tflite: Path, specs: dict, base: str, labels: tuple[str, ...]) -> dict:
