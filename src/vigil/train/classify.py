@@ -32,17 +32,18 @@ def train_classifier(config: TrainConfig, out: Path, store: ModelStore | None = 
     torch.set_num_threads(config.threads or default_threads())
     run = Run(out, config, store or ModelStore())
     cfg = run.config
+    from_scratch = cfg.weights is None and not (cfg.pretrained and run.spec.pretrained)
+    if cfg.lr_schedule != "constant" and not from_scratch:
+        raise BadInput(f"--lr-schedule {cfg.lr_schedule} drives training from scratch (--no-pretrained); "
+                       "fine-tuning pretrained weights keeps its two passes")
     split = run.split()
     pixels = load_pixels(run, split)
     model, origin = run.model(len(split.labels))
     log.info("%s on %d train / %d val / %d test images, backbone weights: %s", cfg.arch, len(split.train),
              len(split.val), len(split.test), origin)
-    if origin == "random init":
+    if from_scratch:
         _from_scratch(run, model, pixels, split.class_weights())
     else:
-        if cfg.lr_schedule != "constant":
-            raise BadInput(f"--lr-schedule {cfg.lr_schedule} drives training from scratch (--no-pretrained); "
-                           "fine-tuning pretrained weights keeps its two passes")
         if run.state["stage"] == "new":
             _pass_one(run, model, pixels, split.class_weights())
         _pass_two(run, model, pixels, split.class_weights(), from_scratch=False)
