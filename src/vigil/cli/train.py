@@ -44,9 +44,9 @@ def train_classify(
     gray: Annotated[bool, typer.Option("--gray", help="one grey input channel instead of RGB")] = False,
     scratch_epochs: Annotated[int, typer.Option(min=1, help="--no-pretrained: epochs of whole-network training")
                               ] = 32,
-    lr_schedule: Annotated[str, typer.Option(help="--no-pretrained: triangular | triangular2 | exp_range | "
-                                                  "constant (at --base-lr), per iteration (Smith 2017)")
-                           ] = "constant",
+    lr_schedule: Annotated[str, typer.Option(help="--no-pretrained: triangular (default) | triangular2 | "
+                                                  "exp_range | constant (at --base-lr), per iteration (Smith 2017)")
+                           ] = "",
     base_lr: Annotated[float, typer.Option(min=0.0, help="lowest (and the constant) learning rate")] = 0.002,
     max_lr: Annotated[float, typer.Option(min=0.0, help="highest learning rate of a cycle")] = 0.05,
     step_size: Annotated[int, typer.Option(min=0, help="iterations per half cycle (0: four cycles per run)")] = 0,

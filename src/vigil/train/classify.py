@@ -32,7 +32,7 @@ def train_classifier(config: TrainConfig, out: Path, store: ModelStore | None = 
     torch.set_num_threads(config.threads or default_threads())
     run = Run(out, config, store or ModelStore())
     cfg = run.config
-    from_scratch = cfg.weights is None and not (cfg.pretrained and run.spec.pretrained)
+    from_scratch = cfg.from_scratch
     if cfg.lr_schedule != "constant" and not from_scratch:
         raise BadInput(f"--lr-schedule {cfg.lr_schedule} drives training from scratch (--no-pretrained); "
                        "fine-tuning pretrained weights keeps its two passes")

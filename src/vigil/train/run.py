@@ -42,7 +42,7 @@ class TrainConfig:
     feature_copies: int = 0  # augmented views added to the pass-1 cache (0: the features are computed once)
     gray: bool = False  # one grey input channel instead of RGB
     scratch_epochs: int = 32  # from scratch: epochs of whole-network training (replaces both passes)
-    lr_schedule: str = "constant"  # from scratch: triangular | triangular2 | exp_range | constant (at base_lr)
+    lr_schedule: str = ""  # from scratch: triangular (the default) | triangular2 | exp_range | constant (base_lr)
     base_lr: float = 0.002  # from lr-find on lfw_subset with darknet19 (README)
     max_lr: float = 0.05
     step_size: int = 0  # iterations per half cycle; 0: four whole cycles over the run (Smith: 2-10 epochs)
@@ -54,7 +54,13 @@ class TrainConfig:
     def resolved(self, out: Path) -> TrainConfig:
         spec = arch(self.arch)
         return TrainConfig(**{**asdict(self), "dataset": str(Path(self.dataset).resolve()),
-                              "size": self.size or spec.size, "name": self.name or f"person.{out.resolve().name}"})
+                              "size": self.size or spec.size, "name": self.name or f"person.{out.resolve().name}",
+                              "lr_schedule": self.lr_schedule or ("triangular" if self.from_scratch else "constant")})
+
+    @property
+    def from_scratch(self) -> bool:
+        """No weights to start from: a random-init network trains whole (train/scratch.py)."""
+        return self.weights is None and not (self.pretrained and arch(self.arch).pretrained)
 
 
 class Run:
