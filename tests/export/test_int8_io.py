@@ -61,7 +61,9 @@ def test_int8_scores_agree_with_the_float_model(exported):
         interp.set_tensor(inp["index"], np.clip(np.round(image / in_scale + in_zero), -128, 127)[None].astype(np.int8))
         interp.invoke()
         theirs.append((interp.get_tensor(out["index"])[0].astype(np.float32) - out_zero) * out_scale)
-    assert np.abs(np.array(theirs) - ours).mean() < 0.05
+    theirs = np.array(theirs)
+    assert (theirs.argmax(1) == ours.argmax(1)).mean() >= 0.9
+    assert np.abs(theirs - ours).mean() < 0.1  # int8 weights and activations of a 3-epoch model, then 1/256 steps
 
 
 def test_c_array_uses_the_tflm_example_names(exported):
