@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.face_data import write_lfw_subset
+from tests.test_cli import VIGIL
 from vigil.errors import BadInput
 from vigil.train.classify import train_classifier
-from vigil.train.lrfind import lr_find
 from vigil.train.run import TrainConfig
 from vigil.train.schedule import cyclic_lr
 
@@ -77,12 +79,23 @@ def test_a_schedule_needs_training_from_scratch(faces, tmp_path):
         train_classifier(cfg, tmp_path / "r")
 
 
-def test_lr_range_test_suggests_a_rising_range(faces, tmp_path):
-    cfg = TrainConfig(dataset=str(faces), arch="darknet19", pretrained=False, gray=True)
-    result = lr_find(cfg, tmp_path / "lr.png", None, iterations=40, start=1e-4, end=0.2)
+def test_lr_range_test_through_the_cli_suggests_a_rising_range(faces, tmp_path):
+    env = {**os.environ, "VIGIL_HOME": str(tmp_path / "home")}
+    done = subprocess.run([*VIGIL, "train", "lr-find", str(faces), "--arch", "darknet19", "--gray", "--iterations",
+                           "40", "--end-lr", "0.2", "--out", str(tmp_path / "lr.png"), "--json"],
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
     assert 1e-4 <= result["suggested_base_lr"] < result["suggested_max_lr"] <= 0.2
     assert (tmp_path / "lr.png").stat().st_size > 10_000
     assert len(list(csv.DictReader((tmp_path / "lr.csv").open()))) == 40
+
+
+def test_classify_help_shows_the_schedule_options():
+    done = subprocess.run([*VIGIL, "train", "classify", "--help"], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "COLUMNS": "200"})
+    for option in ("--lr-schedule", "--base-lr", "--max-lr", "--step-size", "--gray", "--scratch-epochs"):
+        assert option in done.stdout
 
 
 def test_settled_batch_norm_holds_the_training_images_statistics():
