@@ -25,7 +25,7 @@ def cli_run(tmp_path_factory) -> tuple[Path, Path, dict]:
     dataset = person_data.dataset(tmp_path_factory.getbasetemp() / "person")
     home, out = tmp_path_factory.mktemp("home"), tmp_path_factory.mktemp("cli") / "run"
     done = vigil("train", "classify", str(dataset), "--arch", "mobilenet_v1", "--width", "0.25", "--size", "64",
-                 "--no-pretrained", "--epochs", "20", "--fine-tune-epochs", "1", "--out", str(out), "--json", home=home)
+                 "--no-pretrained", "--scratch-epochs", "3", "--out", str(out), "--json", home=home)
     assert done.returncode == 0, done.stderr
     return out, home, json.loads(done.stdout)
 

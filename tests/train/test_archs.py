@@ -73,3 +73,16 @@ def test_weights_file_round_trip_and_mismatch(tmp_path):
 
 def test_registry_lists_the_issue_architectures():
     assert set(ARCHS) == {"efficientnet_lite0", "mobilenet_v2", "resnet50", "mobilenet_v1", "darknet19"}
+
+
+def test_grey_backbone_takes_rgb_weights_summed_over_colours(tmp_path):
+    from safetensors.torch import save_file
+
+    donor, _ = build_backbone("darknet19", 32, 1.0, None, None, pretrained=False)
+    path = tmp_path / "rgb.safetensors"
+    save_file({k: v.contiguous() for k, v in donor.state_dict().items()}, str(path))
+    grey, origin = build_backbone("darknet19", 32, 1.0, path, None, channels=1)
+    assert "rgb.safetensors" in origin
+    x = torch.rand(2, 1, 32, 32)
+    with torch.no_grad():  # grey = r = g = b: the summed kernel sees the same picture
+        assert torch.allclose(grey.eval()(x), donor.eval()(x.expand(-1, 3, -1, -1)), atol=1e-4)

@@ -36,10 +36,20 @@ def train_classify(
     feature_copies: Annotated[int, typer.Option(min=0, help="augmented views added to the pass-1 feature cache")
                               ] = 0,
     threads: Annotated[int, typer.Option(min=0, help="torch threads (0: all cores)")] = 0,
+    gray: Annotated[bool, typer.Option("--gray", help="one grey input channel instead of RGB")] = False,
+    scratch_epochs: Annotated[int, typer.Option(min=1, help="--no-pretrained: epochs of whole-network training")
+                              ] = 32,
+    lr_schedule: Annotated[str, typer.Option(help="--no-pretrained: triangular (default) | triangular2 | "
+                                                  "exp_range | constant (at --base-lr), per iteration (Smith 2017)")
+                           ] = "",
+    base_lr: Annotated[float, typer.Option(min=0.0, help="lowest (and the constant) learning rate")] = 0.002,
+    max_lr: Annotated[float, typer.Option(min=0.0, help="highest learning rate of a cycle")] = 0.05,
+    step_size: Annotated[int, typer.Option(min=0, help="iterations per half cycle (0: four cycles per run)")] = 0,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Transfer-learn a classifier (seed 000 recipe); writes a run folder with a servable fp32 ONNX + manifest."""
+    """Train a classifier: transfer learning in two passes (seed 000 recipe), or with --no-pretrained the whole
+    network from scratch under a cyclical learning rate; writes a run folder with a servable fp32 ONNX + manifest."""
     try:
         from vigil.export.run import export_fp32
         from vigil.registry.store import ModelStore
@@ -50,7 +60,8 @@ def train_classify(
     cfg = TrainConfig(dataset=str(dataset), arch=arch, name=name, size=size, width=width,
                       weights=str(weights) if weights else None, pretrained=pretrained, epochs=epochs,
                       fine_tune_epochs=fine_tune_epochs, batch=batch, threads=threads,
-                      feature_copies=feature_copies)
+                      feature_copies=feature_copies, gray=gray, scratch_epochs=scratch_epochs,
+                      lr_schedule=lr_schedule, base_lr=base_lr, max_lr=max_lr, step_size=step_size)
     try:
         summary = train_classifier(cfg, out_dir, ModelStore(_home(config)))
         export_fp32(out_dir)
@@ -61,6 +72,42 @@ def train_classify(
     else:
         out.print((Path(summary["run_dir"]) / "classification_report.txt").read_text())
         out.print(f"test accuracy {summary['test_accuracy']:.4f}; run folder {summary['run_dir']}")
+
+
+@train_app.command("lr-find")
+def train_lr_find(
+    dataset: Annotated[Path, typer.Argument(help="DATASET/<label>/*.jpg, as for classify")],
+    arch: Annotated[str, typer.Option(help="efficientnet_lite0 | mobilenet_v2 | resnet50 | mobilenet_v1 | darknet19")
+                    ] = "darknet19",
+    out_png: Annotated[Path, typer.Option("--out", help="the plot (a .csv of every iteration beside it)")
+                       ] = Path("lr_find.png"),
+    iterations: Annotated[int, typer.Option(min=10, help="iterations of the linear rise")] = 300,
+    start_lr: Annotated[float, typer.Option(min=0.0)] = 1e-4,
+    end_lr: Annotated[float, typer.Option(min=0.0)] = 0.3,
+    size: Annotated[int, typer.Option(min=0, help="input side in pixels (0: the architecture's own)")] = 0,
+    width: Annotated[float, typer.Option(min=0.1, help="width multiplier (mobilenet_v1/v2)")] = 1.0,
+    gray: Annotated[bool, typer.Option("--gray", help="one grey input channel instead of RGB")] = False,
+    batch: Annotated[int, typer.Option(min=2)] = 32,
+    threads: Annotated[int, typer.Option(min=0, help="torch threads (0: all cores)")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Smith's learning-rate range test for training from scratch: suggests --base-lr and --max-lr."""
+    try:
+        from vigil.train.lrfind import lr_find
+        from vigil.train.run import TrainConfig
+    except ImportError as exc:
+        fail(f"training needs the train extra: pip install 'vigil[train]' ({exc})")
+    cfg = TrainConfig(dataset=str(dataset), arch=arch, size=size, width=width, gray=gray, batch=batch,
+                      threads=threads, pretrained=False)
+    try:
+        result = lr_find(cfg, out_png, None, iterations, start_lr, end_lr)
+    except VigilError as exc:
+        fail(exc)
+    if as_json:
+        emit_json(result)
+        return
+    out.print(f"suggested --base-lr {result['suggested_base_lr']:.4g} --max-lr {result['suggested_max_lr']:.4g} "
+              f"(loss lowest at {result['min_loss_lr']:.4g}); plot {result['png']}")
 
 
 def _run_dir(model: str, home: Path) -> Path:
@@ -80,8 +127,12 @@ def _run_dir(model: str, home: Path) -> Path:
 
 def export(
     model: Annotated[str, typer.Argument(help="a training run folder, or a registered trained model's name")],
-    to: Annotated[str, typer.Option("--to", help="comma-separated: onnx,onnx-int8,litert-int8,c-array,edgetpu")
-                  ] = "onnx,onnx-int8",
+    to: Annotated[str, typer.Option("--to", help="comma-separated: onnx,onnx-int8,litert-int8,c-array,edgetpu,"
+                                                 "darknet (darknet19 runs: .cfg + .weights)")] = "onnx,onnx-int8",
+    int8_io: Annotated[bool, typer.Option("--int8-io", help="LiteRT output int8 too (input always is), as "
+                                                             "TFLite Micro examples read it")] = False,
+    c_symbol: Annotated[str | None, typer.Option(help="C array name (default g_<model>_model), e.g. "
+                                                      "g_person_detect_model_data")] = None,
     register: Annotated[bool, typer.Option(help="add the exported models to the model store")] = True,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
@@ -95,7 +146,7 @@ def export(
                     )
     try:
         run_dir = _run_dir(model, _home(config))
-        report = export_run(run_dir, parse_forms(to))
+        report = export_run(run_dir, parse_forms(to), int8_io=int8_io, c_symbol=c_symbol)
         if register:
             report["registered"] = add(run_dir, _home(config))
     except VigilError as exc:

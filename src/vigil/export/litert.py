@@ -75,7 +75,8 @@ def stdout_to_stderr() -> Iterator[None]:
         os.close(saved)
 
 
-def litert_input_spec(path: Path, mean: tuple[float, ...], std: tuple[float, ...]) -> InputSpec:
+def litert_input_spec(path: Path, mean: tuple[float, ...], std: tuple[float, ...], colour: str = "RGB"
+                      ) -> InputSpec:
     """The int8 input folds normalisation and quantization together: q = (pixel − mean′) / std′ with
     mean′ = mean − zero_point·std·scale and std′ = std·scale, so serving feeds pixels through `to_tensor`."""
     from vigil.runtimes.litert import interpreter
@@ -85,10 +86,16 @@ def litert_input_spec(path: Path, mean: tuple[float, ...], std: tuple[float, ...
     scale, zero = detail["quantization"]
     if detail["dtype"] == np.float32:
         return InputSpec(width=width, height=height, layout="NHWC", dtype="float32", mean=mean, std=std,
-                         resize="stretch")
-    return InputSpec(width=int(width), height=int(height), layout="NHWC", dtype="int8", resize="stretch",
+                         resize="stretch", colour=colour)
+    return InputSpec(width=int(width), height=int(height), layout="NHWC", dtype="int8", resize="stretch", colour=colour,
                      mean=tuple(m - zero * s * scale for m, s in zip(mean, std, strict=True)),
                      std=tuple(s * scale for s in std))
+
+
+def output_dtype(path: Path) -> str:
+    from vigil.runtimes.litert import interpreter
+
+    return np.dtype(interpreter(path, 1).get_output_details()[0]["dtype"]).name
 
 
 def op_counts(path: Path) -> dict[str, int]:
@@ -96,3 +103,43 @@ def op_counts(path: Path) -> dict[str, int]:
     from vigil.runtimes.litert import interpreter
 
     return dict(Counter(d["op_name"] for d in interpreter(path, 1)._get_ops_details()))
+
+
+SOFTMAX_SCALE, SOFTMAX_ZERO = 1 / 256, -128  # what TFLite's int8 softmax kernel requires of its output
+
+
+def int8_io(path: Path) -> Path:
+    """Rewrite a converted model so its output is int8 as well (TFLite Micro's person-detection example reads
+    int8 scores): the converter leaves the closing softmax in float behind a DEQUANTIZE; the softmax is run on the
+    int8 logits instead, with the output quantization its int8 kernel requires. A float input behind a QUANTIZE is
+    made int8 the same way."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromPackedBuf(path.read_bytes(), 0)
+    graph, codes = model.subgraphs[0], model.operatorCodes
+    kind = lambda op: max(codes[op.opcodeIndex].builtinCode, codes[op.opcodeIndex].deprecatedBuiltinCode)  # noqa: E731
+    producer = {int(op.outputs[0]): op for op in graph.operators}
+    softmax = producer.get(int(graph.outputs[0]))
+    if softmax is not None and kind(softmax) == schema.BuiltinOperator.SOFTMAX:
+        dequant = producer.get(int(softmax.inputs[0]))
+        if dequant is not None and kind(dequant) == schema.BuiltinOperator.DEQUANTIZE:
+            softmax.inputs = [int(dequant.inputs[0])]
+            graph.operators.remove(dequant)
+            out = graph.tensors[int(softmax.outputs[0])]
+            out.type = schema.TensorType.INT8
+            out.quantization = schema.QuantizationParametersT()
+            out.quantization.scale, out.quantization.zeroPoint = [SOFTMAX_SCALE], [SOFTMAX_ZERO]
+    first = next((op for op in graph.operators if int(graph.inputs[0]) in [int(i) for i in op.inputs]), None)
+    if first is not None and kind(first) == schema.BuiltinOperator.QUANTIZE:
+        graph.inputs = [int(first.outputs[0])]
+        graph.operators.remove(first)
+    builder = flatbuffers.Builder(len(path.read_bytes()) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    part = temporary_path(path.parent, path.name)
+    try:
+        part.write_bytes(builder.Output())
+        part.replace(path)
+    finally:
+        part.unlink(missing_ok=True)
+    return path

@@ -33,6 +33,7 @@ FORMS = {  # the one table of export forms, in the order `vigil export --to` lis
     "litert-int8": Form("model.int8.tflite", ".litert", "tflite", "litert"),
     "c-array": Form("model_int8"),  # .h + .cc for TFLM, not a store model
     "edgetpu": Form("model.int8_edgetpu.tflite", ".edgetpu", "tflite", "litert"),
+    "darknet": Form("model"),  # model.cfg + model.weights in darknet's layout, not a store model
 }
 SERVING_ORDER = ("onnx-int8", "onnx")  # the issue: the int8 ONNX by default when present (export measures first)
 

@@ -36,9 +36,14 @@ def _model(run_dir: Path):
 
     info = manifest.run_info(run_dir)
     config = json.loads((run_dir / "config.json").read_text())
-    model = TransferNet(arch(info["arch"]).build(info["size"], config.get("width", 1.0)), len(info["labels"]))
+    backbone = arch(info["arch"]).build(info["size"], config.get("width", 1.0), _channels(run_dir))
+    model = TransferNet(backbone, len(info["labels"]))
     model.load_state_dict(load_file(str(run_dir / "model.safetensors")))
     return model.eval()
+
+
+def _channels(run_dir: Path) -> int:
+    return 1 if json.loads((run_dir / "config.json").read_text()).get("gray") else 3
 
 
 def export_fp32(run_dir: Path) -> ModelSpec:
@@ -47,20 +52,23 @@ def export_fp32(run_dir: Path) -> ModelSpec:
     if not (run_dir / "model.safetensors").is_file():
         raise BadInput(f"{run_dir} is not a finished training run (no model.safetensors)")
     from vigil.export.onnx import to_onnx
-    from vigil.train.weights import arch
+    from vigil.train.weights import arch, pixel_norm
 
     info = manifest.run_info(run_dir)
-    to_onnx(_model(run_dir), info["size"], _path(run_dir, "onnx"))
-    norm = arch(info["arch"])
+    gray = _channels(run_dir) == 1
+    to_onnx(_model(run_dir), info["size"], _path(run_dir, "onnx"), 1 if gray else 3)
+    mean, std = pixel_norm(arch(info["arch"]), gray)
     size = info["size"]
-    spec = InputSpec(width=size, height=size, layout="NCHW", colour="RGB", dtype="float32", mean=norm.mean,
-                     std=norm.std, resize="stretch")
+    spec = InputSpec(width=size, height=size, layout="NCHW", colour="GRAY" if gray else "RGB", dtype="float32",
+                     mean=mean, std=std, resize="stretch")
     fp32 = manifest.form_spec(run_dir, "onnx", info["name"], spec, tuple(info["labels"]))
     manifest.write_manifests(run_dir, {"onnx": fp32})
     return fp32
 
 
-def export_run(run_dir: Path, forms: list[str]) -> dict:
+def export_run(run_dir: Path, forms: list[str], int8_io: bool = False, c_symbol: str | None = None) -> dict:
+    """int8_io: the LiteRT model's output is int8 too (its input always is); c_symbol: the C array's name
+    (default g_<model name>_model; `g_person_detect_model_data` gives TFLite Micro's example names)."""
     if not (run_dir / "model.safetensors").is_file():
         raise BadInput(f"{run_dir} is not a finished training run (no model.safetensors)")
     info = manifest.run_info(run_dir)
@@ -77,10 +85,18 @@ def export_run(run_dir: Path, forms: list[str]) -> dict:
         report["forms"]["onnx-int8"] = _file(_path(run_dir, "onnx-int8"))
     tflite = _path(run_dir, "litert-int8")
     if {"litert-int8", "c-array", "edgetpu"} & set(forms):
-        specs["litert-int8"], report["forms"]["litert-int8"] = _litert(run_dir, info, pixels, tflite)
+        specs["litert-int8"], report["forms"]["litert-int8"] = _litert(run_dir, info, pixels, tflite, int8_io)
     if "c-array" in forms:
-        header, source = carray.to_c_array(tflite, run_dir / manifest.FORMS["c-array"].file, symbol=f"g_{base}_model")
-        report["forms"]["c-array"] = {"header": str(header), "source": str(source), "bytes": tflite.stat().st_size}
+        symbol = c_symbol or f"g_{base}_model"
+        header, source = carray.to_c_array(tflite, run_dir / manifest.FORMS["c-array"].file, symbol=symbol)
+        report["forms"]["c-array"] = {"header": str(header), "source": str(source), "bytes": tflite.stat().st_size,
+                                      "symbol": carray.c_name(symbol)}
+    if "darknet" in forms:
+        from vigil.export.darknet import to_darknet
+
+        cfg, weights = to_darknet(_model(run_dir), info["size"], _channels(run_dir),
+                                  run_dir / manifest.FORMS["darknet"].file)
+        report["forms"]["darknet"] = {"cfg": str(cfg), "path": str(weights), "bytes": weights.stat().st_size}
     if "edgetpu" in forms:
         report["forms"]["edgetpu"] = _edgetpu(run_dir, tflite, specs, base, labels)
     _measure(run_dir, specs, pixels[:32], report)
@@ -107,15 +123,24 @@ def _serving_default(forms: dict) -> str:
     return "onnx"
 
 
-def _litert(run_dir: Path, info: dict, pixels: np.ndarray, tflite: Path) -> tuple[ModelSpec, dict]:
-    from vigil.export import litert
-    from vigil.train.weights import arch
+def _litert(run_dir: Path, info: dict, pixels: np.ndarray, tflite: Path, int8_io: bool
+            ) -> tuple[ModelSpec, dict]:
+    import cv2
 
-    spec_arch = arch(info["arch"])
-    litert.to_litert_int8(_model(run_dir), pixels, spec_arch.mean, spec_arch.std, tflite)
-    spec = litert.litert_input_spec(tflite, spec_arch.mean, spec_arch.std)
+    from vigil.export import litert
+    from vigil.train.weights import arch, pixel_norm
+
+    gray = _channels(run_dir) == 1
+    mean, std = pixel_norm(arch(info["arch"]), gray)
+    if gray:  # the calibration images as the model sees them: one channel, converted as serving converts
+        pixels = np.stack([cv2.cvtColor(p, cv2.COLOR_RGB2GRAY)[:, :, None] for p in pixels])
+    litert.to_litert_int8(_model(run_dir), pixels, mean, std, tflite)
+    if int8_io:
+        litert.int8_io(tflite)
+    spec = litert.litert_input_spec(tflite, mean, std, "GRAY" if gray else "RGB")
     named = manifest.form_spec(run_dir, "litert-int8", info["name"], spec, tuple(info["labels"]))
-    return named, {**_file(tflite), "ops": litert.op_counts(tflite), "input": spec.dtype}
+    return named, {**_file(tflite), "ops": litert.op_counts(tflite), "input": spec.dtype,
+                   "output": litert.output_dtype(tflite)}
 
 
 def _edgetpu(run_dir: Path, tflite: Path, specs: dict, base: str, labels: tuple[str, ...]) -> dict:

@@ -53,9 +53,9 @@ _LITE0 = [(1, 3, 1, 1, 32, 16), (2, 3, 2, 6, 16, 24), (2, 5, 2, 6, 24, 40), (3, 
 class EfficientNetLite0(nn.Module):
     out_channels = 1280
 
-    def __init__(self, size: int):
+    def __init__(self, size: int, channels: int = 3):
         super().__init__()
-        self._conv_stem = SameConv(3, 32, 3, 2, size)
+        self._conv_stem = SameConv(channels, 32, 3, 2, size)
         self._bn0 = nn.BatchNorm2d(32, momentum=0.01, eps=1e-3)
         size, blocks = -(-size // 2), []
         for repeats, k, stride, expand, cin, cout in _LITE0:
@@ -104,11 +104,11 @@ class MobileNetV2(nn.Module):
     _SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
                  (6, 320, 1, 1))
 
-    def __init__(self, width: float = 1.0):
+    def __init__(self, width: float = 1.0, channels: int = 3):
         super().__init__()
         cin = _divisible(32 * width)
         self.out_channels = _divisible(1280 * max(1.0, width))
-        layers: list[nn.Module] = [conv_bn(3, cin, 3, 2)]
+        layers: list[nn.Module] = [conv_bn(channels, cin, 3, 2)]
         for t, c, n, s in self._SETTINGS:
             cout = _divisible(c * width)
             for i in range(n):
@@ -129,10 +129,10 @@ class MobileNetV1(nn.Module):
 
     _STEPS = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), *[(512, 1)] * 5, (1024, 2), (1024, 1))
 
-    def __init__(self, width: float = 1.0):
+    def __init__(self, width: float = 1.0, channels: int = 3):
         super().__init__()
         cin = max(8, int(32 * width))
-        layers: list[nn.Module] = [conv_bn(3, cin, 3, 2)]
+        layers: list[nn.Module] = [conv_bn(channels, cin, 3, 2)]
         for channels, stride in self._STEPS:
             cout = max(8, int(channels * width))
             layers.append(nn.Sequential(conv_bn(cin, cin, 3, stride, groups=cin), conv_bn(cin, cout, 1, 1)))
@@ -167,9 +167,9 @@ class Bottleneck(nn.Module):
 class ResNet50(nn.Module):
     out_channels = 2048
 
-    def __init__(self):
+    def __init__(self, channels: int = 3):
         super().__init__()
-        self.conv1, self.bn1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64)
+        self.conv1, self.bn1 = nn.Conv2d(channels, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64)
         self.maxpool = nn.MaxPool2d(3, 2, 1)
         cin, stages = 64, []
         for width, blocks, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)):
@@ -195,11 +195,14 @@ class Darknet19(nn.Module):
                 (512, 3), (256, 1), (512, 3), (1024, 3), (512, 1), (1024, 3), (512, 1), (1024, 3))
     _POOL_AFTER = frozenset({1, 2, 5, 8, 13})
     out_channels = 1024
+    # darknet's 19th convolution is a 1×1 to the classes before the global average pool; a linear layer on the
+    # pooled features computes the same (both are linear), so the head is that one layer, not the seed's Dense 128
+    head_hidden = 0
 
-    def __init__(self):
+    def __init__(self, channels: int = 3):
         super().__init__()
         layers: list[nn.Module] = []
-        cin = 3
+        cin = channels
         for i, (cout, k) in enumerate(self._FILTERS, start=1):
             layers.append(conv_bn(cin, cout, k, 1, act=lambda: nn.LeakyReLU(0.1)))
             if i in self._POOL_AFTER:
@@ -215,14 +218,18 @@ class Darknet19(nn.Module):
 
 
 class Head(nn.Module):
-    """The seed's head on pooled features: Dense 128 ReLU, dropout 0.2, then class logits (softmax at export)."""
+    """The seed's head on pooled features: Dense 128 ReLU, dropout 0.2, then class logits (softmax at export);
+    hidden 0: the class logits alone (Darknet-19's last layer)."""
 
     def __init__(self, features: int, classes: int, hidden: int = 128, dropout: float = 0.2):
         super().__init__()
-        self.fc1, self.drop, self.fc2 = nn.Linear(features, hidden), nn.Dropout(dropout), nn.Linear(hidden, classes)
+        self.hidden = hidden
+        if hidden:
+            self.fc1, self.drop = nn.Linear(features, hidden), nn.Dropout(dropout)
+        self.fc2 = nn.Linear(hidden or features, classes)
 
     def forward(self, pooled: torch.Tensor) -> torch.Tensor:
-        return self.fc2(self.drop(F.relu(self.fc1(pooled))))
+        return self.fc2(self.drop(F.relu(self.fc1(pooled)))) if self.hidden else self.fc2(pooled)
 
 
 class TransferNet(nn.Module):
@@ -231,7 +238,8 @@ class TransferNet(nn.Module):
 
     def __init__(self, backbone: nn.Module, classes: int):
         super().__init__()
-        self.backbone, self.head = backbone, Head(backbone.out_channels, classes)
+        self.backbone = backbone
+        self.head = Head(backbone.out_channels, classes, getattr(backbone, "head_hidden", 128))
 
     def pooled(self, x: torch.Tensor) -> torch.Tensor:
         # adaptive_avg_pool2d, not mean(): the PT2E quantizer annotates it, so the pooling stays int8 in LiteRT

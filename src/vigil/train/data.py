@@ -76,16 +76,19 @@ def split(root: Path, seed: int = 42, test: float = 0.2, val: float = 0.2) -> Sp
     return Split(labels, tuple(parts["train"]), tuple(parts["val"]), tuple(parts["test"]))
 
 
-def load_image(path: str, size: int) -> np.ndarray:
-    """RGB uint8 stretched to size×size, as the serving wrapper resizes a person crop."""
+def load_image(path: str, size: int, gray: bool = False) -> np.ndarray:
+    """RGB uint8 stretched to size×size, as the serving wrapper resizes a person crop; `gray`: one channel,
+    converted as the serving side's GRAY input spec converts (ops.tensor)."""
     frame = images.load(path, fit=(size, size))
-    return stretch(frame.pixels, size, size)[0]
+    rgb = stretch(frame.pixels, size, size)[0]
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)[:, :, None] if gray else rgb
 
 
-def load_all(samples: tuple[Sample, ...] | list[Sample], size: int) -> tuple[np.ndarray, np.ndarray]:
+def load_all(samples: tuple[Sample, ...] | list[Sample], size: int, gray: bool = False
+             ) -> tuple[np.ndarray, np.ndarray]:
     if not samples:
-        return np.zeros((0, size, size, 3), np.uint8), np.zeros(0, np.int64)
-    pixels = np.stack([load_image(s.path, size) for s in samples])
+        return np.zeros((0, size, size, 1 if gray else 3), np.uint8), np.zeros(0, np.int64)
+    pixels = np.stack([load_image(s.path, size, gray) for s in samples])
     return pixels, np.array([s.label for s in samples], np.int64)
 
 
@@ -110,6 +113,7 @@ class Augment:
         centre = np.array([w / 2, h / 2])
         matrix = np.hstack([linear, (centre - linear @ centre + [tx, ty])[:, None]])
         out = cv2.warpAffine(rgb, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+        out = out.reshape(rgb.shape)  # OpenCV drops a single channel axis
         return out[:, ::-1] if self.flip and rng.random() < 0.5 else out
 
     def batch(self, pixels: np.ndarray, rng: np.random.Generator) -> np.ndarray:

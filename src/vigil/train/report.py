@@ -63,14 +63,21 @@ def plot_confusion(result: dict, path: Path, title: str = "confusion matrix") ->
 
 
 def plot_curves(metrics_csv: Path, path: Path, smooth: float = 0.6) -> None:
-    """Loss and accuracy per epoch over both passes, exponentially smoothed as the seed plotted them."""
+    """Loss and accuracy per epoch over both passes, exponentially smoothed as the seed plotted them; with an
+    `lr.csv` beside (training from scratch) a third panel draws the learning rate of every iteration."""
     rows = list(csv.DictReader(metrics_csv.open()))
     if not rows:
         return
     plt = _pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    lr_csv = metrics_csv.with_name("lr.csv")
+    lr_rows = list(csv.DictReader(lr_csv.open())) if lr_csv.is_file() else []
+    fig, axes = plt.subplots(1, 3 if lr_rows else 2, figsize=(15 if lr_rows else 10, 4))
+    if lr_rows:
+        axes[2].plot([int(r["iteration"]) for r in lr_rows], [float(r["lr"]) for r in lr_rows])
+        axes[2].set_xlabel("iteration")
+        axes[2].set_title("learning rate")
     x = np.arange(1, len(rows) + 1)
-    for ax, key in zip(axes, ("loss", "acc"), strict=True):
+    for ax, key in zip(axes[:2], ("loss", "acc"), strict=True):
         for split in ("train", "val"):
             ax.plot(x, _smoothed([float(r[f"{split}_{key}"]) for r in rows], smooth), label=split)
         boundary = next((i for i, r in enumerate(rows) if r["pass"] == "2"), None)
@@ -89,3 +96,30 @@ def _smoothed(values: list[float], factor: float) -> list[float]:
     for v in values:
         out.append(v if not out else out[-1] * factor + v * (1 - factor))
     return out
+
+
+def plot_lr_find(rows: list[tuple[int, int, float, float, float]], result: dict, path: Path) -> None:
+    """The range test: smoothed batch loss and accuracy against the learning rate, the suggestions marked."""
+    plt = _pyplot()
+    lrs = [r[2] for r in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, column, title in ((axes[0], 3, "loss"), (axes[1], 4, "accuracy")):
+        ax.plot(lrs, [r[column] for r in rows], alpha=0.3, label="batch")
+        ax.plot(lrs, smoothed([r[column] for r in rows]), label="smoothed")
+        for key, colour in (("suggested_base_lr", "green"), ("suggested_max_lr", "red")):
+            ax.axvline(result[key], color=colour, linestyle="--", label=f"{key[10:]} {result[key]:.3g}")
+        ax.set_xlabel("learning rate")
+        ax.set_title(title)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def smoothed(values: list[float], factor: float = 0.9) -> np.ndarray:
+    """Exponential moving average with bias correction (the first values are not pulled towards zero)."""
+    out, avg = [], 0.0
+    for i, v in enumerate(values, start=1):
+        avg = factor * avg + (1 - factor) * v
+        out.append(avg / (1 - factor ** i))
+    return np.array(out)

@@ -18,10 +18,11 @@ from vigil.errors import BadInput
 from vigil.registry.store import ModelStore
 from vigil.train import data, trainer
 from vigil.train.archs import TransferNet
-from vigil.train.weights import arch, build_backbone
+from vigil.train.weights import arch, build_backbone, pixel_norm
 
 log = logging.getLogger(__name__)
 CSV_FIELDS = ["pass", "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "seconds"]
+LR_FIELDS = ["iteration", "epoch", "lr", "loss", "acc"]
 
 
 @dataclass
@@ -39,6 +40,13 @@ class TrainConfig:
     batch: int = 32
     lr: float = 1e-3
     feature_copies: int = 0  # augmented views added to the pass-1 cache (0: the features are computed once)
+    gray: bool = False  # one grey input channel instead of RGB
+    scratch_epochs: int = 32  # from scratch: epochs of whole-network training (replaces both passes)
+    lr_schedule: str = ""  # from scratch: triangular (the default) | triangular2 | exp_range | constant (base_lr)
+    base_lr: float = 0.002  # from lr-find on lfw_subset with darknet19 (README)
+    max_lr: float = 0.05
+    step_size: int = 0  # iterations per half cycle; 0: four whole cycles over the run (Smith: 2-10 epochs)
+    gamma: float = 0.99994  # exp_range
     seed: int = 42
     threads: int = 0
     extra: dict = field(default_factory=dict)
@@ -46,7 +54,13 @@ class TrainConfig:
     def resolved(self, out: Path) -> TrainConfig:
         spec = arch(self.arch)
         return TrainConfig(**{**asdict(self), "dataset": str(Path(self.dataset).resolve()),
-                              "size": self.size or spec.size, "name": self.name or f"person.{out.resolve().name}"})
+                              "size": self.size or spec.size, "name": self.name or f"person.{out.resolve().name}",
+                              "lr_schedule": self.lr_schedule or ("triangular" if self.from_scratch else "constant")})
+
+    @property
+    def from_scratch(self) -> bool:
+        """No weights to start from: a random-init network trains whole (train/scratch.py)."""
+        return self.weights is None and not (self.pretrained and arch(self.arch).pretrained)
 
 
 class Run:
@@ -54,7 +68,8 @@ class Run:
         self.out, self.store = out, store
         self.config = config.resolved(out)
         self.spec = arch(self.config.arch)
-        self.norm = trainer.Normalise(self.spec.mean, self.spec.std)
+        self.mean, self.std = pixel_norm(self.spec, self.config.gray)
+        self.norm = trainer.Normalise(self.mean, self.std)
         self.state = self._open()
 
     def _open(self) -> dict:
@@ -64,7 +79,7 @@ class Run:
         mine = asdict(self.config)
         if saved.is_file():
             theirs = json.loads(saved.read_text())
-            ignore = {"fine_tune_epochs", "threads"}  # may change on resume: e.g. train longer
+            ignore = {"fine_tune_epochs", "scratch_epochs", "threads"}  # may change on resume: e.g. train longer
             differ = [k for k in mine if k not in ignore and theirs.get(k) != mine[k]]
             if differ:
                 raise BadInput(f"{self.out} holds a run with another config ({', '.join(differ)}); use another --out")
@@ -83,7 +98,7 @@ class Run:
     def model(self, classes: int) -> tuple[TransferNet, str]:
         cfg = self.config
         backbone, origin = build_backbone(cfg.arch, cfg.size, cfg.width, Path(cfg.weights) if cfg.weights else None,
-                                          self.store, cfg.pretrained)
+                                          self.store, cfg.pretrained, 1 if cfg.gray else 3)
         torch.manual_seed(cfg.seed)
         return TransferNet(backbone, classes), origin
 
@@ -95,6 +110,17 @@ class Run:
             if new:
                 writer.writerow(CSV_FIELDS)
             writer.writerow([stage, epoch, *(round(v, 5) for v in asdict(stats).values())])
+
+    def log_iterations(self, rows: list[tuple[int, int, float, float, float]]) -> None:
+        """`lr.csv`: the learning rate, batch loss and batch accuracy of every training iteration."""
+        path = self.out / "lr.csv"
+        new = not path.is_file()
+        with path.open("a", newline="") as f:
+            writer = csv.writer(f)
+            if new:
+                writer.writerow(LR_FIELDS)
+            writer.writerows([(it, epoch, f"{lr:.6g}", round(loss, 5), round(acc, 4))
+                              for it, epoch, lr, loss, acc in rows])
 
     def checkpoint(self, model: TransferNet, optimizer: torch.optim.Optimizer | None, **state) -> None:
         tensors = {f"model.{k}": v.contiguous() for k, v in model.state_dict().items()}
@@ -136,4 +162,4 @@ def timed(fn, *args, **kwargs):
 
 def load_pixels(run: Run, split: data.Split) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     size = run.config.size
-    return {name: data.load_all(getattr(split, name), size) for name in ("train", "val", "test")}
+    return {name: data.load_all(getattr(split, name), size, run.config.gray) for name in ("train", "val", "test")}

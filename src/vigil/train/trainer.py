@@ -30,11 +30,11 @@ class EpochStats:
 
 
 class Normalise:
-    """uint8 NHWC batches → float NCHW (x - mean) / std, in the arch's pixel units."""
+    """uint8 NHWC batches (3 or 1 channels) → float NCHW (x - mean) / std, in the arch's pixel units."""
 
     def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]):
-        self.mean = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
-        self.std = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
+        self.mean = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
+        self.std = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
 
     def __call__(self, pixels: np.ndarray) -> torch.Tensor:
         x = torch.from_numpy(np.ascontiguousarray(pixels)).permute(0, 3, 1, 2).float()
@@ -69,8 +69,9 @@ def loss_fn(class_weights: np.ndarray) -> nn.CrossEntropyLoss:
 
 
 def head_optimizer(head: nn.Module, lr: float, extra: list[nn.Parameter] | None = None) -> torch.optim.Adam:
-    groups = [{"params": [head.fc1.weight], "weight_decay": 2 * L2},
-              {"params": [head.fc1.bias, *head.fc2.parameters()], "weight_decay": 0.0}]
+    decayed = [p for name, p in head.named_parameters() if name == "fc1.weight"]  # none in a one-layer head
+    groups = [{"params": decayed, "weight_decay": 2 * L2},
+              {"params": [p for name, p in head.named_parameters() if name != "fc1.weight"], "weight_decay": 0.0}]
     if extra:
         groups.append({"params": extra, "weight_decay": 0.0})
     return torch.optim.Adam(groups, lr=lr)

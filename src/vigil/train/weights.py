@@ -24,7 +24,7 @@ IMAGENET_MEAN, IMAGENET_STD = (123.675, 116.28, 103.53), (58.395, 57.12, 57.375)
 @dataclass(frozen=True)
 class Arch:
     name: str
-    build: Callable[[int, float], nn.Module]  # (input size, width multiplier) -> backbone
+    build: Callable[[int, float, int], nn.Module]  # (input size, width multiplier, input channels) -> backbone
     mean: tuple[float, float, float]  # in 0..255 pixel units, RGB
     std: tuple[float, float, float]
     size: int  # the input side it was designed for
@@ -32,12 +32,12 @@ class Arch:
 
 
 ARCHS = {a.name: a for a in [
-    Arch("efficientnet_lite0", lambda s, w: archs.EfficientNetLite0(s), (127.0,) * 3, (128.0,) * 3, 224,
+    Arch("efficientnet_lite0", lambda s, w, c: archs.EfficientNetLite0(s, c), (127.0,) * 3, (128.0,) * 3, 224,
          "efficientnet_lite0.imagenet"),
-    Arch("mobilenet_v2", lambda s, w: archs.MobileNetV2(w), IMAGENET_MEAN, IMAGENET_STD, 224),
-    Arch("resnet50", lambda s, w: archs.ResNet50(), IMAGENET_MEAN, IMAGENET_STD, 224),
-    Arch("mobilenet_v1", lambda s, w: archs.MobileNetV1(w), (127.5,) * 3, (127.5,) * 3, 96),
-    Arch("darknet19", lambda s, w: archs.Darknet19(), (0.0,) * 3, (255.0,) * 3, 224),
+    Arch("mobilenet_v2", lambda s, w, c: archs.MobileNetV2(w, c), IMAGENET_MEAN, IMAGENET_STD, 224),
+    Arch("resnet50", lambda s, w, c: archs.ResNet50(c), IMAGENET_MEAN, IMAGENET_STD, 224),
+    Arch("mobilenet_v1", lambda s, w, c: archs.MobileNetV1(w, c), (127.5,) * 3, (127.5,) * 3, 96),
+    Arch("darknet19", lambda s, w, c: archs.Darknet19(c), (0.0,) * 3, (255.0,) * 3, 32),
 ]}
 
 
@@ -47,12 +47,19 @@ def arch(name: str) -> Arch:
     return ARCHS[name]
 
 
+def pixel_norm(spec: Arch, gray: bool) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Mean and std per input channel: the arch's RGB ones, or their average for one grey channel."""
+    if not gray:
+        return spec.mean, spec.std
+    return (sum(spec.mean) / 3,), (sum(spec.std) / 3,)
+
+
 def build_backbone(name: str, size: int, width: float, weights: Path | None, store: ModelStore | None,
-                   pretrained: bool = True) -> tuple[nn.Module, str]:
+                   pretrained: bool = True, channels: int = 3) -> tuple[nn.Module, str]:
     """The backbone with its weights: a user's file, else the store's ImageNet file, else random init.
     Returns the module and a one-line description of where its weights came from."""
     spec = arch(name)
-    backbone = spec.build(size, width)
+    backbone = spec.build(size, width, channels)
     if weights is not None:
         return backbone, _apply(backbone, read_state_dict(weights), str(weights))
     if pretrained and spec.pretrained and store is not None:
@@ -90,8 +97,17 @@ def store_weights(store: ModelStore, name: str) -> dict[str, torch.Tensor]:
     return tensors
 
 
+def _to_grey(tensor: torch.Tensor, own: torch.Tensor) -> torch.Tensor:
+    """An RGB stem's kernel for a grey input: grey = r = g = b, so the sum over the colour axis gives the same
+    response."""
+    if tensor.ndim == 4 and own.ndim == 4 and tensor.shape[1] == 3 and own.shape[1] == 1:
+        return tensor.sum(1, keepdim=True)
+    return tensor
+
+
 def _apply(backbone: nn.Module, state: dict[str, torch.Tensor], origin: str) -> str:
     own = backbone.state_dict()
+    state = {k: _to_grey(v, own[k]) if k in own else v for k, v in state.items()}
     usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
     if not usable:
         raise ModelIntegrityError(f"{origin}: no tensor matches this architecture's parameter names and shapes")
