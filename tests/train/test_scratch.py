@@ -59,7 +59,10 @@ def test_every_iteration_logs_the_paper_rate(run):
 
 
 def test_manifest_declares_a_grey_input(run):
+    from vigil.export.run import export_fp32
+
     out, _ = run
+    export_fp32(out)  # what `vigil train classify` runs after training
     spec = json.loads((out / "manifests" / "face.test.fp32.json").read_text())
     assert spec["input"]["colour"] == "GRAY" and len(spec["input"]["mean"]) == 1
 
