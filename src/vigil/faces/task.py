@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from vigil.faces.gallery.gallery import Gallery
+from vigil.faces.gallery.location import open_gallery
 from vigil.faces.recognizer import FaceRecognizer
 from vigil.formats import native
 from vigil.images import DecodedImage
@@ -36,7 +36,7 @@ class FaceRunner:
         if context.threads and not config.faces.threads:
             config = config.model_copy(update={"faces": config.faces.model_copy(update={"threads": context.threads})})
         if "gallery" not in shared:
-            shared["gallery"] = Gallery(config.gallery_path())
+            shared["gallery"] = open_gallery(config.gallery_path())  # SQLite file or postgresql:// URL
         recognizer = FaceRecognizer.load(config, context.store, shared["gallery"], shared.get("embedder"))
         shared["embedder"] = recognizer.embedder
         return cls(recognizer)
