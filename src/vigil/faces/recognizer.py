@@ -20,6 +20,7 @@ from vigil.config import FacesConfig, VigilConfig
 from vigil.errors import NotFound, check_deadline
 from vigil.faces.gallery.gallery import Gallery
 from vigil.faces.gallery.recorder import StrangerRecorder
+from vigil.faces.gate import FaceGate
 from vigil.faces.identity_model import FaceIdentityModel
 from vigil.faces.matcher import UNCERTAIN, UNKNOWN, Match, match
 from vigil.images import DecodedImage, ImageLimits
@@ -52,8 +53,10 @@ def thumbnail(chip: np.ndarray) -> bytes:
 class FaceRecognizer:
     def __init__(self, config: FacesConfig, detector: FaceDetector, embedder: FaceEmbedder,
                  gallery: Gallery | None = None, identity_model: FaceIdentityModel | None = None,
-                 record_strangers: bool = True, fallback: FaceDetector | None = None) -> None:
+                 record_strangers: bool = True, fallback: FaceDetector | None = None,
+                 gate: FaceGate | None = None) -> None:
         self.config, self.detector, self.embedder, self.fallback = config, detector, embedder, fallback
+        self.gate = gate  # [faces] gate: a face / non-face check on each candidate before alignment
         self.gallery, self.identity_model = gallery, identity_model
         self.record_strangers = record_strangers and gallery is not None
         self.strangers = StrangerRecorder(gallery, config.cluster_distance)
@@ -79,7 +82,9 @@ class FaceRecognizer:
         fallback = None
         if cfg.fallback and cfg.fallback != cfg.detector:
             fallback = load_face_detector(store, cfg.fallback, threads, cfg.upsample)
-        recognizer = cls(cfg, detector, embedder, gallery, identity_model, cfg.record_strangers, fallback)
+        # per recognizer, like the detectors: a LiteRT gate is not re-entrant
+        gate = FaceGate.load(store, cfg.gate, cfg.gate_min, threads) if cfg.gate else None
+        recognizer = cls(cfg, detector, embedder, gallery, identity_model, cfg.record_strangers, fallback, gate)
         recognizer.limits = config.limits.image_limits()
         return recognizer
 
@@ -96,6 +101,8 @@ class FaceRecognizer:
                 # BlazeFace misses some soft, low-resolution faces that dlib's HOG still finds; on small images
                 # (person crops) a second opinion costs a few ms. HOG's own threshold is a margin of 0 (0.5).
                 found = self.fallback(pixels, 0.5)
+            if self.gate is not None and len(found):
+                found = found[self.gate.keep(pixels, found.xyxy)]  # every candidate of the frame in one run
         return [FaceCheck(box, float(score), self._quality(rgb, box)) for box, score in zip(found.xyxy, found.score,
                                                                                            strict=True)]
 
