@@ -19,10 +19,11 @@ import time
 import numpy as np
 
 from bench_face_detect import WithFallback, scenes
-from common import table
 from facesets import FACE_BOXES, IMAGES, count_hits, lfw, photos, rgb_of
 from vigil.faces.gate import FaceGate
 from vigil.registry.store import ModelStore
+
+from common import table
 
 Item = tuple[np.ndarray, list]
 
