@@ -73,8 +73,9 @@ def main() -> None:
             r = measure(detector, gate, group, min_score)
             for key, value in r.items():
                 totals[(min_score, key)] = totals.get((min_score, key), 0) + value
+            per_face = f"{1000 * r['gate_s'] / r['faces']:.2f}" if r["faces"] else "-"
             rows.append([min_score, label, r["true"], r["true"] - r["true_kept"], r["false"],
-                         r["false"] - r["false_kept"], 1000 * r["gate_s"] / max(1, r["faces"])])
+                         r["false"] - r["false_kept"], per_face])
     print(f"gate {args.model} (gate_min {args.gate_min}); detector BlazeFace + HOG fallback")
     print(table(["min_score", "set", "true faces", "true lost", "false cands", "false removed", "gate ms/face"],
                 rows))
