@@ -106,3 +106,10 @@ def test_the_configured_gate_is_loaded_per_recognizer_and_a_missing_one_named(mo
 def test_gate_crop(box, shape):
     crop = gate_crop(np.zeros((100, 100, 3), np.uint8), np.array(box, np.float32))
     assert (crop is None) if shape is None else crop.shape == shape
+
+
+def test_the_gate_is_one_of_the_face_task_models_only_when_set():
+    from vigil.faces.task import TASK
+
+    assert TASK.models(VigilConfig()) == (BLAZEFACE, DLIB_RESNET)
+    assert TASK.models(VigilConfig(faces={"gate": "face_gate.mine"})) == (BLAZEFACE, DLIB_RESNET, "face_gate.mine")

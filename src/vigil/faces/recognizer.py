@@ -63,6 +63,11 @@ class FaceRecognizer:
         self.limits = ImageLimits()  # load() applies [limits]
         self._lock = threading.Lock()
 
+    @staticmethod
+    def models(config: FacesConfig) -> tuple[str, ...]:
+        """Store names of the models `load` opens under this config (the gate only when one is set)."""
+        return (config.detector, config.embedder, *((config.gate,) if config.gate else ()))
+
     @classmethod
     def load(cls, config: VigilConfig, store: ModelStore, gallery: Gallery | None = None,
              embedder: FaceEmbedder | None = None) -> FaceRecognizer:
