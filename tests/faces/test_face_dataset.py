@@ -61,8 +61,9 @@ def test_gallery_thumbnails_and_faces_folder_give_positives(recognizer, tmp_path
     dataset.from_gallery(writer, recognizer.gallery)
     dataset.from_faces(writer, recognizer, folder_of(tmp_path, "messi5.jpg", "horses.jpg"))
     assert writer.report.written == {"gallery": {"face": 1, "nonface": 0}, "faces": {"face": 1, "nonface": 0}}
-    crop = cv2.imread(str(next((tmp_path / "set" / "face").glob("faces_messi5_*.png"))))
+    crop = cv2.imread(str(next((tmp_path / "set" / "face").glob("faces_messi5_*.png"))), cv2.IMREAD_UNCHANGED)
     assert 25 <= crop.shape[1] <= 50  # Messi's face box (~37 px), not the frame
+    assert crop.ndim == 2  # grey, as the gate scores it
 
 
 def test_nonfaces_folder_reports_an_unreadable_file_and_keeps_the_rest(tmp_path):

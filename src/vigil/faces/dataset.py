@@ -1,5 +1,5 @@
-"""`vigil faces dataset`: a face / non-face training set (DIR/face/*.png, DIR/nonface/*.png, what
-`vigil train classify` reads) for the face gate, built from what the user has.
+"""`vigil faces dataset`: a face / non-face training set (DIR/face/*.png, DIR/nonface/*.png, grey as the gate scores
+them; what `vigil train classify` reads) for the face gate, built from what the user has.
 
 Positives: the gallery's aligned sample thumbnails, and the face candidates found in `--faces` images (cut by
 `gate_crop`, exactly as the gate will see them). Negatives, the hard ones first: from the user's own camera frames,
@@ -21,7 +21,7 @@ from vigil import images
 from vigil.errors import BadInput
 from vigil.faces.enroll import IMAGE_SUFFIXES
 from vigil.faces.gallery.gallery import Gallery
-from vigil.faces.gate import gate_crop
+from vigil.faces.gate import as_grey, gate_crop
 from vigil.faces.recognizer import FaceRecognizer
 from vigil.registry.catalog import PERSON
 from vigil.tasks.detect import DetectOptions, ObjectDetector
@@ -54,10 +54,9 @@ class DatasetWriter:
             (self.report.out / label).mkdir(parents=True, exist_ok=True)
 
     def write(self, source: str, label: str, rgb: np.ndarray, stem: str) -> None:
-        if rgb.ndim == 3:
-            rgb = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR)
+        """One example, in grey as the gate scores it (gate.as_grey)."""
         path = self.report.out / label / f"{source}_{stem}.png"
-        if not cv2.imwrite(str(path), rgb):
+        if not cv2.imwrite(str(path), as_grey(rgb)[:, :, 0]):
             raise BadInput(f"{path}: could not be written")
         counts = self.report.written.setdefault(source, {FACE: 0, NONFACE: 0})
         counts[label] += 1
