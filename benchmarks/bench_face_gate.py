@@ -2,7 +2,7 @@
 bench_face_detect.py's sets, with Vigil's detector as FaceRecognizer runs it (BlazeFace, HOG fallback on small
 images). Re-run with any classify model in the store that has a "face" label:
 
-    .venv/bin/python benchmarks/bench_face_gate.py face_gate.efflite0 [--gate-min 0.5] [--min-score 0.6 0.3]
+    .venv/bin/python benchmarks/bench_face_gate.py face_gate.grey [--gate-min 0.3] [--min-score 0.6 0.3]
 
 Sets: true faces (8 photos, LFW faces ×4, 4 camera scenes with 24 faces of 16-150 px pasted into a real frame),
 false candidates (LFW non-faces, every candidate on the 7 vendored camera frames of tests/fixtures/images/vtest_*:
@@ -20,6 +20,7 @@ import numpy as np
 
 from bench_face_detect import WithFallback, scenes
 from facesets import FACE_BOXES, IMAGES, count_hits, lfw, photos, rgb_of
+from vigil.config import VigilConfig
 from vigil.faces.gate import FaceGate
 from vigil.registry.store import ModelStore
 
@@ -60,7 +61,7 @@ def measure(detector, gate: FaceGate, items: list[Item], min_score: float) -> di
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", help="the gate: a classify model in the store with a 'face' label")
-    parser.add_argument("--gate-min", type=float, default=0.5, help="[faces] gate_min")
+    parser.add_argument("--gate-min", type=float, default=VigilConfig().faces.gate_min, help="[faces] gate_min")
     parser.add_argument("--min-score", type=float, nargs="+", default=[0.6, 0.3],
                         help="detector operating points ([faces] min_score; 0.6 is Vigil's default)")
     args = parser.parse_args()

@@ -184,8 +184,9 @@ class FacesConfig(Section):
     gate: str = Field("", title="Face gate",
                       description="face / non-face classifier (store name, labels face + nonface) checking each face "
                                   "candidate before embedding; '' = off")
-    gate_min: float = Field(0.5, ge=0, le=1, title="Gate minimum",
-                            description="candidates whose gate face probability is below this are dropped")
+    gate_min: float = Field(0.3, ge=0, le=1, title="Gate minimum",
+                            description="candidates whose gate face probability is below this are dropped (0.3: "
+                                        "no true face lost in benchmarks/bench_face_gate.py)")
 
     @model_validator(mode="after")
     def _ordered(self) -> FacesConfig:
