@@ -105,3 +105,17 @@ def test_background_patches_touch_no_person_or_face():
     for x0, y0, x1, y1 in patches:
         assert x0 >= 200 and not (x0 < 340 and x1 > 300 and y0 < 140 and y1 > 100)
         assert 24 <= x1 - x0 <= 96
+
+
+def test_cli_builds_from_faces_and_frames_with_the_configured_models(tmp_path):
+    faces, frames = tmp_path / "faces", tmp_path / "frames"
+    for folder, name in ((faces, "messi5.jpg"), (frames, "vtest_060.jpg")):
+        folder.mkdir()
+        shutil.copy(fixture_image(name), folder / name)
+    runner = CliRunner(env={"VIGIL_STORE__DATA_DIR": str(tmp_path / "data")})
+    result = runner.invoke(app, ["faces", "dataset", "--out", str(tmp_path / "set"), "--faces", str(faces),
+                                 "--frames", str(frames), "--json"])
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    written = json.loads(result.stdout)["written"]
+    assert written["faces"] == {"face": 1, "nonface": 0} and written["heads"]["nonface"] >= 3
+    assert "gallery" not in written  # no gallery in this data dir
