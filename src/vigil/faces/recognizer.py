@@ -1,4 +1,4 @@
-"""Faces along the straight line: detect → check size and focus → align → embed → recognise.
+"""Faces along the straight line: detect → face gate (optional) → check size and focus → align → embed → recognise.
 
 `FaceRecognizer` composes a face detector (models/face_detect.py), the aligner/embedder
 (models/face_embed.py) and an identity source: the SQLite gallery (open-set matching, the default) or
@@ -101,15 +101,19 @@ class FaceRecognizer:
         pixels = _as_rgb(rgb)
         small = rgb.shape[0] * rgb.shape[1] <= self.config.fallback_max_pixels
         with self._lock:  # neither a LiteRT interpreter nor a dlib detector may run in two threads at once
-            found = self.detector(pixels, self.config.min_score)
+            found = self._gated(pixels, self.detector(pixels, self.config.min_score))
             if not len(found) and self.fallback is not None and small:
                 # BlazeFace misses some soft, low-resolution faces that dlib's HOG still finds; on small images
                 # (person crops) a second opinion costs a few ms. HOG's own threshold is a margin of 0 (0.5).
-                found = self.fallback(pixels, 0.5)
-            if self.gate is not None and len(found):
-                found = found[self.gate.keep(pixels, found.xyxy)]  # every candidate of the frame in one run
+                found = self._gated(pixels, self.fallback(pixels, 0.5))
         return [FaceCheck(box, float(score), self._quality(rgb, box)) for box, score in zip(found.xyxy, found.score,
                                                                                            strict=True)]
+
+    def _gated(self, pixels: np.ndarray, found: Detections) -> Detections:
+        """The candidates the face gate lets through (all of them when there is no gate), scored in one run."""
+        if self.gate is None or not len(found):
+            return found
+        return found[self.gate.keep(pixels, found.xyxy)]
 
     def _quality(self, rgb: np.ndarray, box: np.ndarray, scale: float = 1.0) -> str:
         if (box[2] - box[0]) / scale < self.config.min_face:
