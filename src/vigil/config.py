@@ -182,6 +182,12 @@ class FacesConfig(Section):
     classifier: Path | None = Field(None, title="Classifier",
                                     description="trained classifier folder (default <data_dir>/face_classifier)")
     threads: int = Field(0, ge=0, title="Threads", description="inference threads (0: all cores)")
+    gate: str = Field("", title="Face gate",
+                      description="face / non-face classifier (store name, labels face + nonface) checking each face "
+                                  "candidate before embedding; '' = off")
+    gate_min: float = Field(0.3, ge=0, le=1, title="Gate minimum",
+                            description="candidates whose gate face probability is below this are dropped (0.3: "
+                                        "no true face lost in benchmarks/bench_face_gate.py)")
 
     @model_validator(mode="after")
     def _ordered(self) -> FacesConfig:

@@ -30,7 +30,7 @@ def load_recognizer(cfg: VigilConfig, gallery: Gallery | None = None) -> FaceRec
 
     store = ModelStore(cfg.store.home)
     try:
-        for name in (cfg.faces.detector, cfg.faces.embedder):
+        for name in FaceRecognizer.models(cfg.faces):
             store.pull(name)  # idempotent: hashes what is there, fetches only what is missing
         return FaceRecognizer.load(cfg, store, gallery or open_gallery(cfg))
     except VigilError as exc:

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from vigil.cli.common import ConfigOpt, JsonOpt, config_or_exit, emit_json, err, fail, out
 from vigil.cli.face_tools import load_recognizer, open_gallery
+from vigil.cli.faces_dataset import register as register_dataset
 from vigil.cli.faces_more import register
 from vigil.errors import VigilError
 
@@ -153,3 +154,4 @@ def recognize(images: Annotated[list[Path], typer.Argument(help="image files", s
 
 
 register(faces_app)  # train, unknowns, name, feedback
+register_dataset(faces_app)  # dataset (the face gate's training set)

@@ -1,4 +1,4 @@
-"""Faces along the straight line: detect → check size and focus → align → embed → recognise.
+"""Faces along the straight line: detect → face gate (optional) → check size and focus → align → embed → recognise.
 
 `FaceRecognizer` composes a face detector (models/face_detect.py), the aligner/embedder
 (models/face_embed.py) and an identity source: the SQLite gallery (open-set matching, the default) or
@@ -21,6 +21,7 @@ from vigil.errors import NotFound, check_deadline
 from vigil.faces.gallery.gallery import Gallery
 from vigil.faces.gallery.location import open_gallery
 from vigil.faces.gallery.recorder import StrangerRecorder
+from vigil.faces.gate import FaceGate
 from vigil.faces.identity_model import FaceIdentityModel
 from vigil.faces.matcher import UNCERTAIN, UNKNOWN, Match, match
 from vigil.images import DecodedImage, ImageLimits
@@ -53,13 +54,20 @@ def thumbnail(chip: np.ndarray) -> bytes:
 class FaceRecognizer:
     def __init__(self, config: FacesConfig, detector: FaceDetector, embedder: FaceEmbedder,
                  gallery: Gallery | None = None, identity_model: FaceIdentityModel | None = None,
-                 record_strangers: bool = True, fallback: FaceDetector | None = None) -> None:
+                 record_strangers: bool = True, fallback: FaceDetector | None = None,
+                 gate: FaceGate | None = None) -> None:
         self.config, self.detector, self.embedder, self.fallback = config, detector, embedder, fallback
+        self.gate = gate  # [faces] gate: a face / non-face check on each candidate before alignment
         self.gallery, self.identity_model = gallery, identity_model
         self.record_strangers = record_strangers and gallery is not None
         self.strangers = StrangerRecorder(gallery, config.cluster_distance)
         self.limits = ImageLimits()  # load() applies [limits]
         self._lock = threading.Lock()
+
+    @staticmethod
+    def models(config: FacesConfig) -> tuple[str, ...]:
+        """Store names of the models `load` opens under this config (the gate only when one is set)."""
+        return (config.detector, config.embedder, *((config.gate,) if config.gate else ()))
 
     @classmethod
     def load(cls, config: VigilConfig, store: ModelStore, gallery: Gallery | None = None,
@@ -80,7 +88,9 @@ class FaceRecognizer:
         fallback = None
         if cfg.fallback and cfg.fallback != cfg.detector:
             fallback = load_face_detector(store, cfg.fallback, threads, cfg.upsample)
-        recognizer = cls(cfg, detector, embedder, gallery, identity_model, cfg.record_strangers, fallback)
+        # per recognizer, like the detectors: a LiteRT gate is not re-entrant
+        gate = FaceGate.load(store, cfg.gate, cfg.gate_min, threads) if cfg.gate else None
+        recognizer = cls(cfg, detector, embedder, gallery, identity_model, cfg.record_strangers, fallback, gate)
         recognizer.limits = config.limits.image_limits()
         return recognizer
 
@@ -92,13 +102,19 @@ class FaceRecognizer:
         pixels = _as_rgb(rgb)
         small = rgb.shape[0] * rgb.shape[1] <= self.config.fallback_max_pixels
         with self._lock:  # neither a LiteRT interpreter nor a dlib detector may run in two threads at once
-            found = self.detector(pixels, self.config.min_score)
+            found = self._gated(pixels, self.detector(pixels, self.config.min_score))
             if not len(found) and self.fallback is not None and small:
                 # BlazeFace misses some soft, low-resolution faces that dlib's HOG still finds; on small images
                 # (person crops) a second opinion costs a few ms. HOG's own threshold is a margin of 0 (0.5).
-                found = self.fallback(pixels, 0.5)
+                found = self._gated(pixels, self.fallback(pixels, 0.5))
         return [FaceCheck(box, float(score), self._quality(rgb, box)) for box, score in zip(found.xyxy, found.score,
                                                                                            strict=True)]
+
+    def _gated(self, pixels: np.ndarray, found: Detections) -> Detections:
+        """The candidates the face gate lets through (all of them when there is no gate), scored in one run."""
+        if self.gate is None or not len(found):
+            return found
+        return found[self.gate.keep(pixels, found.xyxy)]
 
     def _quality(self, rgb: np.ndarray, box: np.ndarray, scale: float = 1.0) -> str:
         if (box[2] - box[0]) / scale < self.config.min_face:

@@ -55,7 +55,7 @@ TASK = TaskDef(
     load=FaceRunner.load,
     encode=native.recognized,
     max_batch=1,
-    models=lambda config: (config.faces.detector, config.faces.embedder),
+    models=lambda config: FaceRecognizer.models(config.faces),
     preload=lambda config: True,
     tags=("faces",),
 )
