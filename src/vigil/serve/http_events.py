@@ -12,6 +12,7 @@ import contextlib
 import queue
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -101,12 +102,12 @@ def _time(text: str | None) -> float | None:
 
 
 def _thumbnail(engine: Engine, cluster_id: int) -> bytes:
-    from vigil.faces.gallery.gallery import Gallery
+    from vigil.faces.gallery.location import is_url, open_gallery
 
-    path = engine.config.gallery_path()
-    if not path.exists():
+    location = engine.config.gallery_path()
+    if not is_url(location) and not Path(location).exists():
         raise NotFound(f"no unknown cluster {cluster_id}")
-    gallery = Gallery(path)
+    gallery = open_gallery(location)
     try:
         cluster = next((c for c in gallery.unknowns() if c.id == cluster_id), None)
         if cluster is None:
