@@ -27,9 +27,10 @@ from vigil.serve.openapi import JPEG_ANSWER, NAME_PATTERN, PersonName, RowId
 Image = Annotated[UploadFile, File(description="an image (JPEG, PNG, ...)")]
 _NUMBER = r" *-?[0-9]{1,9}(\.[0-9]{1,6})? *"
 BOX_PATTERN = rf"^{_NUMBER}(,{_NUMBER}){{3}}$"  # what _box reads: four finite numbers
-# declared a plain string (left out when absent): a form field cannot carry null
-Box = Annotated[str, Form(pattern=BOX_PATTERN, description="the face to enrol, 'x0,y0,x1,y1' in image pixels "
-                                 "(default: the only usable face; a photo with several is answered 'choose')")]
+# a plain string (left out when absent: a form field cannot carry null); the pattern is declared, _box checks it
+# with its own clear 400
+Box = Annotated[str, Form(json_schema_extra={"pattern": BOX_PATTERN}, description="the face to enrol, 'x0,y0,x1,y1' "
+                          "in image pixels (default: the only usable face; a photo with several is answered 'choose')")]
 JPEG = {"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"}
 
 
