@@ -49,8 +49,9 @@ class BodyDeadline:
             nonlocal body_done
             if body_done:  # later receives wait for the client to leave (a stream's disconnect watch): no limit
                 return await receive()
-            try:
-                message = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
+            try:  # asyncio.timeout, not wait_for: no inner task, so a cancelled caller cannot lose a message
+                async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                    message = await receive()
             except TimeoutError:
                 late.append(f"request body not received within {self.timeout_s:g} s")
                 raise SlowBody(late[0]) from None
