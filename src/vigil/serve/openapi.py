@@ -14,7 +14,8 @@ _ERROR = {"application/json": {"schema": {
                    "status": {"type": "integer"}, "code": {"type": "integer"}, "detail": {}}}}}
 _WHY = {400: "bad input (not an image, a bad value, a count over a [limits] cap)", 401: "missing or wrong key",
         403: "the route's model is not available on this server", 404: "no such model, person or file",
-        408: "the body did not arrive within [server] body_timeout_s", 413: "body over [limits] max_bytes",
+        408: "the body did not arrive within [server] body_timeout_s",
+        409: "the name is already taken", 413: "body over [limits] max_bytes",
         422: "the body does not match this schema", 500: "internal error or timeout (DeepStack's answer)",
         503: "busy: retry after Retry-After seconds"}
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"description": why, "content": _ERROR} for code, why in _WHY.items()}
