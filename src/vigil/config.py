@@ -233,6 +233,9 @@ class EventsConfig(Section):
     public_url: str = Field("", title="Public URL",
                             description="base of snapshot and thumbnail URLs in MQTT messages (default: "
                                         "http://<server host>:<port>)")
+    stream_s: float = Field(300.0, gt=0, le=86400, title="Stream length",
+                            description="the longest a /v2/events/stream connection lasts (its `seconds` parameter "
+                                        "may ask less); EventSource clients then reconnect by themselves")
 
 
 class MqttConfig(Section):

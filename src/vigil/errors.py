@@ -15,6 +15,12 @@ class BadInput(VigilError):
     status = 400
 
 
+class Conflict(BadInput):
+    """The change clashes with what is there (a name already taken): retry with another value, not the same."""
+
+    status = 409
+
+
 class NotFound(VigilError):
     """A named thing (model, person, file) does not exist."""
 

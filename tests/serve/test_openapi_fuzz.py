@@ -13,12 +13,22 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 
 from tests.conftest import fixture_image
+from tests.serve import server as harness
 from tests.serve.server import ADMIN_KEY
 
 pytestmark = pytest.mark.integration
 AUTH = {"X-API-Key": ADMIN_KEY}
 EXAMPLES = int(os.environ.get("VIGIL_SCHEMA_EXAMPLES", "4"))
 FACE = fixture_image("messi5.jpg").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, store, face_models):
+    """The real `vigil serve`, its event stream cut to a second or two ([events] stream_s), so each stream example
+    ends by itself as an EventSource connection does, instead of running the default five minutes."""
+    running = harness.start(tmp_path_factory.mktemp("fuzz"), extra="[events]\nstream_s = 2.0\n")
+    yield running
+    assert running.stop() == 0, running.log_tail()
 
 
 @schemathesis.hook

@@ -55,9 +55,9 @@ def test_tiles_find_at_least_what_the_whole_frame_finds(counter):
 
 
 def test_density_without_a_model_is_a_clear_error(counter):
-    from vigil.errors import ConfigError
+    from vigil.errors import NotActivated
 
-    with pytest.raises(ConfigError, match="density_model"):
+    with pytest.raises(NotActivated, match="density_model"):
         counter.estimate(images.load(fixture_image("vtest_000.jpg")), CrowdOptions(estimator="density"))
 
 

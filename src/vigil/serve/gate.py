@@ -43,13 +43,20 @@ class BodyDeadline:
             return await self.app(scope, receive, send)
         deadline = time.monotonic() + self.timeout_s
         late: list[str] = []
+        body_done = False
 
         async def timed() -> dict:
-            try:
-                return await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
+            nonlocal body_done
+            if body_done:  # later receives wait for the client to leave (a stream's disconnect watch): no limit
+                return await receive()
+            try:  # asyncio.timeout, not wait_for: no inner task, so a cancelled caller cannot lose a message
+                async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                    message = await receive()
             except TimeoutError:
                 late.append(f"request body not received within {self.timeout_s:g} s")
                 raise SlowBody(late[0]) from None
+            body_done = message["type"] != "http.request" or not message.get("more_body", False)
+            return message
 
         async def answer(message: dict) -> None:
             if not late:

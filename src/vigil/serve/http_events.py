@@ -24,6 +24,7 @@ from vigil.events.log import EventLog, EventQuery
 from vigil.formats import events as wire
 from vigil.serve import auth
 from vigil.serve.engine import Engine
+from vigil.serve.openapi import JPEG_ANSWER, SSE_ANSWER, TIME_SCHEMA, RowId
 
 KEEPALIVE_S = 15.0
 POLL_S = 0.05
@@ -55,31 +56,37 @@ def events_router(engine: Engine) -> APIRouter:
     @router.get("", dependencies=[user], summary="Events, newest first (filter by camera, label, name, time)")
     async def list_events(request: Request, camera: str | None = None, label: str | None = None,
                           name: str | None = None,
-                          since: Annotated[str | None, Query(description="epoch s, ISO 8601 or age: 30m")] = None,
-                          until: Annotated[str | None, Query(description="epoch s, ISO 8601 or age")] = None,
+                          since: Annotated[str | None, Query(description="epoch s, ISO 8601 or age: 30m",
+                                                             json_schema_extra=TIME_SCHEMA)] = None,
+                          until: Annotated[str | None, Query(description="epoch s, ISO 8601 or age",
+                                                             json_schema_extra=TIME_SCHEMA)] = None,
                           limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
         query = EventQuery(camera, label, name, _time(since), _time(until), limit)
         log = logs.get(request)
         found = await run_in_threadpool(log.query, query) if log is not None else []
         return [wire.event_json(e, base) for e in found]
 
-    @router.get("/stream", dependencies=[user], summary="New, updated and ended events as Server-Sent Events")
-    async def stream(request: Request) -> StreamingResponse:
+    @router.get("/stream", dependencies=[user], summary="New, updated and ended events as Server-Sent Events",
+                response_class=StreamingResponse, responses=SSE_ANSWER)
+    async def stream(request: Request, seconds: float = Query(
+            config.events.stream_s, gt=0, le=config.events.stream_s, description="end the stream after this long "
+            "(default and most: [events] stream_s); EventSource clients reconnect by themselves")) -> StreamingResponse:
         service = getattr(request.app.state, "events", None)
-        return StreamingResponse(_sse(request, service, base), media_type="text/event-stream",
+        return StreamingResponse(_sse(request, service, base, seconds), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     @router.get("/{event_id}/snapshot.jpg", dependencies=[user], summary="The event's annotated snapshot",
-                response_class=Response)
-    async def snapshot(request: Request, event_id: int) -> Response:
+                response_class=Response, responses=JPEG_ANSWER)
+    async def snapshot(request: Request, event_id: RowId) -> Response:
         log = logs.get(request)
         if log is None:
             raise NotFound(f"no event {event_id}")
         return Response(await run_in_threadpool(log.snapshot, event_id), media_type="image/jpeg")
 
     @router.get("/unknowns/{cluster_id}/thumbnail.jpg", dependencies=[user], response_class=Response,
+                responses=JPEG_ANSWER,
                 summary="A face of a stranger cluster (the thumbnail in vigil/<camera>/face/unknown)")
-    async def thumbnail(cluster_id: int) -> Response:
+    async def thumbnail(cluster_id: RowId) -> Response:
         return Response(await run_in_threadpool(_thumbnail, engine, cluster_id), media_type="image/jpeg")
 
     return router
@@ -117,12 +124,15 @@ def _thumbnail(engine: Engine, cluster_id: int) -> bytes:
         gallery.close()
 
 
-async def _sse(request: Request, service: Any, base: str) -> AsyncIterator[str]:
+async def _sse(request: Request, service: Any, base: str, seconds: float) -> AsyncIterator[str]:
+    """Changes as they come, keep-alives between, until the client leaves or `seconds` pass: a bounded stream, so
+    proxies and clients never hold a connection forever (EventSource reconnects on its own)."""
     yield ": connected\n\n"
     listener = service.hub.subscribe() if service is not None else None
+    ends = time.monotonic() + seconds
     try:
         quiet = 0.0
-        while not await request.is_disconnected():
+        while time.monotonic() < ends and not await request.is_disconnected():
             change = None
             if listener is not None:
                 with contextlib.suppress(queue.Empty):

@@ -14,7 +14,8 @@ _ERROR = {"application/json": {"schema": {
                    "status": {"type": "integer"}, "code": {"type": "integer"}, "detail": {}}}}}
 _WHY = {400: "bad input (not an image, a bad value, a count over a [limits] cap)", 401: "missing or wrong key",
         403: "the route's model is not available on this server", 404: "no such model, person or file",
-        408: "the body did not arrive within [server] body_timeout_s", 413: "body over [limits] max_bytes",
+        408: "the body did not arrive within [server] body_timeout_s",
+        409: "the name is already taken", 413: "body over [limits] max_bytes",
         422: "the body does not match this schema", 500: "internal error or timeout (DeepStack's answer)",
         503: "busy: retry after Retry-After seconds"}
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"description": why, "content": _ERROR} for code, why in _WHY.items()}
@@ -22,6 +23,19 @@ ERRORS: dict[int | str, dict[str, Any]] = {code: {"description": why, "content":
 # Gallery names: what faces/gallery accepts (1-200 characters, no slashes or NUL), minus names a URL cannot carry
 NAME_PATTERN = r"^[\w][\w .'-]{0,199}$"
 PersonName = Annotated[str, Path(pattern=NAME_PATTERN, description="a person's name (letters, digits, space . ' - _)")]
+
+# A time filter (formats.events.parse_time): epoch seconds, an age such as 30m, or an RFC 3339 date-time; the server
+# also reads other ISO 8601 forms, the schema names the ones a client can count on
+_SECONDS_OR_AGE = r"^(-?[0-9]{1,12}(\.[0-9]{1,6})?|[0-9]{1,9}(\.[0-9]{1,6})?[smhd])$"
+TIME_SCHEMA = {"anyOf": [{"type": "string", "pattern": _SECONDS_OR_AGE},
+                         {"type": "string", "format": "date-time", "maxLength": 40}]}
+JPEG_ANSWER: dict[int | str, dict[str, Any]] = {200: {"description": "a JPEG", "content": {
+    "image/jpeg": {"schema": {"type": "string", "format": "binary"}}}}}
+SSE_ANSWER: dict[int | str, dict[str, Any]] = {200: {"description": "Server-Sent Events until the stream's time is up",
+                                                     "content": {"text/event-stream": {"schema": {"type": "string"}}}}}
+
+# Row ids (samples, clusters, events): SQLite integers, so a number past 64 bits is a 422, not an overflow
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1, description="a row id")]
 
 _IMAGE = {"type": "string", "format": "binary", "description": "an image (JPEG, PNG, ...)"}
 _FIELDS: dict[str, dict[str, Any]] = {

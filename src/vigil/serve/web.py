@@ -25,6 +25,7 @@ from vigil.errors import NotFound, Unauthorized, VigilError
 from vigil.formats import page
 from vigil.serve import auth, sessions
 from vigil.serve.engine import Engine
+from vigil.serve.openapi import ERRORS, JPEG_ANSWER
 from vigil.serve.web_gallery import gallery_router
 
 FILES = Path(__file__).with_name("web")
@@ -40,8 +41,8 @@ def install(app: FastAPI, engine: Engine) -> None:
     app.state.sessions = sessions.Sessions()
     recent = Recent()
     app.include_router(page_router(engine))
-    app.include_router(gallery_router(engine, recent))
-    app.include_router(ui_router(engine, app.state.sessions, recent))
+    app.include_router(gallery_router(engine, recent), responses=ERRORS)
+    app.include_router(ui_router(engine, app.state.sessions, recent), responses=ERRORS)
 
 
 class Recent:
@@ -170,7 +171,8 @@ def ui_router(engine: Engine, store: sessions.Sessions, recent: Recent) -> APIRo
     def recent_items() -> list[dict[str, Any]]:
         return recent.items()
 
-    @router.get("/recent/{item}/snapshot.jpg", dependencies=[user], summary="A recent recognition's picture")
+    @router.get("/recent/{item}/snapshot.jpg", dependencies=[user], summary="A recent recognition's picture",
+                response_class=Response, responses=JPEG_ANSWER)
     def recent_snapshot(item: int) -> Response:
         return Response(recent.snapshot(item), media_type="image/jpeg", headers={"Cache-Control": "private"})
 

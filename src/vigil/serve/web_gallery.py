@@ -22,10 +22,15 @@ from vigil.faces.enroll import enroll
 from vigil.formats import page
 from vigil.serve import auth, faces
 from vigil.serve.engine import Engine
+from vigil.serve.openapi import JPEG_ANSWER, NAME_PATTERN, PersonName, RowId
 
 Image = Annotated[UploadFile, File(description="an image (JPEG, PNG, ...)")]
-Box = Annotated[str | None, Form(description="the face to enrol, 'x0,y0,x1,y1' in image pixels (default: the only "
-                                             "usable face; a photo with several is answered 'choose')")]
+_NUMBER = r" *-?[0-9]{1,9}(\.[0-9]{1,6})? *"
+BOX_PATTERN = rf"^{_NUMBER}(,{_NUMBER}){{3}}$"  # what _box reads: four finite numbers
+# a plain string (left out when absent: a form field cannot carry null); the pattern is declared, _box checks it
+# with its own clear 400
+Box = Annotated[str, Form(json_schema_extra={"pattern": BOX_PATTERN}, description="the face to enrol, 'x0,y0,x1,y1' "
+                          "in image pixels (default: the only usable face; a photo with several is answered 'choose')")]
 JPEG = {"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"}
 
 
@@ -42,7 +47,7 @@ def gallery_router(engine: Engine, recent: Any) -> APIRouter:
         return rows
 
     @router.post("/ui/enroll/{name}", dependencies=[admin], summary="Enrol one photo; its outcome and faces")
-    async def enroll_one(name: str, image: Image, box: Box = None) -> dict[str, Any]:
+    async def enroll_one(name: PersonName, image: Image, box: Box = None) -> dict[str, Any]:  # type: ignore[assignment]
         data = await image.read()
         return await run_in_threadpool(_enroll_one, engine, name, image.filename or "photo", data, _box(box))
 
@@ -56,18 +61,19 @@ def gallery_router(engine: Engine, recent: Any) -> APIRouter:
 
 
 def _sample_routes(router: APIRouter, engine: Engine, admin: Any) -> None:
-    @router.get("/samples/{sample_id}/face.jpg", dependencies=[admin], summary="A sample's aligned face (JPEG)")
-    async def sample_face(sample_id: int) -> Response:
+    @router.get("/samples/{sample_id}/face.jpg", dependencies=[admin], summary="A sample's aligned face (JPEG)",
+                response_class=Response, responses=JPEG_ANSWER)
+    async def sample_face(sample_id: RowId) -> Response:
         return Response(await _gallery_call(engine, lambda g: g.thumbnail(sample_id)), media_type="image/jpeg",
                         headers=JPEG)
 
     @router.delete("/samples/{sample_id}", dependencies=[admin], summary="Delete one sample")
-    async def delete_sample(sample_id: int) -> dict[str, Any]:
+    async def delete_sample(sample_id: RowId) -> dict[str, Any]:
         return {"id": sample_id, "name": await _gallery_call(engine, lambda g: g.delete_sample(sample_id))}
 
     @router.post("/samples/{sample_id}/reject", dependencies=[admin],
                  summary="Not this person: the sample becomes a negative of its person")
-    async def reject_sample(sample_id: int) -> dict[str, Any]:
+    async def reject_sample(sample_id: RowId) -> dict[str, Any]:
         return {"id": sample_id, "not": await _gallery_call(engine, lambda g: g.reject_sample(sample_id, "web"))}
 
 
@@ -76,19 +82,20 @@ def _stranger_routes(router: APIRouter, engine: Engine, admin: Any) -> None:
     async def strangers() -> list[dict[str, Any]]:
         return await _gallery_call(engine, lambda g: [page.cluster(c, g.cluster_faces(c.id)) for c in g.unknowns()])
 
-    @router.get("/strangers/faces/{face_id}/face.jpg", dependencies=[admin], summary="One stranger face (JPEG)")
-    async def stranger_face(face_id: int) -> Response:
+    @router.get("/strangers/faces/{face_id}/face.jpg", dependencies=[admin], summary="One stranger face (JPEG)",
+                response_class=Response, responses=JPEG_ANSWER)
+    async def stranger_face(face_id: RowId) -> Response:
         return Response(await _gallery_call(engine, lambda g: g.stranger_thumbnail(face_id)),
                         media_type="image/jpeg", headers=JPEG)
 
     @router.post("/strangers/{cluster_id}/name", dependencies=[admin],
                  summary="Name a cluster: a new person, or merged into an existing one")
-    async def name_cluster(cluster_id: int, name: str = Body(embed=True, min_length=1)) -> dict[str, Any]:
+    async def name_cluster(cluster_id: RowId, name: str = Body(embed=True, pattern=NAME_PATTERN)) -> dict[str, Any]:
         moved = await _gallery_call(engine, lambda g: g.name_cluster(cluster_id, name.strip()))
         return {"cluster": cluster_id, "name": name.strip(), "samples": moved}
 
     @router.delete("/strangers/{cluster_id}", dependencies=[admin], summary="Dismiss a cluster")
-    async def dismiss(cluster_id: int) -> dict[str, Any]:
+    async def dismiss(cluster_id: RowId) -> dict[str, Any]:
         return {"cluster": cluster_id, "removed": await _gallery_call(engine, lambda g: g.dismiss_cluster(cluster_id))}
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from vigil.config import VigilConfig
-from vigil.errors import ConfigError
+from vigil.errors import NotActivated
 from vigil.formats import native
 from vigil.images import DecodedImage
 from vigil.ops.density import heat_overlay
@@ -93,7 +93,7 @@ class CrowdCounter:
         """'density', or a detector mode: 'auto' (tiles as configured), 'detector', 'tiled_detector'."""
         if forced == "density":
             if self.density is None:
-                raise ConfigError("no density model: set [crowd] density_model (see `vigil train crowd`)")
+                raise NotActivated("no density model: set [crowd] density_model (see `vigil train crowd`)")
             return "density"
         if forced != "auto":
             return forced

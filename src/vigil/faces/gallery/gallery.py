@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vigil.errors import BadInput, ModelIntegrityError, NotFound
+from vigil.errors import BadInput, Conflict, ModelIntegrityError, NotFound
 from vigil.faces.gallery.schema import migrate, person_name, to_blob, to_vectors
 from vigil.faces.gallery.strangers import StrangerStore
 
@@ -154,7 +154,7 @@ class Gallery(StrangerStore):
         with self._write() as c:
             pid = self.person_id(old)
             if c.execute("SELECT 1 FROM people WHERE name = ?", (new,)).fetchone():
-                raise BadInput(f"{new!r} is already in the gallery; remove or rename it first")
+                raise Conflict(f"{new!r} is already in the gallery; remove or rename it first")
             c.execute("UPDATE people SET name = ? WHERE id = ?", (new, pid))
 
     def _ensure_person(self, c: sqlite3.Connection, name: str) -> int:
