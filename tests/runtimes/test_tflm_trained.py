@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -73,6 +74,19 @@ def test_the_c_array_has_the_tflm_example_symbols(served):
     assert f"const unsigned int {SYMBOL}_len = {report['forms']['litert-int8']['bytes']};" in source.read_text()
     assert f"extern const unsigned char {SYMBOL}[];" in header.read_text()
     assert f"extern const unsigned int {SYMBOL}_len;" in header.read_text()
+
+
+def test_the_presence_task_encodes_the_int8_input_as_training_normalised_it(served):
+    """The export folds normalisation and the input's scale into the spec's mean/std: the task must not apply the
+    scale a second time (that saturated every pixel to ±128 and left 4 grey levels)."""
+    _, _, model = served
+    rgb = images.load(fixture_image("vtest_120.jpg")).pixels
+    grey = cv2.cvtColor(cv2.resize(rgb, (SIZE, SIZE), interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
+    scale, zero = model.input_quantization
+    expected = np.clip(np.round((grey.astype(np.float32) - 127.5) / 127.5 / scale + zero), -128, 127)
+    tensor = model.tensor(rgb)
+    assert len(np.unique(tensor)) > 100
+    assert np.abs(tensor[0, :, :, 0].astype(np.int32) - expected).max() <= 1
 
 
 def test_the_presence_task_reads_the_int8_output_as_a_probability(served, tensors):
