@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from tests import person_data
+from tests.conftest import fixture_image
 from vigil.errors import BadInput
 from vigil.train import data
 
@@ -73,3 +74,41 @@ def test_augment_keeps_shape_and_changes_pixels(dataset):
     assert out.shape == (4, 64, 64, 3) and out.dtype == np.uint8
     assert all(np.abs(o.astype(int) - image).mean() > 1 for o in out)
     assert np.array_equal(data.Augment(0, 0, 0, 0, flip=False)(image, rng), image)
+
+
+def _manifest_dataset(root: Path, rows: list[tuple[str, int, str]]) -> Path:
+    """person/ and non_person/ images from the fixture frames, with autolabel's manifest.csv."""
+    for name, label, _ in rows:
+        folder = root / ("person" if label else "non_person")
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.open(fixture_image("vtest_000.jpg" if label else "giraffe.jpg")).resize((48, 48)).save(folder / name)
+    lines = ["file,label,split", *(f"{name},{label},{part}" for name, label, part in rows)]
+    (root / "manifest.csv").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def test_a_manifest_decides_the_split(tmp_path):
+    """autolabel's held-out time ranges stay held out: the split is the manifest's, not a random one."""
+    rows = [(f"cam_{i:03d}.jpg", i % 2, ("train", "train", "train", "val", "test")[i // 2 % 5]) for i in range(20)]
+    root = _manifest_dataset(tmp_path / "ds", rows)
+    split = data.split(root, seed=1)
+    assert split.labels == ("non_person", "person")
+    for part in ("train", "val", "test"):
+        expected = {(str(root / ("person" if label else "non_person") / name), label)
+                    for name, label, where in rows if where == part}
+        assert {(s.path, s.label) for s in getattr(split, part)} == expected
+    assert data.split(root, seed=7) == split  # the seed only drives the random split
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda rows: [*rows, ("gone.jpg", 1, "train")], "person/gone.jpg is not an image"),
+    (lambda rows: [(n, lab, "holdout" if i == 0 else s) for i, (n, lab, s) in enumerate(rows)], "line 2"),
+    (lambda rows: [(n, lab, "train" if s == "test" else s) for n, lab, s in rows], "no images in the test"),
+])
+def test_a_bad_manifest_is_named(tmp_path, change, message):
+    rows = [(f"cam_{i:03d}.jpg", i % 2, ("train", "train", "val", "test")[i % 4]) for i in range(12)]
+    root = _manifest_dataset(tmp_path / "ds", rows)
+    broken = change(rows)
+    (root / "manifest.csv").write_text("\n".join(["file,label,split", *(f"{n},{lab},{s}" for n, lab, s in broken)]))
+    with pytest.raises(BadInput, match=message):
+        data.split(root)

@@ -24,6 +24,7 @@ from vigil.errors import BadInput
 from vigil.formats import native
 from vigil.images import DecodedImage
 from vigil.ops.letterbox import stretch
+from vigil.ops.tensor import to_tensor
 from vigil.registry.presence_catalog import PERSON
 from vigil.registry.specs import ModelSpec
 from vigil.registry.store import ModelStore
@@ -80,8 +81,11 @@ class PresenceModel:
         return model
 
     def tensor(self, rgb: np.ndarray) -> np.ndarray:
-        """The whole frame, stretched to the input and encoded as the input tensor declares."""
+        """The whole frame, stretched to the input and encoded as the input tensor declares (a float spec on an
+        integer input, as the ready model's manifests describe pixels, is quantized at the tensor's scale)."""
         pixels = stretch(rgb, self.width, self.height)[0]
+        if self.spec.input.dtype == "int8":  # `vigil export`'s int8 input: the spec's mean/std fold the
+            return to_tensor(pixels, self.spec.input)  # quantization in; applying the tensor's scale again saturates
         if self.channels == 1:
             pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)[:, :, None]
         mean = np.asarray(self.spec.input.mean[: self.channels], np.float32)

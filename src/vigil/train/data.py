@@ -1,11 +1,15 @@
 """The seed's dataset layout, its splits and its augmentation, in numpy and OpenCV (no torchvision).
 
-`DATASET/<label>/*.jpg`; a `no_faces` sub-folder counts for its parent label. Stratified split with a fixed seed:
-20% test, then 20% of the rest for validation. Class weights `max_count / count`.
+`DATASET/<label>/*.jpg`; a `no_faces` sub-folder counts for its parent label. A dataset's own `manifest.csv`
+(`file,label,split`, as `vigil presence dataset|autolabel` write it) decides the split when present: autolabel holds
+out whole time ranges, and a random split would leak their neighbouring frames into training. Otherwise a stratified
+split with a fixed seed: 20% test, then 20% of the rest for validation. Class weights `max_count / count`.
 """
 
 from __future__ import annotations
 
+import csv
+import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +20,9 @@ import numpy as np
 from vigil import images
 from vigil.errors import BadInput
 from vigil.ops.letterbox import stretch
+from vigil.train.vww import MANIFEST, SPLITS, folder_of
+
+log = logging.getLogger(__name__)
 
 SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
@@ -63,6 +70,8 @@ def scan(root: Path) -> tuple[tuple[str, ...], list[Sample]]:
 
 def split(root: Path, seed: int = 42, test: float = 0.2, val: float = 0.2) -> Split:
     labels, samples = scan(root)
+    if (root / MANIFEST).is_file():
+        return manifest_split(root, labels, samples)
     rng = np.random.default_rng(seed)
     parts: dict[str, list[Sample]] = {"train": [], "val": [], "test": []}
     for label in range(len(labels)):  # stratified: every class split in the same proportions
@@ -73,6 +82,34 @@ def split(root: Path, seed: int = 42, test: float = 0.2, val: float = 0.2) -> Sp
         parts["test"] += [own[i] for i in order[:n_test]]
         parts["val"] += [own[i] for i in order[n_test:n_test + n_val]]
         parts["train"] += [own[i] for i in order[n_test + n_val:]]
+    return Split(labels, tuple(parts["train"]), tuple(parts["val"]), tuple(parts["test"]))
+
+
+def manifest_split(root: Path, labels: tuple[str, ...], samples: list[Sample]) -> Split:
+    """The split `manifest.csv` names: each row's image is `<root>/<person|non_person>/<file>` (label 1 / 0).
+    Images in the folders but not in the manifest are left out (logged); a row naming a missing image, a bad label
+    or an unknown split fails naming the row."""
+    by_path = {str(Path(s.path).relative_to(root)): s for s in samples}
+    parts: dict[str, list[Sample]] = {name: [] for name in SPLITS}
+    path = root / MANIFEST
+    with path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    if rows and not {"file", "label", "split"} <= set(rows[0]):
+        raise BadInput(f"{path}: needs the columns file,label,split (has {','.join(rows[0])})")
+    for line, row in enumerate(rows, start=2):
+        if row["label"] not in ("0", "1") or row["split"] not in SPLITS:
+            raise BadInput(f"{path} line {line}: label must be 0 or 1 and split one of {', '.join(SPLITS)} "
+                           f"(got {row['label']!r}, {row['split']!r})")
+        key = str(Path(folder_of(int(row["label"]))) / row["file"])
+        if key not in by_path:
+            raise BadInput(f"{path} line {line}: {key} is not an image of {root}")
+        parts[row["split"]].append(by_path.pop(key))
+    if by_path:
+        log.warning("%s: %d image(s) not in %s left out, e.g. %s", root, len(by_path), MANIFEST, next(iter(by_path)))
+    empty = [name for name in SPLITS if not parts[name]]
+    if empty:
+        raise BadInput(f"{path}: no images in the {', '.join(empty)} split(s); autolabel: a --block-s that fits "
+                       "five or more blocks into the footage gives every split some")
     return Split(labels, tuple(parts["train"]), tuple(parts["val"]), tuple(parts["test"]))
 
 
