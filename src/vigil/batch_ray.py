@@ -15,8 +15,12 @@ from typing import Any
 import numpy as np
 import ray
 
-from vigil.batch import CHUNK, BatchWorker, Item, Runner
+from vigil.batch import BatchWorker, Item, Runner
 from vigil.ray_cluster import connect, portable
+
+# Images per Ray batch: a Ray task costs tens of ms to schedule and move, several images' work at ~15 ms each, so
+# batches are larger than the in-process pool's (the journal still moves every batch)
+RAY_CHUNK = 16
 
 
 class RayBatchWorker:
@@ -43,9 +47,9 @@ def run_on_ray(items: Sequence[Item], settings: dict[str, Any], tasks: Sequence[
     context.enable_progress_bars = False  # ours is on stderr already
     context.execution_options.preserve_order = False
     rows = [{"path": i.path, "frame": i.frame, "time": i.time} for i in items]
-    actors = max(1, min(cpus, -(-len(rows) // CHUNK)))
-    dataset = ray.data.from_items(rows, override_num_blocks=max(1, -(-len(rows) // CHUNK))).map_batches(
+    actors = max(1, min(cpus, -(-len(rows) // RAY_CHUNK)))
+    dataset = ray.data.from_items(rows, override_num_blocks=max(1, -(-len(rows) // RAY_CHUNK))).map_batches(
         RayBatchWorker, fn_constructor_kwargs={"settings": portable(settings), "tasks": list(tasks)},
-        batch_size=CHUNK, compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=1, batch_format="numpy")
+        batch_size=RAY_CHUNK, compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=1, batch_format="numpy")
     for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
         yield [json.loads(e) for e in batch["entry"]]
