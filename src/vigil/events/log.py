@@ -11,16 +11,16 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import threading
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 from vigil.errors import ModelIntegrityError, NotFound
 from vigil.events.schema import SCHEMA, SCHEMA_VERSION
 from vigil.results import Event, EventChange
+from vigil.sqlite_file import ThreadConnections, create_private, write_transaction
 
 BUSY_TIMEOUT_MS = 30_000
 _COLUMNS = ("id, camera, label, name, cluster_id, start, last_seen, end_time, count, max_count, score, box, frames, "
@@ -40,11 +40,8 @@ class EventQuery:
 class EventLog:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        existed = self.path.exists()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if not existed:  # SQLite gives the -wal and -shm files the database file's mode
-            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
-        self._local = threading.local()
+        existed = create_private(self.path)
+        self._connections = ThreadConnections(self._connect)
         self._check(existed)
 
     def _connect(self) -> sqlite3.Connection:
@@ -57,10 +54,7 @@ class EventLog:
 
     @property
     def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = self._connect()
-        return conn
+        return self._connections.get()
 
     def _check(self, existed: bool) -> None:
         try:
@@ -84,22 +78,11 @@ class EventLog:
             raise ModelIntegrityError(f"{self.path}: event log schema {version} is newer than this Vigil's")
         os.chmod(self.path, 0o600)
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
+        return write_transaction(self._conn)
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        self._connections.close()
 
     # --- events --------------------------------------------------------------------------------------------------
     def save(self, changes: Iterable[EventChange], snapshots: dict[int, bytes] | None = None,

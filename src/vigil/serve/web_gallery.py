@@ -21,7 +21,7 @@ from vigil.errors import BadInput
 from vigil.faces.enroll import enroll
 from vigil.formats import page
 from vigil.serve import auth, faces
-from vigil.serve.engine import Engine
+from vigil.serve.engine import FACES, Engine
 from vigil.serve.openapi import JPEG_ANSWER, NAME_PATTERN, PersonName, RowId
 
 Image = Annotated[UploadFile, File(description="an image (JPEG, PNG, ...)")]
@@ -132,15 +132,14 @@ def _enroll_one(engine: Engine, name: str, file: str, data: bytes, box: list[flo
     """One photo: its faces with their quality, then added / duplicate / no face / too small / blurry, or
     'choose' when it shows several usable faces and no box says which."""
     frame = engine.decode(data, full_size=True)
-    recognizer = engine.recognizer
     deadline = engine.deadline()
-    checks = engine.run_model(lambda: recognizer.detect(frame.pixels), deadline)
+    checks = engine.on_runner(FACES, lambda r: r.recognizer.detect(frame.pixels), deadline)
     rows = page.face_checks(checks, frame.scale)
     usable = [c for c in checks if c.quality == "ok"]
     outcome = _refusal(checks, usable, box)
     if outcome is None:
         box = box if box is not None else list(np.asarray(usable[0].xyxy) / frame.scale)
-        report = engine.run_model(lambda: enroll(recognizer, name, [data], box=box), deadline)
+        report = engine.on_runner(FACES, lambda r: enroll(r.recognizer, name, [data], box=box), deadline)
         outcome = "added" if report.added else "duplicate" if report.skipped else "no face"
     return page.enrolled(file, outcome, rows, frame.width, frame.height)
 

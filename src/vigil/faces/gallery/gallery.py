@@ -14,12 +14,10 @@ refused with ModelIntegrityError and never overwritten or recreated.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +26,7 @@ import numpy as np
 from vigil.errors import BadInput, Conflict, ModelIntegrityError, NotFound
 from vigil.faces.gallery.schema import migrate, person_name, to_blob, to_vectors
 from vigil.faces.gallery.strangers import StrangerStore
+from vigil.sqlite_file import ThreadConnections, create_private, write_transaction
 
 BUSY_TIMEOUT_MS = 10_000  # well under [server] request_timeout_s: a held lock fails the write, not the request
 
@@ -61,13 +60,11 @@ class GalleryMatrix:
 class Gallery(StrangerStore):
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        existed = self.path.exists()
-        if existed and not self.path.is_file():
+        if self.path.exists() and not self.path.is_file():
             raise BadInput(f"{self.path}: gallery path is not a file")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if not existed:  # private from birth: SQLite gives its -wal/-shm files the database's mode
-            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW, 0o600))
-        self._local = threading.local()  # one connection (and matrix cache) per thread
+        existed = create_private(self.path)
+        self._local = threading.local()  # the matrix cache, per thread as the connections are
+        self._connections = ThreadConnections(self._connect)
         self._check(existed)
 
     # --- connections -------------------------------------------------------------------------------
@@ -79,10 +76,7 @@ class Gallery(StrangerStore):
 
     @property
     def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = self._connect()
-        return conn
+        return self._connections.get()
 
     def _check(self, existed: bool) -> None:
         try:
@@ -103,23 +97,12 @@ class Gallery(StrangerStore):
                 f"{self.path}: the face gallery is unreadable ({exc}). It was left untouched: restore it from a "
                 "backup, or move it away to start an empty gallery.") from None
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
         """One write transaction; the lock is taken at BEGIN so concurrent writers queue, never deadlock."""
-        conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        return write_transaction(self._conn)
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        self._connections.close()
 
     def __enter__(self) -> Gallery:
         return self
