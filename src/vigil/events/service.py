@@ -12,7 +12,7 @@ import os
 import threading
 import time
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import simplejpeg
@@ -27,7 +27,8 @@ from vigil.events.log import EventLog
 from vigil.events.watcher import FolderWatcher, Frame, FrameQueue
 from vigil.formats.events import FACE
 from vigil.frameskip import FrameSkip, frame_number
-from vigil.pipeline import DetectRequest, Pipeline
+from vigil.images import DecodedImage
+from vigil.pipeline import Pipeline
 from vigil.registry.catalog import PERSON
 from vigil.results import Detections, EventChange
 
@@ -51,9 +52,31 @@ class _Metrics:
                                  buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30), registry=registry)
 
 
+class FrameAnalyser(Protocol):
+    """The models a watched frame goes through: the pipeline's own (`vigil watch`), or the server's task workers
+    (inside `vigil serve`, so the watcher shares the served models and their queues instead of loading copies)."""
+
+    def detect(self, frame: DecodedImage) -> Detections: ...
+
+    def recognize(self, frame: DecodedImage, source: str) -> Detections: ...
+
+
+class PipelineAnalyser:
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+
+    def detect(self, frame: DecodedImage) -> Detections:
+        return self.pipeline.detect_frame(frame)
+
+    def recognize(self, frame: DecodedImage, source: str) -> Detections:
+        return self.pipeline.faces.recognize(frame, source, cluster_wait_s=CLUSTER_WAIT_S)
+
+
 class EventService:
-    def __init__(self, config: VigilConfig, pipeline: Pipeline, registry: CollectorRegistry | None = None) -> None:
+    def __init__(self, config: VigilConfig, pipeline: Pipeline, registry: CollectorRegistry | None = None,
+                 analyser: FrameAnalyser | None = None) -> None:
         self.config, self.pipeline = config, pipeline
+        self.analyser = analyser or PipelineAnalyser(pipeline)
         self.base_url = config.events.public_url or f"http://{config.server.host}:{config.server.port}"
         self.log = EventLog(config.events_path())
         self.builder = EventBuilder(config.events.hold_s)
@@ -152,12 +175,13 @@ class EventService:
         if reused is not None:
             self.metrics.frames.labels(frame.camera, "skipped").inc()
             return (*reused, None)
-        result, decoded = self.pipeline.detect(frame.path, request=DetectRequest(keep_pixels=True))
-        if not result.ok or decoded is None:
+        try:
+            decoded = self.pipeline.decode(frame.path, full_size=True)
+            objects, faces = self.analyser.detect(decoded), None
+        except VigilError as exc:
             self.metrics.frames.labels(frame.camera, "error").inc()
-            log.warning("watched file is not a usable image", extra={"path": frame.path, "error": result.error})
+            log.warning("watched file is not a usable image", extra={"path": frame.path, "error": str(exc)})
             return None
-        objects, faces = result.detections, None
         names = objects.data.get("class_name", np.array([], dtype=object))
         if self._faces_ok and PERSON in set(names.tolist()):
             faces = self._recognize(decoded, frame.path)
@@ -168,7 +192,7 @@ class EventService:
 
     def _recognize(self, decoded: Any, path: str) -> Detections | None:
         try:
-            return self.pipeline.faces.recognize(decoded, path, cluster_wait_s=CLUSTER_WAIT_S)
+            return self.analyser.recognize(decoded, path)
         except VigilError as exc:  # e.g. face models not pulled: objects keep working, faces are off until restart
             log.error("face recognition is off for the watcher", extra={"error": str(exc)})
             self._faces_ok = False

@@ -14,8 +14,11 @@ import uvicorn
 
 from vigil.config import VigilConfig
 from vigil.errors import ConfigError
+from vigil.images import DecodedImage
+from vigil.pipeline import DetectRequest
+from vigil.results import Detections
 from vigil.serve import logs
-from vigil.serve.engine import Engine
+from vigil.serve.engine import FACES, Engine
 from vigil.serve.http import create_app
 from vigil.serve.rpc import RpcServers
 
@@ -51,7 +54,25 @@ def start_events(config: VigilConfig, engine: Engine) -> Any:
         return None
     from vigil.events.service import EventService
 
-    return EventService(config, engine.pipeline, engine.metrics.registry).start()
+    return EventService(config, engine.pipeline, engine.metrics.registry, _EngineAnalyser(engine)).start()
+
+
+class _EngineAnalyser:
+    """Watched frames through the served task workers: the same models and queues as the HTTP and RPC requests."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def detect(self, frame: DecodedImage) -> Detections:
+        return self.engine.detect_frame(frame, DetectRequest(), self.engine.deadline())
+
+    def recognize(self, frame: DecodedImage, source: str) -> Detections:
+        from vigil.events.service import CLUSTER_WAIT_S
+
+        def recognize(runner: Any) -> Detections:
+            return runner.recognizer.recognize(frame, source, cluster_wait_s=CLUSTER_WAIT_S)
+
+        return self.engine.on_runner(FACES, recognize, self.engine.deadline())
 
 
 class _Server(uvicorn.Server):
