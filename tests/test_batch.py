@@ -99,3 +99,20 @@ def test_video_sampled_at_fps_into_parquet_with_faces(tmp_path, store):
     people = [label for label in entries[4]["labels"] if label["name"] == "person"]
     assert people and all("face" in label and "faceProba" in label for label in people)  # detect_faces' fields
     assert not (tmp_path / "r.parquet.jsonl").exists()  # the journal is gone once the Parquet file is whole
+
+
+def test_crowd_fields_are_what_vigil_crowd_count_gives(tmp_path, store):
+    images = [str(fixture_image(n)) for n in ("vtest_120.jpg", "dog.jpg")]
+    counted = CliRunner().invoke(app, ["crowd", "count", *images, "--json"])
+    assert counted.exit_code == 0, counted.output
+    expected = [{k: v for k, v in e.items() if k not in ("image", "width", "height")}
+                for e in json.loads(counted.stdout)]
+    broken = tmp_path / "cut.jpg"
+    broken.write_bytes(fixture_image("dog.jpg").read_bytes()[:2000])
+    report = batch(*images, str(broken), "--out", str(tmp_path / "r.jsonl"), "--tasks", "detect,crowd",
+                   "--workers", "1")
+    assert (report["images"], report["errors"]) == (3, 1)
+    entries = lines(tmp_path / "r.jsonl")
+    assert [e["crowd"] for e in entries[:2]] == expected
+    assert expected[0]["count"] >= 5 and expected[1]["count"] == 0  # vtest_120 has people; the dog photo has none
+    assert "crowd" not in entries[2] and "error" in entries[2]  # a cut file fails only itself

@@ -1,4 +1,4 @@
-"""`vigil batch`: detection (and faces) over archives, in-process or on Ray. Logic lives in vigil.batch."""
+"""`vigil batch`: detection, faces and crowd counts over archives, in-process or on Ray (logic: vigil.batch)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from vigil.errors import VigilError
 def batch(
     sources: Annotated[list[Path], typer.Argument(help="image files, folder trees, or videos", show_default=False)],
     output: Annotated[Path, typer.Option("--out", help="results.jsonl or results.parquet (also the resume journal)")],
-    tasks: Annotated[str, typer.Option(help="comma-separated: detect, faces")] = "detect",
+    tasks: Annotated[str, typer.Option(help="comma-separated: detect, faces, crowd")] = "detect",
     ray: Annotated[str | None, typer.Option(help="run on Ray: 'auto' (join a cluster, else start one) or ADDRESS")]
     = None,
     fps: Annotated[float, typer.Option(min=0, help="frames per second sampled from videos (0: every frame)")] = 1.0,
