@@ -35,6 +35,29 @@ def test_relative_paths_are_relative_to_the_file(tmp_path):
     assert config.store.data_dir == tmp_path / "conf" / "d"
 
 
+PG = "postgresql://vigil@db.example:5432/vigil"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", "conf/d/events.sqlite3"),  # the default
+        ('[faces]\ngallery = "g.sqlite3"\n', "conf/d/events.sqlite3"),  # an SQLite gallery: the default
+        (f'[faces]\ngallery = "{PG}"\n', PG),  # a PostgreSQL gallery: the same database
+        (f'[faces]\ngallery = "{PG}"\n[events]\ndatabase = "e.sqlite3"\n', "conf/e.sqlite3"),  # set: as set
+        ('[events]\ndatabase = "postgresql://other@db2/events"\n', "postgresql://other@db2/events"),
+        ('[events]\ndatabase = "/var/lib/vigil/events.sqlite3"\n', "/var/lib/vigil/events.sqlite3"),
+    ],
+)
+def test_the_event_log_follows_the_gallery_unless_set(tmp_path, text, expected):
+    (tmp_path / "conf").mkdir()
+    location = load_config(write(tmp_path / "conf", '[store]\ndata_dir = "d"\n' + text)).events_location()
+    if expected.startswith("postgresql://"):
+        assert location == expected
+    else:
+        assert isinstance(location, Path) and location == tmp_path / expected
+
+
 def test_environment_overrides_the_file(tmp_path, monkeypatch):
     monkeypatch.setenv("VIGIL_SERVER__PORT", "6001")
     monkeypatch.setenv("VIGIL_DETECT__INPUT_SIZE", "512")

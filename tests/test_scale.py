@@ -8,12 +8,13 @@ import sys
 from pathlib import Path
 
 from vigil.config import load_config
-from vigil.faces.gallery.location import is_url
+from vigil.sql_schema import is_url
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy" / "ray"
 
 DEFAULT_PATH = ["vigil.cli.main", "vigil.serve.http", "vigil.serve.engine", "vigil.faces.recognizer",
-                "vigil.faces.gallery.location", "vigil.pipeline", "vigil.batch", "vigil.cli.batch"]
+                "vigil.faces.gallery.location", "vigil.events.location", "vigil.events.service",
+                "vigil.serve.http_events", "vigil.pipeline", "vigil.batch", "vigil.cli.batch"]
 
 
 def test_default_import_path_has_no_ray_or_database_driver():

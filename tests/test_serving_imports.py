@@ -1,5 +1,6 @@
 """Serving installs without torch: the CLI, the server and a real `vigil detect` never import torch, the training
-package or the exporters; `vigil eval` (onnxruntime / LiteRT) never imports torch. Each case runs in a fresh
+package, the exporters or the PostgreSQL driver (only a postgresql:// gallery or event log loads it); `vigil eval`
+(onnxruntime / LiteRT) never imports torch. Each case runs in a fresh
 interpreter, so nothing another test imported can hide or fake an import."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import pytest
 
 from tests.conftest import fixture_image
 
-SERVING_NEVER = ("torch", "vigil.train", "vigil.export")
+SERVING_NEVER = ("torch", "vigil.train", "vigil.export", "psycopg", "psycopg_pool", "vigil.postgres_db")
 
 CHECK = """
 import json, sys

@@ -21,7 +21,7 @@ ROOT = "vigil"
 # no-cycle rules.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("vigil.results", "vigil.errors"),
-    ("vigil.ops", "vigil.images"),
+    ("vigil.ops", "vigil.images", "vigil.sqlite_file", "vigil.sql_schema", "vigil.postgres_db"),
     ("vigil.registry", "vigil.runtimes"),
     ("vigil.tasks", "vigil.faces"),
     ("vigil.pipeline", "vigil.events"),

@@ -21,6 +21,7 @@ from vigil.registry.catalog import DEFAULT_DETECTOR
 from vigil.registry.face_catalog import BLAZEFACE, DLIB_HOG, DLIB_RESNET, FACE_DETECTORS
 from vigil.registry.presence_catalog import DEFAULT_PRESENCE
 from vigil.registry.store import default_home
+from vigil.sql_schema import is_url
 
 
 class Section(BaseModel):
@@ -228,8 +229,10 @@ class EventsConfig(Section):
     retention_days: float = Field(14.0, gt=0, title="Retention days", description="events older than this are deleted")
     retention_mb: float = Field(1024.0, gt=0, title="Retention MB",
                                 description="oldest events are deleted while snapshots take more than this")
-    database: Path | None = Field(None, title="Event log",
-                                  description="SQLite file (default <data_dir>/events.sqlite3)")
+    database: Path | str | None = Field(None, title="Event log",
+                                        description="SQLite file, or a postgresql:// URL (scale extra); default: the "
+                                                    "gallery's database when [faces] gallery is a URL, else "
+                                                    "<data_dir>/events.sqlite3")
     public_url: str = Field("", title="Public URL",
                             description="base of snapshot and thumbnail URLs in MQTT messages (default: "
                                         "http://<server host>:<port>)")
@@ -331,8 +334,13 @@ class VigilConfig(BaseSettings):
         """A path, or a database URL as written (vigil.faces.gallery.location tells them apart)."""
         return self.faces.gallery or self.store.data_dir / "gallery.sqlite3"
 
-    def events_path(self) -> Path:
-        return self.events.database or self.store.data_dir / "events.sqlite3"
+    def events_location(self) -> Path | str:
+        """The event log: `[events] database` (a path, or a URL as written), else the gallery's PostgreSQL
+        database when `[faces] gallery` is one, else <data_dir>/events.sqlite3 (vigil.events.location opens it)."""
+        database, gallery = self.events.database, self.faces.gallery
+        if database:
+            return database if is_url(database) else Path(database)
+        return gallery if gallery and is_url(gallery) else self.store.data_dir / "events.sqlite3"
 
     def classifier_path(self) -> Path:
         return self.faces.classifier or self.store.data_dir / "face_classifier"

@@ -7,7 +7,7 @@ from typing import Any
 
 import ray
 
-from vigil.faces.gallery.location import is_url
+from vigil.sql_schema import is_url
 
 
 def connect(address: str) -> int:

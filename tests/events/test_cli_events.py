@@ -1,5 +1,5 @@
 """`vigil events list --json` / `relabel`, `vigil watch` refusing an empty [watch], and the optional imports: paho-mqtt
-and watchdog stay unimported unless [mqtt] / [watch] are configured."""
+and watchdog stay unimported unless [mqtt] / [watch] are configured, psycopg unless a postgresql:// URL is."""
 
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ def test_paho_and_watchdog_are_imported_only_when_configured(tmp_path):
         from vigil.pipeline import Pipeline
         config = VigilConfig(store={{"data_dir": Path({str(tmp_path)!r})}})
         EventService(config, Pipeline(config)).start().stop()
-        print(sorted(m for m in ("paho", "watchdog") if m in sys.modules))
+        print(sorted(m for m in ("paho", "watchdog", "psycopg") if m in sys.modules))
     """)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)

@@ -1,4 +1,6 @@
-"""The event log: real SQLite, the gallery's schema mechanism, WAL, 0600, filters, retention, restart bookkeeping."""
+"""The event log: real SQLite, the shared schema migrations, WAL, 0600, filters, retention, restart bookkeeping.
+
+The behaviour tests take a `log` fixture: test_log_postgres.py runs them again on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,8 +11,13 @@ import pytest
 
 from vigil.errors import ModelIntegrityError, NotFound
 from vigil.events.log import EventLog, EventQuery
-from vigil.events.schema import SCHEMA_VERSION
+from vigil.events.schema import EVENTS_SCHEMA, SCHEMA_VERSION
 from vigil.results import Event, EventChange
+
+
+@pytest.fixture
+def log(tmp_path) -> EventLog:
+    return EventLog(tmp_path / "e.sqlite3")
 
 
 def store(log: EventLog, camera="front", label="person", start=100.0, name=None, cluster=None, jpeg=None,
@@ -29,14 +36,14 @@ def test_a_new_log_is_private_wal_and_versioned(tmp_path):
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0] == str(SCHEMA_VERSION)
+    assert conn.execute("SELECT key, value FROM meta").fetchall() == [(EVENTS_SCHEMA.key, str(SCHEMA_VERSION))]
 
 
 def test_a_newer_or_foreign_file_is_refused_and_left_alone(tmp_path):
     newer = tmp_path / "newer.sqlite3"
     EventLog(newer)
     with sqlite3.connect(newer) as conn:
-        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION + 1),))
+        conn.execute("UPDATE meta SET value = ? WHERE key = ?", (str(SCHEMA_VERSION + 1), EVENTS_SCHEMA.key))
     with pytest.raises(ModelIntegrityError, match="newer than this Vigil"):
         EventLog(newer)
     foreign = tmp_path / "foreign.sqlite3"
@@ -51,8 +58,7 @@ def test_a_newer_or_foreign_file_is_refused_and_left_alone(tmp_path):
     assert garbage.read_bytes() == b"not a database at all" * 100
 
 
-def test_filters_newest_first(tmp_path):
-    log = EventLog(tmp_path / "e.sqlite3")
+def test_filters_newest_first(log):
     store(log, "front", "person", 100, end=110)
     store(log, "back", "car", 200)
     alice = store(log, "front", "face", 300, name="alice", jpeg=b"\xff\xd8jpeg")
@@ -63,14 +69,16 @@ def test_filters_newest_first(tmp_path):
     assert [e.start for e in log.query(EventQuery(until=150))] == [100]
     assert log.query(EventQuery(limit=1))[0].id == alice.id
     assert log.snapshot(alice.id) == b"\xff\xd8jpeg" and log.get(alice.id).has_snapshot
+    alice.count = 2
+    log.save([EventChange("update", alice)], {id(alice): b"\xff\xd8newer"})  # a better snapshot replaces it
+    assert log.snapshot(alice.id) == b"\xff\xd8newer" and log.get(alice.id).count == 2
     with pytest.raises(NotFound, match="no snapshot"):
         log.snapshot(1)
     with pytest.raises(NotFound, match="no event 99"):
         log.get(99)
 
 
-def test_retention_by_age_and_by_size_whichever_first(tmp_path):
-    log = EventLog(tmp_path / "e.sqlite3")
+def test_retention_by_age_and_by_size_whichever_first(log):
     day = 86400.0
     old = store(log, start=0, end=10, jpeg=b"x" * 1000)
     kept = [store(log, start=9 * day + i, end=9 * day + i + 1, jpeg=b"x" * 400_000) for i in range(3)]
@@ -81,10 +89,11 @@ def test_retention_by_age_and_by_size_whichever_first(tmp_path):
     assert old.id not in {e.id for e in log.query()}
 
 
-def test_restart_bookkeeping_and_relabelling(tmp_path):
-    log = EventLog(tmp_path / "e.sqlite3")
+def test_restart_bookkeeping_and_relabelling(log):
     log.mark_processed("/nvr/3/1.jpg", 5.0)
     assert log.processed("/nvr/3/1.jpg", 5.0) and not log.processed("/nvr/3/1.jpg", 6.0)
+    log.mark_processed("/nvr/3/1.jpg", 5.0)  # marked again (a re-run): still one row
+    assert log.newest_processed("/nvr/3") == 5.0
     assert log.newest_processed("/nvr") == 5.0 and log.newest_processed("/nv") is None
     log.note_camera("3", {"person"})
     log.note_camera("3", {"person", "car"})
@@ -94,3 +103,47 @@ def test_restart_bookkeeping_and_relabelling(tmp_path):
     open_event = store(log, "3", "face", 10, name="unknown", cluster=4)
     assert log.end_open(now=20) == 1 and log.get(open_event.id).end == 10
     assert log.relabel_cluster(4, "bob") == 1 and log.get(open_event.id).name == "bob"
+
+
+OLD_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY, camera TEXT NOT NULL, label TEXT NOT NULL, name TEXT, cluster_id INTEGER,
+    start REAL NOT NULL, last_seen REAL NOT NULL, end_time REAL, count INTEGER NOT NULL, max_count INTEGER NOT NULL,
+    score REAL NOT NULL, box TEXT NOT NULL, frames INTEGER NOT NULL, source TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS events_start ON events(start);
+CREATE INDEX IF NOT EXISTS events_camera_label ON events(camera, label);
+CREATE INDEX IF NOT EXISTS events_cluster ON events(cluster_id);
+CREATE TABLE IF NOT EXISTS snapshots (
+    event_id INTEGER PRIMARY KEY REFERENCES events(id) ON DELETE CASCADE, jpeg BLOB NOT NULL, bytes INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS processed (path TEXT PRIMARY KEY, mtime REAL NOT NULL, done REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS processed_done ON processed(done);
+CREATE TABLE IF NOT EXISTS cameras (name TEXT PRIMARY KEY, labels TEXT NOT NULL, first_seen REAL NOT NULL,
+    last_seen REAL NOT NULL);
+INSERT INTO meta(key, value) VALUES ('schema', '1');
+INSERT INTO events VALUES (7, 'front', 'face', 'alice', 3, 100.5, 110.25, 140.25, 0, 2, 0.875, '[1, 2, 3, 4]', 9,
+    'a.jpg');
+INSERT INTO snapshots VALUES (7, X'FFD8AA', 3);
+INSERT INTO processed VALUES ('/nvr/front/a.jpg', 99.5, 100.0);
+INSERT INTO cameras VALUES ('front', '["face"]', 1.0, 2.0);
+"""
+
+
+def test_a_log_written_before_the_migrations_opens_and_keeps_its_rows(tmp_path):
+    """Logs from before the shared migrations: meta 'schema' = 1, the same tables. They open, keep every row, and
+    from then on carry the event log's own key."""
+    path = tmp_path / "events.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(OLD_SCHEMA)
+    log = EventLog(path)
+    (old,) = log.query()
+    assert (old.id, old.camera, old.name, old.cluster_id, old.start, old.end, old.max_count, old.score, old.box,
+            old.frames, old.source, old.has_snapshot) == (7, "front", "alice", 3, 100.5, 140.25, 2, 0.875,
+                                                          (1, 2, 3, 4), 9, "a.jpg", True)
+    assert log.snapshot(7) == b"\xff\xd8\xaa" and log.processed("/nvr/front/a.jpg", 99.5)
+    assert log.cameras() == {"front": {"face"}}
+    assert store(log, start=200.0, jpeg=b"\xff\xd8new").id == 8
+    log.close()
+    with sqlite3.connect(path) as conn:
+        assert dict(conn.execute("SELECT key, value FROM meta")) == {"schema": "1", EVENTS_SCHEMA.key: "1"}
+    assert [e.id for e in EventLog(path).query()] == [8, 7]  # and opens again as it is now

@@ -52,7 +52,8 @@ def list_events(
     limit: Annotated[int, typer.Option(min=1, max=10000, help="newest first, at most this many")] = 50,
 ) -> None:
     """Events, newest first."""
-    from vigil.events.log import EventLog, EventQuery
+    from vigil.events.location import event_log_exists, open_event_log
+    from vigil.events.log import EventQuery
     from vigil.formats.events import event_json, parse_time
 
     cfg = config_or_exit(config)
@@ -60,7 +61,10 @@ def list_events(
     try:
         query = EventQuery(camera, label, name, parse_time(since, now) if since else None,
                            parse_time(until, now) if until else None, limit)
-        found = EventLog(cfg.events_path()).query(query) if cfg.events_path().exists() else []
+        location, found = cfg.events_location(), []
+        if event_log_exists(location):
+            with open_event_log(location) as log:
+                found = log.query(query)
     except (ValueError, VigilError) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
@@ -80,9 +84,13 @@ def list_events(
 
 def relabel_events(cfg: VigilConfig, cluster: int, name: str) -> int:
     """The face events of a stranger cluster take the name it was given (0 when there is no event log)."""
-    from vigil.events.log import EventLog
+    from vigil.events.location import event_log_exists, open_event_log
 
-    return EventLog(cfg.events_path()).relabel_cluster(cluster, name) if cfg.events_path().exists() else 0
+    location = cfg.events_location()
+    if not event_log_exists(location):
+        return 0
+    with open_event_log(location) as log:
+        return log.relabel_cluster(cluster, name)
 
 
 @events_app.command("relabel")

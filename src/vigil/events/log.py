@@ -1,4 +1,5 @@
-"""The event log: one SQLite file in WAL mode, mode 0600 (it holds who came and went).
+"""The event log: one SQLite file in WAL mode, mode 0600 (it holds who came and went), or tables on PostgreSQL
+(postgres_log.py; the same statements, written in forms valid on both).
 
 Events, their annotated snapshots, the files already processed (path and mtime, so a restart skips them) and the
 cameras seen with their labels (so Home Assistant discovery is published once and removed when a camera goes).
@@ -16,9 +17,10 @@ from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from vigil.errors import ModelIntegrityError, NotFound
-from vigil.events.schema import SCHEMA, SCHEMA_VERSION
+from vigil.events.schema import EVENTS_SCHEMA
 from vigil.results import Event, EventChange
 from vigil.sqlite_file import ThreadConnections, create_private, write_transaction
 
@@ -53,7 +55,7 @@ class EventLog:
         return conn
 
     @property
-    def _conn(self) -> sqlite3.Connection:
+    def _conn(self) -> Any:  # sqlite3.Connection, or PostgreSQL's stand-in for one
         return self._connections.get()
 
     def _check(self, existed: bool) -> None:
@@ -65,24 +67,27 @@ class EventLog:
                     raise sqlite3.DatabaseError("an SQLite file, but not a Vigil event log")
             conn.execute("PRAGMA journal_mode=WAL")
             with self._write() as c:
-                for statement in SCHEMA.split(";"):
-                    if statement.strip():
-                        c.execute(statement)
-                c.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+                EVENTS_SCHEMA.migrate(c.execute, "sqlite", str(self.path))
         except sqlite3.DatabaseError as exc:
             self.close()
             raise ModelIntegrityError(f"{self.path}: the event log is unreadable ({exc}); it was left untouched: "
                                       "move it away to start an empty log") from None
-        version = self._conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0]
-        if int(version) > SCHEMA_VERSION:
-            raise ModelIntegrityError(f"{self.path}: event log schema {version} is newer than this Vigil's")
+        except ModelIntegrityError:
+            self.close()
+            raise
         os.chmod(self.path, 0o600)
 
-    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
+    def _write(self) -> AbstractContextManager[Any]:
         return write_transaction(self._conn)
 
     def close(self) -> None:
         self._connections.close()
+
+    def __enter__(self) -> EventLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # --- events --------------------------------------------------------------------------------------------------
     def save(self, changes: Iterable[EventChange], snapshots: dict[int, bytes] | None = None,
@@ -92,8 +97,8 @@ class EventLog:
         snapshots = snapshots or {}
         with self._write() as c:
             if processed is not None:
-                c.execute("INSERT OR REPLACE INTO processed(path, mtime, done) VALUES (?, ?, ?)",
-                          (*processed, time.time()))
+                c.execute("INSERT INTO processed(path, mtime, done) VALUES (?, ?, ?) ON CONFLICT (path) "
+                          "DO UPDATE SET mtime = excluded.mtime, done = excluded.done", (*processed, time.time()))
             for change in changes:
                 e = change.event
                 row = (e.count, e.max_count, e.score, json.dumps(list(e.box)), e.frames, e.source, e.last_seen,
@@ -101,15 +106,15 @@ class EventLog:
                 if change.type == "new" and not e.id:
                     e.id = int(c.execute(
                         "INSERT INTO events(count, max_count, score, box, frames, source, last_seen, end_time, name, "
-                        "camera, label, cluster_id, start) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (*row, e.camera, e.label, e.cluster_id, e.start)).lastrowid)
+                        "camera, label, cluster_id, start) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                        (*row, e.camera, e.label, e.cluster_id, e.start)).fetchall()[0][0])  # all: the statement ends
                 else:
                     c.execute("UPDATE events SET count=?, max_count=?, score=?, box=?, frames=?, source=?, "
                               "last_seen=?, end_time=?, name=? WHERE id=?", (*row, e.id))
                 jpeg = snapshots.get(id(e))
                 if jpeg is not None:
-                    c.execute("INSERT OR REPLACE INTO snapshots(event_id, jpeg, bytes) VALUES (?, ?, ?)",
-                              (e.id, jpeg, len(jpeg)))
+                    c.execute("INSERT INTO snapshots(event_id, jpeg, bytes) VALUES (?, ?, ?) ON CONFLICT (event_id) "
+                              "DO UPDATE SET jpeg = excluded.jpeg, bytes = excluded.bytes", (e.id, jpeg, len(jpeg)))
                     e.has_snapshot = True
 
     def get(self, event_id: int) -> Event:

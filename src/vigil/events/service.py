@@ -23,7 +23,7 @@ from vigil.config import VigilConfig
 from vigil.errors import VigilError
 from vigil.events.builder import EventBuilder, Sighting, sightings
 from vigil.events.hub import EventHub
-from vigil.events.log import EventLog
+from vigil.events.location import open_event_log
 from vigil.events.watcher import FolderWatcher, Frame, FrameQueue
 from vigil.formats.events import FACE
 from vigil.frameskip import FrameSkip, frame_number
@@ -78,7 +78,7 @@ class EventService:
         self.config, self.pipeline = config, pipeline
         self.analyser = analyser or PipelineAnalyser(pipeline)
         self.base_url = config.events.public_url or f"http://{config.server.host}:{config.server.port}"
-        self.log = EventLog(config.events_path())
+        self.log = open_event_log(config.events_location())
         self.builder = EventBuilder(config.events.hold_s)
         self.hub = EventHub()
         self.metrics = _Metrics(registry)

@@ -20,18 +20,21 @@ from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from vigil.errors import BadInput, NotFound
+from vigil.events.location import event_log_exists, open_event_log
 from vigil.events.log import EventLog, EventQuery
 from vigil.formats import events as wire
 from vigil.serve import auth
 from vigil.serve.engine import Engine
 from vigil.serve.openapi import JPEG_ANSWER, SSE_ANSWER, TIME_SCHEMA, RowId
+from vigil.sql_schema import is_url
 
 KEEPALIVE_S = 15.0
 POLL_S = 0.05
 
 
 class _Logs:
-    """The running service's log, or the data folder's file opened on first use."""
+    """The running service's log, or the configured one (an SQLite file once it exists, or PostgreSQL) opened on
+    first use."""
 
     def __init__(self, engine: Engine) -> None:
         self.config = engine.config
@@ -41,8 +44,9 @@ class _Logs:
         service = getattr(request.app.state, "events", None)
         if service is not None:
             return service.log
-        if self._log is None and self.config.events_path().exists():
-            self._log = EventLog(self.config.events_path())
+        location = self.config.events_location()
+        if self._log is None and event_log_exists(location):
+            self._log = open_event_log(location)
         return self._log
 
 
@@ -109,7 +113,7 @@ def _time(text: str | None) -> float | None:
 
 
 def _thumbnail(engine: Engine, cluster_id: int) -> bytes:
-    from vigil.faces.gallery.location import is_url, open_gallery
+    from vigil.faces.gallery.location import open_gallery
 
     location = engine.config.gallery_path()
     if not is_url(location) and not Path(location).exists():

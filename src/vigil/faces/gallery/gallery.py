@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from vigil.errors import BadInput, Conflict, ModelIntegrityError, NotFound
-from vigil.faces.gallery.schema import migrate, person_name, to_blob, to_vectors
+from vigil.faces.gallery.schema import GALLERY_SCHEMA, person_name, to_blob, to_vectors
 from vigil.faces.gallery.strangers import StrangerStore
 from vigil.sqlite_file import ThreadConnections, create_private, write_transaction
 
@@ -90,7 +90,7 @@ class Gallery(StrangerStore):
                     raise sqlite3.DatabaseError("an SQLite file, but not a Vigil gallery")
             conn.execute("PRAGMA journal_mode=WAL")
             with self._write() as c:
-                migrate(c.execute, "sqlite", str(self.path))
+                GALLERY_SCHEMA.migrate(c.execute, "sqlite", str(self.path))
         except sqlite3.DatabaseError as exc:
             self.close()
             raise ModelIntegrityError(

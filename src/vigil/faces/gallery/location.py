@@ -6,12 +6,7 @@ from pathlib import Path
 
 from vigil.errors import ConfigError
 from vigil.faces.gallery.gallery import Gallery
-
-URL_SCHEMES = ("postgresql://", "postgres://")
-
-
-def is_url(location: str | Path) -> bool:
-    return isinstance(location, str) and location.startswith(URL_SCHEMES)
+from vigil.sql_schema import is_url
 
 
 def open_gallery(location: str | Path) -> Gallery:
