@@ -7,7 +7,8 @@ runner processes the whole folder into a fresh JSONL file. Two rates: over the w
 loading their models included, not starting Ray itself: a cluster is already up) and steady (from the first
 results on), the one the targets are about.
 Targets (issue 15): Ray ≥ 1.7× the plain loop, and within 10% of the pool. The per-node figure is the pool's:
-a cluster multiplies it by its nodes.
+a cluster multiplies it by its nodes. The plain loop runs inference on every core (onnxruntime's threads), as
+`vigil detect` does; the one-thread loop is the per-core figure the pool and Ray multiply.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def archive(folder: Path, count: int) -> Path:
     return folder
 
 
-def measure(folder: Path, out: Path, **runner: object) -> tuple[float, float]:
+def measure(folder: Path, out: Path, config: VigilConfig | None = None, **runner: object) -> tuple[float, float]:
     """(images/s over the whole run, images/s once the first results arrived: workers up, models loaded)."""
     arrivals: list[tuple[float, int]] = []
 
@@ -42,7 +43,7 @@ def measure(folder: Path, out: Path, **runner: object) -> tuple[float, float]:
         return lambda n: arrivals.append((time.perf_counter(), n))
 
     started = time.perf_counter()
-    report = run_batch([folder], out, VigilConfig(), progress=progress, **runner)
+    report = run_batch([folder], out, config or VigilConfig(), progress=progress, **runner)
     seconds = time.perf_counter() - started
     assert report.processed == report.images and report.errors == 0, report
     steady = sum(n for _, n in arrivals[1:]) / max(arrivals[-1][0] - arrivals[0][0], 1e-9)
@@ -58,6 +59,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = archive(Path(tmp) / "archive", args.images)
         rows = [["plain loop", 1, *measure(folder, Path(tmp) / "loop.jsonl", workers=1)]]
+        one_thread = VigilConfig(detect={"threads": 1})
+        rows.append(["plain loop, 1 thread", 1, *measure(folder, Path(tmp) / "loop1.jsonl", one_thread, workers=1)])
         rows.append(["process pool", cores, *measure(folder, Path(tmp) / "pool.jsonl", workers=cores)])
         if not args.skip_ray:
             import ray
@@ -67,10 +70,11 @@ def main() -> None:
 
             rows.append(["Ray Data", cores, *measure(folder, Path(tmp) / "ray.jsonl", remote=ray_runner("auto"))])
             ray.shutdown()
-    base = rows[0][3]
+    loop, per_core = rows[0][3], rows[1][3]
     print(f"{args.images} images, {cores} cores")
-    print(table(["runner", "workers", "images/s (whole run)", "images/s (steady)", "steady × loop"],
-                [[*r, r[3] / base] for r in rows]))
+    print(table(["runner", "workers", "images/s (whole run)", "images/s (steady)", "steady × loop",
+                 "steady × 1-thread loop"], [[*r, r[3] / loop, r[3] / per_core] for r in rows]))
+
 
 if __name__ == "__main__":
     main()

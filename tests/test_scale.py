@@ -36,3 +36,9 @@ def test_cluster_units_start_ray_and_vigil_serve_ray():
     assert "ray start --head --block" in (DEPLOY / "ray-head.service").read_text()
     assert "ray start --address ${RAY_HEAD} --block" in (DEPLOY / "ray-worker.service").read_text()
     assert "vigil serve --ray --ray-address 127.0.0.1:6379" in (DEPLOY / "vigil-ray.service").read_text()
+
+
+def test_every_cluster_unit_uses_ray_token_authentication():
+    for unit in ("ray-head.service", "ray-worker.service", "vigil-ray.service"):
+        lines = (DEPLOY / unit).read_text().splitlines()
+        assert "Environment=RAY_AUTH_MODE=token RAY_AUTH_TOKEN_PATH=/etc/vigil/ray_token" in lines, unit
