@@ -280,15 +280,17 @@ class RayConfig(Section):
 
     address: str = Field("auto", title="Ray address",
                          description="cluster to join ('auto': a running one, else start a local one)")
-    min_replicas: int = Field(1, ge=0, title="Minimum replicas", description="replicas per task deployment, at least")
+    min_replicas: int = Field(1, ge=0, title="Minimum replicas",
+                              description="replicas per task deployment, at least (a task loaded on first use: 0)")
     max_replicas: int = Field(2, ge=1, title="Maximum replicas", description="replicas per task deployment, at most")
     target_ongoing_requests: float = Field(4.0, gt=0, title="Target ongoing requests",
                                            description="requests per replica the autoscaler aims at")
     replica_cpus: float = Field(1.0, gt=0, title="CPUs per replica", description="CPUs Ray reserves per task replica")
     max_batch_size: int = Field(4, ge=1, le=64, title="Max batch",
-                                description="most requests one detector run takes together (Serve's batching)")
+                                description="most requests one task run takes together (Serve's batching), unless "
+                                            "the task sets its own limit")
     batch_wait_s: float = Field(0.005, ge=0, title="Batch wait",
-                                description="seconds a detector replica waits to fill a batch")
+                                description="seconds a task replica waits to fill a batch")
 
 
 class VigilConfig(BaseSettings):

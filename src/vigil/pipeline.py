@@ -15,7 +15,7 @@ from vigil.frameskip import FrameSkip
 from vigil.registry.store import ModelStore
 from vigil.results import Detections, ImageResult
 from vigil.tasks.base import TaskContext
-from vigil.tasks.detect import DetectInput, DetectRunner, ObjectDetector
+from vigil.tasks.detect import DetectInput, DetectParams, DetectRunner, ObjectDetector
 
 log = logging.getLogger(__name__)
 ImageSource = str | Path | bytes
@@ -26,6 +26,10 @@ class DetectRequest:
     min_score: float | None = None  # None: the model's configured threshold
     labels: Sequence[str] | None = None  # None: the configured allowed labels
     keep_pixels: bool = False  # return the decoded frame too (annotation, face crops)
+
+    def params(self) -> DetectParams:
+        """The detect task's options for this request (what its runner's `prepare` takes, in-process or on Ray)."""
+        return DetectParams(min_score=self.min_score, labels=None if self.labels is None else ",".join(self.labels))
 
 
 class Pipeline:

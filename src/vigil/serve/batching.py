@@ -152,24 +152,39 @@ class MicroBatcher(Generic[T, R]):
 
     def _run(self, jobs: list[_Job[T]], run_batch: Callable[[Sequence[T]], Sequence[R]]) -> None:
         started = time.perf_counter()
-        try:
-            results = run_batch([job.item for job in jobs])
-        except Exception as exc:
-            if len(jobs) > 1:  # find the job that fails instead of failing its neighbours
-                for job in jobs:
-                    self._run_one(job, run_batch)
-                return
-            jobs[0].future.set_exception(exc)
-            return
-        self._observer.batch(self.label, len(jobs), time.perf_counter() - started)
+        results = isolate(run_batch, [job.item for job in jobs])
+        if not any(isinstance(r, Failed) for r in results):
+            self._observer.batch(self.label, len(jobs), time.perf_counter() - started)
         for job, result in zip(jobs, results, strict=True):
-            job.future.set_result(result)
+            if isinstance(result, Failed):
+                job.future.set_exception(result.error)
+            else:
+                job.future.set_result(result)
 
-    def _run_one(self, job: _Job[T], run_batch: Callable[[Sequence[T]], Sequence[R]]) -> None:
-        try:
-            job.future.set_result(run_batch([job.item])[0])
-        except Exception as exc:
-            job.future.set_exception(exc)
+
+class Failed:
+    """An item's exception in place of its result (see `isolate`)."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+def isolate(run_batch: Callable[[Sequence[T]], Sequence[R]], items: Sequence[T]) -> list[R | Failed]:
+    """`run_batch(items)`; when it raises on several items, each is run alone, so the one that fails does not fail
+    its neighbours (its result is Failed(its exception))."""
+    try:
+        return list(run_batch(items))
+    except Exception as exc:
+        if len(items) == 1:
+            return [Failed(exc)]
+    return [_alone(run_batch, item) for item in items]
+
+
+def _alone(run_batch: Callable[[Sequence[T]], Sequence[R]], item: T) -> R | Failed:
+    try:
+        return run_batch([item])[0]
+    except Exception as exc:
+        return Failed(exc)
 
 
 def call_each(calls: Sequence[Callable[[], Any]]) -> list[Any]:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from pydantic import BaseModel
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 DETECT = "detect"  # the task readiness is judged by, and whose failure to load stops the server
 FACES, CLASSIFY = "faces", "classify"  # the tasks the seed's detect_faces labels persons with
 LOAD_RETRY_S = 60.0  # a task whose models failed to load is tried again after this long, not on every call
+T = TypeVar("T")
 
 
 class Engine:
@@ -112,16 +113,7 @@ class Engine:
         return self._batchers[name]
 
     def _load_once(self, task: TaskDef) -> list[Any]:
-        """Load the task's runners; a failure is remembered for LOAD_RETRY_S, so calls in between are answered at
-        once instead of each paying for another failed load."""
-        failed = self._failed.get(task.name)
-        if failed is not None and time.monotonic() - failed[0] < LOAD_RETRY_S:
-            raise NotActivated(failed[1])
-        try:
-            return self._load(task)
-        except NotActivated as exc:
-            self._failed[task.name] = (time.monotonic(), str(exc))
-            raise
+        return load_remembered(task.name, lambda: self._load(task), self._failed)
 
     def use(self, name: str, runners: Sequence[Any]) -> None:
         """Serve task `name` with these loaded runners (one per worker; the same object repeated if re-entrant)."""
@@ -146,13 +138,7 @@ class Engine:
         def context(worker: int) -> TaskContext:
             return TaskContext(self.config, self.pipeline.store, run=self.run_frame_now, worker=worker, shared=shared)
 
-        try:
-            first = task.load(context(0))
-            if task.shared or getattr(first, "reentrant", False):
-                return [first] * self.workers
-            return [first] + [task.load(context(i)) for i in range(1, self.workers)]
-        except (ModelIntegrityError, NotFound, ImportError) as exc:
-            raise NotActivated(f"{task.name} is not available: {exc}") from None
+        return load_runners(task, context, self.workers)
 
     def run_frame_now(self, name: str, frame: images.DecodedImage, options: BaseModel) -> Any:
         """`run_frame` within a fresh request timeout: how one task runs another (TaskContext.run)."""
@@ -166,25 +152,27 @@ class Engine:
     def run_frame(self, name: str, frame: images.DecodedImage, options: BaseModel, deadline: float) -> Any:
         """Task `name` on one decoded frame: prepare here, the model in the task's batcher; the typed result."""
         prepared = self.runner(name).prepare(frame, options)
-        return self.batcher(name)(prepared, _remaining(deadline))
+        return self.batcher(name)(prepared, remaining(deadline))
+
+    def submit(self, name: str, frame: images.DecodedImage, options: BaseModel, deadline: float) -> Any:
+        """`run_frame` without waiting: a future (`result(timeout)`, `cancel()`); a caller keeps several in flight."""
+        prepared = self.runner(name).prepare(frame, options)
+        return self.batcher(name).submit(prepared, remaining(deadline))
 
     def run_bytes(self, name: str, data: bytes | Path, options: BaseModel, deadline: float) -> Any:
         return self.run_frame(name, self.decode_for(name, data), options, deadline)
 
     def on_runner(self, name: str, fn: Callable[[Any], Any], deadline: float) -> Any:
         """`fn(runner)` on one of the task's workers (work that is not the task's own batch: enrolment, face match)."""
-        return self.batcher(name)(OnRunner(fn), _remaining(deadline))
+        return self.batcher(name)(OnRunner(fn), remaining(deadline))
 
     # -- detection
 
     def decode(self, source: bytes | Path, full_size: bool = False) -> images.DecodedImage:
         return self.pipeline.decode(source, full_size=full_size)
 
-    def _detect_input(self, frame: images.DecodedImage, request: DetectRequest) -> Any:
-        return self.runner(DETECT).prepare_with(frame, request.min_score, request.labels)
-
     def detect_frame(self, frame: images.DecodedImage, request: DetectRequest, deadline: float) -> Detections:
-        return self.batcher(DETECT)(self._detect_input(frame, request), _remaining(deadline))
+        return self.run_frame(DETECT, frame, request.params(), deadline)
 
     def detect_bytes(self, data: bytes, name: str, request: DetectRequest, deadline: float
                      ) -> tuple[ImageResult, images.DecodedImage]:
@@ -221,7 +209,7 @@ class Engine:
             self._collect(pending, paths, results, deadline, down_to=window - 1)
             try:
                 frame = self.decode(self.resolve(path))
-                future = self.batcher(DETECT).submit(self._detect_input(frame, request), _remaining(deadline))
+                future = self.submit(DETECT, frame, request.params(), deadline)
                 pending.append((i, future, frame))
             except BadInput as exc:
                 results[i] = ImageResult(path, error=str(exc))
@@ -246,7 +234,7 @@ class Engine:
         """A call that has no task of its own (a detector other than the configured one), one at a time."""
         if self._calls is None:
             raise NotActivated("the server is still loading its models")
-        return self._calls(call, _remaining(deadline))
+        return self._calls(call, remaining(deadline))
 
     @property
     def recognizer(self) -> Any:
@@ -277,11 +265,37 @@ class Engine:
 
     def label_persons(self, frame: images.DecodedImage, detections: Detections, source: str, deadline: float
                       ) -> Detections:
+        wall = wall_clock(deadline)  # the runner may be a Ray replica on another machine
         if self.labelling_task == CLASSIFY:
-            return self.on_runner(
-                CLASSIFY, lambda r: r.classifier.label_persons(frame, detections, r.min_proba, deadline), deadline)
-        return self.on_runner(FACES, lambda r: r.recognizer.label_persons(frame, detections, source, deadline),
-                              deadline)
+            return self.on_runner(CLASSIFY, lambda r: r.classifier.label_persons(
+                frame, detections, r.min_proba, from_wall_clock(wall)), deadline)
+        return self.on_runner(FACES, lambda r: r.recognizer.label_persons(
+            frame, detections, source, from_wall_clock(wall)), deadline)
+
+
+def load_runners(task: TaskDef, context: Callable[[int], TaskContext], workers: int) -> list[Any]:
+    """The task's runners, one per worker (the first one repeated where it is re-entrant); NotActivated with the
+    reason when a model is missing or damaged or a library is not installed."""
+    try:
+        first = task.load(context(0))
+        if task.shared or getattr(first, "reentrant", False):
+            return [first] * workers
+        return [first] + [task.load(context(i)) for i in range(1, workers)]
+    except (ModelIntegrityError, NotFound, ImportError) as exc:
+        raise NotActivated(f"{task.name} is not available: {exc}") from None
+
+
+def load_remembered(name: str, load: Callable[[], T], failed: dict[str, tuple[float, str]]) -> T:
+    """`load()`, its NotActivated remembered in `failed` for LOAD_RETRY_S, so calls in between are answered at once
+    instead of each paying for another failed load."""
+    found = failed.get(name)
+    if found is not None and time.monotonic() - found[0] < LOAD_RETRY_S:
+        raise NotActivated(found[1])
+    try:
+        return load()
+    except NotActivated as exc:
+        failed[name] = (time.monotonic(), str(exc))
+        raise
 
 
 def _share_cores(config: VigilConfig) -> tuple[VigilConfig, int]:
@@ -296,7 +310,17 @@ def _share_cores(config: VigilConfig) -> tuple[VigilConfig, int]:
     return config.model_copy(update=update), workers
 
 
-def _remaining(deadline: float) -> float:
+def wall_clock(deadline: float) -> float:
+    """A deadline (time.monotonic, meaningful on this machine only) as wall-clock time, for work handed to a function
+    that may run on another machine; `from_wall_clock` turns it back where the function runs."""
+    return time.time() + deadline - time.monotonic()
+
+
+def from_wall_clock(wall: float) -> float:
+    return time.monotonic() + wall - time.time()
+
+
+def remaining(deadline: float) -> float:
     left = deadline - time.monotonic()
     if left <= 0:
         raise TimedOut("the request timeout passed before the model could run")
