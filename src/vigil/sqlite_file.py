@@ -1,5 +1,6 @@
-"""The SQLite files Vigil keeps (the face gallery, the event log): created private, one connection per thread, and
-write transactions that take the lock at BEGIN so concurrent writers queue instead of deadlocking."""
+"""The SQLite files Vigil keeps (the face gallery, the event log): created private, checked and migrated on opening,
+one connection per thread, and write transactions that take the lock at BEGIN so concurrent writers queue instead of
+deadlocking."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from vigil.sql_schema import Schema
 
 
 def create_private(path: Path) -> bool:
@@ -52,3 +55,20 @@ def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def migrate_file(conn: sqlite3.Connection, schema: Schema, path: Path, existed: bool, verify: bool = False) -> None:
+    """Bring the store at `path` up to `schema`'s version, in WAL mode. A file that existed must be one of Vigil's
+    (a `meta` table, unless it is empty) and, with `verify`, pass `PRAGMA quick_check`. Raises sqlite3.DatabaseError
+    for a file that is not such a store, ModelIntegrityError for a schema newer than this Vigil's."""
+    if existed:
+        if verify:
+            status = conn.execute("PRAGMA quick_check").fetchone()[0]
+            if status != "ok":
+                raise sqlite3.DatabaseError(status)
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if tables and "meta" not in tables:
+            raise sqlite3.DatabaseError(f"an SQLite file, but not a Vigil {schema.noun}")
+    conn.execute("PRAGMA journal_mode=WAL")
+    with write_transaction(conn) as c:
+        schema.migrate(c.execute, "sqlite", str(path))

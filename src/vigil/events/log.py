@@ -22,7 +22,7 @@ from typing import Any
 from vigil.errors import ModelIntegrityError, NotFound
 from vigil.events.schema import EVENTS_SCHEMA
 from vigil.results import Event, EventChange
-from vigil.sqlite_file import ThreadConnections, create_private, write_transaction
+from vigil.sqlite_file import ThreadConnections, create_private, migrate_file, write_transaction
 
 BUSY_TIMEOUT_MS = 30_000
 _COLUMNS = ("id, camera, label, name, cluster_id, start, last_seen, end_time, count, max_count, score, box, frames, "
@@ -60,14 +60,7 @@ class EventLog:
 
     def _check(self, existed: bool) -> None:
         try:
-            conn = self._conn
-            if existed:
-                tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-                if tables and "meta" not in tables:
-                    raise sqlite3.DatabaseError("an SQLite file, but not a Vigil event log")
-            conn.execute("PRAGMA journal_mode=WAL")
-            with self._write() as c:
-                EVENTS_SCHEMA.migrate(c.execute, "sqlite", str(self.path))
+            migrate_file(self._conn, EVENTS_SCHEMA, self.path, existed)
         except sqlite3.DatabaseError as exc:
             self.close()
             raise ModelIntegrityError(f"{self.path}: the event log is unreadable ({exc}); it was left untouched: "

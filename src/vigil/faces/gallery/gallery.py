@@ -26,7 +26,7 @@ import numpy as np
 from vigil.errors import BadInput, Conflict, ModelIntegrityError, NotFound
 from vigil.faces.gallery.schema import GALLERY_SCHEMA, person_name, to_blob, to_vectors
 from vigil.faces.gallery.strangers import StrangerStore
-from vigil.sqlite_file import ThreadConnections, create_private, write_transaction
+from vigil.sqlite_file import ThreadConnections, create_private, migrate_file, write_transaction
 
 BUSY_TIMEOUT_MS = 10_000  # well under [server] request_timeout_s: a held lock fails the write, not the request
 
@@ -80,22 +80,15 @@ class Gallery(StrangerStore):
 
     def _check(self, existed: bool) -> None:
         try:
-            conn = self._conn
-            if existed:
-                status = conn.execute("PRAGMA quick_check").fetchone()[0]
-                if status != "ok":
-                    raise sqlite3.DatabaseError(status)
-                tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-                if tables and "meta" not in tables:
-                    raise sqlite3.DatabaseError("an SQLite file, but not a Vigil gallery")
-            conn.execute("PRAGMA journal_mode=WAL")
-            with self._write() as c:
-                GALLERY_SCHEMA.migrate(c.execute, "sqlite", str(self.path))
+            migrate_file(self._conn, GALLERY_SCHEMA, self.path, existed, verify=True)
         except sqlite3.DatabaseError as exc:
             self.close()
             raise ModelIntegrityError(
                 f"{self.path}: the face gallery is unreadable ({exc}). It was left untouched: restore it from a "
                 "backup, or move it away to start an empty gallery.") from None
+        except ModelIntegrityError:
+            self.close()
+            raise
 
     def _write(self) -> AbstractContextManager[sqlite3.Connection]:
         """One write transaction; the lock is taken at BEGIN so concurrent writers queue, never deadlock."""
