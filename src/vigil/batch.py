@@ -122,10 +122,11 @@ class BatchWorker:
         """The seed entry plus the other tasks' fields. `full` is the full-size frame when one is at hand (a video
         frame); an image file is decoded again at full size only when a task wants every pixel."""
         crowd: dict[str, Any] | None = None
-        if result.error is None and (self.crowd is not None or (self.faces and _has_person(result))):
+        label_faces = self.faces and result.error is None and _has_person(result)
+        if result.error is None and (self.crowd is not None or label_faces):
             try:
                 full = full or self.pipeline.decode(Path(item.path), full_size=True)
-                if self.faces and _has_person(result):
+                if label_faces:
                     labelled = self.pipeline.faces.label_persons(full, result.detections, item.key)
                     result = ImageResult(result.image, labelled, result.width, result.height)
                 crowd = self._crowd(full)

@@ -7,6 +7,7 @@ import csv
 import json
 import logging
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -103,24 +104,13 @@ class Run:
         return TransferNet(backbone, classes), origin
 
     def log_epoch(self, stage: int, epoch: int, stats: trainer.EpochStats) -> None:
-        path = self.out / "metrics.csv"
-        new = not path.is_file()
-        with path.open("a", newline="") as f:
-            writer = csv.writer(f)
-            if new:
-                writer.writerow(CSV_FIELDS)
-            writer.writerow([stage, epoch, *(round(v, 5) for v in asdict(stats).values())])
+        _append_csv(self.out / "metrics.csv", CSV_FIELDS,
+                    [[stage, epoch, *(round(v, 5) for v in asdict(stats).values())]])
 
     def log_iterations(self, rows: list[tuple[int, int, float, float, float]]) -> None:
         """`lr.csv`: the learning rate, batch loss and batch accuracy of every training iteration."""
-        path = self.out / "lr.csv"
-        new = not path.is_file()
-        with path.open("a", newline="") as f:
-            writer = csv.writer(f)
-            if new:
-                writer.writerow(LR_FIELDS)
-            writer.writerows([(it, epoch, f"{lr:.6g}", round(loss, 5), round(acc, 4))
-                              for it, epoch, lr, loss, acc in rows])
+        _append_csv(self.out / "lr.csv", LR_FIELDS, [(it, epoch, f"{lr:.6g}", round(loss, 5), round(acc, 4))
+                                                    for it, epoch, lr, loss, acc in rows])
 
     def checkpoint(self, model: TransferNet, optimizer: torch.optim.Optimizer | None, **state) -> None:
         tensors = {f"model.{k}": v.contiguous() for k, v in model.state_dict().items()}
@@ -163,3 +153,13 @@ def timed(fn, *args, **kwargs):
 def load_pixels(run: Run, split: data.Split) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     size = run.config.size
     return {name: data.load_all(getattr(split, name), size, run.config.gray) for name in ("train", "val", "test")}
+
+
+def _append_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    """Rows appended to a CSV file (a resumed run continues it), the header first when the file is new."""
+    new = not path.is_file()
+    with path.open("a", newline="") as f:
+        writer = csv.writer(f)
+        if new:
+            writer.writerow(header)
+        writer.writerows(rows)
