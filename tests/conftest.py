@@ -3,9 +3,12 @@ default detector (pulled by `make models`)."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 IMAGES = FIXTURES / "images"
@@ -18,6 +21,13 @@ def fixture_image(name: str) -> Path:
         known = ", ".join(sorted(p.name for p in IMAGES.iterdir()))
         raise FileNotFoundError(f"no fixture image {name!r} in {IMAGES} (there: {known})")
     return path
+
+
+def jpeg(rgb: np.ndarray) -> bytes:
+    """An RGB array as the JPEG a camera would upload (quality 92)."""
+    out = io.BytesIO()
+    Image.fromarray(rgb).save(out, "JPEG", quality=92)
+    return out.getvalue()
 
 
 @pytest.fixture(scope="session")

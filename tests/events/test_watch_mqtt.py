@@ -4,7 +4,6 @@ stream over a real HTTP server; the broker stopped and restarted mid-run."""
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 import signal
@@ -19,17 +18,11 @@ import uvicorn
 from PIL import Image
 from skimage import data as skdata
 
-from tests.conftest import fixture_image
+from tests.conftest import fixture_image, jpeg
 from tests.events.broker import free_port, retained
 
 pytestmark = pytest.mark.integration
 HOLD_S = 2.0
-
-
-def _jpeg(rgb: np.ndarray) -> bytes:
-    out = io.BytesIO()
-    Image.fromarray(rgb).save(out, "JPEG", quality=92)
-    return out.getvalue()
 
 
 def _json(message) -> dict:
@@ -55,7 +48,7 @@ def service(tmp_path_factory, watched, broker, subscriber, store, face_models):
                          mqtt={"host": "127.0.0.1", "port": broker.port, "client_id": "vigil-under-test"})
     pipeline = Pipeline(config, store).setup()
     messi = np.asarray(Image.open(fixture_image("messi5.jpg")).convert("RGB"))
-    report = enroll(pipeline.faces, "messi", [_jpeg(np.ascontiguousarray(messi[:, ::-1]))])  # another picture
+    report = enroll(pipeline.faces, "messi", [jpeg(np.ascontiguousarray(messi[:, ::-1]))])  # another picture
     assert report.samples == 1
     running = EventService(config, pipeline).start()
     assert running.publisher.connected.wait(10)
@@ -141,7 +134,7 @@ def test_a_stranger_is_announced_once_per_hold_and_served_over_http(service, sub
     reader = threading.Thread(target=listen, daemon=True)
     reader.start()
     assert listening.wait(10)
-    astronaut = _jpeg(skdata.astronaut())
+    astronaut = jpeg(skdata.astronaut())
     _drop(astronaut, watched / "side" / "00001-capture.jpg")
     _drop(astronaut, watched / "side" / "00002-capture.jpg")
     unknown = _json(subscriber.wait_for("vigil/side/face/unknown"))

@@ -80,9 +80,10 @@ def test_an_unrelated_sqlite_file_is_refused(tmp_path):
 WRITER = textwrap.dedent("""
     import sys, time
     import numpy as np
-    from vigil.faces.gallery.gallery import Gallery, Sample
-    path, name, count, pause = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
-    g = Gallery(path)
+    from vigil.faces.gallery.gallery import Sample
+    from vigil.faces.gallery.location import open_gallery
+    location, name, count, pause = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+    g = open_gallery(location)
     for i in range(count):
         vectors = [np.full(128, i, np.float32), np.full(128, -i, np.float32)]  # two faces per file
         g.add_file(name, f"{name}-{i}", [Sample(v) for v in vectors], f"file{i}")
@@ -91,8 +92,9 @@ WRITER = textwrap.dedent("""
 """)
 
 
-def writer(path: Path, name: str, count: int, pause: float = 0.0) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", WRITER, str(path), name, str(count), str(pause)],
+def writer(location: Path | str, name: str, count: int, pause: float = 0.0) -> subprocess.Popen:
+    """A process enrolling `count` files into the gallery at `location` (an SQLite file or a PostgreSQL URL)."""
+    return subprocess.Popen([sys.executable, "-c", WRITER, str(location), name, str(count), str(pause)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

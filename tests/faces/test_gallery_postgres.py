@@ -30,6 +30,7 @@ from tests.faces.test_gallery import (  # noqa: F401 - the SQLite behaviour test
     test_strangers_cluster_and_can_be_named,
     test_thumbnail_round_trip,
     vec,
+    writer,
 )
 from vigil.faces.gallery.gallery import Sample
 from vigil.faces.gallery.location import open_gallery
@@ -108,26 +109,6 @@ def test_a_second_process_recognises_an_enrolment_within_a_second_by_notify(url,
     finally:
         other.kill()
         other.communicate()
-
-
-WRITER = textwrap.dedent("""
-    import sys, time
-    import numpy as np
-    from vigil.faces.gallery.gallery import Sample
-    from vigil.faces.gallery.location import open_gallery
-    url, name, count, pause = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
-    g = open_gallery(url)
-    for i in range(count):
-        vectors = [np.full(128, i, np.float32), np.full(128, -i, np.float32)]  # two faces per file
-        g.add_file(name, f"{name}-{i}", [Sample(v) for v in vectors], f"file{i}")
-        print(i, flush=True)
-        time.sleep(pause)
-""")
-
-
-def writer(url: str, name: str, count: int, pause: float = 0.0) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", WRITER, url, name, str(count), str(pause)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def test_concurrent_enrolments_from_two_processes_lose_nothing(url, gallery):

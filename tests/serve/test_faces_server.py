@@ -3,7 +3,6 @@ match, the native gallery routes, and the seed's detect_objects → detect_faces
 
 from __future__ import annotations
 
-import io
 import json
 
 import numpy as np
@@ -14,24 +13,18 @@ from deepstack.core import DeepstackFace
 from PIL import Image
 from skimage import data as skdata
 
-from tests.conftest import fixture_image
+from tests.conftest import fixture_image, jpeg
 from tests.serve.server import ADMIN_KEY, API_KEY
 
 pytestmark = pytest.mark.integration
-
-
-def _jpeg(rgb: np.ndarray) -> bytes:
-    out = io.BytesIO()
-    Image.fromarray(rgb).save(out, "JPEG", quality=92)
-    return out.getvalue()
 
 
 @pytest.fixture(scope="module")
 def photos():
     messi = np.asarray(Image.open(fixture_image("messi5.jpg")).convert("RGB"))
     return {"messi": fixture_image("messi5.jpg").read_bytes(),
-            "messi mirrored": _jpeg(np.ascontiguousarray(messi[:, ::-1])),  # another picture of the same face
-            "astronaut": _jpeg(skdata.astronaut()),  # someone else
+            "messi mirrored": jpeg(np.ascontiguousarray(messi[:, ::-1])),  # another picture of the same face
+            "astronaut": jpeg(skdata.astronaut()),  # someone else
             "horses": fixture_image("horses.jpg").read_bytes()}  # nobody
 
 

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from skimage import data as skdata
 
-from tests.conftest import fixture_image
+from tests.conftest import fixture_image, jpeg
 from vigil.config import VigilConfig
 from vigil.serve.engine import Engine
 from vigil.serve.http import create_app
@@ -90,18 +90,12 @@ def test_admin_session_reaches_the_gallery_routes(engine):
     assert bad_box.status_code == 400 and "box must be" in bad_box.json()["error"]
 
 
-def _jpeg(rgb: np.ndarray) -> bytes:
-    out = io.BytesIO()
-    Image.fromarray(rgb).save(out, "JPEG", quality=92)
-    return out.getvalue()
-
-
 def test_samples_and_strangers_edited_through_the_page_routes(engine):
     client = TestClient(create_app(engine))
     client.post("/v2/ui/session", json={"key": ADMIN})
     headers = {"X-CSRF-Token": client.cookies["vigil_csrf"]}
     messi = fixture_image("messi5.jpg").read_bytes()
-    mirrored = _jpeg(np.asarray(Image.open(io.BytesIO(messi)).convert("RGB"))[:, ::-1].copy())
+    mirrored = jpeg(np.asarray(Image.open(io.BytesIO(messi)).convert("RGB"))[:, ::-1].copy())
     for data in (messi, mirrored):
         reply = client.post("/v2/ui/enroll/leo", files={"image": ("p.jpg", data)}, headers=headers).json()
         assert reply["outcome"] == "added" and len(reply["faces"]) == 1
@@ -111,7 +105,7 @@ def test_samples_and_strangers_edited_through_the_page_routes(engine):
     assert client.post(f"/v2/samples/{first}/reject", headers=headers).json() == {"id": first, "not": "leo"}
     assert client.delete(f"/v2/samples/{second}", headers=headers).json() == {"id": second, "name": "leo"}
     assert _samples(client, "leo") == []
-    astronaut = _jpeg(skdata.astronaut())
+    astronaut = jpeg(skdata.astronaut())
     for _ in range(2):  # the same stranger twice: one cluster, two sightings
         faces = client.post("/v2/ui/faces", files={"image": ("a.jpg", astronaut)}, headers=headers).json()
         assert [f["state"] for f in faces] == ["unknown"]
@@ -123,7 +117,7 @@ def test_samples_and_strangers_edited_through_the_page_routes(engine):
     assert client.get(f"/v2/strangers/faces/{cluster['face_ids'][0]}/face.jpg").content[:2] == b"\xff\xd8"
     merged = client.post(f"/v2/strangers/{cluster['id']}/name", json={"name": "leo"}, headers=headers).json()
     assert merged["samples"] >= 1 and len(_samples(client, "leo")) == merged["samples"]
-    client.post("/v2/ui/faces", files={"image": ("b.jpg", _jpeg(skdata.chelsea()))}, headers=headers)
+    client.post("/v2/ui/faces", files={"image": ("b.jpg", jpeg(skdata.chelsea()))}, headers=headers)
     for c in client.get("/v2/strangers").json():
         assert client.delete(f"/v2/strangers/{c['id']}", headers=headers).json()["removed"] >= 1
     assert client.get("/v2/strangers").json() == []

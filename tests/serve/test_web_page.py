@@ -5,7 +5,6 @@ Each test leaves a screenshot in its pytest tmp folder."""
 from __future__ import annotations
 
 import base64
-import io
 import json
 import re
 import time
@@ -15,7 +14,7 @@ import pytest
 from PIL import Image
 from skimage import data as skdata
 
-from tests.conftest import fixture_image
+from tests.conftest import fixture_image, jpeg
 from tests.serve.browser import Watch, launch, playwright_or_fail
 from tests.serve.server import ADMIN_KEY, API_KEY
 
@@ -26,12 +25,6 @@ except ImportError:  # the browser fixture fails with the install instruction
 
 pytestmark = pytest.mark.integration
 TIMEOUT_MS = 60_000
-
-
-def _jpeg(rgb: np.ndarray) -> bytes:
-    out = io.BytesIO()
-    Image.fromarray(rgb).save(out, "JPEG", quality=92)
-    return out.getvalue()
 
 
 def _file(name: str, data: bytes) -> dict:
@@ -45,8 +38,8 @@ def photos():
     side = np.zeros((512, 512 + messi.shape[1], 3), np.uint8)  # two people: the astronaut and Messi
     side[:, :512] = astronaut
     side[: messi.shape[0], 512:] = messi
-    return {"messi": fixture_image("messi5.jpg").read_bytes(), "messi mirrored": _jpeg(messi[:, ::-1].copy()),
-            "astronaut": _jpeg(astronaut), "two": _jpeg(side), "street": fixture_image("vtest_000.jpg").read_bytes()}
+    return {"messi": fixture_image("messi5.jpg").read_bytes(), "messi mirrored": jpeg(messi[:, ::-1].copy()),
+            "astronaut": jpeg(astronaut), "two": jpeg(side), "street": fixture_image("vtest_000.jpg").read_bytes()}
 
 
 @pytest.fixture(scope="module")
