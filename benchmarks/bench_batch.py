@@ -20,8 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from vigil.batch import run_batch
-from vigil.config import VigilConfig
+from vigil.batch.runner import run_batch
+from vigil.config.settings import VigilConfig
 
 from common import IMAGES, table
 
@@ -66,7 +66,7 @@ def main() -> None:
             import ray
 
             ray.init(num_cpus=cores, include_dashboard=False, log_to_driver=False)
-            from vigil.batch_ray import ray_runner
+            from vigil.batch.on_ray import ray_runner
 
             rows.append(["Ray Data", cores, *measure(folder, Path(tmp) / "ray.jsonl", remote=ray_runner("auto"))])
             ray.shutdown()

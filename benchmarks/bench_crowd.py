@@ -21,9 +21,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vigil import images
-from vigil.config import CrowdConfig, VigilConfig
-from vigil.images import DecodedImage
+from vigil.config.settings import VigilConfig
+from vigil.config.tasks import CrowdConfig
+from vigil.imaging import images
+from vigil.imaging.images import DecodedImage
 from vigil.registry.store import ModelStore
 from vigil.runtimes.session import open_session
 from vigil.tasks.crowd import CrowdCounter, CrowdOptions

@@ -17,9 +17,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vigil import images
-from vigil.config import DetectConfig, VigilConfig
-from vigil.pipeline import Pipeline
+from vigil.config.settings import VigilConfig
+from vigil.config.tasks import DetectConfig
+from vigil.execute.pipeline import Pipeline
+from vigil.imaging import images
 from vigil.runtimes import opencv_dnn
 from vigil.tasks.detect import DetectOptions
 

@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from facesets import FACE_BOXES, count_hits, face_crop, lfw, photos, small_faces_scene
-from vigil.config import VigilConfig
+from vigil.config.settings import VigilConfig
 from vigil.registry.face_catalog import BLAZEFACE, DLIB_HOG, DLIB_MMOD, FACE_DETECTORS
 from vigil.registry.store import ModelStore
 from vigil.tasks.face_detect import load_face_detector

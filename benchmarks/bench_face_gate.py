@@ -20,7 +20,7 @@ import numpy as np
 
 from bench_face_detect import WithFallback, scenes
 from facesets import FACE_BOXES, IMAGES, count_hits, lfw, photos, rgb_of
-from vigil.config import VigilConfig
+from vigil.config.settings import VigilConfig
 from vigil.faces.gate import FaceGate
 from vigil.registry.store import ModelStore
 

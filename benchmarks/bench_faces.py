@@ -19,12 +19,12 @@ import numpy as np
 
 from bench_face_detect import scenes
 from facesets import FACE_BOXES, count_hits, lfw, photos
-from vigil.config import VigilConfig
+from vigil.config.settings import VigilConfig
 from vigil.faces.enroll import enroll
 from vigil.faces.gallery.gallery import Gallery
 from vigil.faces.matcher import match
 from vigil.faces.recognizer import FaceRecognizer
-from vigil.images import DecodedImage
+from vigil.imaging.images import DecodedImage
 from vigil.registry.samples import sample_path
 from vigil.registry.store import ModelStore
 

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from vigil.config import DetectConfig, VigilConfig
+from vigil.config.settings import VigilConfig
+from vigil.config.tasks import DetectConfig
+from vigil.execute.pipeline import DetectRequest, Pipeline
 from vigil.ops.matching import MatchCounts, match
-from vigil.pipeline import DetectRequest, Pipeline
 
 from common import IMAGES, REPO, make_1080p_jpeg, p50_p95, table, timings_ms
 

@@ -18,9 +18,9 @@ import cv2
 import numpy as np
 from skimage import data as skdata
 
-from vigil import images
-from vigil.config import VigilConfig
-from vigil.pipeline import Pipeline
+from vigil.config.settings import VigilConfig
+from vigil.execute.pipeline import Pipeline
+from vigil.imaging import images
 from vigil.registry.presence_catalog import VWW_MLPERF_TINY
 from vigil.runtimes import litert, tflm
 from vigil.tasks.presence import DECODE_SIDE, PresenceModel

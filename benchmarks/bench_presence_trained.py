@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from bench_presence import macs
-from vigil import images
+from vigil.imaging import images
 from vigil.registry.store import ModelStore
 from vigil.runtimes import litert, tflm
 from vigil.tasks.presence import PresenceModel

@@ -18,12 +18,12 @@ from pathlib import Path
 import numpy as np
 
 from facesets import FACE_BOXES, lfw, photos, variants
-from vigil.config import VigilConfig
+from vigil.config.settings import VigilConfig
 from vigil.faces.enroll import enroll
 from vigil.faces.gallery.gallery import Gallery
 from vigil.faces.matcher import person_distances
 from vigil.faces.recognizer import FaceRecognizer
-from vigil.images import DecodedImage
+from vigil.imaging.images import DecodedImage
 from vigil.registry.store import ModelStore
 
 ENROL = {"Obama": "obama", "Eileen": "astronaut", "Messi": "messi5"}

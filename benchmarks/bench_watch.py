@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from vigil.config import VigilConfig
+from vigil.config.settings import VigilConfig
 from vigil.events.service import EventService
-from vigil.pipeline import DetectRequest, Pipeline
+from vigil.execute.pipeline import DetectRequest, Pipeline
 
 from common import IMAGES, table
 

@@ -41,10 +41,10 @@ def store():
 
 @pytest.fixture(scope="session")
 def pipeline(store):
-    from vigil.config import VigilConfig
-    from vigil.pipeline import Pipeline
+    from vigil.config.settings import VigilConfig
+    from vigil.execute.local import Inline
 
-    return Pipeline(VigilConfig(), store).setup()
+    return Inline(VigilConfig(), store).setup()
 
 
 @pytest.fixture(scope="session")

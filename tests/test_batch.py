@@ -71,7 +71,7 @@ def test_an_interrupted_run_resumes_on_ray_without_repeats(tmp_path, store, loca
 
 
 def test_video_sampled_at_fps_into_parquet_with_faces(tmp_path, store):
-    from vigil.config import VigilConfig
+    from vigil.config.settings import VigilConfig
 
     for name in (VigilConfig().faces.detector, VigilConfig().faces.embedder):
         store.pull(name)  # a no-op after `make models`

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from vigil.config import VigilConfig, load_config
+from vigil.config.settings import VigilConfig, load_config
 from vigil.errors import ConfigError
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from vigil.config import VigilConfig, load_config
+from vigil.config.settings import VigilConfig, load_config
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 

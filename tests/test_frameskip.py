@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vigil.frameskip import FrameSkip, parse
+from vigil.execute.frameskip import FrameSkip, parse
 
 EVENT = "/nvr/zoneminder/events/PlayroomDoor/19/04/04/04/30/00"
 

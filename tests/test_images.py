@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 
 from tests.conftest import fixture_image
-from vigil import images
 from vigil.errors import BadInput
+from vigil.imaging import images
 
 
 def jpeg_bytes(array: np.ndarray, quality: int = 90, exif: Image.Exif | None = None) -> bytes:

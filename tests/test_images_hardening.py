@@ -15,12 +15,12 @@ import pytest
 from PIL import Image
 
 from tests.conftest import fixture_image
-from vigil import images
 from vigil.errors import BadInput
+from vigil.imaging import images
 
 PEAK_RSS = """
 import resource, sys
-from vigil import images
+from vigil.imaging import images
 data = open(sys.argv[1], "rb").read()
 limits = images.ImageLimits(max_pixels=50_000_000)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

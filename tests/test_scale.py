@@ -7,14 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from vigil.config import load_config
-from vigil.sql_schema import is_url
+from vigil.config.settings import load_config
+from vigil.db.sql_schema import is_url
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy" / "ray"
 
-DEFAULT_PATH = ["vigil.cli.main", "vigil.serve.http", "vigil.serve.engine", "vigil.faces.recognizer",
+DEFAULT_PATH = ["vigil.cli.main", "vigil.http.deepstack", "vigil.execute.local", "vigil.faces.recognizer",
                 "vigil.faces.gallery.location", "vigil.events.location", "vigil.events.service",
-                "vigil.serve.http_events", "vigil.pipeline", "vigil.batch", "vigil.cli.batch"]
+                "vigil.http.events", "vigil.execute.executor", "vigil.batch.runner", "vigil.cli.batch"]
 
 
 def test_default_import_path_has_no_ray_or_database_driver():

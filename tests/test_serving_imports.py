@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import fixture_image
 
-SERVING_NEVER = ("torch", "vigil.train", "vigil.export", "psycopg", "psycopg_pool", "vigil.postgres_db")
+SERVING_NEVER = ("torch", "vigil.train", "vigil.export", "psycopg", "psycopg_pool", "vigil.db.postgres_db")
 
 CHECK = """
 import json, sys
@@ -43,7 +43,7 @@ def loaded_modules(body: str, forbidden: tuple[str, ...]) -> list[str]:
     [
         ("import vigil.cli.main", SERVING_NEVER),
         ("import vigil.serve.run", SERVING_NEVER),
-        ("import vigil.api, vigil.pipeline", SERVING_NEVER),
+        ("import vigil.api, vigil.execute.local", SERVING_NEVER),
         ("import vigil.export.evaluate", ("torch",)),  # `vigil eval` measures exported files without torch
     ],
     ids=["cli", "server", "facade", "eval"],

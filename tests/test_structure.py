@@ -21,10 +21,12 @@ ROOT = "vigil"
 # no-cycle rules.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("vigil.results", "vigil.errors"),
-    ("vigil.ops", "vigil.images", "vigil.sqlite_file", "vigil.sql_schema", "vigil.postgres_db"),
+    ("vigil.ops", "vigil.imaging", "vigil.db"),
     ("vigil.registry", "vigil.runtimes"),
     ("vigil.tasks", "vigil.faces"),
-    ("vigil.pipeline", "vigil.events"),
+    ("vigil.execute",),
+    ("vigil.events",),
+    ("vigil.http", "vigil.page", "vigil.seed", "vigil.batch"),
     ("vigil.serve", "vigil.cli"),
 )
 
@@ -87,7 +89,7 @@ def module_graph() -> dict[str, set[str]]:
 
 
 def package_of(module: str, modules: dict[str, Path]) -> str:
-    """A directory is one package; the top-level modules of `vigil` (results, errors, pipeline…) are rooms of their
+    """A directory is one package; the top-level modules of `vigil` (results, errors, api…) are rooms of their
     own, so each stands alone rather than making `vigil` one node that every room would both import and be."""
     if is_package(module, modules):
         return module
@@ -240,3 +242,63 @@ def test_every_fixture_image_is_listed_in_sources():
     sources = (fixtures / "SOURCES.md").read_text()
     missing = [p.name for p in sorted((fixtures / "images").iterdir()) if p.name not in sources]
     assert not missing, f"tests/fixtures/SOURCES.md does not say where these come from: {missing}"
+
+
+# -- the house rules (issue 19): what a newcomer reads
+
+LOOSE_MODULES_AT_MOST = 8
+FILE_LINES_AT_MOST = 400
+FUNCTION_LINES_AT_MOST = 60
+REPO = SRC.parent
+
+
+def test_few_loose_modules_at_the_top():
+    loose = sorted(p.name for p in (SRC / ROOT).glob("*.py") if p.name not in ("__init__.py", "__main__.py"))
+    assert len(loose) <= LOOSE_MODULES_AT_MOST, f"{len(loose)} loose modules at the top of src/vigil: {loose}"
+
+
+def test_no_file_too_long():
+    long = [f"{p.relative_to(SRC)} ({n})" for p in (SRC / ROOT).rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > FILE_LINES_AT_MOST]
+    assert not long, f"files over {FILE_LINES_AT_MOST} lines (two jobs: split along the job): {long}"
+
+
+def test_no_function_too_long():
+    long = []
+    for path in (SRC / ROOT).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and \
+                    node.end_lineno - node.lineno >= FUNCTION_LINES_AT_MOST:
+                long.append(f"{path.relative_to(SRC)}:{node.name}")
+    assert not long, f"functions of {FUNCTION_LINES_AT_MOST} lines or more: {long}"
+
+
+def test_every_file_path_written_in_src_and_docs_exists():
+    """A `dir/file.py` named in a docstring, comment or doc page is a file of the tree (no stale pointers)."""
+    import re
+
+    known = {"/" + str(p.relative_to(REPO)) for p in REPO.rglob("*.py") if ".venv" not in p.parts}
+    stale = []
+    for path in [*(SRC / ROOT).rglob("*.py"), *(REPO / "docs").rglob("*.md")]:
+        for ref in set(re.findall(r"(?<![\w./-])((?:[a-z_]+/)+[a-z_]+\.py)\b", path.read_text())):
+            if not any(k.endswith("/" + ref) for k in known):
+                stale.append(f"{path.relative_to(REPO)} names {ref}")
+    assert not stale, "paths to files that do not exist:\n" + "\n".join(sorted(stale))
+
+
+def test_detection_keys_and_the_person_label_are_spelt_once():
+    """The `class_name` key is written only in results.py (CLASS_NAME), and only registry/labels.py gives the
+    person label a name (PERSON): every other module imports them."""
+    import re
+
+    spelt = [f"{p.relative_to(SRC)}: 'class_name'" for p in (SRC / ROOT).rglob("*.py")
+             if p.name != "results.py" and re.search(r"""["']class_name["']""", p.read_text())]
+    for path in (SRC / ROOT).rglob("*.py"):
+        if path == SRC / ROOT / "registry" / "labels.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            values = node.value.elts if isinstance(node, ast.Assign) and isinstance(node.value, ast.Tuple) else \
+                [node.value] if isinstance(node, ast.Assign) else []
+            if any(isinstance(v, ast.Constant) and v.value == "person" for v in values):
+                spelt.append(f"{path.relative_to(SRC)}:{node.lineno}: the person label defined again")
+    assert not spelt, "a detection key or the person label written out instead of imported:\n" + "\n".join(spelt)

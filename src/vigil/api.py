@@ -1,4 +1,4 @@
-"""The flat facade: plain verbs over one shared, lazily loaded pipeline.
+"""The flat facade: plain verbs over one shared executor (inline: the caller's thread), models loaded on first use.
 
     import vigil.api as vigil
     result = vigil.detect("frame.jpg", min_score=0.5, labels=["person"])
@@ -8,22 +8,26 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
-from vigil.config import VigilConfig, load_config
-from vigil.pipeline import DetectRequest, ImageSource, Pipeline
+from vigil.config.settings import VigilConfig, load_config
+from vigil.execute.executor import FACES
+from vigil.execute.local import Inline
 from vigil.results import ImageResult
+from vigil.tasks.detect import DetectParams
 
-_pipeline: Pipeline | None = None
+ImageSource = str | Path | bytes
+_executor: Inline | None = None
 _lock = threading.Lock()
 
 
-def pipeline(config: VigilConfig | None = None) -> Pipeline:
-    """The shared pipeline; passing a config replaces it."""
-    global _pipeline
+def executor(config: VigilConfig | None = None) -> Inline:
+    """The shared executor; passing a config replaces it."""
+    global _executor
     with _lock:
-        if config is not None or _pipeline is None:
-            _pipeline = Pipeline(config or load_config())
-        return _pipeline
+        if config is not None or _executor is None:
+            _executor = Inline(config or load_config())
+        return _executor
 
 
 def detect(image: ImageSource, min_score: float | None = None, labels: Sequence[str] | None = None) -> ImageResult:
@@ -34,7 +38,8 @@ def detect(image: ImageSource, min_score: float | None = None, labels: Sequence[
     false alerts cost more than a missed frame. `labels` keeps only those class names (e.g. ["person"]).
     An unreadable image gives a result with `error` set and no detections, never an exception.
     """
-    result, _ = pipeline().detect(image, request=DetectRequest(min_score=min_score, labels=labels))
+    params = DetectParams(min_score=min_score, labels=",".join(labels) if labels is not None else None)
+    result, _ = executor().detect(image, params=params)
     return result
 
 
@@ -48,18 +53,17 @@ def recognize(image: ImageSource):
     (dark, small, turned) faces. Faces under `min_face` px or too blurry are "uncertain" with quality set.
     Raises BadInput for an unreadable image.
     """
-    pipe = pipeline()
-    found = pipe.faces.recognize(pipe.decode(image, full_size=True), str(image) if not isinstance(image, bytes) else "")
-    pipe.faces.strangers.wait()  # a library call returns with its strangers filed
+    run = executor()
+    frame = run.decode(image if isinstance(image, bytes) else Path(image), full_size=True)
+    found = run.call(FACES, "recognize", frame, str(image) if not isinstance(image, bytes) else "", 0.0,
+                     deadline=run.deadline())
+    run.recognizer.strangers.wait()  # a library call returns with its strangers filed
     return found
 
 
 def enroll(name: str, images: Sequence[ImageSource]):
     """Add photos of one person to the gallery; returns an EnrollReport (added, skipped by file hash,
     no usable face, unreadable). Each photo should show the person alone (the largest face is taken)."""
-    from pathlib import Path
-
-    from vigil.faces.enroll import enroll as enroll_sources
-
     sources = [i if isinstance(i, bytes) else Path(i) for i in images]
-    return enroll_sources(pipeline().faces, name, sources)
+    run = executor()
+    return run.call(FACES, "enroll", name, sources, None, deadline=float("inf"))  # enrolment is offline work

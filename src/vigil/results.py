@@ -13,6 +13,11 @@ from typing import Any
 
 import numpy as np
 
+# keys of Detections.data, one name each
+CLASS_NAME = "class_name"  # the label of each class id
+FACE = "face"  # who each person is (a name or None): the seed's detect_faces
+FACE_PROBA = "faceProba"  # how sure (the seed's key)
+
 
 @dataclass
 class Detections:
@@ -77,7 +82,7 @@ class Detections:
     def with_names(self, labels: Sequence[str]) -> Detections:
         """Return a copy whose data['class_name'] holds the label of each class id."""
         names = np.array([labels[i] if 0 <= i < len(labels) else str(i) for i in self.class_id], dtype=object)
-        return Detections(self.xyxy, self.score, self.class_id, {**self.data, "class_name": names})
+        return Detections(self.xyxy, self.score, self.class_id, {**self.data, CLASS_NAME: names})
 
 
 @dataclass

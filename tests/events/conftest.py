@@ -21,7 +21,7 @@ def subscriber(broker):
 
 @pytest.fixture(scope="session")
 def face_models(store):
-    from vigil.config import VigilConfig
+    from vigil.config.settings import VigilConfig
 
     faces = VigilConfig().faces
     for name in (faces.detector, faces.embedder):

@@ -63,12 +63,12 @@ def test_paho_and_watchdog_are_imported_only_when_configured(tmp_path):
     script = textwrap.dedent(f"""
         import sys
         from pathlib import Path
-        import vigil.cli.main, vigil.serve.run, vigil.serve.http, vigil.serve.http_events
-        from vigil.config import VigilConfig
+        import vigil.cli.main, vigil.serve.run, vigil.http.deepstack, vigil.http.events
+        from vigil.config.settings import VigilConfig
         from vigil.events.service import EventService
-        from vigil.pipeline import Pipeline
+        from vigil.execute.local import Inline
         config = VigilConfig(store={{"data_dir": Path({str(tmp_path)!r})}})
-        EventService(config, Pipeline(config)).start().stop()
+        EventService(config, Inline(config)).start().stop()
         print(sorted(m for m in ("paho", "watchdog", "psycopg") if m in sys.modules))
     """)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}

@@ -9,10 +9,10 @@ import time
 from prometheus_client import CollectorRegistry
 
 from tests.conftest import fixture_image
-from vigil.config import VigilConfig
+from vigil.config.settings import VigilConfig
 from vigil.events.service import EventService
 from vigil.events.watcher import Frame
-from vigil.pipeline import Pipeline
+from vigil.execute.local import Inline
 
 
 def _frame(path, camera="3") -> Frame:
@@ -21,7 +21,7 @@ def _frame(path, camera="3") -> Frame:
 
 def test_frames_become_events_once_with_frame_skip(tmp_path, store):
     config = VigilConfig(store={"data_dir": tmp_path / "data"}, watch={"frames_to_skip": 2, "faces": False})
-    pipeline = Pipeline(config, store).setup()
+    pipeline = Inline(config, store).setup()
     registry = CollectorRegistry()
     service = EventService(config, pipeline, registry)
     first, second = tmp_path / "3" / "00001-capture.jpg", tmp_path / "3" / "00002-capture.jpg"

@@ -36,19 +36,19 @@ def watched(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory, watched, broker, subscriber, store, face_models):
-    from vigil.config import VigilConfig
+    from vigil.config.settings import VigilConfig
     from vigil.events.service import EventService
+    from vigil.execute.local import Inline
     from vigil.faces.enroll import enroll
-    from vigil.pipeline import Pipeline
 
     data = tmp_path_factory.mktemp("data")
     port = free_port()
     config = VigilConfig(watch={"dirs": [watched]}, store={"data_dir": data}, events={"hold_s": HOLD_S},
                          server={"port": port},
                          mqtt={"host": "127.0.0.1", "port": broker.port, "client_id": "vigil-under-test"})
-    pipeline = Pipeline(config, store).setup()
+    pipeline = Inline(config, store).setup()
     messi = np.asarray(Image.open(fixture_image("messi5.jpg")).convert("RGB"))
-    report = enroll(pipeline.faces, "messi", [jpeg(np.ascontiguousarray(messi[:, ::-1]))])  # another picture
+    report = enroll(pipeline.recognizer, "messi", [jpeg(np.ascontiguousarray(messi[:, ::-1]))])  # another picture
     assert report.samples == 1
     running = EventService(config, pipeline).start()
     assert running.publisher.connected.wait(10)
@@ -58,11 +58,11 @@ def service(tmp_path_factory, watched, broker, subscriber, store, face_models):
 
 @pytest.fixture(scope="module")
 def http(service):
-    """The real HTTP app (vigil.serve.http.create_app) with the running event service, on 127.0.0.1."""
-    from vigil.serve.engine import Engine
-    from vigil.serve.http import create_app
+    """The real HTTP app (vigil.http.deepstack.create_app) with the running event service, on 127.0.0.1."""
+    from vigil.execute.local import Engine
+    from vigil.serve.app import create_app
 
-    app = create_app(Engine(service.config, service.pipeline))
+    app = create_app(Engine(service.config, service.executor.store))
     app.state.events = service
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=service.config.server.port, log_config=None))
     thread = threading.Thread(target=server.run, daemon=True)

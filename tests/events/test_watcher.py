@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from vigil.config import WatchConfig
+from vigil.config.events import WatchConfig
 from vigil.events.openfiles import open_for_writing
 from vigil.events.watcher import CameraNamer, FolderWatcher, Frame, FrameQueue
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import fixture_image
 from vigil.cli.main import app
-from vigil.config import VigilConfig
+from vigil.config.settings import VigilConfig
 from vigil.faces import dataset
 from vigil.faces.enroll import enroll
 from vigil.faces.gallery.gallery import Gallery

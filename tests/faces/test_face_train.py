@@ -10,12 +10,12 @@ import cv2
 import numpy as np
 import pytest
 
-from vigil.config import VigilConfig
+from vigil.config.settings import VigilConfig
 from vigil.errors import BadInput, ModelIntegrityError
 from vigil.faces.identity_model import FaceIdentityModel
 from vigil.faces.recognizer import FaceRecognizer
 from vigil.faces.train import train
-from vigil.images import DecodedImage
+from vigil.imaging.images import DecodedImage
 from vigil.registry.face_catalog import BLAZEFACE, DLIB_RESNET
 from vigil.registry.samples import sample_path
 from vigil.registry.store import ModelStore

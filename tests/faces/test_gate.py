@@ -9,11 +9,11 @@ import pytest
 
 from tests.conftest import fixture_image
 from tests.faces import gate_models
-from vigil import images
-from vigil.config import VigilConfig
+from vigil.config.settings import VigilConfig
 from vigil.errors import NotActivated
 from vigil.faces.gate import FaceGate, gate_crop
 from vigil.faces.recognizer import FaceRecognizer
+from vigil.imaging import images
 from vigil.ops.nms import iou_matrix
 from vigil.registry.face_catalog import BLAZEFACE, DLIB_RESNET
 from vigil.registry.store import ModelStore

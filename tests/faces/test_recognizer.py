@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from tests.conftest import fixture_image
-from vigil import images
-from vigil.config import VigilConfig
+from vigil.config.settings import VigilConfig
 from vigil.faces.enroll import enroll
 from vigil.faces.gallery.gallery import Gallery
 from vigil.faces.recognizer import FaceRecognizer
-from vigil.images import DecodedImage
+from vigil.imaging import images
+from vigil.imaging.images import DecodedImage
 from vigil.ops.nms import iou_matrix
 from vigil.registry.face_catalog import BLAZEFACE, DLIB_HOG, DLIB_MMOD, DLIB_RESNET
 from vigil.registry.samples import sample_path

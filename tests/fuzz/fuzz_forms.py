@@ -12,7 +12,7 @@ import atheris
 with atheris.instrument_imports(include=["vigil"]):
     from vigil.errors import BadInput
     from vigil.formats.seed import entries_from_seed
-    from vigil.serve import gate
+    from vigil.http import gate
 
 
 def _gate(content_type: bytes, body: bytes, chunk: int) -> None:

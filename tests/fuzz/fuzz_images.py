@@ -8,8 +8,8 @@ import sys
 import atheris
 
 with atheris.instrument_imports(include=["vigil"]):
-    from vigil import images
     from vigil.errors import BadInput
+    from vigil.imaging import images
 
 LIMITS = images.ImageLimits(max_bytes=1 << 20, max_pixels=4_000_000, decode_budget=64 << 20)
 

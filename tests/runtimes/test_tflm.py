@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import fixture_image
-from vigil import images
+from vigil.imaging import images
 from vigil.registry.presence_catalog import VWW_MLPERF_TINY
 from vigil.registry.store import ModelStore
 from vigil.runtimes import litert, tflm

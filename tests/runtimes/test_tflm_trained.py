@@ -12,9 +12,9 @@ import pytest
 
 from tests import person_data
 from tests.conftest import fixture_image
-from vigil import images
 from vigil.export.manifest import register
 from vigil.export.run import export_run
+from vigil.imaging import images
 from vigil.registry.store import ModelStore
 from vigil.runtimes import litert, tflm
 from vigil.tasks.presence import PresenceModel

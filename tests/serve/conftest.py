@@ -8,7 +8,7 @@ from tests.serve import server as harness
 @pytest.fixture(scope="session")
 def face_models(store):
     """The configured face detector and embedder, pulled (a no-op after `make models`)."""
-    from vigil.config import VigilConfig
+    from vigil.config.settings import VigilConfig
 
     faces = VigilConfig().faces
     for name in (faces.detector, faces.embedder):

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from vigil.errors import Overloaded, TimedOut
-from vigil.serve.batching import MicroBatcher, call_each
+from vigil.execute.batching import MicroBatcher, call_each
 
 
 class Gate:

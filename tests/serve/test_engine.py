@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from tests.serve.server import make_media
-from vigil.config import VigilConfig
-from vigil.pipeline import DetectRequest
-from vigil.serve.engine import Engine
+from vigil.config.settings import VigilConfig
+from vigil.execute.local import Engine
+from vigil.seed.paths import SeedCalls
+from vigil.tasks.detect import DetectParams
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +32,7 @@ def _paths(n: int) -> list[str]:
 def test_frame_skip_copies_labels_of_the_last_run_frame(media, store, skip, ran):
     engine = _engine(media, skip)
     try:
-        results = engine.detect_paths(_paths(10), DetectRequest(), engine.deadline())
+        results = SeedCalls(engine).detect_paths(_paths(10), DetectParams(), engine.deadline())
     finally:
         engine.close()
     assert [r.image for r in results] == _paths(10)
@@ -50,7 +51,7 @@ def test_frame_skip_copies_labels_of_the_last_run_frame(media, store, skip, ran)
 def test_no_media_roots_means_no_path_is_read(store):
     engine = Engine(VigilConfig()).setup()
     try:
-        result = engine.detect_paths(["/etc/hostname"], DetectRequest(), engine.deadline())[0]
+        result = SeedCalls(engine).detect_paths(["/etc/hostname"], DetectParams(), engine.deadline())[0]
     finally:
         engine.close()
     assert result.error and "no media roots" in result.error and len(result.detections) == 0
@@ -58,9 +59,9 @@ def test_no_media_roots_means_no_path_is_read(store):
 
 def test_workers_share_the_cores():
     engine = Engine(VigilConfig(server={"workers": 2}))
-    assert engine.workers == 2 and engine.config.detect.threads >= 1
+    assert engine.workers == 2 and engine.plan.threads(engine.config, "detect") >= 1
     engine = Engine(VigilConfig(server={"workers": 1}, detect={"threads": 3}))
-    assert engine.workers == 1 and engine.config.detect.threads == 3
+    assert engine.workers == 1 and engine.plan.threads(engine.config, "detect") == 3
 
 
 def test_a_long_call_does_not_flood_a_small_queue(media, store):
@@ -68,7 +69,7 @@ def test_a_long_call_does_not_flood_a_small_queue(media, store):
                          rpc={"mount_point": str(media / "mnt")}, media={"roots": [media / "mnt" / "nvr"]})
     engine = Engine(config).setup()
     try:
-        results = engine.detect_paths(_paths(10) * 3, DetectRequest(), engine.deadline())
+        results = SeedCalls(engine).detect_paths(_paths(10) * 3, DetectParams(), engine.deadline())
     finally:
         engine.close()
     assert len(results) == 30 and all(r.ok and len(r.detections) for r in results)

@@ -8,9 +8,9 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from vigil.config import VigilConfig
-from vigil.serve.engine import Engine
-from vigil.serve.http import create_app
+from vigil.config.settings import VigilConfig
+from vigil.execute.local import Engine
+from vigil.serve.app import create_app
 
 
 @pytest.fixture(scope="module")

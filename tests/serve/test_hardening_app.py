@@ -7,11 +7,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import fixture_image
-from vigil.config import VigilConfig
+from vigil.config.settings import VigilConfig
+from vigil.execute.local import Engine
 from vigil.registry.face_catalog import BLAZEFACE
 from vigil.registry.store import ModelStore
-from vigil.serve.engine import Engine
-from vigil.serve.http import create_app
+from vigil.serve.app import create_app
 
 
 @pytest.fixture(scope="module")

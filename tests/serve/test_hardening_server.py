@@ -143,7 +143,7 @@ def test_deepstack_form_key_still_works_and_docs_need_a_key(hard):
 
 def test_a_non_loopback_zerorpc_endpoint_needs_an_explicit_opt_in():
     from vigil.errors import ConfigError
-    from vigil.serve.rpc import check_endpoint
+    from vigil.seed.rpc import check_endpoint
 
     with pytest.raises(ConfigError, match="allow_remote"):
         check_endpoint("tcp://0.0.0.0:4242", allow_remote=False)

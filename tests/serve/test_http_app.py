@@ -9,10 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import fixture_image
-from vigil.config import VigilConfig
+from vigil.config.settings import VigilConfig
 from vigil.errors import ConfigError
-from vigil.serve.engine import Engine
-from vigil.serve.http import create_app
+from vigil.execute.local import Engine
+from vigil.serve.app import create_app
 from vigil.serve.run import check_bind
 
 

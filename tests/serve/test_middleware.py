@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from vigil.serve.middleware import Admission, BodyLimit
+from vigil.http.middleware import Admission, BodyLimit
 
 
 class App:

@@ -13,12 +13,12 @@ import zerorpc
 from onnx import TensorProto, helper
 
 from tests.serve.server import free_port, make_media
-from vigil.config import VigilConfig
+from vigil.config.settings import VigilConfig
+from vigil.execute.local import Engine
 from vigil.formats.seed import from_seed
 from vigil.registry.specs import InputSpec, ModelFile, ModelSpec, PathSource
 from vigil.runtimes.session import open_session
-from vigil.serve.engine import Engine
-from vigil.serve.rpc import RpcServers
+from vigil.seed.rpc import RpcServers
 from vigil.tasks.classify import ClassifyRunner, PersonClassifier
 
 pytestmark = pytest.mark.integration
@@ -91,7 +91,7 @@ def test_native_classify_route(person_server):
     from fastapi.testclient import TestClient
 
     from tests.conftest import fixture_image
-    from vigil.serve.http import create_app
+    from vigil.serve.app import create_app
 
     engine, _ = person_server
     reply = TestClient(create_app(engine)).post(

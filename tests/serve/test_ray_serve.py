@@ -30,8 +30,8 @@ from tests.serve.test_http_server import (  # noqa: F401
     test_deepstack_python_wrong_key_is_refused,
     test_deepstack_response_keys_and_min_confidence,
 )
-from vigil.config import VigilConfig
-from vigil.discover import discover
+from vigil.config.settings import VigilConfig
+from vigil.tasks.discover import discover
 
 pytestmark = pytest.mark.integration
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
@@ -76,8 +76,8 @@ def server(config, store, face_models, local_ray):
 @pytest.fixture(scope="module")
 def in_process(config, store):
     """The same app in-process (`vigil serve` without --ray), for the answers Ray Serve must give."""
-    from vigil.serve.engine import Engine
-    from vigil.serve.http import create_app
+    from vigil.execute.local import Engine
+    from vigil.serve.app import create_app
 
     engine = Engine(config).setup()
     yield TestClient(create_app(engine))

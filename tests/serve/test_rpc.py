@@ -7,10 +7,11 @@ import socket
 import pytest
 
 from tests.serve.server import free_port
-from vigil.config import RpcConfig, VigilConfig
+from vigil.config.serving import RpcConfig
+from vigil.config.settings import VigilConfig
 from vigil.errors import ConfigError
-from vigil.serve.engine import Engine
-from vigil.serve.rpc import RpcServers
+from vigil.execute.local import Engine
+from vigil.seed.rpc import RpcServers
 
 
 @pytest.mark.parametrize("endpoint", ["busy", "tcp://not-an-address", "carrier-pigeon://x"])

@@ -7,8 +7,9 @@ from __future__ import annotations
 import threading
 
 from tests.conftest import fixture_image
-from vigil.config import ModelThresholds, VigilConfig
-from vigil.serve.engine import Engine
+from vigil.config.settings import VigilConfig
+from vigil.config.tasks import ModelThresholds
+from vigil.execute.local import Engine
 from vigil.tasks.base import NoOptions
 from vigil.tasks.detect import DetectRunner, ObjectDetector
 

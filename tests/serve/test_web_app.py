@@ -12,9 +12,9 @@ from PIL import Image
 from skimage import data as skdata
 
 from tests.conftest import fixture_image, jpeg
-from vigil.config import VigilConfig
-from vigil.serve.engine import Engine
-from vigil.serve.http import create_app
+from vigil.config.settings import VigilConfig
+from vigil.execute.local import Engine
+from vigil.serve.app import create_app
 
 KEY, ADMIN = "use-1", "admin-2"
 
@@ -32,16 +32,26 @@ def _image() -> dict:
     return {"image": ("dog.jpg", fixture_image("dog.jpg").read_bytes())}
 
 
-def test_optional_sections_follow_the_routes_that_exist(engine):
-    app = create_app(engine)
-    client = TestClient(app)
+def test_a_panel_for_every_served_task_from_the_registry(engine):
+    """Panels come from the task registry (issue 19), and the app's included routers count (issue 20: features read
+    `app.routes`, where an included router's routes did not show, so presence and crowd read as absent)."""
+    from tests.tasks import brightness
+    from vigil.tasks.base import register, unregister
+
+    client = TestClient(create_app(engine))
     page = client.get("/")
     assert page.status_code == 200 and "script-src 'self'" in page.headers["content-security-policy"]
-    assert "presence-result" not in page.text and "crowd-result" not in page.text
-    assert client.get("/v2/ui/features").json()["presence"] is False
-    app.add_api_route("/v2/presence", lambda: {}, methods=["POST"])
-    assert "presence-result" in client.get("/").text and "crowd-result" not in client.get("/").text
-    assert client.get("/v2/ui/features").json()["presence"] is True
+    assert "presence-result" in page.text and "crowd-result" in page.text and "brightness-result" not in page.text
+    found = client.get("/v2/ui/features").json()
+    assert found["presence"] is True and found["crowd"] is True and found["events"] is True
+    assert {t["name"] for t in found["tasks"]} >= {"presence", "crowd"}
+    register(brightness.TASK)
+    try:
+        plugged = TestClient(create_app(engine))  # a task registered before the app is built gets its panel
+        assert "brightness-result" in plugged.get("/").text
+        assert "brightness" in {t["name"] for t in plugged.get("/v2/ui/features").json()["tasks"]}
+    finally:
+        unregister(brightness.TASK.name)
 
 
 @pytest.mark.parametrize(("name", "type_"), [("app.js", "text/javascript"), ("app.css", "text/css"),

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from vigil.images import DecodedImage
+from vigil.imaging.images import DecodedImage
 from vigil.tasks.base import TaskContext, TaskDef
 
 

@@ -9,9 +9,9 @@ import pytest
 
 from tests import person_data
 from tests.conftest import FIXTURES, fixture_image
-from vigil import images
 from vigil.errors import BadInput
 from vigil.export.manifest import register
+from vigil.imaging import images
 from vigil.registry.store import ModelStore
 from vigil.results import Detections
 from vigil.tasks.classify import PersonClassifier

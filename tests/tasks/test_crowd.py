@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import FIXTURES, fixture_image
-from vigil import images
-from vigil.config import VigilConfig
+from vigil.config.settings import VigilConfig
+from vigil.imaging import images
 from vigil.tasks.base import TaskContext
 from vigil.tasks.crowd import TASK, CrowdCounter, CrowdOptions
 
@@ -25,7 +25,7 @@ def counter(store):
 
 
 def test_defines_the_crowd_task():
-    from vigil.discover import discover
+    from vigil.tasks.discover import discover
 
     task = discover()["crowd"]  # POST /v2/crowd and `vigil run crowd` come from this registration
     assert task is TASK and task.path == "/v2/crowd" and task.options is CrowdOptions

@@ -9,11 +9,10 @@ from tests.model_builders import constant_onnx, constant_ssd_tflite
 from vigil.errors import NotFound
 from vigil.ops.matching import MatchCounts, match
 from vigil.ops.nms import iou_matrix, nms
-from vigil.pipeline import DetectRequest
 from vigil.registry.specs import InputSpec, ModelFile, ModelSpec, PathSource
 from vigil.registry.store import ModelStore, sha256_of
 from vigil.runtimes import opencv_dnn
-from vigil.tasks.detect import DetectOptions, ObjectDetector
+from vigil.tasks.detect import DetectOptions, DetectParams, ObjectDetector
 
 PEOPLE = json.loads((FIXTURES / "vtest_people.json").read_text())["frames"]
 
@@ -43,7 +42,7 @@ def test_people_on_street_frames_meet_recall_and_precision(pipeline):
     """Default model and settings on the hand-counted vtest frames (43 people): recall ≥ 0.8 at precision ≥ 0.9."""
     total = MatchCounts()
     for name, truth in PEOPLE.items():
-        result, _ = pipeline.detect(fixture_image(name), request=DetectRequest(labels=["person"]))
+        result, _ = pipeline.detect(fixture_image(name), params=DetectParams(labels="person"))
         total += match(result.detections.xyxy, result.detections.score, np.array(truth["boxes"]), iou=0.5)
     assert total.recall >= 0.8, total
     assert total.precision >= 0.9, total
@@ -51,7 +50,7 @@ def test_people_on_street_frames_meet_recall_and_precision(pipeline):
 
 @pytest.mark.parametrize("name", ["horses.jpg", "giraffe.jpg", "eagle.jpg"])
 def test_no_people_where_there_are_none(pipeline, name):
-    result, _ = pipeline.detect(fixture_image(name), request=DetectRequest(labels=["person"]))
+    result, _ = pipeline.detect(fixture_image(name), params=DetectParams(labels="person"))
     assert result.ok and len(result.detections) == 0
 
 

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from tests.conftest import fixture_image
-from vigil import images
-from vigil.config import VigilConfig
+from vigil.config.settings import VigilConfig
 from vigil.errors import NotFound
 from vigil.formats import native
+from vigil.imaging import images
 from vigil.registry.presence_catalog import VWW_MLPERF_TINY
 from vigil.registry.store import ModelStore
 from vigil.tasks.base import TaskContext
@@ -105,11 +105,11 @@ def test_the_gate_is_off_by_default(presence_store):
 
 
 def test_the_pipeline_with_a_gate_skips_the_detector_on_an_empty_frame(store, presence_store):
-    from vigil.pipeline import Pipeline
+    from vigil.execute.local import Inline
 
-    pipe = Pipeline(VigilConfig(detect={"presence_gate": 0.05}), store).setup()
+    pipe = Inline(VigilConfig(detect={"presence_gate": 0.05}), store).setup()
     giraffe, _ = pipe.detect(fixture_image("giraffe.jpg"))
     messi, _ = pipe.detect(fixture_image("messi5.jpg"))
-    assert pipe.runner.gate is not None and pipe.runner.gate.skipped == 1
+    assert pipe.runner("detect").gate is not None and pipe.runner("detect").gate.skipped == 1
     assert len(giraffe.detections) == 0 and giraffe.ok
     assert "person" in set(messi.detections.data["class_name"])

@@ -14,13 +14,13 @@ from typer.testing import CliRunner
 
 from tests.conftest import fixture_image
 from tests.tasks import brightness
-from vigil import images
 from vigil.cli.main import app as cli
-from vigil.config import VigilConfig
-from vigil.discover import discover
-from vigil.serve.engine import Engine
-from vigil.serve.http import create_app
+from vigil.config.settings import VigilConfig
+from vigil.execute.local import Engine
+from vigil.imaging import images
+from vigil.serve.app import create_app
 from vigil.tasks.base import TaskDef, register, unregister
+from vigil.tasks.discover import discover
 
 
 @pytest.fixture

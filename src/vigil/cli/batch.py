@@ -1,4 +1,4 @@
-"""`vigil batch`: detection, faces and crowd counts over archives, in-process or on Ray (logic: vigil.batch)."""
+"""`vigil batch`: detection, faces and crowd counts over archives, in-process or on Ray (logic: vigil.batch.runner)."""
 
 from __future__ import annotations
 
@@ -27,12 +27,12 @@ def batch(
 ) -> None:
     """Results per image in the seed format (as `vigil detect --json`), appended to --out; an interrupted run
     resumes where it stopped."""
-    from vigil.batch import run_batch
+    from vigil.batch.runner import run_batch
 
     cfg = config_or_exit(config)
     remote = None
     if ray is not None:
-        from vigil.batch_ray import ray_runner  # the scale extra
+        from vigil.batch.on_ray import ray_runner  # the scale extra
 
         remote = ray_runner(ray)
     wanted = [t.strip() for t in tasks.split(",") if t.strip()]

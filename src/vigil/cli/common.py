@@ -12,7 +12,7 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 
-from vigil.config import VigilConfig, load_config
+from vigil.config.settings import VigilConfig, load_config
 from vigil.errors import VigilError
 
 out = Console()

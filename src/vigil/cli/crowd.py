@@ -26,12 +26,11 @@ def count(
     as_json: JsonOpt = False,
 ) -> None:
     """Count people per image; one JSON array in input order with count, level and the estimator that ran."""
-    from vigil import images as decoding
+    from vigil.execute.local import Inline
     from vigil.formats import native
     from vigil.registry.store import ModelStore
     from vigil.results import CrowdEstimate
-    from vigil.tasks.base import TaskContext
-    from vigil.tasks.crowd import CrowdCounter, CrowdOptions
+    from vigil.tasks.crowd import CrowdOptions
 
     cfg = config_or_exit(config)
     store = ModelStore(cfg.store.home)
@@ -39,17 +38,17 @@ def count(
         options = CrowdOptions(heatmap=heatmap is not None, estimator=estimator)
         for name in (cfg.detect.model, *([cfg.crowd.density_model] if cfg.crowd.density_model else [])):
             store.pull(name)
-        counter = CrowdCounter.load(TaskContext(cfg, store))
+        executor = Inline(cfg, store)
+        executor.load("crowd")
     except (VigilError, ValueError) as exc:
         fail(exc)
     if heatmap is not None:
         heatmap.mkdir(parents=True, exist_ok=True)
-    limits = decoding.ImageLimits(cfg.limits.max_bytes, cfg.limits.max_pixels, frozenset(cfg.limits.formats))
     entries = []
     paths = track(images, description="counting", console=err) if len(images) >= PROGRESS_FROM else images
     for path in paths:
         try:
-            result = counter.estimate(decoding.load(path, limits), options)
+            result = executor.run("crowd", executor.decode_for("crowd", path), options, executor.deadline())
         except VigilError as exc:
             result = CrowdEstimate(error=str(exc))
         if heatmap is not None and result.heatmap_png is not None:

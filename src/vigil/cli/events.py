@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from vigil.cli.common import ConfigOpt, JsonOpt, config_or_exit, emit_json, err, out
-from vigil.config import VigilConfig
+from vigil.config.settings import VigilConfig
 from vigil.errors import VigilError
 
 events_app = typer.Typer(help="The event log: what the watcher saw.", no_args_is_help=True)
@@ -20,7 +20,7 @@ events_app = typer.Typer(help="The event log: what the watcher saw.", no_args_is
 def watch(config: ConfigOpt = None) -> None:
     """Watch the `[watch] dirs` folders: new frames become events in the log (and on MQTT with `[mqtt] host`)."""
     from vigil.events.service import EventService
-    from vigil.pipeline import Pipeline
+    from vigil.execute.local import Inline
 
     cfg = config_or_exit(config)
     if not cfg.watch.dirs:
@@ -28,7 +28,7 @@ def watch(config: ConfigOpt = None) -> None:
         raise typer.Exit(2)
     try:
         cfg.store.data_dir.mkdir(parents=True, exist_ok=True)
-        service = EventService(cfg, Pipeline(cfg).setup()).start()
+        service = EventService(cfg, Inline(cfg).setup()).start()
     except (VigilError, OSError, ValueError) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from vigil.cli.common import fail
-from vigil.config import VigilConfig
+from vigil.config.settings import VigilConfig
 from vigil.errors import VigilError
 
 if TYPE_CHECKING:

@@ -127,7 +127,7 @@ def _face_rows(detections) -> list[dict]:
 def recognize(images: Annotated[list[Path], typer.Argument(help="image files", show_default=False)],
               config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Every face in each image: box, name (or unknown / uncertain), similarity and detector score."""
-    from vigil import images as imaging
+    from vigil.imaging import images as imaging
 
     cfg = config_or_exit(config)
     recognizer = load_recognizer(cfg)

@@ -13,96 +13,91 @@ from vigil.cli.face_tools import load_recognizer, open_gallery
 from vigil.errors import BadInput, VigilError
 
 
-def register(app: typer.Typer) -> None:
-    @app.command()
-    def train(model: Annotated[str, typer.Option("--model", help="svm or xgb")] = "svm",
-              folder: Annotated[Path | None, typer.Option("--out", help="where to save (default: configured)")] = None,
-              trees: Annotated[int, typer.Option(help="XGBoost trees (seed: 600)")] = 600,
-              draws: Annotated[int, typer.Option(help="XGBoost random-search draws (seed: 20)")] = 20,
-              config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
-        """Train the seed's classifier on the gallery's samples; set [recognize] by = "face_classifier" to use it."""
-        from vigil.faces.train import gallery_dataset
-        from vigil.faces.train import train as fit
+def train(model: Annotated[str, typer.Option("--model", help="svm or xgb")] = "svm",
+          folder: Annotated[Path | None, typer.Option("--out", help="where to save (default: configured)")] = None,
+          trees: Annotated[int, typer.Option(help="XGBoost trees (seed: 600)")] = 600,
+          draws: Annotated[int, typer.Option(help="XGBoost random-search draws (seed: 20)")] = 20,
+          config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Train the seed's classifier on the gallery's samples; set [recognize] by = "face_classifier" to use it."""
+    from vigil.faces.train import gallery_dataset
+    from vigil.faces.train import train as fit
 
-        cfg = config_or_exit(config)
-        x, y = gallery_dataset(open_gallery(cfg))
-        err.print(f"training {model} on {len(x)} samples of {len(set(y.tolist()))} people …")
-        try:
-            report = fit(x, y, model, folder or cfg.classifier_path(), cfg.faces.embedder, trees=trees, draws=draws)
-        except VigilError as exc:
-            fail(exc, 1)
-        if as_json:
-            emit_json(report.as_dict())
-            return
-        out.print(report.report)
-        out.print(f"best {report.best_params}; cv F1 {report.cv_f1:.3f}; test accuracy {report.test_accuracy:.3f}, "
-                  f"F1 {report.test_f1:.3f}; saved in {report.folder} (confusion.png)")
+    cfg = config_or_exit(config)
+    x, y = gallery_dataset(open_gallery(cfg))
+    err.print(f"training {model} on {len(x)} samples of {len(set(y.tolist()))} people …")
+    try:
+        report = fit(x, y, model, folder or cfg.classifier_path(), cfg.faces.embedder, trees=trees, draws=draws)
+    except VigilError as exc:
+        fail(exc, 1)
+    if as_json:
+        emit_json(report.as_dict())
+        return
+    out.print(report.report)
+    out.print(f"best {report.best_params}; cv F1 {report.cv_f1:.3f}; test accuracy {report.test_accuracy:.3f}, "
+              f"F1 {report.test_f1:.3f}; saved in {report.folder} (confusion.png)")
 
-    @app.command()
-    def unknowns(recluster: Annotated[bool, typer.Option(help="rebuild clusters (average linkage) first")] = False,
-                 thumbnails: Annotated[Path | None, typer.Option(help="write one face JPEG per cluster here")] = None,
-                 config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
-        """Provisional people: strangers seen across images, grouped; name them with `vigil faces name`."""
-        cfg = config_or_exit(config)
-        gallery = open_gallery(cfg)
-        if recluster:
-            gallery.recluster(cfg.faces.cluster_distance)
-        clusters = gallery.unknowns()
-        if thumbnails:
-            thumbnails.mkdir(parents=True, exist_ok=True)
-            for c in clusters:
-                write_private(thumbnails / f"cluster_{int(c.id)}.jpg", gallery.stranger_thumbnail(c.sample_id))
-        if as_json:
-            emit_json([c.__dict__ for c in clusters])
-            return
-        table = Table()
-        for column in ("cluster", "faces kept", "sightings", "first seen", "last seen"):
-            table.add_column(column)
-        import time
-
+def unknowns(recluster: Annotated[bool, typer.Option(help="rebuild clusters (average linkage) first")] = False,
+             thumbnails: Annotated[Path | None, typer.Option(help="write one face JPEG per cluster here")] = None,
+             config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Provisional people: strangers seen across images, grouped; name them with `vigil faces name`."""
+    cfg = config_or_exit(config)
+    gallery = open_gallery(cfg)
+    if recluster:
+        gallery.recluster(cfg.faces.cluster_distance)
+    clusters = gallery.unknowns()
+    if thumbnails:
+        thumbnails.mkdir(parents=True, exist_ok=True)
         for c in clusters:
-            table.add_row(str(c.id), str(c.faces), str(c.sightings), time.ctime(c.first_seen), time.ctime(c.last_seen))
-        out.print(table)
+            write_private(thumbnails / f"cluster_{int(c.id)}.jpg", gallery.stranger_thumbnail(c.sample_id))
+    if as_json:
+        emit_json([c.__dict__ for c in clusters])
+        return
+    table = Table()
+    for column in ("cluster", "faces kept", "sightings", "first seen", "last seen"):
+        table.add_column(column)
+    import time
 
-    @app.command()
-    def name(cluster: int, person: str, config: ConfigOpt = None) -> None:
-        """Name a provisional cluster: its faces become samples of PERSON (new or existing)."""
-        try:
-            moved = open_gallery(config_or_exit(config)).name_cluster(cluster, person)
-        except VigilError as exc:
-            fail(exc, 1)
-        err.print(f"cluster {cluster} → {person} ({moved} samples)")
-        from vigil.cli.events import relabel_events
+    for c in clusters:
+        table.add_row(str(c.id), str(c.faces), str(c.sightings), time.ctime(c.first_seen), time.ctime(c.last_seen))
+    out.print(table)
 
-        relabel_events(config_or_exit(config), cluster, person)  # its past events carry the name from now on
+def name(cluster: int, person: str, config: ConfigOpt = None) -> None:
+    """Name a provisional cluster: its faces become samples of PERSON (new or existing)."""
+    try:
+        moved = open_gallery(config_or_exit(config)).name_cluster(cluster, person)
+    except VigilError as exc:
+        fail(exc, 1)
+    err.print(f"cluster {cluster} → {person} ({moved} samples)")
+    from vigil.cli.events import relabel_events
 
-    @app.command()
-    def feedback(not_name: Annotated[str | None, typer.Option("--not", help="the faces shown are NOT this person")]
-                 = None,
-                 images: Annotated[list[Path] | None, typer.Argument(help="images whose faces were misnamed")] = None,
-                 sample: Annotated[int | None, typer.Option(help="a gallery sample id that is not its person")] = None,
-                 config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
-        """Negative feedback: "this face is not NAME" (from images), or reject a wrongly enrolled sample."""
-        cfg = config_or_exit(config)
-        try:
-            if sample is not None:
-                who = open_gallery(cfg).reject_sample(sample)
-                result = {"rejected_sample": sample, "not": who}
-            elif not_name and images:
-                result = {"not": not_name, "faces": _negatives(load_recognizer(cfg), not_name, images)}
-            else:
-                raise BadInput("give --not NAME with images, or --sample ID")
-        except VigilError as exc:
-            fail(exc, 1)
-        if as_json:
-            emit_json(result)
+    relabel_events(config_or_exit(config), cluster, person)  # its past events carry the name from now on
+
+def feedback(not_name: Annotated[str | None, typer.Option("--not", help="the faces shown are NOT this person")]
+             = None,
+             images: Annotated[list[Path] | None, typer.Argument(help="images whose faces were misnamed")] = None,
+             sample: Annotated[int | None, typer.Option(help="a gallery sample id that is not its person")] = None,
+             config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Negative feedback: "this face is not NAME" (from images), or reject a wrongly enrolled sample."""
+    cfg = config_or_exit(config)
+    try:
+        if sample is not None:
+            who = open_gallery(cfg).reject_sample(sample)
+            result = {"rejected_sample": sample, "not": who}
+        elif not_name and images:
+            result = {"not": not_name, "faces": _negatives(load_recognizer(cfg), not_name, images)}
         else:
-            err.print(f"recorded: {result}")
+            raise BadInput("give --not NAME with images, or --sample ID")
+    except VigilError as exc:
+        fail(exc, 1)
+    if as_json:
+        emit_json(result)
+    else:
+        err.print(f"recorded: {result}")
 
 
 def _negatives(recognizer, not_name: str, images: list[Path]) -> int:
     """Record, for each image, the face currently matched to `not_name` (or its only face)."""
-    from vigil import images as imaging
+    from vigil.imaging import images as imaging
 
     recognizer.gallery.person_id(not_name)  # NotFound early
     count = 0
@@ -118,3 +113,8 @@ def _negatives(recognizer, not_name: str, images: list[Path]) -> int:
             recognizer.gallery.add_negative(not_name, vectors[k], note=str(path))
             count += 1
     return count
+
+
+def register(app: typer.Typer) -> None:
+    for command in (train, unknowns, name, feedback):
+        app.command()(command)

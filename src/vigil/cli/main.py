@@ -45,20 +45,20 @@ def detect(
     labels: Annotated[str | None, typer.Option(help="comma-separated class names to keep, e.g. person,car")] = None,
 ) -> None:
     """Detect objects; prints the seed result format, one entry per image in input order."""
-    from vigil import annotate as drawing
+    from vigil.execute.local import Inline
     from vigil.formats.seed import to_seed
-    from vigil.pipeline import DetectRequest, Pipeline
+    from vigil.imaging import annotate as drawing
+    from vigil.tasks.detect import DetectParams
 
-    pipe = Pipeline(config_or_exit(config))
+    executor = Inline(config_or_exit(config))
     try:
-        pipe.setup()
+        executor.setup()
     except VigilError as exc:
         fail(exc)
-    request = DetectRequest(min_score, [s.strip() for s in labels.split(",") if s.strip()] if labels else None,
-                            keep_pixels=annotate is not None)
+    params = DetectParams(min_score=min_score, labels=labels)
     entries = []
     for path in images:
-        result, frame = pipe.detect(path, request=request)
+        result, frame = executor.detect(path, params=params, full_size=annotate is not None)
         if annotate is not None and frame is not None:
             suffix = ".png" if path.suffix.lower() == ".png" else ".jpg"  # lossless stays lossless
             drawing.save(drawing.draw(frame.pixels, result.detections), annotate / f"{path.stem}.annotated{suffix}")
@@ -154,7 +154,7 @@ def models_pull(names: Annotated[list[str] | None, typer.Argument(help="models (
 def _served_models(cfg) -> list[str]:
     """Every model the registered tasks use under this config (detector, face models, presence, classifier), so each
     task works straight after `make run`; loading never pulls."""
-    from vigil.discover import discover
+    from vigil.tasks.discover import discover
 
     names = [cfg.detect.model or DEFAULT_DETECTOR]
     for task in discover().values():

@@ -25,8 +25,8 @@ def detect(
                          ] = None,
 ) -> None:
     """Is a person in each image? One entry per image, in input order (the presence model only, no detector)."""
-    from vigil import images
     from vigil.formats import native
+    from vigil.imaging import images
     from vigil.registry.store import ModelStore
     from vigil.tasks.base import TaskContext
     from vigil.tasks.presence import DECODE_SIDE, TASK, PresenceOptions
@@ -98,16 +98,18 @@ def autolabel(
     as_json: JsonOpt = False,
 ) -> None:
     """Label your own footage with the Vigil detector as teacher (the VWW area rule on its person boxes)."""
-    from vigil.pipeline import Pipeline
+    from vigil.execute.local import Inline
+    from vigil.tasks.detect import DetectParams
     from vigil.train.autolabel import AutolabelSettings
     from vigil.train.autolabel import autolabel as run_autolabel
 
     cfg = config_or_exit(config)
     cfg.detect.presence_gate = 0.0  # the teacher sees every frame
     try:
-        pipe = Pipeline(cfg).setup()
-        report = run_autolabel(sources, out_dir, pipe.detect_frame,
-                               AutolabelSettings(area_threshold, crops, every_s, block_s, seed))
+        executor = Inline(cfg).setup()
+        teacher = lambda f: executor.detect_frame(f, DetectParams(), executor.deadline())  # noqa: E731
+        settings = AutolabelSettings(area_threshold, crops, every_s, block_s, seed)
+        report = run_autolabel(sources, out_dir, teacher, settings)
     except (VigilError, OSError) as exc:
         fail(exc)
     for message in report.errors:

@@ -1,7 +1,7 @@
 """`vigil run TASK IMAGE...`: any registered task on image files, built from its registration (options, encoder).
 
 With `--json`, one array in input order of the task's encoded answers; an image that cannot be used gets
-`{"image", "error"}` and fails only itself. The task runs through the same engine as the server (one worker here).
+`{"image", "error"}` and fails only itself. The task runs through the same executor as the server (one worker here).
 """
 
 from __future__ import annotations
@@ -26,17 +26,15 @@ def run(
     option: OptionOpt = None,
 ) -> None:
     """Run one task on images; prints the task's JSON answer for each image, in input order."""
+    from vigil.execute.local import Inline
     from vigil.formats.native import image_error
-    from vigil.serve.engine import Engine
     from vigil.tasks.base import get
 
-    cfg = config_or_exit(config)
-    cfg = cfg.model_copy(update={"server": cfg.server.model_copy(update={"workers": 1})})
-    engine = Engine(cfg)
+    executor = Inline(config_or_exit(config))
     try:
         definition = get(task)
         options = definition.options(**_pairs(option or []))
-        engine.batcher(task)  # load now: a model that cannot load is one error, not one per image
+        executor.load(task)  # load now: a model that cannot load is one error, not one per image
     except ValidationError as exc:
         fail(f"{task}: bad option: {_first(exc)}")
     except VigilError as exc:
@@ -45,12 +43,12 @@ def run(
     try:
         for path in images:
             try:
-                result = engine.run_bytes(task, path, options, engine.deadline())
+                result = executor.run_bytes(task, path, options, executor.deadline())
                 entries.append(definition.encode(str(path), result))
             except VigilError as exc:
                 entries.append(image_error(str(path), str(exc)))
     finally:
-        engine.close()
+        executor.close()
     if as_json:
         emit_json(entries)
     else:

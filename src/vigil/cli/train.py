@@ -14,7 +14,7 @@ from vigil.errors import VigilError
 
 train_app = typer.Typer(help="Train models on your own images (extra: train).", no_args_is_help=True)
 def _home(config: Path | None) -> Path:
-    from vigil.config import load_config
+    from vigil.config.settings import load_config
 
     return load_config(config).store.home
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from vigil.faces.matcher import UNCERTAIN, UNKNOWN
 from vigil.formats.events import FACE
-from vigil.results import Detections, Event, EventChange
+from vigil.results import CLASS_NAME, Detections, Event, EventChange
 
 SCORE_STEP = 0.05  # a best score has to improve this much to be worth an update (and a new snapshot)
 _Key = tuple[str, str, str | None, int | None]
@@ -39,7 +39,7 @@ def sightings(objects: Detections, faces: Detections | None = None,
     """Objects grouped by class name (only `labels` when given); named faces by name, strangers by cluster.
     Uncertain faces make no event: a guess is not news."""
     found = []
-    names = objects.data.get("class_name", np.array([str(c) for c in objects.class_id], dtype=object))
+    names = objects.data.get(CLASS_NAME, np.array([str(c) for c in objects.class_id], dtype=object))
     for label in dict.fromkeys(str(n) for n in names):
         if labels and label not in labels:
             continue

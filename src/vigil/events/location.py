@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from vigil.db.sql_schema import is_url
 from vigil.errors import ConfigError
 from vigil.events.log import EventLog
-from vigil.sql_schema import is_url
 
 
 def open_event_log(location: str | Path) -> EventLog:

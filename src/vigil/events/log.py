@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vigil.db.sqlite_file import ThreadConnections, create_private, migrate_file, write_transaction
 from vigil.errors import ModelIntegrityError, NotFound
 from vigil.events.schema import EVENTS_SCHEMA
 from vigil.results import Event, EventChange
-from vigil.sqlite_file import ThreadConnections, create_private, migrate_file, write_transaction
 
 BUSY_TIMEOUT_MS = 30_000
 _COLUMNS = ("id, camera, label, name, cluster_id, start, last_seen, end_time, count, max_count, score, box, frames, "

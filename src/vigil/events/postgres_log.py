@@ -4,7 +4,7 @@ process and node writes the same log.
 The same tables and statements as the SQLite log (schema.py is one definition for both; log.py writes its SQL in
 forms valid on both). Writers serialise on the event log's own transaction-scoped advisory lock (not the
 gallery's, so enrolments and events never wait on each other); reads borrow pooled connections. Migrations run at
-start under the shared migration lock (vigil.postgres_db).
+start under the shared migration lock (vigil.db.postgres_db).
 
 Needs the `scale` extra; imported only when a postgresql:// URL is configured.
 """
@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from vigil.db.postgres_db import POOL_SIZE, Pooled, locked_transaction, open_pool, redacted
 from vigil.events.log import EventLog
 from vigil.events.schema import EVENTS_SCHEMA
-from vigil.postgres_db import POOL_SIZE, Pooled, locked_transaction, open_pool, redacted
 
 WRITE_LOCK = 0x56494733  # "VIG3": one event log writer at a time, per database
 

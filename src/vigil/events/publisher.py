@@ -13,7 +13,7 @@ import logging
 import threading
 from typing import Any
 
-from vigil.config import MqttConfig
+from vigil.config.events import MqttConfig
 from vigil.formats import events as wire
 from vigil.results import EventChange
 
@@ -99,6 +99,10 @@ class MqttPublisher:
                            wire.dumps(wire.face_payload(event, self.base_url)))
                 self._send(wire.match_topic(self.prefix, event.name),
                            wire.dumps(wire.double_take_match(event, self.base_url)))
+
+    def state(self, camera: str, task: str, answer: dict) -> None:
+        """A `[watch] tasks` answer for the camera's latest frame, retained (`<prefix>/<camera>/<task>`)."""
+        self._send(wire.task_topic(self.prefix, camera, task), wire.dumps(answer), retain=True)
 
     def discover(self, camera: str, labels: set[str], people: set[str]) -> None:
         """Home Assistant configs for these labels of a camera and these people (retained; each once)."""

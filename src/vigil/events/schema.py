@@ -1,4 +1,4 @@
-"""The event log's schema, one definition for SQLite and PostgreSQL, as versioned migrations (vigil.sql_schema).
+"""The event log's schema, one definition for SQLite and PostgreSQL, as versioned migrations (vigil.db.sql_schema).
 
 Snapshots live in the database beside their event (deleted with it), so retention by size is one SUM and the log
 moves to another database as one unit. Times and scores are double precision on PostgreSQL.
@@ -8,7 +8,7 @@ a gallery (which keeps 'schema'). SQLite logs written before the migrations carr
 created IF NOT EXISTS: migration 1 finds them in place and only records 'events' = 1.
 """
 
-from vigil.sql_schema import Migration, Schema
+from vigil.db.sql_schema import Migration, Schema
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, (

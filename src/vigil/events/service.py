@@ -12,25 +12,28 @@ import os
 import threading
 import time
 from dataclasses import replace
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import simplejpeg
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from vigil import annotate
-from vigil.config import VigilConfig
+from vigil.config.settings import VigilConfig
 from vigil.errors import VigilError
 from vigil.events.builder import EventBuilder, Sighting, sightings
 from vigil.events.hub import EventHub
 from vigil.events.location import open_event_log
 from vigil.events.watcher import FolderWatcher, Frame, FrameQueue
+from vigil.execute.executor import FACES, Executor, has_person
+from vigil.execute.frameskip import FrameSkip, frame_number
 from vigil.formats.events import FACE
-from vigil.frameskip import FrameSkip, frame_number
-from vigil.images import DecodedImage
-from vigil.pipeline import Pipeline
-from vigil.registry.catalog import PERSON
-from vigil.results import Detections, EventChange
+from vigil.imaging import annotate
+from vigil.imaging.images import DecodedImage
+from vigil.registry.labels import PERSON
+from vigil.results import CLASS_NAME, Detections, EventChange
+from vigil.tasks.base import get
+from vigil.tasks.detect import DetectParams
 
 log = logging.getLogger(__name__)
 CLUSTER_WAIT_S = 5.0  # a stranger event carries its cluster id: the watcher (off the request path) waits for it
@@ -52,31 +55,9 @@ class _Metrics:
                                  buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30), registry=registry)
 
 
-class FrameAnalyser(Protocol):
-    """The models a watched frame goes through: the pipeline's own (`vigil watch`), or the server's task workers
-    (inside `vigil serve`, so the watcher shares the served models and their queues instead of loading copies)."""
-
-    def detect(self, frame: DecodedImage) -> Detections: ...
-
-    def recognize(self, frame: DecodedImage, source: str) -> Detections: ...
-
-
-class PipelineAnalyser:
-    def __init__(self, pipeline: Pipeline) -> None:
-        self.pipeline = pipeline
-
-    def detect(self, frame: DecodedImage) -> Detections:
-        return self.pipeline.detect_frame(frame)
-
-    def recognize(self, frame: DecodedImage, source: str) -> Detections:
-        return self.pipeline.faces.recognize(frame, source, cluster_wait_s=CLUSTER_WAIT_S)
-
-
 class EventService:
-    def __init__(self, config: VigilConfig, pipeline: Pipeline, registry: CollectorRegistry | None = None,
-                 analyser: FrameAnalyser | None = None) -> None:
-        self.config, self.pipeline = config, pipeline
-        self.analyser = analyser or PipelineAnalyser(pipeline)
+    def __init__(self, config: VigilConfig, executor: Executor, registry: CollectorRegistry | None = None) -> None:
+        self.config, self.executor = config, executor
         self.base_url = config.events.public_url or f"http://{config.server.host}:{config.server.port}"
         self.log = open_event_log(config.events_location())
         self.builder = EventBuilder(config.events.hold_s)
@@ -95,6 +76,7 @@ class EventService:
         self._cameras = self.log.cameras()
         self._people: set[str] = set()
         self._faces_ok = config.watch.faces
+        self.latest: dict[str, dict[str, dict[str, Any]]] = {}  # camera -> task -> its last answer ([watch] tasks)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -176,15 +158,15 @@ class EventService:
             self.metrics.frames.labels(frame.camera, "skipped").inc()
             return (*reused, None)
         try:
-            decoded = self.pipeline.decode(frame.path, full_size=True)
-            objects, faces = self.analyser.detect(decoded), None
+            decoded = self.executor.decode(Path(frame.path), full_size=True)
+            objects, faces = self.executor.detect_frame(decoded, DetectParams(), self.executor.deadline()), None
         except VigilError as exc:
             self.metrics.frames.labels(frame.camera, "error").inc()
             log.warning("watched file is not a usable image", extra={"path": frame.path, "error": str(exc)})
             return None
-        names = objects.data.get("class_name", np.array([], dtype=object))
-        if self._faces_ok and PERSON in set(names.tolist()):
+        if self._faces_ok and has_person(objects):
             faces = self._recognize(decoded, frame.path)
+        self._other_tasks(frame.camera, decoded)
         if number is not None:
             self.skip.remember_at(frame.camera, number, (objects, faces))
         self.metrics.frames.labels(frame.camera, "processed").inc()
@@ -192,11 +174,28 @@ class EventService:
 
     def _recognize(self, decoded: Any, path: str) -> Detections | None:
         try:
-            return self.analyser.recognize(decoded, path)
+            executor = self.executor
+            return executor.call(FACES, "recognize", decoded, path, CLUSTER_WAIT_S, deadline=executor.deadline())
         except VigilError as exc:  # e.g. face models not pulled: objects keep working, faces are off until restart
             log.error("face recognition is off for the watcher", extra={"error": str(exc)})
             self._faces_ok = False
             return None
+
+    def _other_tasks(self, camera: str, decoded: DecodedImage) -> None:
+        """`[watch] tasks` beyond detect and faces: each one's answer on this frame, kept as the camera's latest and
+        published as its state (MQTT `<prefix>/<camera>/<task>`). One that fails is logged; the frame goes on."""
+        for name in self.config.watch.tasks:
+            try:
+                task = get(name)
+                result = self.executor.run(name, decoded, task.options(), self.executor.deadline())
+            except VigilError as exc:
+                self.metrics.frames.labels(camera, "error").inc()
+                log.warning("watched frame: a task failed", extra={"task": name, "camera": camera, "error": str(exc)})
+                continue
+            state = task.encode(camera, result)
+            self.latest.setdefault(camera, {})[name] = state
+            if self.publisher is not None:
+                self.publisher.state(camera, name, state)
 
     def _snapshots(self, changes: list[EventChange], path: str, objects: Detections, faces: Detections | None,
                    pixels: np.ndarray | None) -> dict[int, bytes]:
@@ -248,11 +247,11 @@ class EventService:
 
 def _drawable(objects: Detections, faces: Detections | None) -> Detections:
     parts = [Detections(objects.xyxy, objects.score, objects.class_id,
-                        {"class_name": objects.data.get("class_name", np.array([str(c) for c in objects.class_id],
+                        {CLASS_NAME: objects.data.get(CLASS_NAME, np.array([str(c) for c in objects.class_id],
                                                                                 dtype=object)),
                          "face": np.full(len(objects), None, dtype=object)})]
     if faces is not None and len(faces):
         parts.append(Detections(faces.xyxy, faces.score, np.zeros(len(faces), np.int64),
-                                {"class_name": np.full(len(faces), FACE, dtype=object),
+                                {CLASS_NAME: np.full(len(faces), FACE, dtype=object),
                                  "face": np.array([str(n) for n in faces.data["name"]], dtype=object)}))
     return Detections.merge(parts)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vigil.config import WatchConfig
+from vigil.config.events import WatchConfig
 from vigil.events.openfiles import open_for_writing
 
 log = logging.getLogger(__name__)

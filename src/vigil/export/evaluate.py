@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from vigil import images
 from vigil.errors import BadInput
 from vigil.export.manifest import read_forms, run_info
+from vigil.imaging import images
 from vigil.runtimes.session import open_session
 from vigil.tasks.classify import PersonClassifier
 from vigil.train import data

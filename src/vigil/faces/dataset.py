@@ -17,13 +17,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vigil import images
 from vigil.errors import BadInput
 from vigil.faces.enroll import IMAGE_SUFFIXES
 from vigil.faces.gallery.gallery import Gallery
 from vigil.faces.gate import as_grey, gate_crop
 from vigil.faces.recognizer import FaceRecognizer
-from vigil.registry.catalog import PERSON
+from vigil.imaging import images
+from vigil.registry.labels import PERSON
 from vigil.tasks.detect import DetectOptions, ObjectDetector
 
 FACE, NONFACE = "face", "nonface"

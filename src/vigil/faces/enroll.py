@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from vigil import images
 from vigil.errors import BadInput, NotFound
 from vigil.faces.gallery.gallery import Sample
 from vigil.faces.recognizer import FaceRecognizer, thumbnail
+from vigil.imaging import images
 from vigil.ops.nms import iou_matrix
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}

@@ -1,7 +1,7 @@
 """Faces along the straight line: detect → face gate (optional) → check size and focus → align → embed → recognise.
 
-`FaceRecognizer` composes a face detector (models/face_detect.py), the aligner/embedder
-(models/face_embed.py) and an identity source: the SQLite gallery (open-set matching, the default) or
+`FaceRecognizer` composes a face detector (tasks/face_detect.py), the aligner/embedder
+(tasks/face_embed.py) and an identity source: the SQLite gallery (open-set matching, the default) or
 the seed's trained face identity model (SVM / XGBoost). It implements the seed's `detect_faces` semantics for one image
 (`label_persons`) and plain recognition of every face in a frame (`recognize`); enrolment (faces/enroll.py) builds
 on it.
@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import simplejpeg
 
-from vigil.config import FacesConfig, VigilConfig
+from vigil.config.settings import VigilConfig
+from vigil.config.tasks import FacesConfig
 from vigil.errors import NotFound, check_deadline
 from vigil.faces.gallery.gallery import Gallery
 from vigil.faces.gallery.location import open_gallery
@@ -24,11 +25,11 @@ from vigil.faces.gallery.recorder import StrangerRecorder
 from vigil.faces.gate import FaceGate
 from vigil.faces.identity_model import FaceIdentityModel
 from vigil.faces.matcher import UNCERTAIN, UNKNOWN, Match, match
-from vigil.images import DecodedImage, ImageLimits
+from vigil.imaging.images import DecodedImage, ImageLimits
 from vigil.ops.focus import laplacian_variance
-from vigil.registry.catalog import PERSON
+from vigil.registry.labels import PERSON
 from vigil.registry.store import ModelStore
-from vigil.results import Detections
+from vigil.results import CLASS_NAME, Detections
 from vigil.tasks.face_detect import FaceDetector, load_face_detector
 from vigil.tasks.face_embed import FaceEmbedder
 
@@ -195,7 +196,7 @@ class FaceRecognizer:
         n = len(detections)
         face, proba = np.full(n, None, dtype=object), np.full(n, None, dtype=object)
         crops = []  # (detection index, crop, face box in crop pixels)
-        names = detections.data.get("class_name")
+        names = detections.data.get(CLASS_NAME)
         for i in range(n):
             if names is not None and str(names[i]) == PERSON:
                 check_deadline(deadline, "labelling persons")

@@ -9,13 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
+
+from vigil.errors import BadInput
+from vigil.faces.enroll import EnrollReport
+from vigil.faces.enroll import enroll as enroll_sources
 from vigil.faces.gallery.location import open_gallery
 from vigil.faces.recognizer import FaceRecognizer
 from vigil.formats import native
-from vigil.images import DecodedImage
+from vigil.imaging.images import DecodedImage
 from vigil.results import Detections
-from vigil.tasks.base import NoOptions, TaskContext, TaskDef
+from vigil.tasks.base import NoOptions, TaskContext, TaskDef, from_wall_clock
 
 
 @dataclass(frozen=True)
@@ -33,7 +39,7 @@ class FaceRunner:
     @classmethod
     def load(cls, context: TaskContext) -> FaceRunner:
         config, shared = context.config, context.shared
-        if context.threads and not config.faces.threads:
+        if context.threads:  # the executor's thread plan (execute/threads.py), [faces] threads included
             config = config.model_copy(update={"faces": config.faces.model_copy(update={"threads": context.threads})})
         if "gallery" not in shared:
             shared["gallery"] = open_gallery(config.gallery_path())  # SQLite file or postgresql:// URL
@@ -48,6 +54,39 @@ class FaceRunner:
         return [self.recognizer.recognize(item.frame, item.source) for item in items]
 
 
+def recognize(frame: DecodedImage, source: str, cluster_wait_s: float, runner: FaceRunner) -> Detections:
+    """Every face and who it is; a stranger's cluster is filed before returning when `cluster_wait_s` allows."""
+    return runner.recognizer.recognize(frame, source, cluster_wait_s=cluster_wait_s)
+
+
+def label(frame: DecodedImage, detections: Detections, source: str, wall: float, runner: FaceRunner) -> Detections:
+    """The seed's detect_faces on one frame: `face` / `faceProba` on each person box (deadline as wall-clock time)."""
+    return runner.recognizer.label_persons(frame, detections, source, from_wall_clock(wall))
+
+
+def detect(pixels: np.ndarray, runner: FaceRunner) -> list:
+    """The faces found (boxes, quality), nobody matched."""
+    return runner.recognizer.detect(pixels)
+
+
+def enroll(name: str, sources: Sequence[bytes | Path], box: Sequence[float] | None, runner: FaceRunner) -> EnrollReport:
+    return enroll_sources(runner.recognizer, name, sources, box=box)
+
+
+def largest_vectors(frames: Sequence[DecodedImage], runner: FaceRunner) -> list[np.ndarray]:
+    """The embedding of the largest usable face of each frame (BadInput naming the image without one)."""
+    return [largest_face_vector(runner.recognizer, frame, i + 1) for i, frame in enumerate(frames)]
+
+
+def largest_face_vector(recognizer: FaceRecognizer, frame: DecodedImage, number: int) -> np.ndarray:
+    faces = [f for f in recognizer.detect(frame.pixels) if f.quality == "ok"]
+    if not faces:
+        raise BadInput(f"image{number}: no usable face (none found, or too small or blurry)")
+    largest = max(faces, key=lambda f: (f.xyxy[2] - f.xyxy[0]) * (f.xyxy[3] - f.xyxy[1]))
+    vectors, _ = recognizer.embed(frame.pixels, largest.xyxy[None])
+    return vectors[0]
+
+
 TASK = TaskDef(
     name="faces",
     summary="Every face and who it is",
@@ -58,4 +97,7 @@ TASK = TaskDef(
     models=lambda config: FaceRecognizer.models(config.faces),
     preload=lambda config: True,
     tags=("faces",),
+    section="faces",
+    operations={"recognize": recognize, "label": label, "detect": detect, "enroll": enroll,
+                "largest_vectors": largest_vectors},
 )

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from vigil.results import Detections
+from vigil.results import CLASS_NAME, Detections
 
 UNKNOWN = "unknown"
 _NOT_MATCHED = {UNKNOWN, "uncertain", "", "None"}
@@ -43,7 +43,7 @@ def _ok(predictions: list[dict[str, Any]], timing: Timing, message: str) -> dict
 
 def detection(detections: Detections, timing: Timing) -> dict[str, Any]:
     """Object detection and custom models: `label` and `confidence` per box."""
-    names = detections.data.get("class_name")
+    names = detections.data.get(CLASS_NAME)
     predictions = [{"label": str(names[i]) if names is not None else str(int(detections.class_id[i])),
                     "confidence": float(detections.score[i]), **_box(detections.xyxy[i])}
                    for i in range(len(detections))]

@@ -74,6 +74,11 @@ def events_topic(prefix: str) -> str:
     return f"{prefix}/events"
 
 
+def task_topic(prefix: str, camera: str, task: str) -> str:
+    """Where a watched camera's latest answer of a `[watch] tasks` task is retained."""
+    return f"{prefix}/{topic_part(camera)}/{topic_part(task)}"
+
+
 def count_topic(prefix: str, camera: str, label: str) -> str:
     return f"{prefix}/{topic_part(camera)}/{topic_part(label)}"
 

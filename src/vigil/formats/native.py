@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from vigil.formats.seed import to_seed
-from vigil.results import Detections, ImageResult
+from vigil.results import CLASS_NAME, Detections, ImageResult
 
 NOT_MATCHED = ("unknown", "uncertain")
 
@@ -29,7 +29,7 @@ def face_labels(found: Detections) -> Detections:
     similarity = found.data.get("similarity", found.score)
     who = np.array([None if str(n) in NOT_MATCHED else str(n) for n in names], dtype=object)
     return Detections(found.xyxy, found.score, np.zeros(len(found), np.int64),
-                      {"class_name": np.array(["face"] * len(found), dtype=object), "face": who,
+                      {CLASS_NAME: np.array(["face"] * len(found), dtype=object), "face": who,
                        "faceProba": np.asarray(similarity, dtype=np.float32)})
 
 

@@ -69,7 +69,9 @@ def model(spec: Any, files: list[Any], serving: bool, measured_ms: float | None)
             "measured_ms": None if measured_ms is None else round(measured_ms, 1)}
 
 
-def features(routes: set[str], faces_on: bool, keys: dict[str, bool], session: dict[str, bool]) -> dict[str, Any]:
-    return {"faces": faces_on, "presence": "/v2/presence" in routes, "crowd": "/v2/crowd" in routes,
+def features(routes: set[str], tasks: list[dict[str, str]], faces_on: bool, keys: dict[str, bool],
+             session: dict[str, bool]) -> dict[str, Any]:
+    served = {t["name"] for t in tasks}
+    return {"faces": faces_on, "presence": "presence" in served, "crowd": "crowd" in served, "tasks": tasks,
             "events": "/v2/events" in routes, "events_stream": "/v2/events/stream" in routes,
             "keys": keys, "session": session}

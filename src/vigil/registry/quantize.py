@@ -44,7 +44,7 @@ def quantize_onnx(source: Path, out: Path, input_name: str, tensors: list[np.nda
 
 def calibration_tensors(spec: ModelSpec, paths: list[Path]) -> list[np.ndarray]:
     """Each image letterboxed to the model's declared input, as the detector feeds it."""
-    from vigil import images
+    from vigil.imaging import images
     from vigil.ops.letterbox import letterbox
     from vigil.ops.tensor import to_tensor
 

@@ -12,15 +12,14 @@ from typing import Any
 
 import uvicorn
 
-from vigil.config import VigilConfig
+from vigil.config.settings import VigilConfig
 from vigil.errors import ConfigError
-from vigil.images import DecodedImage
-from vigil.pipeline import DetectRequest
-from vigil.results import Detections
+from vigil.execute.executor import Executor
+from vigil.execute.local import Engine
+from vigil.seed.paths import SeedCalls
+from vigil.seed.rpc import RpcServers
 from vigil.serve import logs
-from vigil.serve.engine import FACES, Engine
-from vigil.serve.http import create_app
-from vigil.serve.rpc import RpcServers
+from vigil.serve.app import create_app
 
 log = logging.getLogger(__name__)
 
@@ -46,33 +45,16 @@ def check_bind(config: VigilConfig) -> None:
                 log.warning("zerorpc endpoint is reachable from the network", extra={"endpoint": endpoint})
 
 
-def start_events(config: VigilConfig, engine: Engine) -> Any:
-    """The folder watcher and event publishing ([watch] dirs, [mqtt] host) on the engine's pipeline, or None."""
+def start_events(config: VigilConfig, executor: Executor) -> Any:
+    """The folder watcher and event publishing ([watch] dirs, [mqtt] host) on the server's executor (the same
+    models and queues as HTTP and RPC requests), or None."""
     if not config.watch.dirs:
         if config.mqtt.host:
             log.warning("[mqtt] is set but [watch] dirs is empty: no events to publish")
         return None
     from vigil.events.service import EventService
 
-    return EventService(config, engine.pipeline, engine.metrics.registry, _EngineAnalyser(engine)).start()
-
-
-class _EngineAnalyser:
-    """Watched frames through the served task workers: the same models and queues as the HTTP and RPC requests."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    def detect(self, frame: DecodedImage) -> Detections:
-        return self.engine.detect_frame(frame, DetectRequest(), self.engine.deadline())
-
-    def recognize(self, frame: DecodedImage, source: str) -> Detections:
-        from vigil.events.service import CLUSTER_WAIT_S
-
-        def recognize(runner: Any) -> Detections:
-            return runner.recognizer.recognize(frame, source, cluster_wait_s=CLUSTER_WAIT_S)
-
-        return self.engine.on_runner(FACES, recognize, self.engine.deadline())
+    return EventService(config, executor, executor.metrics.registry).start()
 
 
 class _Server(uvicorn.Server):
@@ -96,13 +78,15 @@ def run_server(config: VigilConfig) -> None:
     logs.setup(config.server.log_format)
     check_bind(config)
     config.store.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = Engine(config).setup(preload=True)
-    rpc = RpcServers(engine, config.rpc, config.server.graceful_shutdown_s).start() if config.rpc.enabled else None
+    executor = Engine(config).setup(preload=True)
+    seed = SeedCalls(executor)
+    rpc = RpcServers(executor, config.rpc, config.server.graceful_shutdown_s, seed).start() \
+        if config.rpc.enabled else None
     server = config.server
     log.info("models loaded; serving HTTP", extra={"url": f"http://{server.host}:{server.port}",
                                                    "model": config.detect.model})
-    app = create_app(engine)
-    app.state.events = start_events(config, engine)
+    app = create_app(executor, seed)
+    app.state.events = start_events(config, executor)
     uv_config = uvicorn.Config(app, host=server.host, port=server.port, log_config=None,
                                access_log=False, timeout_graceful_shutdown=int(server.graceful_shutdown_s))
     try:
@@ -112,5 +96,5 @@ def run_server(config: VigilConfig) -> None:
             rpc.stop()
         if app.state.events is not None:
             app.state.events.stop()
-        engine.close()
+        executor.close()
         log.info("stopped")

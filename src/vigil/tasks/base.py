@@ -15,21 +15,24 @@ label come from it too. The steps follow LitServe's LitAPI: decode (the engine),
 
 Runners are not assumed re-entrant: unless `TaskDef.shared` is true or the loaded runner says `reentrant = True`
 (an onnxruntime session), the engine loads one runner per worker thread (LiteRT interpreters, dlib detectors), so a
-runtime that is not thread-safe never sees two threads. Built-in tasks are found by `vigil.discover`; nothing here
+runtime that is not thread-safe never sees two threads. Built-in tasks are found by `vigil.tasks.discover`; nothing here
 imports a task module.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from vigil.config import VigilConfig
+from vigil.config.settings import VigilConfig
 from vigil.errors import NotFound
-from vigil.images import DecodedImage
+from vigil.imaging.images import DecodedImage
 from vigil.registry.store import ModelStore
 from vigil.runtimes.session import Session, open_session
 
@@ -53,12 +56,42 @@ class Runner(Protocol[Prepared, Result]):
 
 
 SessionFactory = Callable[..., Session]
-TaskCall = Callable[[str, DecodedImage, BaseModel], Any]
-"""Runs another registered task on a frame (through the engine's batcher for it): how a task composes others."""
+TaskCall = Callable[..., Any]
+"""`run(name, frame, options, deadline=None)`: another registered task on a frame, through the executor, within the
+caller's deadline (`deadline` given, or the one of the request being prepared): how a task composes others."""
+
+_deadline: ContextVar[float | None] = ContextVar("vigil_deadline", default=None)
 
 
-def _no_other_tasks(name: str, frame: DecodedImage, options: BaseModel) -> Any:
-    raise NotFound(f"task {name!r} cannot be run from here (no engine)")
+@contextmanager
+def deadline_scope(deadline: float) -> Iterator[None]:
+    """While a request is prepared in its thread, the tasks it needs run within its deadline (TaskContext.run)."""
+    token = _deadline.set(deadline)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def current_deadline() -> float | None:
+    """The deadline of the request being prepared in this thread (None outside one): a runner keeps it with the
+    prepared item when it runs other tasks later, on a worker."""
+    return _deadline.get()
+
+
+def wall_clock(deadline: float) -> float:
+    """A deadline (time.monotonic, meaningful on this machine only) as wall-clock time, for work handed to a function
+    that may run on another machine; `from_wall_clock` turns it back where the function runs."""
+    return time.time() + deadline - time.monotonic()
+
+
+def from_wall_clock(wall: float) -> float:
+    return time.monotonic() + wall - time.time()
+
+
+
+def _no_other_tasks(name: str, frame: DecodedImage, options: BaseModel, deadline: float | None = None) -> Any:
+    raise NotFound(f"task {name!r} cannot be run from here (no executor)")
 
 
 @dataclass(frozen=True)
@@ -94,6 +127,10 @@ class TaskDef(Generic[Prepared, Result]):
     preload: Callable[[VigilConfig], bool] = field(default=lambda config: False)
     """Load at server start (a failure leaves the task answering 403 with the reason) instead of on first use."""
     tags: tuple[str, ...] = ()  # OpenAPI tags of the generated route (default: the name)
+    section: str = ""  # its config section ([detect] …): where its `threads` and other settings live
+    needs: tuple[str, ...] = ()  # tasks whose results it asks for (TaskContext.run): loaded with it
+    operations: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
+    """Named work on a loaded runner (`op(*args, runner)`; Executor.call): enrol, match, label …"""
 
     @property
     def path(self) -> str:

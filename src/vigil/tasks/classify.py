@@ -12,15 +12,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vigil.errors import BadInput, NotActivated, check_deadline
 from vigil.formats import native
-from vigil.images import DecodedImage
+from vigil.imaging.images import DecodedImage
 from vigil.ops.letterbox import stretch
 from vigil.ops.tensor import to_tensor
-from vigil.registry.catalog import PERSON
+from vigil.registry.labels import PERSON
 from vigil.registry.specs import ModelSpec
 from vigil.registry.store import ModelStore
-from vigil.results import Detections
+from vigil.results import CLASS_NAME, Detections
 from vigil.runtimes.session import Session, open_session
-from vigil.tasks.base import TaskCall, TaskContext, TaskDef
+from vigil.tasks.base import TaskCall, TaskContext, TaskDef, from_wall_clock
 from vigil.tasks.detect import DetectParams
 
 MIN_CROP_PX = 2  # a box thinner than this has no pixels to classify
@@ -69,7 +69,7 @@ class PersonClassifier:
                       deadline: float | None = None) -> Detections:
         """Seed 000 for one image: `face` = class name if its probability ≥ min_proba else None, `faceProba` =
         probability, for person detections; None/None for the rest (and for boxes with no pixels)."""
-        names = detections.data.get("class_name", np.array([None] * len(detections), dtype=object))
+        names = detections.data.get(CLASS_NAME, np.array([None] * len(detections), dtype=object))
         face = np.array([None] * len(detections), dtype=object)
         proba = np.array([None] * len(detections), dtype=object)
         crops, where = [], []
@@ -111,8 +111,8 @@ class ClassifyInput:
 
 
 class ClassifyRunner:
-    """The whole-person classifier as a task: persons found by the detect task (in the caller's thread), each named
-    by the classifier in a batch worker."""
+    """The whole-person classifier as a task: persons found by the detect task (through the executor, inside the
+    caller's deadline), each named by the classifier in a batch worker."""
 
     def __init__(self, classifier: PersonClassifier, min_proba: float, run: TaskCall | None = None) -> None:
         self.classifier, self.min_proba, self._run = classifier, min_proba, run
@@ -124,8 +124,7 @@ class ClassifyRunner:
         if not name:
             raise NotActivated("the person classifier needs [recognize] person_model (a trained classifier in the "
                                "store)")
-        classifier = PersonClassifier.load(context.store, name, context.threads or person.threads or None,
-                                           context.open_session)
+        classifier = PersonClassifier.load(context.store, name, context.threads, context.open_session)
         return cls(classifier, person.min_proba, context.run)
 
     def prepare(self, frame: DecodedImage, options: ClassifyParams) -> ClassifyInput:
@@ -138,6 +137,12 @@ class ClassifyRunner:
         return [self.classifier.label_persons(i.frame, i.detections, self.min_proba) for i in items]
 
 
+def label(frame: DecodedImage, detections: Detections, source: str, wall: float, runner: ClassifyRunner
+          ) -> Detections:
+    """The seed's detect_faces by whole-person crops: `face` / `faceProba` on each person box."""
+    return runner.classifier.label_persons(frame, detections, runner.min_proba, from_wall_clock(wall))
+
+
 TASK = TaskDef(
     name="classify",
     summary="Persons in the image, each named by the whole-person classifier ([recognize] person_model)",
@@ -146,4 +151,7 @@ TASK = TaskDef(
     encode=native.detections,
     models=lambda config: (config.recognize.person_model,) if config.recognize.person_model else (),
     preload=lambda config: bool(config.recognize.person_model),
+    section="person",
+    needs=("detect",),
+    operations={"label": label},
 )

@@ -15,15 +15,17 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from vigil.config import VigilConfig
+from vigil.config.settings import VigilConfig
+from vigil.config.tasks import CrowdConfig
 from vigil.errors import NotActivated
 from vigil.formats import native
-from vigil.images import DecodedImage
+from vigil.imaging.images import DecodedImage
 from vigil.ops.density import heat_overlay
-from vigil.results import CrowdEstimate
-from vigil.tasks.base import TaskContext, TaskDef
+from vigil.registry.labels import PERSON
+from vigil.results import CrowdEstimate, Detections
+from vigil.tasks.base import TaskCall, TaskContext, TaskDef, current_deadline
 from vigil.tasks.crowd_models import DensityCounter, DetectorCounter, LevelClassifier, heat_from_boxes
-from vigil.tasks.detect import ObjectDetector
+from vigil.tasks.detect import DetectParams
 
 Estimator = Literal["auto", "detector", "tiled_detector", "density"]
 
@@ -40,34 +42,44 @@ class CrowdOptions(BaseModel):
 class CrowdItem:
     frame: DecodedImage
     options: CrowdOptions
+    deadline: float | None  # the request's: the detector runs it needs keep to it
 
 
 class CrowdCounter:
-    """The loaded crowd task: the detector always; the density model and level classifier when configured."""
+    """The loaded crowd task: the density model and level classifier when configured; people counted by the served
+    detect task (its one loaded detector, through the executor), never a second copy of it."""
 
     reentrant = True  # onnxruntime sessions and a fitted scikit-learn model: safe from several worker threads
 
-    def __init__(self, detector: DetectorCounter, density: DensityCounter | None, level: LevelClassifier | None):
-        self.detector, self.density, self.level = detector, density, level
+    def __init__(self, run: TaskCall, cfg: CrowdConfig, density: DensityCounter | None,
+                 level: LevelClassifier | None):
+        self.run, self.cfg, self.density, self.level = run, cfg, density, level
 
     @classmethod
     def load(cls, ctx: TaskContext) -> CrowdCounter:
-        cfg, detect = ctx.config.crowd, ctx.config.detect
-        threads = cfg.threads or ctx.threads or None
-        detector = ObjectDetector.load(ctx.store, detect.model, detect.input_size, detect.rect, threads,
-                                       detect.precision)
-        density = (DensityCounter.load(ctx.store, cfg.density_model, cfg.density_side, threads)
-                   if cfg.density_model else None)
-        level = LevelClassifier.load(cfg.level_model, threads) if cfg.level_model else None
-        return cls(DetectorCounter(detector, cfg), density, level)
+        cfg = ctx.config.crowd
+        density = DensityCounter.load(ctx.store, cfg.density_model, cfg.density_side, ctx.threads) \
+            if cfg.density_model else None
+        level = LevelClassifier.load(cfg.level_model, ctx.threads) if cfg.level_model else None
+        return cls(ctx.run, cfg, density, level)
 
     def prepare(self, frame: DecodedImage, options: CrowdOptions | None = None) -> CrowdItem:
-        return CrowdItem(frame, options or CrowdOptions())
+        return CrowdItem(frame, options or CrowdOptions(), current_deadline())
+
+    def detector(self, deadline: float | None) -> DetectorCounter:
+        params = DetectParams(min_score=self.cfg.min_score, labels=PERSON)
+
+        def find(pixels: np.ndarray) -> Detections:
+            frame = DecodedImage(pixels, pixels.shape[1], pixels.shape[0])
+            return self.run("detect", frame, params, deadline)
+
+        return DetectorCounter(find, self.cfg)
 
     def run_batch(self, items: Sequence[CrowdItem]) -> list[CrowdEstimate]:
-        return [self.estimate(item.frame, item.options) for item in items]
+        return [self.estimate(item.frame, item.options, item.deadline) for item in items]
 
-    def estimate(self, frame: DecodedImage, options: CrowdOptions | None = None) -> CrowdEstimate:
+    def estimate(self, frame: DecodedImage, options: CrowdOptions | None = None, deadline: float | None = None
+                 ) -> CrowdEstimate:
         options, pixels = options or CrowdOptions(), frame.pixels
         level, dense_proba = "unknown", None
         if self.level is not None and options.estimator == "auto":
@@ -79,7 +91,8 @@ class CrowdCounter:
             heat = self.density.density(pixels)
             result = CrowdEstimate(float(heat.sum()), level, "density", dense_proba, density=heat)
         else:
-            people, tiled = self.detector.count(pixels, None if choice == "auto" else choice == "tiled_detector")
+            tiles = None if choice == "auto" else choice == "tiled_detector"
+            people, tiled = self.detector(deadline).count(pixels, tiles)
             people.xyxy /= frame.scale  # boxes in the original frame's pixels
             heat = heat_from_boxes(people.xyxy * frame.scale, pixels.shape[1], pixels.shape[0])
             result = CrowdEstimate(float(len(people)), level, "tiled_detector" if tiled else "detector", dense_proba,
@@ -120,4 +133,6 @@ TASK = TaskDef(
     load=CrowdCounter.load,
     encode=native.crowd,
     models=_models,
+    section="crowd",
+    needs=("detect",),
 )

@@ -6,22 +6,22 @@ None of them needs torch; the level classifier needs scikit-learn and skops (ext
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from vigil.config import CrowdConfig
+from vigil.config.tasks import CrowdConfig
 from vigil.errors import ConfigError, ModelIntegrityError, NotFound
 from vigil.ops.density import boxes_density
 from vigil.ops.tiles import merge_tiles, tile_grid
 from vigil.registry.store import ModelStore, sha256_of
 from vigil.results import Detections
 from vigil.runtimes.session import Session, open_session
-from vigil.tasks.detect import DetectOptions, ObjectDetector
 
-PERSON = 0  # COCO class id of "person" in every built-in detector
+PERSON_ID = 0  # COCO class id of "person" in every built-in detector
 HEAT_SCALE = 4  # detector heatmaps are drawn at 1/4 of the frame (a blur, so detail is not lost)
 DENSITY_MULTIPLE = 16
 LEVEL_MANIFEST = "level.json"
@@ -34,15 +34,15 @@ LEVEL_TRUSTED = [
 
 
 class DetectorCounter:
-    """People counted as person boxes; in tiles at a higher resolution when they look small."""
+    """People counted as person boxes; in tiles at a higher resolution when they look small. `find` is the detector
+    (the served detect task, through the executor): pixels in, boxes in those pixels out."""
 
-    def __init__(self, detector: ObjectDetector, cfg: CrowdConfig):
-        self.detector, self.cfg = detector, cfg
-        self.options = DetectOptions(min_score=cfg.min_score, max_detections=1000)
+    def __init__(self, find: Callable[[np.ndarray], Detections], cfg: CrowdConfig):
+        self.find, self.cfg = find, cfg
 
     def people(self, pixels: np.ndarray) -> Detections:
-        found = self.detector(pixels, self.options)
-        return found[found.class_id == PERSON]
+        found = self.find(pixels)
+        return found[found.class_id == PERSON_ID]
 
     def needs_tiles(self, people: Detections, height: int) -> bool:
         if self.cfg.tiling != "auto":

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from vigil.config import ModelThresholds, VigilConfig
+from vigil.config.settings import VigilConfig
+from vigil.config.tasks import ModelThresholds
 from vigil.formats import native
-from vigil.images import DecodedImage
+from vigil.imaging.images import DecodedImage
 from vigil.ops import yolo
 from vigil.ops.letterbox import Letterbox, fitted_size, letterbox, stretch
 from vigil.ops.nms import nms
@@ -21,7 +22,7 @@ from vigil.ops.tensor import to_tensor
 from vigil.registry.darknet import HEADS_KEY
 from vigil.registry.specs import ModelSpec
 from vigil.registry.store import ModelStore
-from vigil.results import Detections
+from vigil.results import CLASS_NAME, Detections
 from vigil.runtimes.session import Session, open_session
 from vigil.tasks.base import TaskContext, TaskDef
 from vigil.tasks.presence import PresenceGate, run_gated
@@ -180,18 +181,14 @@ class DetectRunner:
     @classmethod
     def load(cls, context: TaskContext) -> DetectRunner:
         cfg = context.config.detect
-        detector = ObjectDetector.load(context.store, cfg.model, cfg.input_size, cfg.rect,
-                                       context.threads or cfg.threads or None, cfg.precision, context.open_session)
+        detector = ObjectDetector.load(context.store, cfg.model, cfg.input_size, cfg.rect, context.threads,
+                                       cfg.precision, context.open_session)
         gate = PresenceGate.from_config(context.config, context.store)
         return cls(detector, context.config.thresholds(cfg.model), cfg.iou, gate)
 
     def prepare(self, frame: DecodedImage, options: DetectParams) -> DetectInput:
-        return self.prepare_with(frame, options.min_score, options.label_list())
-
-    def prepare_with(self, frame: DecodedImage, min_score: float | None = None,
-                     labels: Sequence[str] | None = None) -> DetectInput:
         tensor, box = self.detector.preprocess(frame.pixels)
-        return DetectInput(frame, min_score, labels, tensor, box)
+        return DetectInput(frame, options.min_score, options.label_list(), tensor, box)
 
     def run_batch(self, items: Sequence[DetectInput]) -> list[Detections]:
         """Detect in prepared frames, sharing session runs where the model allows (see ObjectDetector.run_batch)."""
@@ -213,7 +210,7 @@ def _to_frame(found: Detections, frame: DecodedImage, thresholds: ModelThreshold
 def _filter(found: Detections, thresholds: ModelThresholds, labels: Sequence[str] | None) -> Detections:
     allowed = list(labels) if labels is not None else thresholds.labels
     if allowed:
-        found = found[np.isin(found.data["class_name"], allowed)]
+        found = found[np.isin(found.data[CLASS_NAME], allowed)]
     if thresholds.min_area > 0:
         found = found[found.area >= thresholds.min_area]
     return found
@@ -232,4 +229,5 @@ TASK = TaskDef(
     decode_side=_reduced_side,
     models=lambda config: (config.detect.model,),
     preload=lambda config: True,
+    section="detect",
 )

@@ -19,16 +19,16 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from vigil.config import VigilConfig
+from vigil.config.settings import VigilConfig
 from vigil.errors import BadInput
 from vigil.formats import native
-from vigil.images import DecodedImage
+from vigil.imaging.images import DecodedImage
 from vigil.ops.letterbox import stretch
 from vigil.ops.tensor import to_tensor
-from vigil.registry.presence_catalog import PERSON
+from vigil.registry.labels import PERSON
 from vigil.registry.specs import ModelSpec
 from vigil.registry.store import ModelStore
-from vigil.results import Detections, Presence
+from vigil.results import CLASS_NAME, Detections, Presence
 from vigil.runtimes.session import Session, open_session
 from vigil.tasks.base import SessionFactory, TaskContext, TaskDef
 
@@ -173,4 +173,4 @@ def run_gated(gate: PresenceGate | None, frames: Sequence[DecodedImage],
 
 def _no_detections() -> Detections:
     empty = Detections.empty()
-    return Detections(empty.xyxy, empty.score, empty.class_id, {"class_name": np.zeros(0, dtype=object)})
+    return Detections(empty.xyxy, empty.score, empty.class_id, {CLASS_NAME: np.zeros(0, dtype=object)})

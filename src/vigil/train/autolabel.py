@@ -18,10 +18,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vigil import images
 from vigil.errors import BadInput, VigilError
-from vigil.registry.presence_catalog import PERSON
-from vigil.results import Detections
+from vigil.imaging import images
+from vigil.registry.labels import PERSON
+from vigil.results import CLASS_NAME, Detections
 from vigil.train.vww import Row, folder_of, write_manifest
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
@@ -168,7 +168,7 @@ def _label_frame(frame: Frame, out: Path, teacher: Teacher, settings: AutolabelS
                  report: AutolabelReport) -> None:
     height, width = frame.rgb.shape[:2]
     found = teacher(images.DecodedImage(frame.rgb, width, height))
-    boxes = found.xyxy[found.data["class_name"] == PERSON] if len(found) else np.zeros((0, 4), np.float32)
+    boxes = found.xyxy[found.data[CLASS_NAME] == PERSON] if len(found) else np.zeros((0, 4), np.float32)
     split = split_of(frame.time_s, settings.block_s)
     stem = f"{frame.source}_{frame.index:06d}"
     _write(out, f"{stem}.jpg", frame.rgb, int(vww_positive(boxes, width, height, settings.threshold)), split, report)

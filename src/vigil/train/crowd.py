@@ -18,8 +18,8 @@ import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from vigil import images
 from vigil.errors import BadInput, VigilError
+from vigil.imaging import images
 from vigil.ops.density import density_map, sum_pool
 from vigil.registry.quantize import quantize_onnx
 from vigil.registry.specs import InputSpec, ModelFile, ModelSpec, PathSource

@@ -20,8 +20,8 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from vigil import images
 from vigil.errors import BadInput, VigilError
+from vigil.imaging import images
 from vigil.registry.store import ModelStore, sha256_of
 from vigil.runtimes.session import open_session
 from vigil.tasks.crowd_models import LEVEL_MANIFEST, LevelClassifier

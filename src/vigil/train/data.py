@@ -17,8 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vigil import images
 from vigil.errors import BadInput
+from vigil.imaging import images
 from vigil.ops.letterbox import stretch
 from vigil.train.vww import MANIFEST, SPLITS, folder_of
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vigil import images
+from vigil.imaging import images
 from vigil.registry.store import ModelStore
 from vigil.tasks.detect import DetectOptions, ObjectDetector
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vigil.errors import BadInput
-from vigil.registry.presence_catalog import NON_PERSON, PERSON
+from vigil.registry.labels import NON_PERSON, PERSON
 
 MANIFEST = "manifest.csv"
 SPLITS = ("train", "val", "test")

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
+from vigil.db.sqlite_file import ThreadConnections, create_private, migrate_file, write_transaction
 from vigil.errors import BadInput, Conflict, ModelIntegrityError, NotFound
 from vigil.faces.gallery.schema import GALLERY_SCHEMA, person_name, to_blob, to_vectors
 from vigil.faces.gallery.strangers import StrangerStore
-from vigil.sqlite_file import ThreadConnections, create_private, migrate_file, write_transaction
 
 BUSY_TIMEOUT_MS = 10_000  # well under [server] request_timeout_s: a held lock fails the write, not the request
 

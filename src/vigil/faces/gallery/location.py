@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from vigil.db.sql_schema import is_url
 from vigil.errors import ConfigError
 from vigil.faces.gallery.gallery import Gallery
-from vigil.sql_schema import is_url
 
 
 def open_gallery(location: str | Path) -> Gallery:

@@ -1,7 +1,7 @@
 """The face gallery on PostgreSQL (`[faces] gallery = "postgresql://…"`), shared by every process and node.
 
 The same tables and queries as the SQLite gallery (schema.py is one definition for both); embeddings are
-real[]. The connection pool, the translation of the SQLite statements and the locks are vigil.postgres_db's.
+real[]. The connection pool, the translation of the SQLite statements and the locks are vigil.db.postgres_db's.
 Writers serialise on the gallery's transaction-scoped advisory lock, so enrolments queue exactly as SQLite's
 BEGIN IMMEDIATE makes them (the same file from two writers counts once; a killed writer's transaction is
 rolled back whole). Migrations run at start under a session advisory lock.
@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 import psycopg
 
+from vigil.db.postgres_db import POOL_SIZE, Connection, Pooled, locked_transaction, open_pool, redacted
 from vigil.faces.gallery.gallery import Gallery, GalleryMatrix
 from vigil.faces.gallery.schema import GALLERY_SCHEMA, NOTIFY_CHANNEL, to_blob
-from vigil.postgres_db import POOL_SIZE, Connection, Pooled, locked_transaction, open_pool, redacted
 
 log = logging.getLogger(__name__)
 

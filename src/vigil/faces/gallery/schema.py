@@ -1,4 +1,4 @@
-"""The gallery's schema, one definition for SQLite and PostgreSQL, as versioned migrations (vigil.sql_schema).
+"""The gallery's schema, one definition for SQLite and PostgreSQL, as versioned migrations (vigil.db.sql_schema).
 
 Besides the shared type placeholders, `{vector}` is a 128-float embedding (SQLite: 512 little-endian float32 bytes;
 PostgreSQL: real[]). The version is kept in `meta` under 'schema' (the key galleries have always used).
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from vigil.db.sql_schema import Migration, Schema
 from vigil.errors import BadInput
 from vigil.registry.face_catalog import EMBED_DIM
-from vigil.sql_schema import Migration, Schema
 
 EMBED_BYTES = EMBED_DIM * 4  # SQLite: little-endian float32
 

@@ -1,0 +1,131 @@
+"""Settings of the tasks: each built-in task's section (TaskDef.section names it) and per-model thresholds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from vigil.config.section import Section
+from vigil.registry.catalog import DEFAULT_DETECTOR
+from vigil.registry.face_catalog import BLAZEFACE, DLIB_HOG, DLIB_RESNET, FACE_DETECTORS
+from vigil.registry.presence_catalog import DEFAULT_PRESENCE
+
+
+class ModelThresholds(Section):
+    min_score: float = Field(0.4, ge=0, le=1, title="Minimum score", description="drop detections scoring lower")
+    labels: list[str] = Field(default_factory=list, title="Allowed labels", description="keep only these; empty: all")
+    min_area: float = Field(0.0, ge=0, title="Minimum box area", description="drop boxes smaller than this (px²)")
+
+
+class DetectConfig(Section):
+    model: str = Field(DEFAULT_DETECTOR, title="Detector", description="model name in the store")
+    input_size: int = Field(512, ge=32, multiple_of=32, title="Input size",
+                            description="network input, long side (512: recall 0.91 on small people, 416: faster)")
+    rect: bool = Field(True, title="Rectangular input", description="shrink the short side to the frame's aspect")
+    precision: Literal["int8", "fp32"] = Field("int8", title="Precision",
+                                               description="int8 (calibrated at pull, ~2x faster on VNNI CPUs) or fp32")
+    iou: float = Field(0.45, gt=0, le=1, title="NMS IoU", description="overlap above which boxes suppress")
+    threads: int = Field(0, ge=0, title="Threads", description="inference threads (0: all cores)")
+    presence_gate: float = Field(0.0, ge=0, lt=1, title="Presence gate",
+                                 description="skip the detector on frames whose presence person score is below this "
+                                             "(0: off; it missed people on the measured frames, see README)")
+
+
+class PresenceConfig(Section):
+    model: str = Field(DEFAULT_PRESENCE, title="Presence model", description="model name in the store (task presence)")
+    min_score: float = Field(0.5, ge=0, le=1, title="Person score",
+                             description="person is true when the model's person score is at least this")
+
+
+RecognizeBy = Literal["face_gallery", "face_classifier", "person_classifier"]
+
+
+class RecognizeConfig(Section):
+    """Who is this person: the one choice every front end (detect_faces, /v2/faces/label) follows."""
+
+    by: RecognizeBy = Field("face_gallery", title="Recognise by",
+                            description="face_gallery: faces matched against the enrolled gallery (open set); "
+                                        "face_classifier: faces named by the seed's trained SVM/XGBoost "
+                                        "(`vigil faces train`); person_classifier: whole-person crops named by "
+                                        "person_model")
+    person_model: str = Field("", title="Person classifier model",
+                              description="store name of a trained whole-person classifier (`vigil export RUN "
+                                          "--to onnx-int8` registers it); serves /v2/classify and by = "
+                                          "\"person_classifier\"")
+
+
+class PersonConfig(Section):
+    min_proba: float = Field(0.8, ge=0, le=1, title="Minimum probability",
+                             description="below this the person is not recognised: face = null (seed minProba)")
+    threads: int = Field(0, ge=0, title="Threads", description="inference threads (0: all cores)")
+
+
+class FacesConfig(Section):
+    detector: str = Field(BLAZEFACE, title="Face detector",
+                          description=f"model name: {', '.join(FACE_DETECTORS)} (default: best measured)")
+    fallback: str = Field(DLIB_HOG, title="Fallback detector",
+                          description="run when the detector finds no face in a small image (crops); '' = off")
+    fallback_max_pixels: int = Field(300_000, ge=0, title="Fallback size",
+                                     description="only images up to this many pixels get the fallback detector")
+    embedder: str = Field(DLIB_RESNET, title="Face embedder", description="model name of the 128-d embedder")
+    min_score: float = Field(0.6, ge=0, le=1, title="Face score", description="drop face detections scoring lower")
+    min_face: int = Field(20, ge=1, title="Minimum face", description="faces narrower than this (px) give face: null")
+    focus_threshold: float = Field(200.0, ge=0, title="Focus threshold",
+                                   description="variance of the Laplacian below which a face is too blurry (seed: 200)")
+    num_jitters: int = Field(1, ge=0, le=500, title="Jitters",
+                             description="embeddings averaged per face when recognising (seed: 10-500; 0/1: one)")
+    enroll_jitters: int = Field(10, ge=0, le=500, title="Enrolment jitters",
+                                description="embeddings averaged per face when enrolling (offline, so steadier)")
+    upsample: int = Field(1, ge=0, le=3, title="HOG upsample", description="dlib detectors: image doublings")
+    tile: int = Field(256, ge=0, title="Tile size",
+                      description="BlazeFace also searches overlapping tiles of at least this side (0: never)")
+    match_distance: float = Field(0.5, gt=0, title="Match distance",
+                                  description="embedding distance at or below which a face gets the person's name")
+    unknown_distance: float = Field(0.6, gt=0, title="Unknown distance",
+                                    description="distance above which a face is a stranger; between: uncertain")
+    min_proba: float = Field(0.6, ge=0, le=1, title="Minimum probability",
+                             description="classifier mode: face is null below this class probability (seed 0.6-0.9)")
+    cluster_distance: float = Field(0.5, gt=0, title="Stranger cluster distance",
+                                    description="strangers closer than this join one provisional person")
+    record_strangers: bool = Field(True, title="Record strangers",
+                                   description="file faces that match nobody into provisional clusters to name later")
+    gallery: Path | str | None = Field(None, title="Gallery", description="SQLite file (default <data_dir>/"
+                                       "gallery.sqlite3), or a postgresql:// URL shared by many servers (scale extra)")
+    classifier: Path | None = Field(None, title="Classifier",
+                                    description="trained classifier folder (default <data_dir>/face_classifier)")
+    threads: int = Field(0, ge=0, title="Threads", description="inference threads (0: all cores)")
+    gate: str = Field("", title="Face gate",
+                      description="face / non-face classifier (store name, labels face + nonface) checking each face "
+                                  "candidate before embedding; '' = off")
+    gate_min: float = Field(0.3, ge=0, le=1, title="Gate minimum",
+                            description="candidates whose gate face probability is below this are dropped (0.3: "
+                                        "no true face lost in benchmarks/bench_face_gate.py)")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FacesConfig:
+        if self.unknown_distance < self.match_distance:
+            raise ValueError("unknown_distance must be at least match_distance")
+        return self
+
+
+class CrowdConfig(Section):
+    density_model: str = Field("", title="Density model",
+                               description="store name of a crowd density model (`vigil train crowd` + `vigil models "
+                                           "add`); empty: the detector count everywhere")
+    level_model: Path | None = Field(None, title="Level classifier",
+                                     description="folder written by `vigil train crowd-level`; unset: every scene "
+                                                 "goes to the density model when one is set")
+    density_side: int = Field(0, ge=0, multiple_of=16, title="Density input side",
+                              description="long side (px) frames are resized to for the density model (0: the side "
+                                          "it was trained at, where people have the sizes it learned)")
+    tiling: Literal["auto", "always", "never"] = Field("auto", title="Tiling",
+                                                      description="detector tiles: auto = when people look small")
+    tile_grid: int = Field(2, ge=1, le=6, title="Tile grid", description="tiles per side (2: four tiles)")
+    tile_overlap: float = Field(0.2, ge=0, lt=0.9, title="Tile overlap", description="fraction shared by neighbours")
+    small_person: float = Field(0.15, gt=0, le=1, title="Small person",
+                                description="auto tiling when the median person box is shorter than this fraction "
+                                            "of the frame height")
+    min_score: float = Field(0.4, ge=0, le=1, title="Person score", description="detector score kept for counting")
+    threads: int = Field(0, ge=0, title="Threads", description="inference threads (0: all cores)")
