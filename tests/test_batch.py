@@ -91,8 +91,7 @@ def test_video_sampled_at_fps_into_parquet_with_faces(tmp_path, store):
     assert (report["images"], report["errors"]) == (5, 1)  # one bad item fails only itself
     import pyarrow.parquet as pq
 
-    rows = pq.read_table(out).to_pylist()
-    entries = [json.loads(r["entry"]) for r in rows]
+    entries = pq.read_table(out).to_pylist()  # real columns, one row per image
     assert [(e["frame"], e["time"]) for e in entries[:3]] == [(0, 0.0), (10, 1.0), (20, 2.0)]
     assert all(any(label["name"] == "person" for label in e["labels"]) for e in entries[:3])
     assert entries[3]["image"] == str(broken) and "not a recognised image" in entries[3]["error"]
@@ -116,3 +115,44 @@ def test_crowd_fields_are_what_vigil_crowd_count_gives(tmp_path, store):
     assert [e["crowd"] for e in entries[:2]] == expected
     assert expected[0]["count"] >= 5 and expected[1]["count"] == 0  # vtest_120 has people; the dog photo has none
     assert "crowd" not in entries[2] and "error" in entries[2]  # a cut file fails only itself
+
+
+def test_detect_presence_crowd_rows_for_data_tools(tmp_path, store):
+    """Any registered tasks (issue 19): the seed fields stay at the top, each other task is a key (JSONL) or a struct
+    column (Parquet) named after it; camera from the folder tree, time from the file's mtime."""
+    import os
+
+    import pyarrow.parquet as pq
+
+    tree = tmp_path / "events"
+    for camera, name in (("porch", "vtest_120.jpg"), ("yard", "giraffe.jpg")):
+        (tree / camera).mkdir(parents=True)
+        (tree / camera / name).write_bytes(fixture_image(name).read_bytes())
+        os.utime(tree / camera / name, (1_750_000_000, 1_750_000_000))
+    (tree / "yard" / "cut.jpg").write_bytes(fixture_image("dog.jpg").read_bytes()[:2000])
+    report = batch(str(tree), "--out", str(tmp_path / "r.jsonl"), "--tasks", "detect,presence,crowd",
+                   "--workers", "1")
+    assert (report["images"], report["errors"]) == (3, 1)
+    porch, cut, yard = lines(tmp_path / "r.jsonl")  # input order: the tree sorted
+    assert porch["camera"] == "porch" and yard["camera"] == "yard" and porch["time"] == 1_750_000_000.0
+    assert porch["frame"] is None and porch["image"].endswith("porch/vtest_120.jpg")
+    assert any(label["name"] == "person" for label in porch["labels"])
+    assert porch["presence"]["person"] is True and porch["crowd"]["count"] >= 5
+    assert yard["presence"]["person"] is False and yard["crowd"]["count"] == 0
+    assert "error" in cut and "presence" not in cut  # fails only itself
+    parquet = tmp_path / "r.parquet"
+    batch(str(tree), "--out", str(parquet), "--tasks", "detect,presence,crowd", "--workers", "1")
+    table = pq.read_table(parquet)
+    types = {f.name: str(f.type) for f in table.schema}
+    assert types["image"] == types["camera"] == "string" and types["frame"] == "int64" and types["time"] == "double"
+    assert types["labels"].startswith("list<") and "struct<id: int64, name: string" and "box: struct<" in types["labels"]
+    assert types["presence"].startswith("struct<") and types["crowd"].startswith("struct<")
+    rows = table.to_pylist()
+    assert rows[0]["presence"]["person"] is True and rows[0]["crowd"]["count"] == porch["crowd"]["count"]
+    assert rows[0]["labels"][0]["name"] == porch["labels"][0]["name"]
+
+
+def test_unknown_task_is_refused_with_the_known_ones(tmp_path):
+    result = CliRunner().invoke(app, ["batch", str(fixture_image("dog.jpg")), "--out", str(tmp_path / "r.jsonl"),
+                                      "--tasks", "detect,presense"])
+    assert result.exit_code == 2 and "presense" in result.output and "presence" in result.output

@@ -30,6 +30,19 @@ def test_example_config_names_every_key():
     assert not missing, f"add these to deploy/vigil.toml: {', '.join(missing)}"
 
 
+def test_every_registered_task_has_its_section_in_the_example_config():
+    """A task's facts come from its registration: its config section (TaskDef.section) is in deploy/vigil.toml and
+    is a section of the settings model, with its `threads` where the task's runtime takes threads."""
+    from vigil.tasks.discover import discover
+
+    sections = _sections((DEPLOY / "vigil.toml").read_text())
+    for task in discover().values():
+        if not task.section:
+            continue
+        assert task.section in VigilConfig.model_fields, f"{task.name}: no [{task.section}] in the settings model"
+        assert task.section in sections, f"{task.name}: add [{task.section}] to deploy/vigil.toml"
+
+
 def test_example_config_loads():
     config = load_config(DEPLOY / "vigil.toml")
     assert config.server.host == "127.0.0.1" and config.rpc.heartbeat_s == 60

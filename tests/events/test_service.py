@@ -45,3 +45,22 @@ def test_frames_become_events_once_with_frame_skip(tmp_path, store):
     restarted = EventService(config, pipeline)
     assert restarted.process(_frame(first)) == [] and restarted.process(_frame(broken)) == []
     assert restarted.log.query()[0].camera == "3"
+
+
+def test_the_watcher_runs_presence_and_crowd_too(tmp_path, store):
+    """`[watch] tasks` takes any registered task (issue 19): each frame's answers are the camera's latest."""
+    config = VigilConfig(store={"data_dir": tmp_path / "data"},
+                         watch={"faces": False, "tasks": ["presence", "crowd"]})
+    service = EventService(config, Inline(config, store).setup(), CollectorRegistry())
+    frame = tmp_path / "gate" / "00001-capture.jpg"
+    frame.parent.mkdir()
+    shutil.copy(fixture_image("vtest_120.jpg"), frame)
+    changes = service.process(_frame(frame, camera="gate"))
+    assert "person" in {c.event.label for c in changes}
+    latest = service.latest["gate"]
+    assert latest["presence"]["person"] is True and latest["crowd"]["count"] >= 5
+    empty = tmp_path / "gate" / "00002-capture.jpg"
+    shutil.copy(fixture_image("giraffe.jpg"), empty)
+    service.process(_frame(empty, camera="gate"))
+    assert service.latest["gate"]["presence"]["person"] is False and service.latest["gate"]["crowd"]["count"] == 0
+    service.log.close()

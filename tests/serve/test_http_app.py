@@ -14,6 +14,7 @@ from vigil.errors import ConfigError
 from vigil.execute.local import Engine
 from vigil.serve.app import create_app
 from vigil.serve.run import check_bind
+from vigil.tasks.detect import DetectParams
 
 
 @pytest.fixture(scope="module")
@@ -33,9 +34,6 @@ class _GatedRunner:
 
     def prepare(self, frame, options):
         return self.runner.prepare(frame, options)
-
-    def prepare_with(self, frame, *args):
-        return self.runner.prepare_with(frame, *args)
 
     def run_batch(self, items):
         self.entered.set()
@@ -62,9 +60,9 @@ def _post(client, path, **kwargs):
 def test_full_queue_is_503_with_retry_after(gated):
     engine, gate, entered = gated
     frame = engine.decode(fixture_image("dog.jpg").read_bytes())
-    running = engine.batcher("detect").submit(engine.runner("detect").prepare_with(frame), 10)
+    running = engine.batcher("detect").submit(engine.runner("detect").prepare(frame, DetectParams()), 10)
     entered.wait(5)
-    waiting = engine.batcher("detect").submit(engine.runner("detect").prepare_with(frame), 10)
+    waiting = engine.batcher("detect").submit(engine.runner("detect").prepare(frame, DetectParams()), 10)
     client = TestClient(create_app(engine))
     assert client.get("/ready").status_code == 503 and client.get("/health").status_code == 200
     for path in ("/v1/vision/detection", "/v2/detect"):

@@ -52,7 +52,7 @@ def person_server(tmp_path_factory, store):
                          recognize={"by": "person_classifier", "person_model": "brightness.test"},
                          store={"data_dir": root / "data"})
     engine = Engine(config).setup()
-    engine.use("classify", [ClassifyRunner(brightness_classifier(root), 0.7, engine.run_frame_now)])
+    engine.use("classify", [ClassifyRunner(brightness_classifier(root), 0.7, engine.nested)])
     servers = RpcServers(engine, config.rpc, grace_s=5).start()
     yield engine, root
     servers.stop()

@@ -24,7 +24,7 @@ def test_two_threads_on_the_faces_task_never_share_an_interpreter(store, face_mo
     def client() -> None:
         for _ in range(15):
             try:
-                found.append(len(engine.run_frame("faces", frame, NoOptions(), engine.deadline())))
+                found.append(len(engine.run("faces", frame, NoOptions(), engine.deadline())))
             except Exception as exc:  # any failure is the finding
                 errors.append(exc)
 

@@ -71,14 +71,14 @@ def test_a_runner_that_is_not_reentrant_is_loaded_per_worker(fake_task, tmp_path
 
     def client() -> None:
         for _ in range(40):
-            engine.run_frame("brightness", frame, options, engine.deadline())
+            engine.run("brightness", frame, options, engine.deadline())
 
     threads = [threading.Thread(target=client) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    runners = engine._runners["brightness"]
+    runners = engine.loaded("brightness").runners
     engine.close()
     assert brightness.BrightnessRunner.loaded - before == 2 and runners[0] is not runners[1]
     assert all(len(r.threads) <= 1 for r in runners)  # no runner ever saw two threads

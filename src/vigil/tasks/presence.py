@@ -131,6 +131,7 @@ TASK = TaskDef(
     encode=native.presence,
     decode_side=lambda config: DECODE_SIDE,
     models=lambda config: (config.presence.model,),
+    section="presence",
 )
 
 
