@@ -71,7 +71,8 @@ def _operations(app: FastAPI, engine: Engine) -> None:
 
     @app.get("/ready", tags=["operations"], summary="200 when models are loaded and the queue has room", responses=busy)
     def ready() -> JSONResponse:
-        accepting = engine.accepting
+        events = getattr(app.state, "events", None)  # a watcher whose thread died is not ready (restarted meanwhile)
+        accepting = engine.accepting and (events is None or events.alive)
         body = native.readiness(accepting, engine.config.detect.model)
         return JSONResponse(body, status_code=200 if accepting else 503)
 
