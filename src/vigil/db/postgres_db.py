@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from vigil.db.sql_schema import Schema
+from vigil.db.sql_schema import Schema, plain_text
 from vigil.errors import ConfigError, ModelIntegrityError
 
 MIGRATE_LOCK = 0x56494732  # "VIG2": one migration at a time per database, whichever store runs it
@@ -57,11 +57,13 @@ class Connection:
         self.conn = conn
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> Rows:
+        plain_text(*params)
         with self.conn.cursor() as cur:
             cur.execute(_sql(statement), tuple(params))
             return Rows(cur.fetchall() if cur.description else [], cur.rowcount)
 
     def executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        plain_text(*(v for r in rows for v in r))
         with self.conn.cursor() as cur:
             cur.executemany(_sql(statement), [tuple(r) for r in rows])
 

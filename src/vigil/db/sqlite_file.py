@@ -1,6 +1,7 @@
 """The SQLite files Vigil keeps (the face gallery, the event log): created private, checked and migrated on opening,
 one connection per thread, and write transactions that take the lock at BEGIN so concurrent writers queue instead of
-deadlocking."""
+deadlocking. Deleting gives the space back: pages freed by a delete return to the file system at `reclaim`
+(auto_vacuum=INCREMENTAL), and the WAL is cut back to JOURNAL_LIMIT_BYTES once checkpointed."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from vigil.db.sql_schema import Schema
+
+JOURNAL_LIMIT_BYTES = 4 * 1024 * 1024  # PRAGMA journal_size_limit: the WAL left after a checkpoint
 
 
 def create_private(path: Path) -> bool:
@@ -35,6 +38,7 @@ class ThreadConnections:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._local.conn = self._connect()
+            conn.execute(f"PRAGMA journal_size_limit={JOURNAL_LIMIT_BYTES}")
         return conn
 
     def close(self) -> None:
@@ -69,6 +73,18 @@ def migrate_file(conn: sqlite3.Connection, schema: Schema, path: Path, existed: 
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if tables and "meta" not in tables:
             raise sqlite3.DatabaseError(f"an SQLite file, but not a Vigil {schema.noun}")
+    if conn.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:  # not INCREMENTAL yet: set before the first table,
+        conn.execute("PRAGMA auto_vacuum=INCREMENTAL")  # or, for an older file, by one VACUUM (once)
+        if existed:
+            conn.execute("VACUUM")
     conn.execute("PRAGMA journal_mode=WAL")
     with write_transaction(conn) as c:
         schema.migrate(c.execute, "sqlite", str(path))
+
+
+def reclaim(conn: object) -> None:
+    """After deleting: free pages back to the file system, then a checkpoint that truncates the WAL (best effort: a
+    reader still open keeps it). Nothing to do for a PostgreSQL store's stand-in connection (autovacuum)."""
+    if isinstance(conn, sqlite3.Connection):
+        conn.executescript("PRAGMA incremental_vacuum;")  # run to the end: execute() would free one page
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vigil.db.sqlite_file import ThreadConnections, create_private, migrate_file, write_transaction
+from vigil.db.sql_schema import plain_text
+from vigil.db.sqlite_file import ThreadConnections, create_private, migrate_file, reclaim, write_transaction
 from vigil.errors import ModelIntegrityError, NotFound
 from vigil.events.schema import EVENTS_SCHEMA
 from vigil.results import Event, EventChange
@@ -118,6 +119,7 @@ class EventLog:
 
     def query(self, q: EventQuery = EventQuery()) -> list[Event]:
         """Newest first."""
+        plain_text(q.camera, q.label, q.name)
         where, args = [], []
         for column, value in (("camera", q.camera), ("label", q.label), ("name", q.name)):
             if value is not None:
@@ -165,6 +167,8 @@ class EventLog:
                     break
                 deleted += c.execute("DELETE FROM events WHERE id = ?", (event_id,)).rowcount
                 total -= size
+        if deleted:
+            reclaim(self._conn)
         return deleted
 
     # --- files and cameras ---------------------------------------------------------------------------------------

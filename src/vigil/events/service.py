@@ -120,9 +120,17 @@ class EventService:
                 self.metrics.frames.labels(frame.camera, "error").inc()
                 log.exception("could not process a watched frame", extra={"path": frame.path})
 
+    @property
+    def alive(self) -> bool:
+        """The worker, the timer and the watcher's threads all running (readiness); the timer revives the watcher."""
+        watching = self.watcher is None or self.watcher.alive
+        return watching and bool(self._threads) and all(t.is_alive() for t in self._threads)
+
     def _tick(self) -> None:
         pruned = time.monotonic()
         while not self._stop.wait(EXPIRE_EVERY_S):
+            if self.watcher is not None:
+                self.watcher.revive()
             self._emit(self.builder.expire(time.time()))
             if time.monotonic() - pruned >= RETENTION_EVERY_S:
                 pruned = time.monotonic()
@@ -209,6 +217,8 @@ class EventService:
         return {id(e): jpeg for e in wanted}
 
     def _discover(self, camera: str, seen: list[Sighting]) -> None:
+        if not seen:  # no event: a camera gets Home Assistant entities once it has made one
+            return
         labels = {s.label for s in seen if s.label != FACE} | {PERSON}
         people = {s.name for s in seen if s.label == FACE and s.cluster_id is None and s.name} - self._people
         known = self._cameras.get(camera)

@@ -8,7 +8,12 @@ of an event, in the event's new folder) gives no close event, so files appearing
 FRESH_WINDOW_S count as complete after FRESH_SETTLE_S of stable size, unless a process we can see (our own user's,
 or any as root) still has the file open for writing: then its close, which inotify now reports, decides.
 
-Frames wait in a bounded queue per camera; when a camera's queue is full its oldest frame is dropped and counted.
+Frames wait in a bounded queue per camera, and all cameras together in a bounded total; when either is full the
+oldest frame (of that camera, or of all) is dropped and counted.
+
+A file whose name is not UTF-8 cannot be logged as processed, so it is skipped with a warning. A failure in one file
+never stops the watcher's threads; should one die anyway, `alive` turns false (the service's readiness) and
+`revive` starts it again and catches up on what it missed.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ INOTIFY_FALLBACK_S = 10.0  # with inotify, a file in an older folder that never 
 FRESH_WINDOW_S = 2.0  # a folder this young may hold files written before inotify watched it
 FRESH_SETTLE_S = 0.3  # ... which count as complete after this long unchanged
 TICK_S = 0.2
+QUEUE_TOTAL = 64  # frames waiting across all cameras (~5 s of work at 10 frames/s)
 
 
 @dataclass(frozen=True)
@@ -69,8 +75,9 @@ class CameraNamer:
 class FrameQueue:
     """Bounded per camera; `get` serves cameras in turn so a busy camera cannot starve a quiet one."""
 
-    def __init__(self, per_camera: int, on_drop: Callable[[Frame], None]) -> None:
-        self.per_camera, self.on_drop = per_camera, on_drop
+    def __init__(self, per_camera: int, on_drop: Callable[[Frame], None], total: int = QUEUE_TOTAL) -> None:
+        self.per_camera, self.on_drop, self.total = per_camera, on_drop, total
+        self._size = 0
         self._queues: dict[str, deque[Frame]] = {}
         self._turn: deque[str] = deque()
         self._ready = threading.Condition()
@@ -81,6 +88,10 @@ class FrameQueue:
             queue = self._queues.setdefault(frame.camera, deque())
             if len(queue) >= self.per_camera:
                 dropped = queue.popleft()
+            elif self._size >= self.total:
+                dropped = self._pop_oldest()
+            else:
+                self._size += 1
             queue.append(frame)
             if frame.camera not in self._turn:
                 self._turn.append(frame.camera)
@@ -95,13 +106,23 @@ class FrameQueue:
             camera = self._turn.popleft()
             queue = self._queues[camera]
             frame = queue.popleft()
+            self._size -= 1
             if queue:
                 self._turn.append(camera)
             return frame
 
+    def _pop_oldest(self) -> Frame:
+        """The frame found longest ago, across cameras (under the lock)."""
+        camera = min((q[0].seen, c) for c, q in self._queues.items() if q)[1]
+        queue = self._queues[camera]
+        frame = queue.popleft()
+        if not queue:
+            self._turn.remove(camera)
+        return frame
+
     def __len__(self) -> int:
         with self._ready:
-            return sum(len(q) for q in self._queues.values())
+            return self._size
 
 
 class FolderWatcher:
@@ -126,19 +147,41 @@ class FolderWatcher:
         for root in self.namer.roots:
             if not os.path.isdir(root):
                 raise FileNotFoundError(f"[watch] dirs: {root} is not a folder")
-        observer = Observer()
+        self._observer = self._observe(Observer())
+        self._thread = threading.Thread(target=self._settle_guarded, name="vigil-watch-settle", daemon=True)
+        self._thread.start()
+        for root in self.namer.roots:
+            self._catch_up(root)
+        log.info("watching folders", extra={"dirs": self.namer.roots, "observer": type(self._observer).__name__})
+        return self
+
+    def _observe(self, observer: Any) -> Any:
         if "Inotify" in type(observer).__name__:
             self._settle_s = max(self._settle_s, INOTIFY_FALLBACK_S)  # close events are the rule, this the fallback
         for root in self.namer.roots:
             observer.schedule(_handler(self), root, recursive=True)
         observer.start()
-        self._observer = observer
-        self._thread = threading.Thread(target=self._settle_loop, name="vigil-watch-settle", daemon=True)
-        self._thread.start()
+        return observer
+
+    @property
+    def alive(self) -> bool:
+        """Both threads running (the observer's and the settle loop): what readiness reports."""
+        threads = (self._observer, self._thread)
+        return not self._stop.is_set() and all(t is not None and t.is_alive() for t in threads)
+
+    def revive(self) -> bool:
+        """Restart a thread that died, then queue what it missed; True when something was restarted."""
+        if self.alive or self._stop.is_set() or self._thread is None:
+            return False
+        log.error("a watcher thread died; restarting it", extra={"dirs": self.namer.roots})
+        if not self._observer.is_alive():
+            self._observer = self._observe(type(self._observer)())
+        if not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._settle_guarded, name="vigil-watch-settle", daemon=True)
+            self._thread.start()
         for root in self.namer.roots:
             self._catch_up(root)
-        log.info("watching folders", extra={"dirs": self.namer.roots, "observer": type(observer).__name__})
-        return self
+        return True
 
     def stop(self) -> None:
         self._stop.set()
@@ -179,12 +222,26 @@ class FolderWatcher:
 
     def _offer(self, path: str) -> None:
         try:
+            path.encode()
+        except UnicodeEncodeError:  # bytes that are not UTF-8 (os.fsdecode's surrogates): the log cannot hold it
+            log.warning("watched file skipped: its name is not UTF-8",
+                        extra={"path": os.fsencode(path).decode(errors="backslashreplace")})
+            return
+        try:
             mtime = os.stat(path).st_mtime
         except OSError:
             return  # gone again (a temporary file renamed away)
         if self._processed(path, mtime):
             return
         self.queue.put(Frame(path, self.namer.camera(path), mtime, time.time()))
+
+    def _settle_guarded(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._settle_loop()
+            except Exception:  # e.g. the log briefly unreadable: one pass fails, the loop goes on
+                log.exception("the watcher's settle pass failed")
+                self._stop.wait(TICK_S)
 
     def _settle_loop(self) -> None:
         while not self._stop.wait(TICK_S):
@@ -230,6 +287,13 @@ def _handler(watcher: FolderWatcher) -> Any:
     from watchdog.events import FileSystemEventHandler
 
     class Handler(FileSystemEventHandler):
+        def dispatch(self, event: Any) -> None:
+            try:
+                super().dispatch(event)
+            except Exception:  # one file must not end the observer's thread
+                log.exception("a watched file event failed", extra={"path": os.fsencode(event.src_path).decode(
+                    errors="backslashreplace")})
+
         def on_closed(self, event: Any) -> None:
             if not event.is_directory and watcher.is_frame(event.src_path):
                 watcher.complete(event.src_path)

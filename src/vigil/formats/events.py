@@ -8,10 +8,15 @@ Topics (prefix "vigil" by default):
   <prefix>/<camera>/face/<name>          a known face seen (JSON)
   <prefix>/<camera>/face/unknown         a stranger, once per cluster and camera per hold time (JSON)
   <prefix>/matches/<name>                Double Take's match shape, so its automations carry over
+
+A camera or name is its own topic level when it is one already (ASCII letters, digits, '_', '.', '-'); any other is
+a readable slug plus the first 6 hex of the sha1 of its UTF-8 (`gate_1_4f30b7`; 李娜: `_5b23a2`), so 李娜 and 王伟, or
+`gate+#1` and `gate 1`, never share a topic or a Home Assistant unique id. Home Assistant shows the real name.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from datetime import UTC, datetime
@@ -26,6 +31,16 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 def topic_part(text: str) -> str:
     """One topic level (and discovery object id) from a camera, label or name: no '/', '+', '#' or spaces."""
     return _UNSAFE.sub("_", text).strip("_") or "_"
+
+
+def topic_id(text: str) -> str:
+    """A camera's or person's topic level and discovery id: `topic_part` where that keeps every character, else the
+    slug and a short stable hash of the real name (distinct names, distinct ids)."""
+    slug = topic_part(text)
+    if slug == text:
+        return slug
+    digest = hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:6]
+    return f"{'' if slug == '_' else slug}_{digest}"
 
 
 def iso(t: float | None) -> str | None:
@@ -80,15 +95,15 @@ def task_topic(prefix: str, camera: str, task: str) -> str:
 
 
 def count_topic(prefix: str, camera: str, label: str) -> str:
-    return f"{prefix}/{topic_part(camera)}/{topic_part(label)}"
+    return f"{prefix}/{topic_id(camera)}/{topic_part(label)}"
 
 
 def face_topic(prefix: str, camera: str, name: str) -> str:
-    return f"{prefix}/{topic_part(camera)}/{FACE}/{topic_part(name)}"
+    return f"{prefix}/{topic_id(camera)}/{FACE}/{topic_id(name)}"
 
 
 def match_topic(prefix: str, name: str) -> str:
-    return f"{prefix}/matches/{topic_part(name)}"
+    return f"{prefix}/matches/{topic_id(name)}"
 
 
 # --- MQTT payloads -----------------------------------------------------------------------------------------------
@@ -128,7 +143,7 @@ def _device(prefix: str) -> dict[str, Any]:
 
 def camera_discovery(prefix: str, discovery: str, camera: str, label: str) -> list[tuple[str, dict[str, Any]]]:
     """(topic, config) of the occupancy binary sensor and the count sensor of one camera and label."""
-    object_id = f"{topic_part(camera)}_{topic_part(label)}"
+    object_id = f"{topic_id(camera)}_{topic_part(label)}"
     state = count_topic(prefix, camera, label)
     common = {"state_topic": state, "availability_topic": availability_topic(prefix), "device": _device(prefix)}
     occupancy = {"name": f"{camera} {label} occupancy", "unique_id": f"{prefix}_{object_id}_occupancy",
@@ -143,7 +158,7 @@ def camera_discovery(prefix: str, discovery: str, camera: str, label: str) -> li
 
 def person_discovery(prefix: str, discovery: str, name: str) -> tuple[str, dict[str, Any]]:
     """(topic, config) of a known person's sensor: its state is the camera that saw them last."""
-    object_id = f"person_{topic_part(name)}"
+    object_id = f"person_{topic_id(name)}"
     config = {"name": f"{name} last seen", "unique_id": f"{prefix}_{object_id}", "icon": "mdi:account",
               "state_topic": match_topic(prefix, name), "value_template": "{{ value_json.camera }}",
               "json_attributes_topic": match_topic(prefix, name), "availability_topic": availability_topic(prefix),

@@ -104,8 +104,8 @@ def _user_key(executor: Executor) -> Any:
 
 
 def _time(text: str | None) -> float | None:
-    if text is None or text == "":
-        return None
+    if text is None:
+        return None  # an empty one is not a time: 400, as its schema says
     try:
         return wire.parse_time(text, time.time())
     except ValueError as exc:

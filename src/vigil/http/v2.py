@@ -13,7 +13,7 @@ import typing
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, File, Form, UploadFile
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, StrictFloat, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from vigil.errors import BadInput
@@ -48,7 +48,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody, "
 
 class PathsRequest(BaseModel):
     paths: list[str] = Field(description="image paths on the server, inside the media roots (as detect_objects)")
-    min_score: float | None = Field(None, ge=0, le=1, description="default: the configured threshold")
+    min_score: StrictFloat | None = Field(None, ge=0, le=1, description="default: the configured threshold")  # no bool
 
 
 class Rename(BaseModel):

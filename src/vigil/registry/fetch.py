@@ -127,10 +127,11 @@ _HASHES: dict[tuple[str, int, int, int], str] = {}  # (path, inode, size, mtime_
 
 
 def sha256_of(path: Path) -> str:
-    """The file's sha256, remembered while its inode, size and mtime stay the same (a replaced or rewritten file is
-    hashed again; files are replaced atomically, so a new inode always comes with new contents)."""
+    """The file's sha256, remembered while its inode, size, mtime and ctime stay the same (a replaced or rewritten file
+    is hashed again; files are replaced atomically, so a new inode always comes with new contents). The ctime is in the
+    key because a user can put an mtime back (`touch -d`) but not a ctime: a bit flipped in place is always seen."""
     info = path.stat()
-    key = (str(path), info.st_ino, info.st_size, info.st_mtime_ns)
+    key = (str(path), info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
     if key in _HASHES:
         return _HASHES[key]
     digest = hashlib.sha256()

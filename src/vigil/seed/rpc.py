@@ -47,7 +47,11 @@ class _Service:
         started = time.perf_counter()
         status = "ok"
         try:
-            return json.dumps(self._hub.threadpool.apply(fn, args))
+            # the error comes back as a value: raised in gevent's pool, it would also print a traceback on stderr
+            ok, value = self._hub.threadpool.apply(_outcome, (fn, args))
+            if not ok:
+                raise value
+            return json.dumps(value)
         except Exception as exc:
             status = type(exc).__name__
             raise rpc_error(exc) from None
@@ -55,6 +59,13 @@ class _Service:
             seconds = time.perf_counter() - started
             self._executor.metrics.request("rpc", method, status, seconds)
             log.info("rpc call", extra={"method": method, "status": status, "ms": round(seconds * 1000, 1)})
+
+
+def _outcome(fn: Any, args: tuple) -> tuple[bool, Any]:
+    try:
+        return True, fn(*args)
+    except Exception as exc:
+        return False, exc
 
 
 class ObjectsService(_Service):

@@ -61,7 +61,8 @@ def _operations(app: FastAPI, executor: Executor) -> None:
 
     @app.get("/ready", tags=["operations"], summary="200 when models are loaded and the queue has room", responses=busy)
     def ready() -> JSONResponse:
-        accepting = executor.accepting
+        events = getattr(app.state, "events", None)  # a watcher whose thread died is not ready (restarted meanwhile)
+        accepting = executor.accepting and (events is None or events.alive)
         body = native.readiness(accepting, executor.config.detect.model)
         return JSONResponse(body, status_code=200 if accepting else 503)
 

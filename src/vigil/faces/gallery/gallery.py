@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vigil.db.sqlite_file import ThreadConnections, create_private, migrate_file, write_transaction
+from vigil.db.sql_schema import plain_text
+from vigil.db.sqlite_file import ThreadConnections, create_private, migrate_file, reclaim, write_transaction
 from vigil.errors import BadInput, Conflict, ModelIntegrityError, NotFound
 from vigil.faces.gallery.schema import GALLERY_SCHEMA, person_name, to_blob, to_vectors
 from vigil.faces.gallery.strangers import StrangerStore
@@ -112,6 +113,7 @@ class Gallery(StrangerStore):
 
     def person_id(self, name: str) -> int:
         name = name.strip() if isinstance(name, str) else name
+        plain_text(name)
         row = self._conn.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()
         if row is None:
             raise NotFound(f"no person named {name!r} in the gallery")
@@ -123,6 +125,7 @@ class Gallery(StrangerStore):
             pid = self.person_id(name)
             count = c.execute("SELECT COUNT(*) FROM samples WHERE person_id = ?", (pid,)).fetchone()[0]
             c.execute("DELETE FROM people WHERE id = ?", (pid,))
+        reclaim(self._conn)
         return int(count)
 
     def rename(self, old: str, new: str) -> None:
