@@ -36,7 +36,8 @@ def test_detect_filters_labels_and_score(store):
     done = run("detect", str(fixture_image("dog.jpg")), "--json", "--labels", "dog,car,truck", "--min-score", "0.5")
     labels = json.loads(done.stdout)[0]["labels"]
     names = {label["name"] for label in labels}
-    assert "dog" in names and names <= {"dog", "car", "truck"} and len(names) == 2
+    # the van reads as a car, a truck or both (int8 on a CPU without VNNI scores both above 0.5)
+    assert "dog" in names and names <= {"dog", "car", "truck"} and names & {"car", "truck"}
     assert all(label["score"] >= 0.5 for label in labels)
 
 

@@ -33,7 +33,7 @@ def test_two_threads_on_the_faces_task_never_share_an_interpreter(store, face_mo
         t.start()
     for t in threads:
         t.join()
-    runners = engine._runners["faces"]
+    runners = engine.loaded("faces").runners
     engine.close()
     assert not errors and len(found) == 30 and len(set(found)) == 1 and found[0] >= 1
     first, second = (r.recognizer for r in runners)

@@ -12,16 +12,17 @@ import pytest
 
 from tests.conftest import FIXTURES, fixture_image
 from vigil.config.settings import VigilConfig
+from vigil.execute.local import Inline
 from vigil.imaging import images
-from vigil.tasks.base import TaskContext
-from vigil.tasks.crowd import TASK, CrowdCounter, CrowdOptions
+from vigil.tasks.crowd import TASK, CrowdOptions
 
 HAND = json.loads((FIXTURES / "vtest_people.json").read_text())["frames"]
 
 
 @pytest.fixture(scope="module")
 def counter(store):
-    return CrowdCounter.load(TaskContext(VigilConfig(), store))
+    """The crowd runner as an executor loads it: it counts people with the executor's detect task."""
+    return Inline(VigilConfig(), store).runner("crowd")
 
 
 def test_defines_the_crowd_task():

@@ -107,17 +107,21 @@ class ModelStore:
         self._record(spec.name, {out.name: sha256_of(out), "recipe": _recipe(spec)}, replace=True)
 
     def _ensure_int8(self, name: str) -> None:
-        """Quantize at pull only when the int8 file is missing, corrupt or made from an older fp32 file, so a
-        user's own calibration (`vigil models quantize`) survives later pulls."""
+        """Quantize at pull only when the int8 file is missing, corrupt, made from an older fp32 file, or with weight
+        bits wrong for this CPU (a cache made on a VNNI machine, used on one without), so a user's own calibration
+        (`vigil models quantize`) survives later pulls."""
+        from vigil.registry.quantize import has_vnni
+
         record, out = self._derived(name), self.folder(name) / INT8
-        fresh = record.get("int8_source") == record.get("model.onnx")
+        fresh = record.get("int8_source") == record.get("model.onnx") and \
+            record.get("int8_weights", "8-bit") == _weight_bits(has_vnni())
         if out.is_file() and fresh and record.get(INT8) == sha256_of(out):
             return
         self.quantize(name)
 
     def quantize(self, name: str, calibration: list[Path] | None = None) -> Path:
         """Make `model.int8.onnx`, calibrated on `calibration` images or the spec's declared calibration files."""
-        from vigil.registry.quantize import calibration_tensors, quantize_onnx
+        from vigil.registry.quantize import calibration_tensors, has_vnni, quantize_onnx
 
         spec = self.spec(name)
         folder = self.folder(name)
@@ -125,12 +129,13 @@ class ModelStore:
         images = calibration or [self.path(name, role) for role in spec.calibration_roles]
         part = fetch.temporary_path(folder, INT8)
         try:
-            quantize_onnx(self.path(name, spec.artifact_role), part, "images", calibration_tensors(spec, images))
+            quantize_onnx(self.path(name, spec.artifact_role), part, "images", calibration_tensors(spec, images),
+                          reduce_range=not has_vnni())
             part.replace(out)
         finally:
             part.unlink(missing_ok=True)
         source = self._derived(name).get("model.onnx", "")
-        self._record(name, {INT8: sha256_of(out), "int8_source": source,
+        self._record(name, {INT8: sha256_of(out), "int8_source": source, "int8_weights": _weight_bits(has_vnni()),
                             "int8_calibration": ", ".join(p.name for p in images)})
         return out
 
@@ -242,3 +247,8 @@ def _load_user_manifests(folder: Path) -> list[ModelSpec]:
         except ValueError as exc:
             raise ModelIntegrityError(f"{path}: invalid model manifest: {exc}") from None
     return specs
+
+
+def _weight_bits(vnni: bool) -> str:
+    """How many bits the int8 detector's weights use on this CPU (registry/quantize.py: has_vnni)."""
+    return "8-bit" if vnni else "7-bit"
