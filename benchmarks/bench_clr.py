@@ -23,8 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the dataset writ
 from tests.face_data import write_lfw_subset
 from vigil.train.repeat import repeat
 from vigil.train.run import TrainConfig
+from vigil.train.weights import arch
 
-DEFAULTS = TrainConfig(dataset="")
+DEFAULTS = TrainConfig(dataset="", max_lr=arch("darknet19").scratch_max_lr)
 POLICIES = {  # name -> (policy, base rate): constant runs once at the triangle's bottom and once at its top
     "triangular": ("triangular", DEFAULTS.base_lr),
     "triangular2": ("triangular2", DEFAULTS.base_lr),

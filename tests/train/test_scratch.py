@@ -18,9 +18,10 @@ from vigil.errors import BadInput
 from vigil.train.classify import train_classifier
 from vigil.train.run import TrainConfig
 from vigil.train.schedule import cyclic_lr
+from vigil.train.weights import arch
 
 EPOCHS = 8
-BASE, TOP = TrainConfig(dataset="").base_lr, TrainConfig(dataset="").max_lr
+BASE, TOP = TrainConfig(dataset="").base_lr, arch("darknet19").scratch_max_lr
 
 
 @pytest.fixture(scope="module")

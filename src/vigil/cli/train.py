@@ -48,10 +48,11 @@ def train_classify(
                                                   "exp_range | constant (at --base-lr), per iteration (Smith 2017)")
                            ] = "",
     base_lr: Annotated[float, typer.Option(min=0.0, help="lowest (and the constant) learning rate")] = 0.002,
-    max_lr: Annotated[float, typer.Option(min=0.0, help="highest learning rate of a cycle")] = 0.02,
+    max_lr: Annotated[float, typer.Option(min=0.0, help="highest learning rate of a cycle (0: the architecture's: "
+                                                        "darknet19 0.02, the others 0.05)")] = 0.0,
     step_size: Annotated[int, typer.Option(min=0, help="iterations per half cycle (0: four cycles per run)")] = 0,
     augment: Annotated[str, typer.Option(help="seed (rotation 40°, shifts/shear/zoom 0.2, flip) | light (10°, 0.1, "
-                                              "flip); default light from scratch up to 64 px, else seed")] = "",
+                                              "flip); default: light for darknet19 from scratch, else seed")] = "",
     seed: SeedOpt = DEFAULT_SEED,
     split_seed: Annotated[int, typer.Option(help="the train/val/test split's seed (kept apart from --seed, so "
                                                  "seeds are scored on the same test images)")] = SPLIT_SEED,

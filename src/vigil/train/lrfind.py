@@ -45,7 +45,7 @@ def _lr_find(config: TrainConfig, out: Path, store: ModelStore | None, iteration
         _, _, log = scratch.scratch_epoch(model, x, y, norm, criterion, optimizer, config.batch,
                                           np.random.default_rng(config.seed + epoch),
                                           lambda it: linear_ramp(it, start, end, iterations), len(rows), epoch,
-                                          data.AUGMENTS[data.augment_for(config.augment, size, True)])
+                                          data.AUGMENTS[data.augment_for(config.augment, spec.scratch_augment)])
         rows += log.rows[: iterations - len(rows)]
     result = suggest(rows)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -45,11 +45,10 @@ class TrainConfig:
     feature_copies: int = 0  # augmented views added to the pass-1 cache (0: the features are computed once)
     gray: bool = False  # one grey input channel instead of RGB
     scratch_epochs: int = 20  # from scratch: epochs of whole-network training (replaces both passes)
-    augment: str = ""  # seed | light (data.AUGMENTS); "": light from scratch on inputs up to 64 px, else seed
+    augment: str = ""  # seed | light (data.AUGMENTS); "": the arch's from scratch, else the seed's
     lr_schedule: str = ""  # from scratch: triangular (the default) | triangular2 | exp_range | constant (base_lr)
     base_lr: float = 0.002  # from lr-find on lfw_subset with darknet19 (README)
-    # not lr-find's 0.05, the edge of the ragged region: there the loss blew up at every cycle's peak (issue 24)
-    max_lr: float = 0.02
+    max_lr: float = 0.0  # 0: the arch's (weights.Arch.scratch_max_lr: darknet19 0.02, the others 0.05)
     step_size: int = 0  # iterations per half cycle; 0: four whole cycles over the run (Smith: 2-10 epochs)
     gamma: float = 0.99994  # exp_range
     seed: int = DEFAULT_SEED  # training: weights' init, data order, augmentation (train/seeding.py)
@@ -64,7 +63,9 @@ class TrainConfig:
         return TrainConfig(**{**asdict(self), "dataset": str(Path(self.dataset).resolve()),
                               "size": self.size or spec.size, "name": self.name or f"person.{out.resolve().name}",
                               "threads": self.threads or default_threads(),
-                              "augment": data.augment_for(self.augment, self.size or spec.size, self.from_scratch),
+                              "max_lr": self.max_lr or spec.scratch_max_lr,
+                              "augment": data.augment_for(self.augment,
+                                                          spec.scratch_augment if self.from_scratch else "seed"),
                               "lr_schedule": self.lr_schedule or ("triangular" if self.from_scratch else "constant")})
 
     @property
