@@ -54,10 +54,8 @@ def train_classify(
     augment: Annotated[str, typer.Option(help="seed (rotation 40°, shifts/shear/zoom 0.2, flip) | light (10°, 0.1, "
                                               "flip); default: light for darknet19 from scratch, else seed")] = "",
     seed: SeedOpt = DEFAULT_SEED,
-    split_seed: Annotated[int, typer.Option(help="the train/val/test split's seed (kept apart from --seed, so "
-                                                 "seeds are scored on the same test images)")] = SPLIT_SEED,
-    fold: Annotated[int | None, typer.Option(min=0, help="test on fold K of a stratified --folds-fold split "
-                                                         "instead of the fixed 20%")] = None,
+    split_seed: Annotated[int, typer.Option(help="the split's own seed: seeds compare on one test set")] = SPLIT_SEED,
+    fold: Annotated[int | None, typer.Option(min=0, help="test on fold K of a stratified k-fold split")] = None,
     folds: Annotated[int, typer.Option(min=2)] = 5,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
