@@ -4,6 +4,11 @@ images). Re-run with any classify model in the store that has a "face" label:
 
     .venv/bin/python benchmarks/bench_face_gate.py face_gate.grey [--gate-min 0.3] [--min-score 0.6 0.3]
 
+Several gates (the same recipe trained with `--seed 1`, `--seed 2`, ...: one run says little) are each measured,
+then the true faces lost and false candidates removed are reported as mean ± std [min, max] over them:
+
+    .venv/bin/python benchmarks/bench_face_gate.py face_gate.s1 face_gate.s2 face_gate.s3
+
 Sets: true faces (8 photos, LFW faces ×4, 4 camera scenes with 24 faces of 16-150 px pasted into a real frame),
 false candidates (LFW non-faces, every candidate on the 7 vendored camera frames of tests/fixtures/images/vtest_*:
 their pedestrians' faces are under ~12 px, below what BlazeFace can find, so a candidate there is a false one; the
@@ -77,33 +82,57 @@ def measure(detector: WithFallback, gate: FaceGate, items: list[Item], min_score
     return {**row, "faces": gated.scored, "gate_s": gated.seconds}
 
 
+def one_gate(store: ModelStore, detector: WithFallback, name: str, gate_min: float, min_scores: list[float]
+             ) -> dict[float, dict[str, float]]:
+    """Every set at every operating point through one gate: its table, and its totals per min_score."""
+    gate = FaceGate.load(store, name, gate_min)
+    items = sets(np.random.default_rng(0))
+    rows, totals = [], {m: {} for m in min_scores}
+    for min_score in min_scores:
+        for label, group in items.items():
+            r = measure(detector, gate, group, min_score)
+            for key, value in r.items():
+                totals[min_score][key] = totals[min_score].get(key, 0) + value
+            per_face = f"{1000 * r['gate_s'] / r['faces']:.2f}" if r["faces"] else "-"
+            rows.append([min_score, label, r["true"], r["true"] - r["true_kept"], r["false"],
+                         r["false"] - r["false_kept"], per_face])
+    print(f"gate {name} (gate_min {gate_min}); detector BlazeFace + HOG fallback")
+    print(table(["min_score", "set", "true faces", "true lost", "false cands", "false removed", "gate ms/face"],
+                rows))
+    for min_score, t in totals.items():
+        print(f"min_score {min_score}: true faces lost {t['true'] - t['true_kept']}/{t['true']}, false candidates "
+              f"removed {t['false'] - t['false_kept']}/{t['false']}, gate "
+              f"{1000 * t['gate_s'] / max(1, t['faces']):.2f} ms/face (batched per frame)")
+    return totals
+
+
+def spread_table(totals: dict[str, dict[float, dict[str, float]]]) -> str:
+    """True faces lost and false candidates removed over the gates: mean ± std [min, max] per operating point."""
+    def cell(values: list[float]) -> str:
+        v = np.asarray(values, np.float64)
+        return f"{v.mean():.1f} ± {v.std(ddof=1) if len(v) > 1 else 0:.1f} [{v.min():.0f}, {v.max():.0f}]"
+
+    rows = []
+    for min_score in next(iter(totals.values())):
+        per = [t[min_score] for t in totals.values()]
+        rows.append([min_score, len(per), int(per[0]["true"]), cell([t["true"] - t["true_kept"] for t in per]),
+                     int(per[0]["false"]), cell([t["false"] - t["false_kept"] for t in per])])
+    return table(["min_score", "gates", "true faces", "true lost", "false cands", "false removed"], rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model", help="the gate: a classify model in the store with a 'face' label")
+    parser.add_argument("model", nargs="+", help="the gate(s): classify models in the store with a 'face' label")
     parser.add_argument("--gate-min", type=float, default=VigilConfig().faces.gate_min, help="[faces] gate_min")
     parser.add_argument("--min-score", type=float, nargs="+", default=[0.6, 0.3],
                         help="detector operating points ([faces] min_score; 0.6 is Vigil's default)")
     args = parser.parse_args()
     store = ModelStore()
-    gate, detector = FaceGate.load(store, args.model, args.gate_min), WithFallback(store)
-    items = sets(np.random.default_rng(0))
-    rows, totals = [], {}
-    for min_score in args.min_score:
-        for label, group in items.items():
-            r = measure(detector, gate, group, min_score)
-            for key, value in r.items():
-                totals[(min_score, key)] = totals.get((min_score, key), 0) + value
-            per_face = f"{1000 * r['gate_s'] / r['faces']:.2f}" if r["faces"] else "-"
-            rows.append([min_score, label, r["true"], r["true"] - r["true_kept"], r["false"],
-                         r["false"] - r["false_kept"], per_face])
-    print(f"gate {args.model} (gate_min {args.gate_min}); detector BlazeFace + HOG fallback")
-    print(table(["min_score", "set", "true faces", "true lost", "false cands", "false removed", "gate ms/face"],
-                rows))
-    for min_score in args.min_score:
-        t = {k: totals[(min_score, k)] for k in ("true", "true_kept", "false", "false_kept", "faces", "gate_s")}
-        print(f"min_score {min_score}: true faces lost {t['true'] - t['true_kept']}/{t['true']}, false candidates "
-              f"removed {t['false'] - t['false_kept']}/{t['false']}, gate "
-              f"{1000 * t['gate_s'] / max(1, t['faces']):.2f} ms/face (batched per frame)")
+    detector = WithFallback(store)
+    totals = {name: one_gate(store, detector, name, args.gate_min, args.min_score) for name in args.model}
+    if len(totals) > 1:
+        print(f"over {len(totals)} gates ({', '.join(totals)}):")
+        print(spread_table(totals))
 
 
 if __name__ == "__main__":

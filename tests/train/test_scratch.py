@@ -18,8 +18,10 @@ from vigil.errors import BadInput
 from vigil.train.classify import train_classifier
 from vigil.train.run import TrainConfig
 from vigil.train.schedule import cyclic_lr
+from vigil.train.weights import arch
 
 EPOCHS = 8
+BASE, TOP = TrainConfig(dataset="").base_lr, arch("darknet19").scratch_max_lr
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +53,8 @@ def test_every_iteration_logs_the_paper_rate(run):
     step = json.loads((out / "checkpoint.json").read_text())["step_size"]
     assert step == per_epoch * EPOCHS // 8  # four whole cycles
     for row in rows:
-        assert float(row["lr"]) == pytest.approx(cyclic_lr(int(row["iteration"]), 0.002, 0.05, step), rel=1e-5)
-    assert float(rows[-1]["lr"]) < 0.025  # the run ends on the way down its last cycle
+        assert float(row["lr"]) == pytest.approx(cyclic_lr(int(row["iteration"]), BASE, TOP, step), rel=1e-5)
+    assert float(rows[-1]["lr"]) < (BASE + TOP) / 2  # the run ends on the way down its last cycle
     assert (out / "curves.png").stat().st_size > 10_000
     epochs = list(csv.DictReader((out / "metrics.csv").open()))
     assert [int(r["epoch"]) for r in epochs] == list(range(1, EPOCHS + 1))

@@ -116,6 +116,7 @@ def train_crowd(
     synthetic: Annotated[bool, typer.Option(help="mark the data as synthetic in the manifest")] = False,
     batch: Annotated[int, typer.Option(min=1)] = 8,
     threads: Annotated[int, typer.Option(min=0)] = 0,
+    seed: Annotated[int, typer.Option(help="seeds the weights, the validation split, data order and flips")] = 0,
     as_json: JsonOpt = False,
 ) -> None:
     """Train a density regressor from point annotations; exports fp32 and int8 ONNX; `vigil models add` the run."""
@@ -130,7 +131,7 @@ def train_crowd(
     cfg = CrowdTrainConfig(dataset=str(dataset), val_dataset=str(val) if val else None, arch=arch, name=name,
                            width=width, height=height, epochs=epochs, batch=batch, sigma=sigma, threads=threads,
                            init_weights=init_weights,
-                           freeze_backbone=freeze_backbone, synthetic=synthetic)
+                           freeze_backbone=freeze_backbone, synthetic=synthetic, seed=seed)
     try:
         summary = train_density(cfg, out_dir)
     except (VigilError, ValueError) as exc:
@@ -141,6 +142,7 @@ def train_crowd(
 def train_crowd_level(
     dataset: Annotated[Path, typer.Argument(help="DATASET/dense/*.jpg and DATASET/sparse/*.jpg")],
     out_dir: Annotated[Path, typer.Option("--out", help="classifier folder; set [crowd] level_model to it")],
+    seed: Annotated[int, typer.Option(help="seeds SMOTE and the cross-validation folds")] = 0,
     as_json: JsonOpt = False,
 ) -> None:
     """Train the dense/sparse classifier (logistic regression, SMOTE, grid search over C, stratified folds)."""
@@ -149,7 +151,7 @@ def train_crowd_level(
     except ImportError as exc:
         fail(f"needs the train extra (torch, imbalanced-learn): pip install 'vigil[train]' ({exc})")
     try:
-        summary = train_level(dataset, out_dir)
+        summary = train_level(dataset, out_dir, seed=seed)
     except (VigilError, ValueError) as exc:
         fail(exc)
     emit_json(summary) if as_json else out.print(summary)

@@ -23,6 +23,8 @@ def register(app: typer.Typer) -> None:
                                                             "heads, background, rejected candidates)")] = None,
                 demo: Annotated[bool, typer.Option(help="add scikit-image's lfw_subset (100 + 100, 25×25)")] = False,
                 gallery: Annotated[bool, typer.Option(help="add the gallery's sample thumbnails as faces")] = True,
+                seed: Annotated[int, typer.Option(help="where --frames' background patches are cut: the same "
+                                                       "frames and seed give the same set")] = 0,
                 config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
         """A face / non-face set for the face gate ([faces] gate), in the layout `vigil train classify` reads."""
         from vigil.faces import dataset as build
@@ -41,7 +43,7 @@ def register(app: typer.Typer) -> None:
                 if faces:
                     build.from_faces(writer, recognizer, faces)
                 if frames:
-                    build.from_frames(writer, recognizer, _person_detector(cfg), frames)
+                    build.from_frames(writer, recognizer, _person_detector(cfg), frames, seed)
         except VigilError as exc:
             fail(exc, 1)
         report = writer.report.as_dict()

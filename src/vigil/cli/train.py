@@ -11,8 +11,13 @@ from rich.table import Table
 
 from vigil.cli.common import ConfigOpt, JsonOpt, emit_json, err, fail, out
 from vigil.errors import VigilError
+from vigil.train.seeding import DEFAULT_SEED, SPLIT_SEED
 
 train_app = typer.Typer(help="Train models on your own images (extra: train).", no_args_is_help=True)
+SeedOpt = Annotated[int, typer.Option(help="seeds the weights, data order and augmentation: the same command and "
+                                           "seed give the same weights (config.json records it)")]
+
+
 def _home(config: Path | None) -> Path:
     from vigil.config.settings import load_config
 
@@ -38,13 +43,20 @@ def train_classify(
     threads: Annotated[int, typer.Option(min=0, help="torch threads (0: all cores)")] = 0,
     gray: Annotated[bool, typer.Option("--gray", help="one grey input channel instead of RGB")] = False,
     scratch_epochs: Annotated[int, typer.Option(min=1, help="--no-pretrained: epochs of whole-network training")
-                              ] = 32,
+                              ] = 20,
     lr_schedule: Annotated[str, typer.Option(help="--no-pretrained: triangular (default) | triangular2 | "
                                                   "exp_range | constant (at --base-lr), per iteration (Smith 2017)")
                            ] = "",
     base_lr: Annotated[float, typer.Option(min=0.0, help="lowest (and the constant) learning rate")] = 0.002,
-    max_lr: Annotated[float, typer.Option(min=0.0, help="highest learning rate of a cycle")] = 0.05,
+    max_lr: Annotated[float, typer.Option(min=0.0, help="highest learning rate of a cycle (0: the architecture's: "
+                                                        "darknet19 0.02, the others 0.05)")] = 0.0,
     step_size: Annotated[int, typer.Option(min=0, help="iterations per half cycle (0: four cycles per run)")] = 0,
+    augment: Annotated[str, typer.Option(help="seed (rotation 40°, shifts/shear/zoom 0.2, flip) | light (10°, 0.1, "
+                                              "flip); default: light for darknet19 from scratch, else seed")] = "",
+    seed: SeedOpt = DEFAULT_SEED,
+    split_seed: Annotated[int, typer.Option(help="the split's own seed: seeds compare on one test set")] = SPLIT_SEED,
+    fold: Annotated[int | None, typer.Option(min=0, help="test on fold K of a stratified k-fold split")] = None,
+    folds: Annotated[int, typer.Option(min=2)] = 5,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -61,7 +73,8 @@ def train_classify(
                       weights=str(weights) if weights else None, pretrained=pretrained, epochs=epochs,
                       fine_tune_epochs=fine_tune_epochs, batch=batch, threads=threads,
                       feature_copies=feature_copies, gray=gray, scratch_epochs=scratch_epochs,
-                      lr_schedule=lr_schedule, base_lr=base_lr, max_lr=max_lr, step_size=step_size)
+                      lr_schedule=lr_schedule, base_lr=base_lr, max_lr=max_lr, step_size=step_size, augment=augment,
+                      seed=seed, split_seed=split_seed, fold=fold, folds=folds)
     try:
         summary = train_classifier(cfg, out_dir, ModelStore(_home(config)))
         export_fp32(out_dir)
@@ -89,6 +102,7 @@ def train_lr_find(
     gray: Annotated[bool, typer.Option("--gray", help="one grey input channel instead of RGB")] = False,
     batch: Annotated[int, typer.Option(min=2)] = 32,
     threads: Annotated[int, typer.Option(min=0, help="torch threads (0: all cores)")] = 0,
+    seed: SeedOpt = DEFAULT_SEED,
     as_json: JsonOpt = False,
 ) -> None:
     """Smith's learning-rate range test for training from scratch: suggests --base-lr and --max-lr."""
@@ -98,7 +112,7 @@ def train_lr_find(
     except ImportError as exc:
         fail(f"training needs the train extra: pip install 'vigil[train]' ({exc})")
     cfg = TrainConfig(dataset=str(dataset), arch=arch, size=size, width=width, gray=gray, batch=batch,
-                      threads=threads, pretrained=False)
+                      threads=threads, pretrained=False, seed=seed)
     try:
         result = lr_find(cfg, out_png, None, iterations, start_lr, end_lr)
     except VigilError as exc:
@@ -167,9 +181,17 @@ def evaluate(
     run_dir: Annotated[Path, typer.Argument(help="a training run folder (after `vigil export`)")],
     dataset: Annotated[Path, typer.Argument(help="DATASET/<label>/*.jpg; the run's own dataset → its test split")],
     threads: Annotated[int, typer.Option(min=1, help="inference threads")] = 1,
+    seeds: Annotated[str, typer.Option(help="retrain the run's recipe once per seed (e.g. 1,2,3,4,5) in "
+                                            "RUN_DIR/repeats and report the test accuracy's mean and spread")] = "",
+    folds: Annotated[int, typer.Option(min=0, help="with --seeds: also over the folds of a stratified k-fold split "
+                                                   "(0: the run's own split)")] = 0,
     as_json: JsonOpt = False,
 ) -> None:
-    """Accuracy, per-class P/R/F1, confusion matrix and images/s of fp32 and each int8 form, and their agreement."""
+    """Accuracy, per-class P/R/F1, confusion matrix and images/s of fp32 and each int8 form, and their agreement;
+    with --seeds [--folds K], the recipe's test accuracy over seeds and splits (mean, std, min, max)."""
+    if seeds:
+        _evaluate_repeats(run_dir, dataset, seeds, folds, as_json)
+        return
     from vigil.export.evaluate import evaluate as run_eval
 
     try:
@@ -186,6 +208,34 @@ def evaluate(
         table.add_row(form, f"{r['accuracy']:.4f}", f"{r['macro_f1']:.4f}", f"{r['images_per_s']:.0f}",
                       str(result.get("agreement_by_form", {}).get(form, "—")))
     out.print(table)
+
+
+def _evaluate_repeats(run_dir: Path, dataset: Path, seeds: str, folds: int, as_json: bool) -> None:
+    """The run's own config retrained per seed (and fold); each repeat's torch test accuracy, then the spread."""
+    try:
+        import json
+        from dataclasses import replace
+
+        from vigil.train.repeat import repeat
+        from vigil.train.run import TrainConfig
+    except ImportError as exc:
+        fail(f"--seeds retrains: it needs the train extra: pip install 'vigil[train]' ({exc})")
+    try:
+        chosen = [int(s) for s in seeds.split(",")]
+    except ValueError:
+        fail(f"--seeds {seeds!r}: expected comma-separated integers, e.g. 1,2,3,4,5")
+    try:
+        cfg = replace(TrainConfig(**json.loads((run_dir / "config.json").read_text())), dataset=str(dataset))
+        result = repeat(cfg, run_dir / "repeats", chosen, folds, on_run=None if as_json else err.print)
+    except (VigilError, FileNotFoundError) as exc:
+        fail(exc)
+    if as_json:
+        emit_json(result)
+        return
+    acc = result["test_accuracy"]
+    out.print(f"test accuracy over {acc['n']} runs ({len(chosen)} seeds"
+              f"{f' x {folds} folds' if folds else ', one split'}): mean {acc['mean']:.4f} ± {acc['std']:.4f} "
+              f"(min {acc['min']:.4f}, max {acc['max']:.4f}); {result['seconds']['mean']:.0f} s a run")
 
 
 def models_add(

@@ -16,19 +16,25 @@ from tqdm import tqdm
 
 from vigil.errors import BadInput
 from vigil.registry.store import ModelStore
-from vigil.runtimes.onnx import default_threads
 from vigil.train import report, scratch, trainer
 from vigil.train.archs import TransferNet
+from vigil.train.data import AUGMENTS
 from vigil.train.run import Run, TrainConfig, load_pixels, timed
 from vigil.train.schedule import Schedule
+from vigil.train.seeding import seeded
 
 log = logging.getLogger(__name__)
 CHECKPOINT_SECONDS = 60
 
 
 def train_classifier(config: TrainConfig, out: Path, store: ModelStore | None = None) -> dict:
-    torch.set_num_threads(config.threads or default_threads())
+    """Train (or resume) the run in `out`; seeded, with its thread count fixed and deterministic kernels."""
     run = Run(out, config, store or ModelStore())
+    with seeded(run.config.seed, run.config.threads):
+        return _train(run)
+
+
+def _train(run: Run) -> dict:
     cfg = run.config
     from_scratch = cfg.from_scratch
     if cfg.lr_schedule != "constant" and not from_scratch:
@@ -53,7 +59,8 @@ def train_classifier(config: TrainConfig, out: Path, store: ModelStore | None = 
 def _pass_one(run: Run, model: TransferNet, pixels: dict, class_weights: np.ndarray) -> None:
     cfg, rng = run.config, np.random.default_rng(run.config.seed)
     (x_train, y_train), (x_val, y_val) = pixels["train"], pixels["val"]
-    features, feature_s = timed(trainer.feature_cache, model, x_train, run.norm, cfg.batch, cfg.feature_copies, rng)
+    features, feature_s = timed(trainer.feature_cache, model, x_train, run.norm, cfg.batch, cfg.feature_copies, rng,
+                                 AUGMENTS[cfg.augment])
     val_features = trainer.pooled_features(model, x_val, run.norm, cfg.batch, "features val")
     labels = torch.from_numpy(np.tile(y_train, cfg.feature_copies + 1))
     cache = (features, labels, val_features, torch.from_numpy(y_val))
@@ -80,7 +87,8 @@ def _pass_two(run: Run, model: TransferNet, pixels: dict, class_weights: np.ndar
     carry["pass1_epochs"] = run.state.get("pass1_epochs", 0)
     for epoch in tqdm(range(done + 1, cfg.fine_tune_epochs + 1), desc="pass 2 (fine-tune)", disable=None):
         rng = np.random.default_rng(cfg.seed + epoch)  # resumable: epoch k sees the same augmentation either way
-        stats = trainer.fine_tune_epoch(model, data, run.norm, criterion, optimizer, cfg.batch, rng, from_scratch)
+        stats = trainer.fine_tune_epoch(model, data, run.norm, criterion, optimizer, cfg.batch, rng, from_scratch,
+                                        AUGMENTS[cfg.augment])
         run.log_epoch(2, epoch, stats)
         if stats.val_loss < best:
             best = stats.val_loss
@@ -111,7 +119,7 @@ def _from_scratch(run: Run, model: TransferNet, pixels: dict, class_weights: np.
     for epoch in tqdm(range(done + 1, cfg.scratch_epochs + 1), desc="from scratch", disable=None):
         rng = np.random.default_rng(cfg.seed + epoch)  # resumable: epoch k sees the same augmentation either way
         stats, its = scratch.run_epoch(model, data, run.norm, criterion, optimizer, cfg.batch, rng, lr_at,
-                                       (epoch - 1) * per_epoch, epoch)
+                                       (epoch - 1) * per_epoch, epoch, AUGMENTS[cfg.augment])
         if stats.val_loss < best:
             best, best_state = stats.val_loss, {k: v.clone() for k, v in model.state_dict().items()}
         seconds = round(seconds + stats.seconds, 3)
@@ -150,6 +158,8 @@ def _finish(run: Run, model: TransferNet, pixels: dict, labels: tuple[str, ...],
         "input_size": run.config.size, "gray": run.config.gray, "backbone_weights": origin,
         "lr_schedule": run.config.lr_schedule if origin == "random init" else "two passes", "labels": list(labels),
         "images": {k: len(v[1]) for k, v in pixels.items()}, "test_accuracy": result["accuracy"],
+        "seed": run.config.seed, "split_seed": run.config.split_seed, "fold": run.config.fold,
+        "threads": run.config.threads,
         "f1": {k: v["f1"] for k, v in result["per_class"].items()}, "confusion": result["confusion"],
         "timings": {k: v for k, v in run.state.items() if k.endswith(("seconds", "epochs"))},
     }

@@ -28,6 +28,7 @@ from vigil.runtimes.onnx import default_threads
 from vigil.runtimes.session import open_session
 from vigil.train import density
 from vigil.train.crowd_data import Annotated, load_dataset
+from vigil.train.seeding import seeded
 
 log = logging.getLogger(__name__)
 BACKBONE = "mobilenet_v2.imagenet"
@@ -164,8 +165,12 @@ def train_density(cfg: CrowdTrainConfig, out: Path, store: ModelStore | None = N
     """Train (or resume), keep the weights with the best validation MAE, export, evaluate the exported forms."""
     if cfg.width % density.SIDE_MULTIPLE or cfg.height % density.SIDE_MULTIPLE:
         raise BadInput(f"training size {cfg.width}x{cfg.height}: sides must be multiples of {density.SIDE_MULTIPLE}")
-    torch.set_num_threads(cfg.threads or default_threads())
-    torch.manual_seed(cfg.seed)
+    cfg.threads = cfg.threads or default_threads()  # recorded in config.json: part of a reproducible run
+    with seeded(cfg.seed, cfg.threads):
+        return _train_density(cfg, out, store)
+
+
+def _train_density(cfg: CrowdTrainConfig, out: Path, store: ModelStore | None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     cfg.name = cfg.name or f"crowd.{out.resolve().name}"
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
@@ -178,12 +183,12 @@ def train_density(cfg: CrowdTrainConfig, out: Path, store: ModelStore | None = N
     params = [*model.decoder.parameters(), *model.head.parameters()] if frozen else list(model.parameters())
     optimizer = torch.optim.Adam(params, lr=cfg.lr)
     state = _resume(out, model, optimizer)
-    rng = np.random.default_rng(cfg.seed + state["epoch"])
     x_train = network_inputs(model, train.pixels, frozen, "features train")
     x_val = network_inputs(model, val.pixels, frozen, "features val")
     with tqdm(total=(cfg.epochs - state["epoch"]) * len(train.pixels), desc="train crowd", unit="img") as bar:
         for epoch in range(state["epoch"], cfg.epochs):
             model.train(not frozen)
+            rng = np.random.default_rng([cfg.seed, epoch])  # resumable: epoch k draws the same either way
             loss = _epoch(step, optimizer, x_train, train.targets, cfg.batch, rng, bar)
             model.eval()
             errors = count_errors(_counts(step, x_val), val.counts)

@@ -118,7 +118,7 @@ def train_level(dataset: Path, out: Path, store: ModelStore | None = None, seed:
         "backbone": "backbone.onnx", "backbone_sha256": sha256_of(backbone), "backbone_weights": BACKBONE,
         "classes": [CLASSES[int(c)] for c in best.named_steps["lr"].classes_], "size": SIZE,
         "best_c": search.best_params_["lr__C"], "cv_balanced_accuracy": round(float(search.best_score_), 4),
-        "images": {name: int((labels == i).sum()) for i, name in enumerate(CLASSES)},
+        "images": {name: int((labels == i).sum()) for i, name in enumerate(CLASSES)}, "seed": seed,
     }
     (out / LEVEL_MANIFEST).write_text(json.dumps(manifest, indent=2))
     return {"out": str(out), **manifest}

@@ -10,7 +10,6 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from vigil.registry.store import ModelStore
 from vigil.runtimes.onnx import default_threads
@@ -18,18 +17,24 @@ from vigil.train import data, report, scratch, trainer
 from vigil.train.archs import TransferNet
 from vigil.train.run import TrainConfig
 from vigil.train.schedule import linear_ramp
+from vigil.train.seeding import seeded
 from vigil.train.weights import arch, build_backbone, pixel_norm
 
 
 def lr_find(config: TrainConfig, out: Path, store: ModelStore | None = None, iterations: int = 300,
             start: float = 1e-4, end: float = 0.3) -> dict:
-    torch.set_num_threads(config.threads or default_threads())
+    threads = config.threads or default_threads()
+    with seeded(config.seed, threads):
+        return {**_lr_find(config, out, store, iterations, start, end), "threads": threads}
+
+
+def _lr_find(config: TrainConfig, out: Path, store: ModelStore | None, iterations: int, start: float,
+             end: float) -> dict:
     spec = arch(config.arch)
     size = config.size or spec.size
-    split = data.split(Path(config.dataset), config.seed)
+    split = data.split(Path(config.dataset), config.split_seed)
     x, y = data.load_all(split.train, size, config.gray)
     backbone, _ = build_backbone(config.arch, size, config.width, None, store, False, 1 if config.gray else 3)
-    torch.manual_seed(config.seed)
     model = TransferNet(backbone, len(split.labels))
     optimizer, criterion = scratch.sgd(model, start), trainer.loss_fn(split.class_weights())
     norm = trainer.Normalise(*pixel_norm(spec, config.gray))
@@ -39,7 +44,8 @@ def lr_find(config: TrainConfig, out: Path, store: ModelStore | None = None, ite
         epoch += 1
         _, _, log = scratch.scratch_epoch(model, x, y, norm, criterion, optimizer, config.batch,
                                           np.random.default_rng(config.seed + epoch),
-                                          lambda it: linear_ramp(it, start, end, iterations), len(rows), epoch)
+                                          lambda it: linear_ramp(it, start, end, iterations), len(rows), epoch,
+                                          data.AUGMENTS[data.augment_for(config.augment, spec.scratch_augment)])
         rows += log.rows[: iterations - len(rows)]
     result = suggest(rows)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -48,7 +54,7 @@ def lr_find(config: TrainConfig, out: Path, store: ModelStore | None = None, ite
     return {**result, "png": str(out.resolve()), "csv": str(out.with_suffix(".csv").resolve()),
             "iterations": iterations, "start_lr": start, "end_lr": end, "arch": config.arch, "input_size": size,
             "gray": config.gray, "images": len(x), "config": {k: v for k, v in asdict(config).items()
-                                                                if k in ("batch", "seed", "width")}}
+                                                                if k in ("batch", "seed", "split_seed", "width")}}
 
 
 def suggest(rows: list[tuple[int, int, float, float, float]]) -> dict:

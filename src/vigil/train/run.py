@@ -17,8 +17,10 @@ from safetensors.torch import load_file, save_file
 
 from vigil.errors import BadInput
 from vigil.registry.store import ModelStore
+from vigil.runtimes.onnx import default_threads
 from vigil.train import data, trainer
 from vigil.train.archs import TransferNet
+from vigil.train.seeding import DEFAULT_SEED, SPLIT_SEED, seed_all
 from vigil.train.weights import arch, build_backbone, pixel_norm
 
 log = logging.getLogger(__name__)
@@ -42,20 +44,28 @@ class TrainConfig:
     lr: float = 1e-3
     feature_copies: int = 0  # augmented views added to the pass-1 cache (0: the features are computed once)
     gray: bool = False  # one grey input channel instead of RGB
-    scratch_epochs: int = 32  # from scratch: epochs of whole-network training (replaces both passes)
+    scratch_epochs: int = 20  # from scratch: epochs of whole-network training (replaces both passes)
+    augment: str = ""  # seed | light (data.AUGMENTS); "": the arch's from scratch, else the seed's
     lr_schedule: str = ""  # from scratch: triangular (the default) | triangular2 | exp_range | constant (base_lr)
     base_lr: float = 0.002  # from lr-find on lfw_subset with darknet19 (README)
-    max_lr: float = 0.05
+    max_lr: float = 0.0  # 0: the arch's (weights.Arch.scratch_max_lr: darknet19 0.02, the others 0.05)
     step_size: int = 0  # iterations per half cycle; 0: four whole cycles over the run (Smith: 2-10 epochs)
     gamma: float = 0.99994  # exp_range
-    seed: int = 42
-    threads: int = 0
+    seed: int = DEFAULT_SEED  # training: weights' init, data order, augmentation (train/seeding.py)
+    threads: int = 0  # 0: every core; config.json records the count the run used (part of the recipe)
+    split_seed: int = SPLIT_SEED  # the split, kept apart from `seed` so seeds compare on the same test images
+    fold: int | None = None  # None: the fixed 20% test split; k: fold k of a stratified `folds`-fold
+    folds: int = 5
     extra: dict = field(default_factory=dict)
 
     def resolved(self, out: Path) -> TrainConfig:
         spec = arch(self.arch)
         return TrainConfig(**{**asdict(self), "dataset": str(Path(self.dataset).resolve()),
                               "size": self.size or spec.size, "name": self.name or f"person.{out.resolve().name}",
+                              "threads": self.threads or default_threads(),
+                              "max_lr": self.max_lr or spec.scratch_max_lr,
+                              "augment": data.augment_for(self.augment,
+                                                          spec.scratch_augment if self.from_scratch else "seed"),
                               "lr_schedule": self.lr_schedule or ("triangular" if self.from_scratch else "constant")})
 
     @property
@@ -81,7 +91,8 @@ class Run:
         if saved.is_file():
             theirs = json.loads(saved.read_text())
             ignore = {"fine_tune_epochs", "scratch_epochs", "threads"}  # may change on resume: e.g. train longer
-            differ = [k for k in mine if k not in ignore and theirs.get(k) != mine[k]]
+            # a key the saved config lacks came later, at its default (its split.json keeps the split it made)
+            differ = [k for k in mine if k not in ignore and theirs.get(k, mine[k]) != mine[k]]
             if differ:
                 raise BadInput(f"{self.out} holds a run with another config ({', '.join(differ)}); use another --out")
         saved.write_text(json.dumps(mine, indent=2))
@@ -92,15 +103,16 @@ class Run:
         path = self.out / "split.json"
         if path.is_file():
             return data.Split.from_json(json.loads(path.read_text()))
-        split = data.split(Path(self.config.dataset), self.config.seed)
+        cfg = self.config
+        split = data.split(Path(cfg.dataset), cfg.split_seed, fold=cfg.fold, folds=cfg.folds)
         path.write_text(json.dumps(split.to_json()))
         return split
 
     def model(self, classes: int) -> tuple[TransferNet, str]:
         cfg = self.config
+        seed_all(cfg.seed)  # before the backbone: a random-init backbone's weights are the seed's too
         backbone, origin = build_backbone(cfg.arch, cfg.size, cfg.width, Path(cfg.weights) if cfg.weights else None,
                                           self.store, cfg.pretrained, 1 if cfg.gray else 3)
-        torch.manual_seed(cfg.seed)
         return TransferNet(backbone, classes), origin
 
     def log_epoch(self, stage: int, epoch: int, stats: trainer.EpochStats) -> None:

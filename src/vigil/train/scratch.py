@@ -102,11 +102,12 @@ def iterations_per_epoch(n: int, batch: int) -> int:
 
 def run_epoch(model: TransferNet, data: tuple[np.ndarray, ...], norm: Normalise, criterion: nn.Module,
               optimizer: torch.optim.Optimizer, batch: int, rng: np.random.Generator,
-              lr_at: Callable[[int], float], first_it: int, epoch: int) -> tuple[EpochStats, Iterations]:
+              lr_at: Callable[[int], float], first_it: int, epoch: int, augment: Augment | None = None
+              ) -> tuple[EpochStats, Iterations]:
     x_train, y_train, x_val, y_val = data
     start = time.perf_counter()
     train_loss, train_acc, log = scratch_epoch(model, x_train, y_train, norm, criterion, optimizer, batch, rng,
-                                               lr_at, first_it, epoch)
+                                               lr_at, first_it, epoch, augment)
     settle_batch_norm(model, x_train, norm, batch)
     val_loss, val_acc = evaluate(model, x_val, y_val, norm, criterion, batch)
     return EpochStats(train_loss, train_acc, val_loss, val_acc, time.perf_counter() - start), log

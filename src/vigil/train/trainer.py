@@ -56,9 +56,9 @@ def pooled_features(model: TransferNet, pixels: np.ndarray, norm: Normalise, bat
 
 
 def feature_cache(model: TransferNet, pixels: np.ndarray, norm: Normalise, batch: int, copies: int,
-                  rng: np.random.Generator) -> torch.Tensor:
+                  rng: np.random.Generator, augment: Augment | None = None) -> torch.Tensor:
     """Features of the clean images and `copies` augmented versions: (copies + 1) × n rows."""
-    augment = Augment()
+    augment = augment or Augment()
     sets = [pixels] + [augment.batch(pixels, rng) for _ in range(copies)]
     return torch.cat([pooled_features(model, p, norm, batch, f"features {i + 1}/{len(sets)}")
                       for i, p in enumerate(sets)])
@@ -145,12 +145,13 @@ def unfreeze_top(model: TransferNet, everything: bool = False) -> list[nn.Parame
 
 def fine_tune_epoch(model: TransferNet, data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
                     norm: Normalise, criterion: nn.Module, optimizer: torch.optim.Optimizer, batch: int,
-                    rng: np.random.Generator, from_scratch: bool = False) -> EpochStats:
+                    rng: np.random.Generator, from_scratch: bool = False, augment: Augment | None = None
+                    ) -> EpochStats:
     """One pass-2 epoch: augmented images through the whole network. Batch-norm statistics stay frozen (eval
     mode), as Keras fine-tuning does, so small batches cannot wreck the pretrained statistics; a backbone trained
     from scratch learns them (train mode)."""
     x_train, y_train, x_val, y_val = data
-    augment, start = Augment(), time.perf_counter()
+    augment, start = augment or Augment(), time.perf_counter()
     yt, yv = torch.from_numpy(y_train), torch.from_numpy(y_val)
     model.train(from_scratch)
     model.head.train()
