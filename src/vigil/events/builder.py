@@ -71,10 +71,6 @@ class EventBuilder:
         self._open: dict[_Key, Event] = {}
         self._lock = threading.Lock()
 
-    def open_events(self) -> list[Event]:
-        with self._lock:
-            return list(self._open.values())
-
     def observe(self, camera: str, t: float, seen: Sequence[Sighting], source: str = "") -> list[EventChange]:
         changes = []
         with self._lock:

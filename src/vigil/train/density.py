@@ -147,13 +147,6 @@ def map_published(state: dict[str, torch.Tensor], names: dict[str, str] = CSRNET
     return out
 
 
-def load_published(path: Path, arch: str = "vgg16") -> nn.Module:
-    model = build(arch)
-    state = torch.load(str(path), map_location="cpu", weights_only=True)
-    model.load_state_dict(map_published(state))
-    return model
-
-
 class DeployableDensity(nn.Module):
     """What export sees: 0-255 RGB NCHW float in, the density map (1/8 resolution, sums to the count) out."""
 
