@@ -42,6 +42,8 @@ def test_ray_batch_gives_exactly_what_detect_json_gives(tmp_path, store, local_r
     assert report["runner"] == "ray" and report["processed"] == len(images)
     entries = lines(tmp_path / "r.jsonl")
     workers = [e.pop("worker") for e in entries]
+    added = [(e.pop("frame"), e.pop("camera"), e.pop("time")) for e in entries]  # a row's own fields (issue 19)
+    assert all(frame is None and isinstance(camera, str) and t > 0 for frame, camera, t in added)
     assert entries == json.loads(detect.stdout)  # same order, same boxes to the last float
     assert os.getpid() not in {w["pid"] for w in workers}  # the work ran in Ray actors, in other processes
     assert all(len(w["actor"]) == 32 for w in workers)  # hex ids: only set inside a Ray actor

@@ -43,7 +43,7 @@ def test_a_panel_for_every_served_task_from_the_registry(engine):
     assert page.status_code == 200 and "script-src 'self'" in page.headers["content-security-policy"]
     assert "presence-result" in page.text and "crowd-result" in page.text and "brightness-result" not in page.text
     found = client.get("/v2/ui/features").json()
-    assert found["presence"] is True and found["crowd"] is True and found["events"] is True
+    assert found["presence"] is True and found["crowd"] is True
     assert {t["name"] for t in found["tasks"]} >= {"presence", "crowd"}
     register(brightness.TASK)
     try:

@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from vigil import __version__
 from vigil.errors import NotFound, Unauthorized, VigilError
+from vigil.events.location import event_log_exists
 from vigil.execute.executor import Executor
 from vigil.formats import page
 from vigil.http import auth
@@ -80,10 +81,12 @@ class Recent:
 
 
 def features(request: Request, executor: Executor) -> dict[str, Any]:
-    """What the page may offer, from the task registry and the app's routes (included routers' paths too)."""
+    """What the page may offer, from the task registry and the app's routes (included routers' paths too); the
+    event log only where there is one (a watcher running, or a log written)."""
     routes = {path for path in request.app.openapi().get("paths", {})}
     tasks = [{"name": t.name, "path": t.path.lstrip("/"), "title": t.name.capitalize(), "summary": t.summary}
-             for t in executor.tasks().values() if t.name not in IN_TRY_VIEW and t.path in routes]
+             for t in executor.tasks().values()
+             if t.name not in IN_TRY_VIEW and t.path in routes and t.available(executor.config)]
     try:
         faces_on = executor.recognizer.gallery is not None
     except VigilError:
@@ -94,7 +97,10 @@ def features(request: Request, executor: Executor) -> dict[str, Any]:
     needed = bool(server.api_key or server.admin_key)
     session = {"active": found is not None, "user": found is not None or not server.api_key,
                "admin": (found is not None and found.admin) or not needed}
-    return page.features(routes, tasks, faces_on, keys, session)
+    watching = getattr(request.app.state, "events", None) is not None
+    logged = watching or event_log_exists(executor.config.events_location())
+    return page.features(routes if logged else routes - {"/v2/events", "/v2/events/stream"}, tasks, faces_on, keys,
+                         session)
 
 
 def page_router(executor: Executor) -> APIRouter:

@@ -127,6 +127,8 @@ class TaskDef(Generic[Prepared, Result]):
     preload: Callable[[VigilConfig], bool] = field(default=lambda config: False)
     """Load at server start (a failure leaves the task answering 403 with the reason) instead of on first use."""
     tags: tuple[str, ...] = ()  # OpenAPI tags of the generated route (default: the name)
+    available: Callable[[VigilConfig], bool] = field(default=lambda config: True)
+    """Whether this config lets it run at all (classify needs [recognize] person_model): the page offers only these."""
     section: str = ""  # its config section ([detect] …): where its `threads` and other settings live
     needs: tuple[str, ...] = ()  # tasks whose results it asks for (TaskContext.run): loaded with it
     operations: Mapping[str, Callable[..., Any]] = field(default_factory=dict)

@@ -151,6 +151,7 @@ TASK = TaskDef(
     encode=native.detections,
     models=lambda config: (config.recognize.person_model,) if config.recognize.person_model else (),
     preload=lambda config: bool(config.recognize.person_model),
+    available=lambda config: bool(config.recognize.person_model),
     section="person",
     needs=("detect",),
     operations={"label": label},
