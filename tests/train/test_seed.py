@@ -16,12 +16,12 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from tests.face_data import write_lfw_subset
+from vigil.config.training import DEFAULT_SEED
 from vigil.errors import BadInput
 from vigil.train import data
 from vigil.train.classify import train_classifier
 from vigil.train.repeat import repeat, spread
 from vigil.train.run import TrainConfig
-from vigil.train.seeding import DEFAULT_SEED
 
 PER_LABEL = 12
 

@@ -10,8 +10,8 @@ import typer
 from rich.table import Table
 
 from vigil.cli.common import ConfigOpt, JsonOpt, emit_json, err, fail, out
+from vigil.config.training import DEFAULT_SEED, SPLIT_SEED
 from vigil.errors import VigilError
-from vigil.train.seeding import DEFAULT_SEED, SPLIT_SEED
 
 train_app = typer.Typer(help="Train models on your own images (extra: train).", no_args_is_help=True)
 SeedOpt = Annotated[int, typer.Option(help="seeds the weights, data order and augmentation: the same command and "

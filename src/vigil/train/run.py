@@ -15,12 +15,13 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from vigil.config.training import DEFAULT_SEED, SPLIT_SEED
 from vigil.errors import BadInput
 from vigil.registry.store import ModelStore
 from vigil.runtimes.onnx import default_threads
 from vigil.train import data, trainer
 from vigil.train.archs import TransferNet
-from vigil.train.seeding import DEFAULT_SEED, SPLIT_SEED, seed_all
+from vigil.train.seeding import seed_all
 from vigil.train.weights import arch, build_backbone, pixel_norm
 
 log = logging.getLogger(__name__)

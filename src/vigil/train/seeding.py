@@ -15,9 +15,6 @@ from contextlib import contextmanager
 
 import numpy as np
 
-DEFAULT_SEED = 42  # without --seed a run is reproducible too
-SPLIT_SEED = 42  # the split every seed is scored on (data.split)
-
 
 @contextmanager
 def seeded(seed: int, threads: int) -> Iterator[None]:
