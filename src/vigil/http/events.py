@@ -7,11 +7,7 @@ needs the watcher in this process (`[watch] dirs` set for `vigil serve`), otherw
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import queue
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,10 +22,8 @@ from vigil.events.log import EventLog, EventQuery
 from vigil.execute.executor import Executor
 from vigil.formats import events as wire
 from vigil.http import auth
+from vigil.http import stream as live
 from vigil.http.openapi import JPEG_ANSWER, SSE_ANSWER, TIME_SCHEMA, RowId
-
-KEEPALIVE_S = 15.0
-POLL_S = 0.05
 
 
 class _Logs:
@@ -56,6 +50,7 @@ def events_router(executor: Executor) -> APIRouter:
     logs = _Logs(executor)
     config = executor.config
     base = config.events.public_url or f"http://{config.server.host}:{config.server.port}"
+    slots = live.StreamSlots(config.events.stream_max, config.events.stream_per_key)
 
     @router.get("", dependencies=[user], summary="Events, newest first (filter by camera, label, name, time)")
     async def list_events(request: Request, camera: str | None = None, label: str | None = None,
@@ -76,8 +71,10 @@ def events_router(executor: Executor) -> APIRouter:
             config.events.stream_s, gt=0, le=config.events.stream_s, description="end the stream after this long "
             "(default and most: [events] stream_s); EventSource clients reconnect by themselves")) -> StreamingResponse:
         service = getattr(request.app.state, "events", None)
-        return StreamingResponse(_sse(request, service, base, seconds), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        who = live.holder(await auth.presented_keys(request), request)
+        slots.take(who)  # its own bound, outside admission (issue 20, item 4)
+        return live.SlotResponse(live.sse(service, base, seconds), slots, who, media_type="text/event-stream",
+                                   headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     @router.get("/{event_id}/snapshot.jpg", dependencies=[user], summary="The event's annotated snapshot",
                 response_class=Response, responses=JPEG_ANSWER)
@@ -126,30 +123,3 @@ def _thumbnail(executor: Executor, cluster_id: int) -> bytes:
         return gallery.stranger_thumbnail(cluster.sample_id)
     finally:
         gallery.close()
-
-
-async def _sse(request: Request, service: Any, base: str, seconds: float) -> AsyncIterator[str]:
-    """Changes as they come, keep-alives between, until the client leaves or `seconds` pass: a bounded stream, so
-    proxies and clients never hold a connection forever (EventSource reconnects on its own)."""
-    yield ": connected\n\n"
-    listener = service.hub.subscribe() if service is not None else None
-    ends = time.monotonic() + seconds
-    try:
-        quiet = 0.0
-        while time.monotonic() < ends and not await request.is_disconnected():
-            change = None
-            if listener is not None:
-                with contextlib.suppress(queue.Empty):
-                    change = listener.get_nowait()
-            if change is not None:
-                quiet = 0.0
-                yield wire.sse(change, base)
-                continue
-            await asyncio.sleep(POLL_S)
-            quiet += POLL_S
-            if quiet >= KEEPALIVE_S:
-                quiet = 0.0
-                yield ": keep-alive\n\n"
-    finally:
-        if listener is not None:
-            service.hub.unsubscribe(listener)

