@@ -174,3 +174,50 @@ def test_every_systemd_unit_raises_the_descriptor_limit():
     deploy = Path(__file__).parents[2] / "deploy"
     units = sorted(deploy.rglob("*.service"))
     assert units and all("\nLimitNOFILE=" in unit.read_text() for unit in units), units
+
+
+def _from(server, address: str, request: bytes) -> int:
+    """The status of one request sent from another loopback address (127.0.0.0/8 all reaches the server)."""
+    sock = socket.socket()
+    sock.settimeout(10)
+    sock.bind((address, 0))
+    sock.connect(("127.0.0.1", server.port))
+    sock.sendall(request)
+    try:
+        return _status(sock)
+    finally:
+        sock.close()
+
+
+def test_wrong_keys_and_logins_are_rate_limited_per_address(server):
+    """Item 9: from one address, 30 wrong keys in a minute get 401, then everything gets 429 (the right key too,
+    so guessing stops); another address is served meanwhile; wrong logins on the page count the same way."""
+    def guess(key: str) -> bytes:
+        return f"GET /v2/events HTTP/1.1\r\nHost: x\r\nX-API-Key: {key}\r\nConnection: close\r\n\r\n".encode()
+
+    started = time.monotonic()
+    codes = [_from(server, "127.0.0.2", guess(f"guess-{i}")) for i in range(40)]
+    assert codes == [401] * 30 + [429] * 10, codes
+    assert _from(server, "127.0.0.2", guess(API_KEY)) == 429
+    print(f"40 guesses from one address: 30 answered 401 in {time.monotonic() - started:.2f} s, then 429")
+    body = b'{"key": "wrong"}'
+    login = b"POST /v2/ui/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n" \
+            b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+    codes = [_from(server, "127.0.0.3", login) for i in range(31)]
+    assert codes == [401] * 30 + [429], codes
+    _keyed_within(server, 2.0)  # 127.0.0.1 is served meanwhile
+    _answers(server)
+
+
+def test_use_key_logins_do_not_evict_the_admin_session(server):
+    """Item 9: session limits per role: 1,010 logins with the use key (the limit is 1,000) leave the admin's
+    session working."""
+    admin = requests.Session()
+    assert admin.post(f"{server.url}/v2/ui/session", json={"key": ADMIN_KEY}, timeout=10).json() == {"admin": True}
+    first = requests.post(f"{server.url}/v2/ui/session", json={"key": API_KEY}, timeout=10).cookies
+    with requests.Session() as user:
+        for _ in range(1010):
+            assert user.post(f"{server.url}/v2/ui/session", json={"key": API_KEY}, timeout=10).status_code == 200
+    assert admin.get(f"{server.url}/v2/gallery", timeout=10).status_code == 200  # the admin's cookie still works
+    assert requests.get(f"{server.url}/v2/events", cookies=first, timeout=10).status_code == 401  # the oldest use
+    _answers(server)

@@ -25,6 +25,9 @@ class ServerConfig(Section):
     header_timeout_s: float = Field(8.0, gt=0, le=300, title="Header timeout",
                                     description="seconds a connection gets to send a request's headers (slower: "
                                                 "closed)")
+    failed_keys_per_min: int = Field(30, ge=1, title="Wrong keys a minute",
+                                     description="wrong keys or logins from one address within a minute before it "
+                                                 "gets 429 for everything (until the first is a minute old)")
     keyed_docs: bool = Field(True, title="Keyed docs",
                              description="with an api_key set, /docs, /openapi.json and /metrics need it too")
     request_timeout_s: float = Field(30.0, gt=0, title="Request timeout", description="seconds before a 500 timeout")

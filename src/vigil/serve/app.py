@@ -17,6 +17,7 @@ from vigil.http import mapping
 from vigil.http.deepstack import deepstack_router
 from vigil.http.events import events_router
 from vigil.http.gate import BodyDeadline, KeyGate, keyless_page
+from vigil.http.guesses import Guesses
 from vigil.http.middleware import AccessLog, Admission, BodyLimit
 from vigil.http.openapi import ERRORS
 from vigil.http.stream import STREAM_PATH
@@ -42,6 +43,7 @@ def create_app(executor: Executor, seed: SeedCalls | None = None) -> FastAPI:
                        free=_free)
     app.add_middleware(KeyGate, server=executor.config.server)  # before admission: keyless clients hold no slot
     app.add_middleware(BodyDeadline, timeout_s=executor.config.server.body_timeout_s)
+    app.add_middleware(Guesses, limit=executor.config.server.failed_keys_per_min)  # before any key is read
     app.add_middleware(AccessLog, metrics=executor.metrics)
     return app
 
