@@ -7,15 +7,20 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import requests
 
 from tests.conftest import fixture_image
+from tests.faces.test_gallery_postgres import url
 from tests.serve import server as harness
 from tests.serve.server import ADMIN_KEY, API_KEY
+from vigil.db.postgres_db import POOL_SIZE
 
 pytestmark = pytest.mark.integration
 USER, ADMIN = {"X-API-Key": API_KEY}, {"X-API-Key": ADMIN_KEY}
@@ -220,4 +225,50 @@ def test_use_key_logins_do_not_evict_the_admin_session(server):
             assert user.post(f"{server.url}/v2/ui/session", json={"key": API_KEY}, timeout=10).status_code == 200
     assert admin.get(f"{server.url}/v2/gallery", timeout=10).status_code == 200  # the admin's cookie still works
     assert requests.get(f"{server.url}/v2/events", cookies=first, timeout=10).status_code == 401  # the oldest use
+    _answers(server)
+
+
+database = pytest.fixture(scope="module", name="database")(url.__wrapped__)  # one fresh schema for the module
+
+
+@pytest.fixture(scope="module")
+def pg_server(tmp_path_factory, store, face_models, database):
+    running = harness.start(tmp_path_factory.mktemp("serve-pg"), extra=f'[faces]\ngallery = "{database}"\n')
+    yield running
+    assert running.stop() == 0, running.log_tail()
+
+
+def _postgres_connections(pid: int) -> int:
+    """The server process's open TCP connections to PostgreSQL (port 5432)."""
+    out = subprocess.run(["ss", "-tnpH", "state", "established", "dport", "= :5432"], capture_output=True,
+                         text=True, check=True).stdout
+    return sum(f"pid={pid}," in line for line in out.splitlines())
+
+
+def test_stranger_thumbnails_use_the_servers_gallery_and_one_key_rule(pg_server):
+    """Item 7: 40 clients x 10 thumbnail requests (404s) open no PostgreSQL connections beyond the server's own
+    gallery's (its pool and LISTEN connection; each request used to open a gallery: 7 -> 52 connections);
+    the same face needs the admin key at both of its URLs."""
+    server = pg_server
+    thumbnail, face = "/v2/events/unknowns/{}/thumbnail.jpg", "/v2/strangers/faces/{}/face.jpg"
+    for path in (thumbnail, face):
+        assert requests.get(server.url + path.format(999), headers=USER, timeout=30).status_code == 401
+        assert requests.get(server.url + path.format(999), headers=ADMIN, timeout=30).status_code == 404
+    before, most, done = _postgres_connections(server.proc.pid), 0, threading.Event()
+
+    def client() -> None:
+        with requests.Session() as session:
+            for i in range(10):
+                reply = session.get(server.url + thumbnail.format(1000 + i), headers=ADMIN, timeout=30)
+                assert reply.status_code == 404, reply.text
+
+    with ThreadPoolExecutor(40) as pool:
+        futures = [pool.submit(client) for _ in range(40)]
+        while not all(f.done() for f in futures):
+            most = max(most, _postgres_connections(server.proc.pid))
+            done.wait(0.05)
+        for f in futures:
+            f.result()
+    print(f"PostgreSQL connections of the server: {before} before, at most {most} during 400 thumbnail requests")
+    assert most <= POOL_SIZE + 2, (before, most)  # its pool, its LISTEN connection, one to spare (was a pool each)
     _answers(server)

@@ -8,20 +8,18 @@ needs the watcher in this process (`[watch] dirs` set for `vigil serve`), otherw
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from vigil.db.sql_schema import is_url
 from vigil.errors import BadInput, NotFound
 from vigil.events.location import event_log_exists, open_event_log
 from vigil.events.log import EventLog, EventQuery
 from vigil.execute.executor import Executor
 from vigil.formats import events as wire
-from vigil.http import auth
+from vigil.http import auth, faces
 from vigil.http import stream as live
 from vigil.http.openapi import JPEG_ANSWER, SSE_ANSWER, TIME_SCHEMA, RowId
 
@@ -47,6 +45,7 @@ class _Logs:
 def events_router(executor: Executor) -> APIRouter:
     router = APIRouter(prefix="/v2/events", tags=["events"])
     user = Depends(_user_key(executor))
+    _, admin = auth.key_checks(executor.config.server)
     logs = _Logs(executor)
     config = executor.config
     base = config.events.public_url or f"http://{config.server.host}:{config.server.port}"
@@ -84,9 +83,9 @@ def events_router(executor: Executor) -> APIRouter:
             raise NotFound(f"no event {event_id}")
         return Response(await run_in_threadpool(log.snapshot, event_id), media_type="image/jpeg")
 
-    @router.get("/unknowns/{cluster_id}/thumbnail.jpg", dependencies=[user], response_class=Response,
-                responses=JPEG_ANSWER,
-                summary="A face of a stranger cluster (the thumbnail in vigil/<camera>/face/unknown)")
+    @router.get("/unknowns/{cluster_id}/thumbnail.jpg", dependencies=[admin], response_class=Response,
+                responses=JPEG_ANSWER, summary="A face of a stranger cluster (the thumbnail in "
+                "vigil/<camera>/face/unknown); faces need the admin key, as at /v2/strangers/faces/<id>/face.jpg")
     async def thumbnail(cluster_id: RowId) -> Response:
         return Response(await run_in_threadpool(_thumbnail, executor, cluster_id), media_type="image/jpeg")
 
@@ -110,16 +109,9 @@ def _time(text: str | None) -> float | None:
 
 
 def _thumbnail(executor: Executor, cluster_id: int) -> bytes:
-    from vigil.faces.gallery.location import open_gallery
-
-    location = executor.config.gallery_path()
-    if not is_url(location) and not Path(location).exists():
+    """From the server's own gallery (one per process: no new connections per request, issue 20 item 7)."""
+    gallery = faces.gallery(executor)
+    cluster = next((c for c in gallery.unknowns() if c.id == cluster_id), None)
+    if cluster is None:
         raise NotFound(f"no unknown cluster {cluster_id}")
-    gallery = open_gallery(location)
-    try:
-        cluster = next((c for c in gallery.unknowns() if c.id == cluster_id), None)
-        if cluster is None:
-            raise NotFound(f"no unknown cluster {cluster_id}")
-        return gallery.stranger_thumbnail(cluster.sample_id)
-    finally:
-        gallery.close()
+    return gallery.stranger_thumbnail(cluster.sample_id)
