@@ -25,7 +25,7 @@ class ServerConfig(Section):
     header_timeout_s: float = Field(8.0, gt=0, le=300, title="Header timeout",
                                     description="seconds a connection gets to send a request's headers (slower: "
                                                 "closed)")
-    failed_keys_per_min: int = Field(30, ge=1, title="Wrong keys a minute",
+    failed_keys_per_min: int = Field(60, ge=1, title="Wrong keys a minute",
                                      description="wrong keys or logins from one address within a minute before it "
                                                  "gets 429 for everything (until the first is a minute old)")
     keyed_docs: bool = Field(True, title="Keyed docs",
