@@ -55,6 +55,11 @@ class EventsConfig(Section):
     stream_s: float = Field(300.0, gt=0, le=86400, title="Stream length",
                             description="the longest a /v2/events/stream connection lasts (its `seconds` parameter "
                                         "may ask less); EventSource clients then reconnect by themselves")
+    stream_max: int = Field(64, ge=1, le=10000, title="Streams in all",
+                            description="most /v2/events/stream connections open at once (outside [server] "
+                                        "max_in_flight); more get 503 + Retry-After")
+    stream_per_key: int = Field(8, ge=1, le=10000, title="Streams per key",
+                                description="most /v2/events/stream connections open at once with one key")
 
 
 class MqttConfig(Section):

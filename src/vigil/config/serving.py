@@ -22,6 +22,12 @@ class ServerConfig(Section):
                                            description="permit a non-loopback host when no api_key is set")
     body_timeout_s: float = Field(15.0, gt=0, title="Body timeout",
                                   description="seconds to send the whole request body (slower: 408)")
+    header_timeout_s: float = Field(8.0, gt=0, le=300, title="Header timeout",
+                                    description="seconds a connection gets to send a request's headers (slower: "
+                                                "closed)")
+    failed_keys_per_min: int = Field(60, ge=1, title="Wrong keys a minute",
+                                     description="wrong keys or logins from one address within a minute before it "
+                                                 "gets 429 for everything (until the first is a minute old)")
     keyed_docs: bool = Field(True, title="Keyed docs",
                              description="with an api_key set, /docs, /openapi.json and /metrics need it too")
     request_timeout_s: float = Field(30.0, gt=0, title="Request timeout", description="seconds before a 500 timeout")

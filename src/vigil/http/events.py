@@ -7,29 +7,21 @@ needs the watcher in this process (`[watch] dirs` set for `vigil serve`), otherw
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import queue
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from vigil.db.sql_schema import is_url
 from vigil.errors import BadInput, NotFound
 from vigil.events.location import event_log_exists, open_event_log
 from vigil.events.log import EventLog, EventQuery
 from vigil.execute.executor import Executor
 from vigil.formats import events as wire
-from vigil.http import auth
+from vigil.http import auth, faces
+from vigil.http import stream as live
 from vigil.http.openapi import JPEG_ANSWER, SSE_ANSWER, TIME_SCHEMA, RowId
-
-KEEPALIVE_S = 15.0
-POLL_S = 0.05
 
 
 class _Logs:
@@ -53,9 +45,11 @@ class _Logs:
 def events_router(executor: Executor) -> APIRouter:
     router = APIRouter(prefix="/v2/events", tags=["events"])
     user = Depends(_user_key(executor))
+    _, admin = auth.key_checks(executor.config.server)
     logs = _Logs(executor)
     config = executor.config
     base = config.events.public_url or f"http://{config.server.host}:{config.server.port}"
+    slots = live.StreamSlots(config.events.stream_max, config.events.stream_per_key)
 
     @router.get("", dependencies=[user], summary="Events, newest first (filter by camera, label, name, time)")
     async def list_events(request: Request, camera: str | None = None, label: str | None = None,
@@ -76,8 +70,10 @@ def events_router(executor: Executor) -> APIRouter:
             config.events.stream_s, gt=0, le=config.events.stream_s, description="end the stream after this long "
             "(default and most: [events] stream_s); EventSource clients reconnect by themselves")) -> StreamingResponse:
         service = getattr(request.app.state, "events", None)
-        return StreamingResponse(_sse(request, service, base, seconds), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        who = live.holder(await auth.presented_keys(request), request)
+        slots.take(who)  # its own bound, outside admission (issue 20, item 4)
+        return live.SlotResponse(live.sse(service, base, seconds), slots, who, media_type="text/event-stream",
+                                   headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     @router.get("/{event_id}/snapshot.jpg", dependencies=[user], summary="The event's annotated snapshot",
                 response_class=Response, responses=JPEG_ANSWER)
@@ -87,9 +83,9 @@ def events_router(executor: Executor) -> APIRouter:
             raise NotFound(f"no event {event_id}")
         return Response(await run_in_threadpool(log.snapshot, event_id), media_type="image/jpeg")
 
-    @router.get("/unknowns/{cluster_id}/thumbnail.jpg", dependencies=[user], response_class=Response,
-                responses=JPEG_ANSWER,
-                summary="A face of a stranger cluster (the thumbnail in vigil/<camera>/face/unknown)")
+    @router.get("/unknowns/{cluster_id}/thumbnail.jpg", dependencies=[admin], response_class=Response,
+                responses=JPEG_ANSWER, summary="A face of a stranger cluster (the thumbnail in "
+                "vigil/<camera>/face/unknown); faces need the admin key, as at /v2/strangers/faces/<id>/face.jpg")
     async def thumbnail(cluster_id: RowId) -> Response:
         return Response(await run_in_threadpool(_thumbnail, executor, cluster_id), media_type="image/jpeg")
 
@@ -113,43 +109,9 @@ def _time(text: str | None) -> float | None:
 
 
 def _thumbnail(executor: Executor, cluster_id: int) -> bytes:
-    from vigil.faces.gallery.location import open_gallery
-
-    location = executor.config.gallery_path()
-    if not is_url(location) and not Path(location).exists():
+    """From the server's own gallery (one per process: no new connections per request, issue 20 item 7)."""
+    gallery = faces.gallery(executor)
+    cluster = next((c for c in gallery.unknowns() if c.id == cluster_id), None)
+    if cluster is None:
         raise NotFound(f"no unknown cluster {cluster_id}")
-    gallery = open_gallery(location)
-    try:
-        cluster = next((c for c in gallery.unknowns() if c.id == cluster_id), None)
-        if cluster is None:
-            raise NotFound(f"no unknown cluster {cluster_id}")
-        return gallery.stranger_thumbnail(cluster.sample_id)
-    finally:
-        gallery.close()
-
-
-async def _sse(request: Request, service: Any, base: str, seconds: float) -> AsyncIterator[str]:
-    """Changes as they come, keep-alives between, until the client leaves or `seconds` pass: a bounded stream, so
-    proxies and clients never hold a connection forever (EventSource reconnects on its own)."""
-    yield ": connected\n\n"
-    listener = service.hub.subscribe() if service is not None else None
-    ends = time.monotonic() + seconds
-    try:
-        quiet = 0.0
-        while time.monotonic() < ends and not await request.is_disconnected():
-            change = None
-            if listener is not None:
-                with contextlib.suppress(queue.Empty):
-                    change = listener.get_nowait()
-            if change is not None:
-                quiet = 0.0
-                yield wire.sse(change, base)
-                continue
-            await asyncio.sleep(POLL_S)
-            quiet += POLL_S
-            if quiet >= KEEPALIVE_S:
-                quiet = 0.0
-                yield ": keep-alive\n\n"
-    finally:
-        if listener is not None:
-            service.hub.unsubscribe(listener)
+    return gallery.stranger_thumbnail(cluster.sample_id)

@@ -76,7 +76,7 @@ class KeyGate:
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         path = scope.get("path", "")
-        if scope["type"] != "http" or not self.server.api_key or path in self.open or _page(path):
+        if scope["type"] != "http" or not self.server.api_key or path in self.open or keyless_page(path):
             return await self.app(scope, receive, send)
         headers = dict(scope.get("headers", []))
         try:
@@ -98,7 +98,8 @@ class KeyGate:
         await self.app(scope, _replay(buffered, receive), send)
 
 
-def _page(path: str) -> bool:
+def keyless_page(path: str) -> bool:
+    """The page routes the gate lets through without a key: admission does not count them (issue 20, item 3)."""
     return path in PAGE or path.startswith(PAGE_STATIC)
 
 

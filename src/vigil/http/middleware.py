@@ -71,16 +71,19 @@ async def _drain(receive: Any) -> None:
 
 class Admission:
     """At most `limit` requests inside the app at once (each may hold an upload in memory); the next one gets 503
-    with Retry-After at once. Health, readiness and metrics are always answered."""
+    with Retry-After at once. Health and readiness are always answered; so are the paths `free` names (the keyless
+    page routes, bounded by the body deadline and size limit instead, and the event streams, which have their own
+    bound), so that they never hold a slot a keyed request needs."""
 
     OPEN = ("/health", "/ready")
 
-    def __init__(self, app: Any, limit: int, retry_after_s: int) -> None:
+    def __init__(self, app: Any, limit: int, retry_after_s: int, free: Any = None) -> None:
         self.app, self.limit, self.retry_after_s = app, limit, retry_after_s
+        self.free = free or (lambda path: False)
         self.inside = 0
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["path"] in self.OPEN:
+        if scope["type"] != "http" or scope["path"] in self.OPEN or self.free(scope["path"]):
             return await self.app(scope, receive, send)
         if self.inside >= self.limit:
             message = f"server busy: {self.limit} requests in progress; retry later"

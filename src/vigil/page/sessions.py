@@ -35,6 +35,7 @@ class Session:
 
 class Sessions:
     def __init__(self, ttl_s: float = 12 * 3600, limit: int = 1000) -> None:
+        """At most `limit` sessions per role (admin, use); a role's oldest goes first."""
         self.ttl_s, self.limit = ttl_s, limit
         self._open: dict[str, Session] = {}
         self._lock = threading.Lock()
@@ -44,8 +45,9 @@ class Sessions:
         session = Session(key, secrets.token_urlsafe(24), admin, time.time() + self.ttl_s)
         with self._lock:
             self._drop_expired()
-            while len(self._open) >= self.limit:  # the oldest goes first (dicts keep insertion order)
-                self._open.pop(next(iter(self._open)))
+            same = [t for t, s in self._open.items() if s.admin == admin]  # oldest first (insertion order)
+            for old in same[:max(0, len(same) - self.limit + 1)]:  # a role's limit: use logins never evict admins
+                del self._open[old]
             self._open[token] = session
         return token, session
 

@@ -16,9 +16,11 @@ from vigil.formats import native
 from vigil.http import mapping
 from vigil.http.deepstack import deepstack_router
 from vigil.http.events import events_router
-from vigil.http.gate import BodyDeadline, KeyGate
+from vigil.http.gate import BodyDeadline, KeyGate, keyless_page
+from vigil.http.guesses import Guesses
 from vigil.http.middleware import AccessLog, Admission, BodyLimit
 from vigil.http.openapi import ERRORS
+from vigil.http.stream import STREAM_PATH
 from vigil.http.v2 import v2_router
 from vigil.page import routes as page
 from vigil.seed.paths import SeedCalls
@@ -37,11 +39,19 @@ def create_app(executor: Executor, seed: SeedCalls | None = None) -> FastAPI:
     page.install(app, executor)  # the page at / and its routes
     limit = executor.config.limits.max_bytes + 1024 * 1024  # room for the multipart envelope and form fields
     app.add_middleware(BodyLimit, max_bytes=limit, drain_bytes=4 * limit)
-    app.add_middleware(Admission, limit=executor.config.server.max_in_flight, retry_after_s=executor.retry_after_s)
+    app.add_middleware(Admission, limit=executor.config.server.max_in_flight, retry_after_s=executor.retry_after_s,
+                       free=_free)
     app.add_middleware(KeyGate, server=executor.config.server)  # before admission: keyless clients hold no slot
     app.add_middleware(BodyDeadline, timeout_s=executor.config.server.body_timeout_s)
+    app.add_middleware(Guesses, limit=executor.config.server.failed_keys_per_min)  # before any key is read
     app.add_middleware(AccessLog, metrics=executor.metrics)
     return app
+
+
+def _free(path: str) -> bool:
+    """Requests admission does not count (issue 20): keyless page routes (logins stuck mid-body must hold no slot),
+    and event streams, which have their own bound ([events] stream_max, stream_per_key)."""
+    return keyless_page(path) or path == STREAM_PATH
 
 
 def _error_handlers(app: FastAPI, executor: Executor) -> None:

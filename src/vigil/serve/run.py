@@ -74,6 +74,15 @@ class _Server(uvicorn.Server):
         self._captured_signals.clear()
 
 
+def _http_protocol(server: Any) -> type:
+    """uvicorn's own choice (httptools when installed, else h11), with the header timeout (serve/headers.py)."""
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+    from vigil.serve.headers import with_header_timeout
+
+    return with_header_timeout(AutoHTTPProtocol, server.header_timeout_s)
+
+
 def run_server(config: VigilConfig) -> None:
     logs.setup(config.server.log_format)
     check_bind(config)
@@ -87,7 +96,7 @@ def run_server(config: VigilConfig) -> None:
                                                    "model": config.detect.model})
     app = create_app(executor, seed)
     app.state.events = start_events(config, executor)
-    uv_config = uvicorn.Config(app, host=server.host, port=server.port, log_config=None,
+    uv_config = uvicorn.Config(app, host=server.host, port=server.port, log_config=None, http=_http_protocol(server),
                                access_log=False, timeout_graceful_shutdown=int(server.graceful_shutdown_s))
     try:
         _Server(uv_config, rpc).run()
