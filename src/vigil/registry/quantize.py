@@ -40,11 +40,13 @@ def has_vnni() -> bool:
     return any(flag in flags for flag in ("avx512_vnni", "avx_vnni", "avx512vnni"))
 
 
-def quantize_onnx(source: Path, out: Path, input_name: str, tensors: list[np.ndarray], reduce_range: bool = False
+def quantize_onnx(source: Path, out: Path, input_name: str, tensors: list[np.ndarray], reduce_range: bool | None = None
                   ) -> None:
-    """`reduce_range`: 7-bit weights (see has_vnni; the store asks for it for the detector on CPUs without VNNI,
-    where it was measured to help; a small trained classifier agreed better with fp32 at full range: 0.98 vs 0.96)."""
-    """QDQ int8: per-channel int8 weights, uint8 activations, ranges from `tensors` (already preprocessed)."""
+    """`reduce_range`: 7-bit weights; None: on CPUs without VNNI (has_vnni), as onnxruntime advises. Measured on an
+    AVX2-only CPU: the detector's truck 0.25 → 0.73 (fp32 0.80), the crowd density model's int8 MAE 27 → within
+    0.6 of the mean-count baseline. QDQ int8: per-channel int8 weights, uint8 activations, ranges from `tensors`
+    (already preprocessed)."""
+    reduce_range = not has_vnni() if reduce_range is None else reduce_range
     if not tensors:
         raise BadInput("int8 quantization needs at least one calibration image")
     prepared = out.with_name(out.name + ".pre.onnx")

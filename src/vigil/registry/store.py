@@ -129,8 +129,7 @@ class ModelStore:
         images = calibration or [self.path(name, role) for role in spec.calibration_roles]
         part = fetch.temporary_path(folder, INT8)
         try:
-            quantize_onnx(self.path(name, spec.artifact_role), part, "images", calibration_tensors(spec, images),
-                          reduce_range=not has_vnni())
+            quantize_onnx(self.path(name, spec.artifact_role), part, "images", calibration_tensors(spec, images))
             part.replace(out)
         finally:
             part.unlink(missing_ok=True)
