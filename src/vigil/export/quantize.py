@@ -33,7 +33,9 @@ def quantize_onnx(fp32: Path, out: Path, pixels: np.ndarray, spec: InputSpec) ->
     tensors = [to_tensor(stretch(p, spec.width, spec.height)[0], spec) for p in pixels]
     part = temporary_path(out.parent, out.name)
     try:
-        quantize_static_int8(fp32, part, "input", tensors)
+        # full-range weights even without VNNI: a trained classifier agreed with fp32 on 0.98 of its test split
+        # this way against 0.96 with 7-bit ones, on an AVX2-only CPU (detectors and density maps go the other way)
+        quantize_static_int8(fp32, part, "input", tensors, reduce_range=False)
         part.replace(out)
     finally:
         part.unlink(missing_ok=True)

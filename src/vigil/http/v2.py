@@ -126,10 +126,13 @@ def _gallery_routes(router: APIRouter, executor: Executor, user: Any, admin: Any
     async def people() -> list[dict[str, Any]]:
         return native.people(await run_in_threadpool(lambda: faces.gallery(executor).people()))
 
+    # the cap is declared (so generated clients keep to it) and checked by the enrolment itself, whose 400 names it
+    most = {"maxItems": executor.config.limits.max_enroll_images}
+
     @router.post("/gallery/{name}", dependencies=[admin], tags=["gallery"], summary="Enrol a person from images")
     async def enroll(name: PersonName,
-                     images: Annotated[list[UploadFile], File(min_length=1, description="photos of the person")]
-                     ) -> dict[str, Any]:
+                     images: list[UploadFile] = File(min_length=1, description="photos of the person",
+                                                     json_schema_extra=most)) -> dict[str, Any]:
         data = [await i.read() for i in images]
         return native.plain(await run_in_threadpool(faces.enroll, executor, name, data, executor.deadline()))
 

@@ -44,7 +44,8 @@ def quantize_onnx(source: Path, out: Path, input_name: str, tensors: list[np.nda
                   ) -> None:
     """`reduce_range`: 7-bit weights; None: on CPUs without VNNI (has_vnni), as onnxruntime advises. Measured on an
     AVX2-only CPU: the detector's truck 0.25 → 0.73 (fp32 0.80), the crowd density model's int8 MAE 27 → within
-    0.6 of the mean-count baseline. QDQ int8: per-channel int8 weights, uint8 activations, ranges from `tensors`
+    0.6 of the mean-count baseline (a trained classifier's export asks for full range: export/quantize.py). QDQ
+    int8: per-channel int8 weights, uint8 activations, ranges from `tensors`
     (already preprocessed)."""
     reduce_range = not has_vnni() if reduce_range is None else reduce_range
     if not tensors:
