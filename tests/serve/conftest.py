@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.serve import server as harness
@@ -22,3 +24,11 @@ def server(tmp_path_factory, store, face_models):
     yield running
     rc = running.stop()
     assert rc == 0, f"vigil serve exited {rc} on SIGTERM:\n{running.log_tail()}"
+
+
+@pytest.fixture(scope="module")
+def watched(tmp_path_factory) -> Path:
+    """A watched NVR folder with one camera folder, for servers that run the watcher."""
+    folder = tmp_path_factory.mktemp("nvr")
+    (folder / "cam").mkdir()
+    return folder

@@ -34,13 +34,6 @@ def _start(root: Path, watched: Path, database: str) -> harness.Server:
 
 
 @pytest.fixture(scope="module")
-def watched(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("nvr")
-    (folder / "cam").mkdir()
-    return folder
-
-
-@pytest.fixture(scope="module")
 def server(tmp_path_factory, store, face_models, database, watched):
     running = _start(tmp_path_factory.mktemp("serve"), watched, database)
     yield running

@@ -28,13 +28,6 @@ STREAM_MAX, PER_KEY = 12, 8
 
 
 @pytest.fixture(scope="module")
-def watched(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("nvr")
-    (folder / "cam").mkdir()
-    return folder
-
-
-@pytest.fixture(scope="module")
 def server(tmp_path_factory, store, face_models, watched):
     extra = f'[watch]\ndirs = ["{watched}"]\nfaces = false\n' \
             f'[events]\nstream_max = {STREAM_MAX}\nstream_per_key = {PER_KEY}\n'
