@@ -204,3 +204,80 @@ def test_events_made_while_the_broker_is_down_arrive_after_it_returns(service, s
     shutil.rmtree(watched / "back")
     subscriber.wait_for("homeassistant/binary_sensor/vigil/back_person_occupancy/config", lambda m: m.payload == b"")
     assert "back" not in service.log.cameras()
+
+
+# --- Home Assistant: default labels, a device per camera under the hub, no orphans (issue 21) ---------------------
+ABBREVIATIONS = {"dev", "ids", "stat_t", "avty_t", "uniq_id", "dev_cla", "val_tpl", "json_attr_t", "unit_of_meas",
+                 "stat_cla", "mf", "mdl", "via_dev", "pl_on", "pl_off"}
+
+
+def _config(broker, topic: str) -> dict:
+    config = json.loads(retained(broker.port, topic).payload)
+    keys = set(config) | set(config.get("device", {}))
+    assert not keys & ABBREVIATIONS, f"abbreviated discovery keys in {topic}: {keys & ABBREVIATIONS}"
+    return config
+
+
+def _nothing_retained(port: int, topic: str) -> bool:
+    try:
+        retained(port, topic, timeout=1.0)
+    except AssertionError:
+        return True
+    return False
+
+
+def test_each_camera_is_its_own_device_under_the_hub_and_only_default_labels_make_entities(service, subscriber,
+                                                                                            broker, watched):
+    giraffe = watched / "zoo" / "00001-capture.jpg"
+    _drop(fixture_image("giraffe.jpg"), giraffe)  # a giraffe: not a default label
+    _drop(fixture_image("dog.jpg"), watched / "yard" / "00001-capture.jpg")
+    subscriber.wait_for("vigil/yard/dog", lambda m: m.payload == b"1")
+    deadline = time.monotonic() + 30
+    while not service.log.processed(str(giraffe), giraffe.stat().st_mtime):
+        assert time.monotonic() < deadline, "the giraffe was not processed"
+        time.sleep(0.1)
+    assert not subscriber.on("vigil/zoo/giraffe") and not service.log.query(_query(camera="zoo"))
+    hub = _config(broker, "homeassistant/binary_sensor/vigil/online/config")
+    assert hub["state_topic"] == "vigil/available" and hub["device"]["identifiers"] == ["vigil_server"]
+    yard = _config(broker, "homeassistant/binary_sensor/vigil/yard_dog_occupancy/config")
+    assert yard["device"]["identifiers"] == ["vigil_camera_yard"] and yard["device"]["name"] == "yard"
+    assert yard["device"]["via_device"] == "vigil_server"
+    count = _config(broker, "homeassistant/sensor/vigil/yard_dog_count/config")
+    assert count["device"] == yard["device"]
+    person = _config(broker, "homeassistant/sensor/vigil/person_messi/config") if service.log.people() else None
+    assert person is None or person["device"]["identifiers"] == ["vigil_server"]
+
+
+def test_a_deleted_cameras_open_events_end_without_retaining_its_state_again(service, subscriber, broker, watched,
+                                                                            long_hold):
+    _drop(fixture_image("person.jpg"), watched / "shed" / "00001-capture.jpg")
+    subscriber.wait_for("vigil/shed/person", lambda m: m.payload not in (b"", b"0"))
+    opened = [e for e in service.log.query(_query(camera="shed")) if e.end is None]
+    assert opened  # the hold (120 s) keeps them open
+    shutil.rmtree(watched / "shed")
+    for event in opened:  # ended at once, said on vigil/events only
+        subscriber.wait_for("vigil/events", lambda m, i=event.id: _json(m)["id"] == i and _json(m)["type"] == "end")
+    for topic in ("homeassistant/binary_sensor/vigil/shed_person_occupancy/config",
+                  "homeassistant/sensor/vigil/shed_person_count/config", "vigil/shed/person"):
+        subscriber.wait_for(topic, lambda m: m.payload == b"")
+        assert _nothing_retained(broker.port, topic), topic
+    assert subscriber.on("vigil/shed/person")[-1].payload == b""  # no "0" after the clearing
+    assert all(service.log.get(e.id).end is not None for e in opened)
+
+
+def test_renaming_or_deleting_a_person_clears_their_sensor(service, subscriber, broker, watched):
+    _drop(fixture_image("messi5.jpg"), watched / "gate" / "00001-capture.jpg")
+    subscriber.wait_for("vigil/gate/face/messi")
+    assert _config(broker, "homeassistant/sensor/vigil/person_messi/config")["name"] == "messi last seen"
+    gallery = service.executor.recognizer.gallery
+    gallery.rename("messi", "leo")
+    try:
+        subscriber.wait_for("homeassistant/sensor/vigil/person_messi/config", lambda m: m.payload == b"")
+        subscriber.wait_for("vigil/matches/messi", lambda m: m.payload == b"")
+        assert _nothing_retained(broker.port, "homeassistant/sensor/vigil/person_messi/config")
+        _drop(fixture_image("messi5.jpg"), watched / "gate" / "00002-capture.jpg")
+        subscriber.wait_for("homeassistant/sensor/vigil/person_leo/config", lambda m: m.payload != b"")
+    finally:
+        gallery.rename("leo", "messi")
+    # renamed back: leo's sensor goes the same way (a deleted person is the same case: a name gone from the gallery)
+    subscriber.wait_for("homeassistant/sensor/vigil/person_leo/config", lambda m: m.payload == b"")

@@ -74,7 +74,7 @@ def test_session_cookie_needs_csrf_for_changes_and_keys_are_unaffected(engine):
     assert login.status_code == 200 and login.json() == {"admin": False}
     cookie = login.headers.get_list("set-cookie")
     assert any("vigil_session=" in c and "HttpOnly" in c and "SameSite=strict" in c for c in cookie), cookie
-    assert client.get("/v2/ui/status").status_code == 200  # a read: the cookie alone is enough
+    assert client.get("/v2/ui/recent").status_code == 200  # a read: the cookie alone is enough
     refused = client.post("/v2/detect", files=_image())
     assert refused.status_code == 401 and "X-CSRF-Token" in refused.json()["error"]
     token = client.cookies["vigil_csrf"]
@@ -84,7 +84,7 @@ def test_session_cookie_needs_csrf_for_changes_and_keys_are_unaffected(engine):
     # a client that sends its key is judged by the key, whatever cookie it carries
     assert client.post("/v2/detect", files=_image(), headers={"X-API-Key": KEY}).status_code == 200
     client.delete("/v2/ui/session")
-    assert client.get("/v2/ui/status").status_code == 401
+    assert client.get("/v2/ui/recent").status_code == 401
 
 
 def test_admin_session_reaches_the_gallery_routes(engine):

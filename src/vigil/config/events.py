@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from vigil.config.section import Section
+from vigil.registry.labels import ALL_LABELS, CAMERA_LABELS
 
 
 class WatchConfig(Section):
@@ -39,8 +40,10 @@ class WatchConfig(Section):
 class EventsConfig(Section):
     hold_s: float = Field(30.0, gt=0, title="Hold time",
                           description="an event stays open this long after its label was last seen")
-    labels: list[str] = Field(default_factory=list, title="Event labels",
-                              description="object labels that make events; empty: every detected label")
+    labels: list[str] = Field(list(CAMERA_LABELS), title="Event labels",
+                              description="object labels that make events (and Home Assistant entities); the "
+                                          "default: people, vehicles and animals; \"all\" (or [\"all\"]): every "
+                                          "label the detector knows")
     snapshots: bool = Field(True, title="Snapshots", description="keep an annotated JPEG per event")
     retention_days: float = Field(14.0, gt=0, title="Retention days", description="events older than this are deleted")
     retention_mb: float = Field(1024.0, gt=0, title="Retention MB",
@@ -60,6 +63,15 @@ class EventsConfig(Section):
                                         "max_in_flight); more get 503 + Retry-After")
     stream_per_key: int = Field(8, ge=1, le=10000, title="Streams per key",
                                 description="most /v2/events/stream connections open at once with one key")
+
+    @field_validator("labels", mode="before")
+    @classmethod
+    def _all(cls, value: object) -> object:
+        return [ALL_LABELS] if value == ALL_LABELS else value
+
+    def wanted(self) -> tuple[str, ...]:
+        """The labels that make events; empty: every label ("all", or an empty list as before)."""
+        return () if ALL_LABELS in self.labels else tuple(self.labels)
 
 
 class MqttConfig(Section):

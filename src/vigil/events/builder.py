@@ -92,6 +92,11 @@ class EventBuilder:
             done = [k for k, e in self._open.items() if now - e.last_seen >= self.hold_s]
             return [self._end(k, now) for k in done]
 
+    def end_camera(self, camera: str, now: float) -> list[EventChange]:
+        """End a camera's open events at once (its folder is gone)."""
+        with self._lock:
+            return [self._end(k, now) for k in list(self._open) if k[0] == camera]
+
     def end_all(self, now: float) -> list[EventChange]:
         with self._lock:
             return [self._end(k, now) for k in list(self._open)]

@@ -188,6 +188,12 @@ class EventLog:
     def cameras(self) -> dict[str, set[str]]:
         return {r[0]: set(json.loads(r[1])) for r in self._conn.execute("SELECT name, labels FROM cameras")}
 
+    def people(self) -> set[str]:
+        """The names of known people with face events here (each got a Home Assistant sensor)."""
+        rows = self._conn.execute("SELECT DISTINCT name FROM events WHERE label = 'face' AND cluster_id IS NULL "
+                                  "AND name IS NOT NULL").fetchall()
+        return {r[0] for r in rows}
+
     def note_camera(self, camera: str, labels: set[str]) -> None:
         now = time.time()
         with self._write() as c:

@@ -27,7 +27,11 @@ class MqttPublisher:
         self.config, self.base_url = config, base_url
         self.prefix = config.topic_prefix.rstrip("/")
         self._client: Any = None
+        self.discovery = config.discovery_prefix.rstrip("/")
         self._discovery: dict[str, bytes] = {}  # retained config topics published so far, republished on connect
+        if self.discovery:  # the hub device every camera's device hangs under
+            topic, hub = wire.hub_discovery(self.prefix, self.discovery)
+            self._discovery[topic] = wire.dumps(hub)
         self._lock = threading.Lock()
         self.connected = threading.Event()
 
@@ -83,10 +87,14 @@ class MqttPublisher:
             log.warning("MQTT message dropped", extra={"topic": topic, "rc": info.rc})
 
     # --- what Vigil says ---------------------------------------------------------------------------------------
-    def publish(self, changes: list[EventChange]) -> None:
+    def publish(self, changes: list[EventChange], retained: bool = True) -> None:
+        """Each change on `<prefix>/events`, and the retained counts and face topics; `retained=False` (a camera
+        that went away) sends only the events topic, so nothing of the camera is retained again."""
         for change in changes:
             event = change.event
             self._send(wire.events_topic(self.prefix), wire.dumps(wire.change_json(change, self.base_url)))
+            if not retained:
+                continue
             if event.label != wire.FACE:
                 if change.type != "update" or event.count:
                     self._send(wire.count_topic(self.prefix, event.camera, event.label),
@@ -104,14 +112,13 @@ class MqttPublisher:
         """A `[watch] tasks` answer for the camera's latest frame, retained (`<prefix>/<camera>/<task>`)."""
         self._send(wire.task_topic(self.prefix, camera, task), wire.dumps(answer), retain=True)
 
-    def discover(self, camera: str, labels: set[str], people: set[str]) -> None:
+    def discover(self, camera: str | None, labels: set[str], people: set[str]) -> None:
         """Home Assistant configs for these labels of a camera and these people (retained; each once)."""
-        discovery = self.config.discovery_prefix.rstrip("/")
-        if not discovery:
+        if not self.discovery:
             return
         configs = [c for label in sorted(labels - {wire.FACE})
-                   for c in wire.camera_discovery(self.prefix, discovery, camera, label)]
-        configs += [wire.person_discovery(self.prefix, discovery, name) for name in sorted(people)]
+                   for c in wire.camera_discovery(self.prefix, self.discovery, camera, label)] if camera else []
+        configs += [wire.person_discovery(self.prefix, self.discovery, name) for name in sorted(people)]
         for topic, config in configs:
             payload = wire.dumps(config)
             with self._lock:
@@ -124,13 +131,21 @@ class MqttPublisher:
         for label in sorted(labels - {wire.FACE}):
             self._send(wire.count_topic(self.prefix, camera, label), wire.count_payload(0), retain=True)
 
-    def forget_camera(self, camera: str, labels: set[str]) -> None:
-        """A camera went away: its discovery configs and retained counts are cleared (empty retained messages)."""
-        discovery = self.config.discovery_prefix.rstrip("/")
-        for label in sorted(labels - {wire.FACE}):
-            if discovery:
-                for topic, _ in wire.camera_discovery(self.prefix, discovery, camera, label):
-                    with self._lock:
-                        self._discovery.pop(topic, None)
-                    self._send(topic, b"", retain=True)
-            self._send(wire.count_topic(self.prefix, camera, label), b"", retain=True)
+    def _clear(self, topics: list[str]) -> None:
+        """Empty retained messages: the broker drops what it kept, Home Assistant removes the entity."""
+        for topic in topics:
+            with self._lock:
+                self._discovery.pop(topic, None)
+            self._send(topic, b"", retain=True)
+
+    def forget_camera(self, camera: str, labels: set[str], tasks: list[str] | tuple[str, ...] = ()) -> None:
+        """A camera went away: its discovery configs, retained counts and task answers are cleared."""
+        configs = [topic for label in sorted(labels - {wire.FACE}) if self.discovery
+                   for topic, _ in wire.camera_discovery(self.prefix, self.discovery, camera, label)]
+        states = [wire.count_topic(self.prefix, camera, label) for label in sorted(labels - {wire.FACE})]
+        self._clear(configs + states + [wire.task_topic(self.prefix, camera, task) for task in tasks])
+
+    def forget_person(self, name: str) -> None:
+        """A person renamed or deleted: their sensor's config and its retained state are cleared."""
+        configs = [wire.person_discovery(self.prefix, self.discovery, name)[0]] if self.discovery else []
+        self._clear([*configs, wire.match_topic(self.prefix, name)])

@@ -11,7 +11,7 @@ import logging
 import os
 import threading
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,18 @@ log = logging.getLogger(__name__)
 CLUSTER_WAIT_S = 5.0  # a stranger event carries its cluster id: the watcher (off the request path) waits for it
 EXPIRE_EVERY_S = 0.25
 RETENTION_EVERY_S = 600.0
+PEOPLE_EVERY_S = 2.0  # how often Home Assistant's person sensors are checked against the gallery (renames, deletes)
 SNAPSHOT_QUALITY = 80
+THUMBNAIL_SIDE = 320  # the last frame of each camera, as the status page shows it
+
+
+@dataclass(frozen=True)
+class LastFrame:
+    """A camera's latest processed frame: when, which file, and a small JPEG of it."""
+
+    time: float
+    path: str
+    thumbnail: bytes | None
 
 
 class _Metrics:
@@ -77,6 +88,7 @@ class EventService:
         self._people: set[str] = set()
         self._faces_ok = config.watch.faces
         self.latest: dict[str, dict[str, dict[str, Any]]] = {}  # camera -> task -> its last answer ([watch] tasks)
+        self.last_frames: dict[str, LastFrame] = {}
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -89,6 +101,8 @@ class EventService:
             for camera, labels in self._cameras.items():
                 self.publisher.discover(camera, labels, set())
                 self.publisher.zero_counts(camera, labels)  # a process that died left its last counts retained
+            self._people = self.log.people()  # renamed or deleted while Vigil was down: cleared by the first check
+            self._check_people()
         for target, name in ((self._work, "vigil-events-worker"), (self._tick, "vigil-events-timer")):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
@@ -127,11 +141,14 @@ class EventService:
         return watching and bool(self._threads) and all(t.is_alive() for t in self._threads)
 
     def _tick(self) -> None:
-        pruned = time.monotonic()
+        pruned = checked = time.monotonic()
         while not self._stop.wait(EXPIRE_EVERY_S):
             if self.watcher is not None:
                 self.watcher.revive()
             self._emit(self.builder.expire(time.time()))
+            if time.monotonic() - checked >= PEOPLE_EVERY_S:
+                checked = time.monotonic()
+                self._check_people()
             if time.monotonic() - pruned >= RETENTION_EVERY_S:
                 pruned = time.monotonic()
                 self.log.prune(self.config.events.retention_days, self.config.events.retention_mb)
@@ -149,7 +166,8 @@ class EventService:
             self.log.mark_processed(frame.path, frame.mtime)
             return []
         objects, faces, pixels = analysed
-        seen = sightings(objects, faces, self.config.events.labels)
+        self._note_frame(frame, pixels)
+        seen = sightings(objects, faces, self.config.events.wanted())
         # the hold time counts from when Vigil saw the label, so a backlog cannot split one event into several
         changes = self.builder.observe(frame.camera, time.time(), seen, frame.path)
         snapshots = self._snapshots(changes, frame.path, objects, faces, pixels)
@@ -158,6 +176,11 @@ class EventService:
         self._emit(changes)
         self.metrics.latency.observe(max(0.0, time.time() - frame.seen))
         return changes
+
+    def _note_frame(self, frame: Frame, pixels: np.ndarray | None) -> None:
+        before = self.last_frames.get(frame.camera)
+        thumbnail = _thumbnail(pixels) if pixels is not None else before.thumbnail if before else None
+        self.last_frames[frame.camera] = LastFrame(time.time(), frame.path, thumbnail)
 
     def _analyse(self, frame: Frame) -> tuple[Detections, Detections | None, np.ndarray | None] | None:
         number = frame_number(os.path.basename(frame.path))
@@ -230,7 +253,24 @@ class EventService:
         if self.publisher is not None:
             self.publisher.discover(camera, self._cameras[camera], people)
 
-    def _emit(self, changes: list[EventChange]) -> None:
+    def _check_people(self) -> None:
+        """People with a Home Assistant sensor who are no longer in the gallery (renamed, deleted, here or by
+        another process) lose it: config and retained state cleared."""
+        if self.publisher is None or not self._people:
+            return
+        try:
+            gallery = self.executor.recognizer.gallery
+            names = None if gallery is None else {p.name for p in gallery.people()}
+        except VigilError:  # faces not available: nothing to compare with
+            return
+        if names is None:
+            return
+        for name in sorted(self._people - names):
+            self.publisher.forget_person(name)
+            log.info("person gone from the gallery: Home Assistant sensor removed", extra={"person": name})
+        self._people &= names
+
+    def _emit(self, changes: list[EventChange], retained: bool = True) -> None:
         if not changes:
             return
         if any(c.type == "end" for c in changes):
@@ -242,17 +282,26 @@ class EventService:
                 self.metrics.events.labels(change.event.camera, change.event.label).inc()
         self.hub.publish(changes)
         if self.publisher is not None:
-            self.publisher.publish(changes)
+            self.publisher.publish(changes, retained)
 
     def camera_gone(self, camera: str) -> None:
-        """The camera's folder was deleted: forget it, and take its sensors out of Home Assistant."""
+        """The camera's folder was deleted: end its open events (nothing retained for it again), forget it, and
+        take its device's sensors and retained states out of Home Assistant."""
+        self._emit(self.builder.end_camera(camera, time.time()), retained=False)
+        self.last_frames.pop(camera, None)
         labels = self._cameras.pop(camera, None)
         if labels is None:
             return
         self.log.forget_camera(camera)
         if self.publisher is not None:
-            self.publisher.forget_camera(camera, labels)
+            self.publisher.forget_camera(camera, labels, self.config.watch.tasks)
         log.info("camera gone", extra={"camera": camera})
+
+
+def _thumbnail(pixels: np.ndarray) -> bytes:
+    step = max(1, -(-max(pixels.shape[:2]) // THUMBNAIL_SIDE))
+    small = np.ascontiguousarray(pixels[::step, ::step, :3])
+    return simplejpeg.encode_jpeg(small, quality=70, colorspace="RGB")
 
 
 def _drawable(objects: Detections, faces: Detections | None) -> Detections:

@@ -137,15 +137,38 @@ def double_take_match(event: Event, base_url: str) -> dict[str, Any]:
 
 
 # --- Home Assistant discovery ------------------------------------------------------------------------------------
-def _device(prefix: str) -> dict[str, Any]:
-    return {"identifiers": [f"{prefix}_server"], "name": "Vigil", "manufacturer": "Vigil", "model": "Vigil"}
+# Full key names throughout (`device`, `identifiers`, `via_device`…), never the abbreviations. The node id (the
+# third level of a discovery topic) is the topic prefix: <discovery>/<component>/<prefix>/<object id>/config.
+def hub_id(prefix: str) -> str:
+    """The Vigil hub device's identifier: every camera device hangs under it (`via_device`)."""
+    return f"{prefix}_server"
+
+
+def _hub(prefix: str) -> dict[str, Any]:
+    return {"identifiers": [hub_id(prefix)], "name": "Vigil", "manufacturer": "Vigil", "model": "Vigil server"}
+
+
+def _camera_device(prefix: str, camera: str) -> dict[str, Any]:
+    return {"identifiers": [f"{prefix}_camera_{topic_id(camera)}"], "name": camera, "manufacturer": "Vigil",
+            "model": "Camera", "via_device": hub_id(prefix)}
+
+
+def hub_discovery(prefix: str, discovery: str) -> tuple[str, dict[str, Any]]:
+    """(topic, config) of the hub's own entity, a connectivity sensor on the availability topic: it makes the hub
+    device that the cameras' devices name as `via_device`."""
+    config = {"name": "Vigil online", "unique_id": f"{prefix}_online", "device_class": "connectivity",
+              "state_topic": availability_topic(prefix), "payload_on": "online", "payload_off": "offline",
+              "device": _hub(prefix)}
+    return f"{discovery}/binary_sensor/{prefix}/online/config", config
 
 
 def camera_discovery(prefix: str, discovery: str, camera: str, label: str) -> list[tuple[str, dict[str, Any]]]:
-    """(topic, config) of the occupancy binary sensor and the count sensor of one camera and label."""
+    """(topic, config) of the occupancy binary sensor and the count sensor of one camera and label, on the
+    camera's own device."""
     object_id = f"{topic_id(camera)}_{topic_part(label)}"
     state = count_topic(prefix, camera, label)
-    common = {"state_topic": state, "availability_topic": availability_topic(prefix), "device": _device(prefix)}
+    common = {"state_topic": state, "availability_topic": availability_topic(prefix),
+              "device": _camera_device(prefix, camera)}
     occupancy = {"name": f"{camera} {label} occupancy", "unique_id": f"{prefix}_{object_id}_occupancy",
                  "device_class": "occupancy", "value_template": "{{ 'ON' if (value | int(0)) > 0 else 'OFF' }}",
                  **common}
@@ -157,12 +180,12 @@ def camera_discovery(prefix: str, discovery: str, camera: str, label: str) -> li
 
 
 def person_discovery(prefix: str, discovery: str, name: str) -> tuple[str, dict[str, Any]]:
-    """(topic, config) of a known person's sensor: its state is the camera that saw them last."""
+    """(topic, config) of a known person's sensor on the hub: its state is the camera that saw them last."""
     object_id = f"person_{topic_id(name)}"
     config = {"name": f"{name} last seen", "unique_id": f"{prefix}_{object_id}", "icon": "mdi:account",
               "state_topic": match_topic(prefix, name), "value_template": "{{ value_json.camera }}",
               "json_attributes_topic": match_topic(prefix, name), "availability_topic": availability_topic(prefix),
-              "device": _device(prefix)}
+              "device": _hub(prefix)}
     return f"{discovery}/sensor/{prefix}/{object_id}/config", config
 
 

@@ -55,20 +55,6 @@ def cluster(row: Any, face_ids: list[int]) -> dict[str, Any]:
             "last_seen": row.last_seen, "face_ids": face_ids}
 
 
-def model(spec: Any, files: list[Any], serving: bool, measured_ms: float | None) -> dict[str, Any]:
-    """A model with where it comes from and whether its files are there and match their sha256."""
-    if all(f.verified for f in files):
-        state = "verified"
-    elif not all(f.present for f in files):
-        state = "missing"
-    else:
-        state = "sha256 mismatch"
-    sources = sorted({s.describe() for f in spec.files.values() for s in f.sources})
-    return {"name": spec.name, "task": spec.task, "format": spec.format, "runtime": spec.runtime,
-            "licence": spec.licence, "serving": serving, "state": state, "sources": sources, "speed": spec.speed,
-            "measured_ms": None if measured_ms is None else round(measured_ms, 1)}
-
-
 def features(routes: set[str], tasks: list[dict[str, str]], faces_on: bool, keys: dict[str, bool],
              session: dict[str, bool]) -> dict[str, Any]:
     served = {t["name"] for t in tasks}

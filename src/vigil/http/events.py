@@ -24,7 +24,7 @@ from vigil.http import stream as live
 from vigil.http.openapi import JPEG_ANSWER, SSE_ANSWER, TIME_SCHEMA, RowId
 
 
-class _Logs:
+class Logs:
     """The running service's log, or the configured one (an SQLite file once it exists, or PostgreSQL) opened on
     first use."""
 
@@ -46,7 +46,7 @@ def events_router(executor: Executor) -> APIRouter:
     router = APIRouter(prefix="/v2/events", tags=["events"])
     user = Depends(_user_key(executor))
     _, admin = auth.key_checks(executor.config.server)
-    logs = _Logs(executor)
+    logs = Logs(executor)
     config = executor.config
     base = config.events.public_url or f"http://{config.server.host}:{config.server.port}"
     slots = live.StreamSlots(config.events.stream_max, config.events.stream_per_key)

@@ -1,5 +1,5 @@
 """The web page at `/`: one server-rendered HTML shell, its static files, and the few JSON routes it needs beyond the
-API (features, the key → session cookie exchange, status, models, recent recognitions).
+API (features, the key → session cookie exchange, recent recognitions); the Models & status view reads /v2/status.
 
 The page calls the JSON API with relative URLs only. Sections for presence, crowd and events are rendered only when
 those routes exist in this app, so the page never asks for a route that is not there. Files live in page/static/.
@@ -18,7 +18,6 @@ from typing import Any
 
 from fastapi import APIRouter, Body, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 from vigil import __version__
 from vigil.errors import NotFound, Unauthorized, VigilError
@@ -170,14 +169,6 @@ def ui_router(executor: Executor, store: sessions.Sessions, recent: Recent) -> A
             reply.delete_cookie(name, path="/", samesite="strict")
         return reply
 
-    @router.get("/status", dependencies=[user], summary="Health, queue depths, request count, model latency")
-    def status() -> dict[str, Any]:
-        return _status(executor)
-
-    @router.get("/models", dependencies=[user], summary="Models with sources, sha256 state and speed")
-    async def models() -> list[dict[str, Any]]:
-        return await run_in_threadpool(_models, executor)
-
     @router.get("/recent", dependencies=[user], summary="Recent recognitions made through the page")
     def recent_items() -> list[dict[str, Any]]:
         return recent.items()
@@ -202,29 +193,3 @@ def _role(executor: Executor, key: str) -> bool:
         raise Unauthorized("Incorrect key")
     auth.check(server, [key], admin=False)
     return False
-
-
-def _samples(executor: Executor) -> dict[str, dict[tuple[str, ...], float]]:
-    found: dict[str, dict[tuple[str, ...], float]] = {}
-    for metric in executor.metrics.registry.collect():
-        for sample in metric.samples:
-            found.setdefault(sample.name, {})[tuple(sample.labels.values())] = sample.value
-    return found
-
-
-def _status(executor: Executor) -> dict[str, Any]:
-    metrics = _samples(executor)
-    sums, counts = metrics.get("vigil_model_seconds_sum", {}), metrics.get("vigil_model_seconds_count", {})
-    model_ms = {k[0]: 1000 * sums[k] / counts[k] for k in sums if counts.get(k)}
-    return {"ready": executor.ready, "accepting": executor.accepting,
-            "queue": {k[0]: int(v) for k, v in metrics.get("vigil_queue_depth", {}).items()},
-            "requests": int(sum(metrics.get("vigil_requests_total", {}).values())),
-            "model_ms": {k: round(v, 1) for k, v in model_ms.items()}}
-
-
-def _models(executor: Executor) -> list[dict[str, Any]]:
-    store = executor.store
-    measured = _status(executor)["model_ms"]
-    serving = {executor.config.detect.model, executor.config.faces.detector, executor.config.faces.embedder}
-    return [page.model(store.spec(name), store.status(name), name in serving, measured.get(name))
-            for name in sorted(store.specs)]
