@@ -86,6 +86,12 @@ class EventBuilder:
                 changes += _update(event, s, t, source)
         return changes
 
+    def shown(self, camera: str, seen: Sequence[Sighting]) -> list[Event]:
+        """The open events these sightings belong to (after `observe`): the frame is one of theirs."""
+        with self._lock:
+            found = (self._open.get((camera, s.label, s.name, s.cluster_id)) for s in seen)
+            return [e for e in found if e is not None]
+
     def expire(self, now: float) -> list[EventChange]:
         """End the events whose label has not been seen for `hold_s`."""
         with self._lock:

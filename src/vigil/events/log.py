@@ -26,6 +26,7 @@ from vigil.events.schema import EVENTS_SCHEMA
 from vigil.results import Event, EventChange
 
 BUSY_TIMEOUT_MS = 30_000
+FRAMES_KEPT = 50  # frames listed per event: its first ones (a car parked all day is not 80,000 rows)
 _COLUMNS = ("id, camera, label, name, cluster_id, start, last_seen, end_time, count, max_count, score, box, frames, "
             "source, EXISTS(SELECT 1 FROM snapshots s WHERE s.event_id = events.id)")
 
@@ -85,31 +86,41 @@ class EventLog:
 
     # --- events --------------------------------------------------------------------------------------------------
     def save(self, changes: Iterable[EventChange], snapshots: dict[int, bytes] | None = None,
-             processed: tuple[str, float] | None = None) -> None:
+             processed: tuple[str, float] | None = None, shown: Iterable[Event] = ()) -> None:
         """Store changes in one transaction; a new event gets its id here. `snapshots` maps id(event) → JPEG;
-        `processed` (path, mtime) marks the frame done in the same transaction."""
+        `processed` (path, mtime) marks the frame done in the same transaction, and lists it among the frames of
+        the `shown` events (those it showed, new or not)."""
         snapshots = snapshots or {}
         with self._write() as c:
             if processed is not None:
                 c.execute("INSERT INTO processed(path, mtime, done) VALUES (?, ?, ?) ON CONFLICT (path) "
                           "DO UPDATE SET mtime = excluded.mtime, done = excluded.done", (*processed, time.time()))
-            for change in changes:
-                e = change.event
-                row = (e.count, e.max_count, e.score, json.dumps(list(e.box)), e.frames, e.source, e.last_seen,
-                       e.end, e.name)
-                if change.type == "new" and not e.id:
-                    e.id = int(c.execute(
-                        "INSERT INTO events(count, max_count, score, box, frames, source, last_seen, end_time, name, "
-                        "camera, label, cluster_id, start) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                        (*row, e.camera, e.label, e.cluster_id, e.start)).fetchall()[0][0])  # all: the statement ends
-                else:
-                    c.execute("UPDATE events SET count=?, max_count=?, score=?, box=?, frames=?, source=?, "
-                              "last_seen=?, end_time=?, name=? WHERE id=?", (*row, e.id))
-                jpeg = snapshots.get(id(e))
-                if jpeg is not None:
-                    c.execute("INSERT INTO snapshots(event_id, jpeg, bytes) VALUES (?, ?, ?) ON CONFLICT (event_id) "
-                              "DO UPDATE SET jpeg = excluded.jpeg, bytes = excluded.bytes", (e.id, jpeg, len(jpeg)))
-                    e.has_snapshot = True
+            self._save_changes(c, changes, snapshots)
+            if processed is not None:
+                for e in shown:
+                    if e.id and e.frames <= FRAMES_KEPT:
+                        c.execute("INSERT INTO event_frames(event_id, time, path, count, score) VALUES (?, ?, ?, ?, ?)",
+                                  (e.id, e.last_seen, processed[0], e.count, e.score))
+
+    @staticmethod
+    def _save_changes(c: Any, changes: Iterable[EventChange], snapshots: dict[int, bytes]) -> None:
+        for change in changes:
+            e = change.event
+            row = (e.count, e.max_count, e.score, json.dumps(list(e.box)), e.frames, e.source, e.last_seen,
+                   e.end, e.name)
+            if change.type == "new" and not e.id:
+                e.id = int(c.execute(
+                    "INSERT INTO events(count, max_count, score, box, frames, source, last_seen, end_time, name, "
+                    "camera, label, cluster_id, start) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    (*row, e.camera, e.label, e.cluster_id, e.start)).fetchall()[0][0])  # all: the statement ends
+            else:
+                c.execute("UPDATE events SET count=?, max_count=?, score=?, box=?, frames=?, source=?, "
+                          "last_seen=?, end_time=?, name=? WHERE id=?", (*row, e.id))
+            jpeg = snapshots.get(id(e))
+            if jpeg is not None:
+                c.execute("INSERT INTO snapshots(event_id, jpeg, bytes) VALUES (?, ?, ?) ON CONFLICT (event_id) "
+                          "DO UPDATE SET jpeg = excluded.jpeg, bytes = excluded.bytes", (e.id, jpeg, len(jpeg)))
+                e.has_snapshot = True
 
     def get(self, event_id: int) -> Event:
         row = self._conn.execute(f"SELECT {_COLUMNS} FROM events WHERE id = ?", (event_id,)).fetchone()
@@ -134,6 +145,13 @@ class EventLog:
         sql = f"SELECT {_COLUMNS} FROM events {'WHERE ' + ' AND '.join(where) if where else ''} " \
               "ORDER BY start DESC, id DESC LIMIT ?"
         return [_event(r) for r in self._conn.execute(sql, (*args, q.limit)).fetchall()]
+
+    def frames(self, event_id: int) -> list[tuple[float, str, int, float]]:
+        """The frames an event was seen in, oldest first: (time, path, count, score)."""
+        self.get(event_id)  # NotFound for an unknown event
+        return [(r[0], r[1], r[2], r[3]) for r in self._conn.execute(
+            "SELECT time, path, count, score FROM event_frames WHERE event_id = ? ORDER BY time, path",
+            (event_id,)).fetchall()]
 
     def snapshot(self, event_id: int) -> bytes:
         row = self._conn.execute("SELECT jpeg FROM snapshots WHERE event_id = ?", (event_id,)).fetchone()

@@ -171,7 +171,8 @@ class EventService:
         # the hold time counts from when Vigil saw the label, so a backlog cannot split one event into several
         changes = self.builder.observe(frame.camera, time.time(), seen, frame.path)
         snapshots = self._snapshots(changes, frame.path, objects, faces, pixels)
-        self.log.save(changes, snapshots, processed=(frame.path, frame.mtime))
+        self.log.save(changes, snapshots, processed=(frame.path, frame.mtime),
+                      shown=self.builder.shown(frame.camera, seen))
         self._discover(frame.camera, seen)
         self._emit(changes)
         self.metrics.latency.observe(max(0.0, time.time() - frame.seen))

@@ -66,6 +66,19 @@ def event_json(event: Event, base_url: str = "") -> dict[str, Any]:
     }
 
 
+def frame_url(base_url: str, event_id: int, number: int) -> str:
+    return f"{base_url.rstrip('/')}/v2/events/{event_id}/frames/{number}"
+
+
+def event_detail(event: Event, frames: list[tuple[float, str, int, float]], base_url: str = "") -> dict[str, Any]:
+    """One event with the frames it was seen in (oldest first; the first FRAMES_KEPT of them): when, which file,
+    how many and the best score there, and where to fetch the picture."""
+    return {**event_json(event, base_url),
+            "frame_list": [{"number": i, "time": t, "file": path, "count": count, "score": round(score, 4),
+                            "url": frame_url(base_url, event.id, i)}
+                           for i, (t, path, count, score) in enumerate(frames, start=1)]}
+
+
 def change_json(change: EventChange, base_url: str = "") -> dict[str, Any]:
     return {"type": change.type, **event_json(change.event, base_url)}
 

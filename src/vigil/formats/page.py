@@ -56,8 +56,10 @@ def cluster(row: Any, face_ids: list[int]) -> dict[str, Any]:
 
 
 def features(routes: set[str], tasks: list[dict[str, str]], faces_on: bool, keys: dict[str, bool],
-             session: dict[str, bool]) -> dict[str, Any]:
+             session: dict[str, bool], watching: bool = False) -> dict[str, Any]:
+    """`events`: an event log to read; `events_stream`: its live stream; `watching`: the watcher runs in this
+    process (so the stream carries new events); `status`: /v2/status is served."""
     served = {t["name"] for t in tasks}
     return {"faces": faces_on, "presence": "presence" in served, "crowd": "crowd" in served, "tasks": tasks,
             "events": "/v2/events" in routes, "events_stream": "/v2/events/stream" in routes,
-            "keys": keys, "session": session}
+            "watching": watching, "status": "/v2/status" in routes, "keys": keys, "session": session}

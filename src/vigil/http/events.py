@@ -7,10 +7,12 @@ needs the watcher in this process (`[watch] dirs` set for `vigil serve`), otherw
 
 from __future__ import annotations
 
+import mimetypes
 import time
+from pathlib import Path as PathLib
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -21,7 +23,7 @@ from vigil.execute.executor import Executor
 from vigil.formats import events as wire
 from vigil.http import auth, faces
 from vigil.http import stream as live
-from vigil.http.openapi import JPEG_ANSWER, SSE_ANSWER, TIME_SCHEMA, RowId
+from vigil.http.openapi import IMAGE_ANSWER, JPEG_ANSWER, SSE_ANSWER, TIME_SCHEMA, RowId
 
 
 class Logs:
@@ -75,6 +77,8 @@ def events_router(executor: Executor) -> APIRouter:
         return live.SlotResponse(live.sse(service, base, seconds), slots, who, media_type="text/event-stream",
                                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
+    _frame_routes(router, user, logs, config, base)
+
     @router.get("/{event_id}/snapshot.jpg", dependencies=[user], summary="The event's annotated snapshot",
                 response_class=Response, responses=JPEG_ANSWER)
     async def snapshot(request: Request, event_id: RowId) -> Response:
@@ -92,6 +96,30 @@ def events_router(executor: Executor) -> APIRouter:
     return router
 
 
+def _frame_routes(router: APIRouter, user: Any, logs: Logs, config: Any, base: str) -> None:
+    """An event with its frames, and each frame's file (the page opens an event to them)."""
+    @router.get("/{event_id}", dependencies=[user], summary="One event with the frames it was seen in")
+    async def one(request: Request, event_id: RowId) -> dict[str, Any]:
+        log = logs.get(request)
+        if log is None:
+            raise NotFound(f"no event {event_id}")
+        event, frames = await run_in_threadpool(lambda: (log.get(event_id), log.frames(event_id)))
+        return wire.event_detail(event, frames, base)
+
+    @router.get("/{event_id}/frames/{number}", dependencies=[user], response_class=Response,
+                responses=IMAGE_ANSWER, summary="A frame of the event, the watched file as it was written (while "
+                "it is still there, in a [watch] dirs folder)")
+    async def frame(request: Request, event_id: RowId, number: Annotated[int, Path(ge=1, le=1000)]) -> Response:
+        log = logs.get(request)
+        if log is None:
+            raise NotFound(f"no event {event_id}")
+        frames = await run_in_threadpool(log.frames, event_id)
+        if number > len(frames):
+            raise NotFound(f"event {event_id} has {len(frames)} frames")
+        data, media = await run_in_threadpool(_watched_file, config, frames[number - 1][1])
+        return Response(data, media_type=media, headers={"Cache-Control": "private"})
+
+
 def _user_key(executor: Executor) -> Any:
     async def check(request: Request) -> None:
         auth.check(executor.config.server, await auth.presented_keys(request), admin=False)
@@ -106,6 +134,20 @@ def _time(text: str | None) -> float | None:
         return wire.parse_time(text, time.time())
     except ValueError as exc:
         raise BadInput(str(exc)) from None
+
+
+def _watched_file(config: Any, path: str) -> tuple[bytes, str]:
+    """A frame file, only from inside a watched folder and with a frame's extension (the log names it, but the
+    server checks)."""
+    file = PathLib(path).resolve()
+    inside = any(file.is_relative_to(PathLib(d).expanduser().resolve()) for d in config.watch.dirs)
+    if not inside or file.suffix.lower() not in {e.lower() for e in config.watch.extensions}:
+        raise NotFound("that frame is not in a folder this server watches ([watch] dirs)")
+    try:
+        data = file.read_bytes()
+    except OSError:
+        raise NotFound("that frame's file is gone (moved or deleted by the recorder)") from None
+    return data, mimetypes.guess_type(file.name)[0] or "application/octet-stream"
 
 
 def _thumbnail(executor: Executor, cluster_id: int) -> bytes:

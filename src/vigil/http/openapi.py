@@ -31,6 +31,8 @@ TIME_SCHEMA = {"anyOf": [{"type": "string", "pattern": _SECONDS_OR_AGE},
                          {"type": "string", "format": "date-time", "maxLength": 40}]}
 JPEG_ANSWER: dict[int | str, dict[str, Any]] = {200: {"description": "a JPEG", "content": {
     "image/jpeg": {"schema": {"type": "string", "format": "binary"}}}}}
+IMAGE_ANSWER: dict[int | str, dict[str, Any]] = {200: {"description": "an image as the camera wrote it", "content": {
+    "image/*": {"schema": {"type": "string", "format": "binary"}}}}}
 SSE_ANSWER: dict[int | str, dict[str, Any]] = {200: {"description": "Server-Sent Events until the stream's time is up",
                                                      "content": {"text/event-stream": {"schema": {"type": "string"}}}}}
 

@@ -30,8 +30,8 @@ from vigil.page import sessions
 from vigil.page.gallery import gallery_router
 
 FILES = Path(__file__).with_name("static")
-STATIC = {"app.js": "text/javascript", "views.js": "text/javascript", "app.css": "text/css",
-          "favicon.svg": "image/svg+xml"}
+STATIC = {"app.js": "text/javascript", "views.js": "text/javascript", "live.js": "text/javascript",
+          "app.css": "text/css", "favicon.svg": "image/svg+xml"}
 CSP = ("default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; connect-src 'self'; "
        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
 IN_TRY_VIEW = ("detect", "faces")  # the Try view draws these itself; every other task gets a panel of its own
@@ -99,7 +99,7 @@ def features(request: Request, executor: Executor) -> dict[str, Any]:
     watching = getattr(request.app.state, "events", None) is not None
     logged = watching or event_log_exists(executor.config.events_location())
     return page.features(routes if logged else routes - {"/v2/events", "/v2/events/stream"}, tasks, faces_on, keys,
-                         session)
+                         session, watching)
 
 
 def page_router(executor: Executor) -> APIRouter:

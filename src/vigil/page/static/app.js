@@ -40,7 +40,10 @@ async function api(path, options = {}) {
   const data = type.includes("json") ? await reply.json() : await reply.text();
   if (!reply.ok) {
     const message = (data && (data.error || data.detail)) || reply.statusText;
-    throw new Error(typeof message === "string" ? message : JSON.stringify(message));
+    const err = new Error(typeof message === "string" ? message : JSON.stringify(message));
+    err.status = reply.status;  // what the caller may act on (409: the face matches someone: confirm, then force)
+    err.data = data;
+    throw err;
   }
   return data;
 }

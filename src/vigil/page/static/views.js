@@ -59,31 +59,57 @@ async function change(path, options, reload) {
   reload();
 }
 
+function enrolReset() {
+  $("enrol-error").textContent = "";
+  $("enrol-results").replaceChildren();
+  $("enrol-choose").hidden = true;
+}
+
 async function enrolFiles(files) {
   const name = $("enrol-name").value.trim();
+  $("enrol-error").textContent = "";
   if (!name) {
-    $("enrol-name").reportValidity();
+    $("enrol-error").textContent = `Type the person's name first, then choose the photo${files.length === 1 ? "" : "s"} again.`;
+    $("enrol-name").focus();
     return;
   }
   for (const file of files) {
     const row = el("li", { textContent: `${file.name}: enrolling…`, class: "enrol" });
     $("enrol-results").prepend(row);
-    try {
-      let result = await api("v2/ui/enroll/" + encodeURIComponent(name), { method: "POST", body: formWith(file) });
-      if (result.outcome === "choose") {
-        row.textContent = `${file.name}: ${OUTCOMES.choose}`;
-        const box = await pickFace(file, result.faces.filter((f) => f.quality === "ok"));
-        result = await api("v2/ui/enroll/" + encodeURIComponent(name),
-                           { method: "POST", body: formWith(file, { box: box.join(",") }) });
-      }
-      row.textContent = `${file.name}: ${OUTCOMES[result.outcome] || result.outcome}`;
-      row.dataset.outcome = result.outcome;
-    } catch (err) {
-      row.textContent = `${file.name}: ${err.message}`;
-      row.dataset.outcome = "error";
-    }
+    await enrolOne(name, file, row, {});
   }
   loadPeople();
+}
+
+// One photo: several faces → the user picks one; a face that matches someone else → the message naming them and a
+// button that enrols it anyway (the same photo again with force=true).
+async function enrolOne(name, file, row, fields) {
+  const path = "v2/ui/enroll/" + encodeURIComponent(name);
+  try {
+    let result = await api(path, { method: "POST", body: formWith(file, fields) });
+    if (result.outcome === "choose") {
+      row.textContent = `${file.name}: ${OUTCOMES.choose}`;
+      const box = await pickFace(file, result.faces.filter((f) => f.quality === "ok"));
+      fields = Object.assign({}, fields, { box: box.join(",") });
+      result = await api(path, { method: "POST", body: formWith(file, fields) });
+    }
+    row.textContent = `${file.name}: ${OUTCOMES[result.outcome] || result.outcome}`;
+    row.dataset.outcome = result.outcome;
+  } catch (err) {
+    row.textContent = `${file.name}: ${err.message}`;
+    row.dataset.outcome = "error";
+    if (err.status === 409 && err.data && err.data.matches) {
+      row.dataset.outcome = "matches";
+      row.dataset.matches = err.data.matches;
+      row.append(" ", el("button", { type: "button", class: "danger force", textContent: `Enrol as ${name} anyway`,
+        onclick: async () => {
+          row.textContent = `${file.name}: enrolling anyway…`;
+          delete row.dataset.matches;
+          await enrolOne(name, file, row, Object.assign({}, fields, { force: "true" }));
+          loadPeople();
+        } }));
+    }
+  }
 }
 
 // Shows the photo with its usable faces; resolves with the box of the face clicked.
@@ -135,101 +161,3 @@ function clusterCard(cluster, people) {
        el("button", { type: "button", class: "danger", textContent: "Dismiss",
                       onclick: () => change(path, { method: "DELETE" }, loadStrangers) })));
 }
-
-// ---- events ------------------------------------------------------------------------------------------------
-let stream = null;
-const seen = [];
-
-function eventRow(item) {
-  const when = new Date((item.time || item.start_time || Date.now() / 1000) * 1000).toLocaleTimeString();
-  const camera = item.camera || item.source || "";
-  const names = item.faces ? item.faces.map((f) => f.state === "known" ? f.name : f.state)
-                           : [item.name || item.label || item.type || "event"];
-  const row = el("li", { class: "event", dataset: { camera, names: names.join(" ") } },
-                 el("span", { textContent: `${when} · ${camera || "?"} · ${names.join(", ") || "no face"}` }));
-  if (typeof item.snapshot === "string" && !/^[a-z]+:|^\/\//i.test(item.snapshot)) {  // the server's own only
-    row.prepend(el("img", { src: item.snapshot, alt: "snapshot", class: "snapshot" }));
-  }
-  return row;
-}
-
-function renderEvents() {
-  const cam = $("filter-camera").value.toLowerCase(), who = $("filter-name").value.toLowerCase();
-  const list = $("events");
-  list.replaceChildren(...seen.map(eventRow).filter((r) =>
-    r.dataset.camera.toLowerCase().includes(cam) && r.dataset.names.toLowerCase().includes(who)));
-}
-
-async function pollEvents(path) {
-  const items = await api(path);
-  seen.splice(0, seen.length, ...(Array.isArray(items) ? items : items.events || []));
-  renderEvents();
-}
-
-function startEvents() {
-  if (!features.session.user) return;
-  if (features.events_stream) {
-    $("events-source").textContent = "Live (server-sent events).";
-    if (stream) return;
-    stream = new EventSource("v2/events/stream");
-    stream.onmessage = (m) => { seen.unshift(JSON.parse(m.data)); seen.length = Math.min(seen.length, 200); renderEvents(); };
-    return;
-  }
-  const path = features.events ? "v2/events" : "v2/ui/recent";
-  $("events-source").textContent = features.events ? "The event log, refreshed every 5 s."
-    : "Recent recognitions made through this page (the event log is not part of this server).";
-  pollEvents(path);
-  timers.events = setInterval(() => pollEvents(path), 5000);
-}
-
-// ---- models and status ---------------------------------------------------------------------------------------
-let last = null;
-
-async function refreshStatus() {
-  const s = await api("v2/ui/status");
-  const now = performance.now();
-  const rate = last ? ((s.requests - last.requests) / ((now - last.at) / 1000)).toFixed(2) : "…";
-  last = { requests: s.requests, at: now };
-  const rows = [["Health", s.ready ? "ready" : "loading"], ["Accepting", s.accepting ? "yes" : "no (queue full)"],
-                ["Requests/s", rate], ["Requests", String(s.requests)],
-                ...Object.entries(s.queue).map(([m, d]) => [`Queue ${m}`, String(d)]),
-                ...Object.entries(s.model_ms).map(([m, ms]) => [`Run ${m}`, `${ms} ms`])];
-  $("status").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", { textContent: k }), el("dd", { textContent: v })]));
-}
-
-async function startStatus() {
-  if (!features.session.user) return;
-  refreshStatus();
-  timers.status = setInterval(refreshStatus, 3000);
-  const models = await api("v2/ui/models");
-  $("models").tBodies[0].replaceChildren(...models.map((m) => el("tr", { class: m.serving ? "serving" : "" },
-    el("td", { textContent: m.name + (m.serving ? " (serving)" : "") }), el("td", { textContent: m.task }),
-    el("td", { textContent: m.state }),
-    el("td", { textContent: m.measured_ms !== null ? `${m.measured_ms} ms here` + (m.speed ? `; ${m.speed}` : "") : m.speed }),
-    el("td", { class: "source", textContent: m.sources.join("\n") }))));
-}
-
-// ---- tabs ----------------------------------------------------------------------------------------------
-const views = { try: null, people: loadPeople, strangers: loadStrangers, events: startEvents, models: startStatus };
-
-function show() {
-  const name = (location.hash || "#try").slice(1);
-  const view = views.hasOwnProperty(name) ? name : "try";
-  for (const section of document.querySelectorAll(".view")) section.hidden = section.id !== "view-" + view;
-  for (const a of document.querySelectorAll("#tabs a")) a.classList.toggle("active", a.dataset.view === view);
-  for (const t of Object.values(timers)) clearInterval(t);
-  if (views[view]) views[view]();
-}
-
-// ---- start ---------------------------------------------------------------------------------------------------
-$("login-form").addEventListener("submit", signIn);
-$("logout").addEventListener("click", signOut);
-$("logout").hidden = !features.session.active;
-for (const b of document.querySelectorAll(".sign-in")) b.addEventListener("click", askKey);
-$("filter-camera").addEventListener("input", renderEvents);
-$("filter-name").addEventListener("input", renderEvents);
-dropZone($("try-drop"), $("try-file"), (files) => tryImage(files[0]));
-dropZone($("enrol-drop"), $("enrol-files"), enrolFiles);
-window.addEventListener("hashchange", show);
-if ((features.keys.api_key && !features.session.active)) askKey();
-show();
