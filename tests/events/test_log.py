@@ -89,6 +89,25 @@ def test_retention_by_age_and_by_size_whichever_first(log):
     assert old.id not in {e.id for e in log.query()}
 
 
+def test_an_event_lists_its_frames_up_to_a_bound_and_they_go_with_it(log):
+    from vigil.events.log import FRAMES_KEPT
+
+    e = Event("front", "person", 10.0, 0.8, (1.0, 2.0, 3.0, 4.0), count=2, last_seen=10.0)
+    log.save([EventChange("new", e)], processed=("/nvr/front/1.jpg", 1.0), shown=[e])
+    for i in range(2, FRAMES_KEPT + 5):  # later frames that change nothing still list themselves
+        e.frames, e.last_seen, e.count = i, 10.0 + i, 1
+        log.save([], processed=(f"/nvr/front/{i}.jpg", float(i)), shown=[e])
+    frames = log.frames(e.id)
+    assert len(frames) == FRAMES_KEPT and frames[0] == (10.0, "/nvr/front/1.jpg", 2, 0.8)
+    assert frames[1][1:3] == ("/nvr/front/2.jpg", 1) and frames[-1][1] == f"/nvr/front/{FRAMES_KEPT}.jpg"
+    with pytest.raises(NotFound):
+        log.frames(e.id + 1)
+    e.end = 100.0
+    log.save([EventChange("end", e)])
+    assert log.prune(days=1, megabytes=100, now=10 * 86400.0) == 1
+    assert log._conn.execute("SELECT COUNT(*) FROM event_frames").fetchone()[0] == 0  # deleted with the event
+
+
 def test_restart_bookkeeping_and_relabelling(log):
     log.mark_processed("/nvr/3/1.jpg", 5.0)
     assert log.processed("/nvr/3/1.jpg", 5.0) and not log.processed("/nvr/3/1.jpg", 6.0)
@@ -145,5 +164,6 @@ def test_a_log_written_before_the_migrations_opens_and_keeps_its_rows(tmp_path):
     assert store(log, start=200.0, jpeg=b"\xff\xd8new").id == 8
     log.close()
     with sqlite3.connect(path) as conn:
-        assert dict(conn.execute("SELECT key, value FROM meta")) == {"schema": "1", EVENTS_SCHEMA.key: "1"}
+        meta = dict(conn.execute("SELECT key, value FROM meta"))
+        assert meta == {"schema": "1", EVENTS_SCHEMA.key: str(SCHEMA_VERSION)}
     assert [e.id for e in EventLog(path).query()] == [8, 7]  # and opens again as it is now

@@ -20,6 +20,7 @@ import pytest
 from tests.events.test_cli_events import run
 from tests.events.test_log import (  # noqa: F401 - the SQLite behaviour tests, run on PostgreSQL
     store,
+    test_an_event_lists_its_frames_up_to_a_bound_and_they_go_with_it,
     test_filters_newest_first,
     test_restart_bookkeeping_and_relabelling,
     test_retention_by_age_and_by_size_whichever_first,
@@ -54,7 +55,7 @@ def test_times_and_scores_are_double_precision_and_ids_identities(log, url):  # 
         "WHERE table_schema = current_schema() AND data_type IN ('real', 'double precision', 'bytea', 'bigint')"))
     assert {k for k, v in types.items() if v == "double precision"} == {
         "events.start", "events.last_seen", "events.end_time", "events.score", "processed.mtime", "processed.done",
-        "cameras.first_seen", "cameras.last_seen"}
+        "cameras.first_seen", "cameras.last_seen", "event_frames.time", "event_frames.score"}
     assert types["snapshots.jpeg"] == "bytea" and types["events.id"] == "bigint" and "real" not in types.values()
     assert query(url, "SELECT is_identity FROM information_schema.columns WHERE table_schema = current_schema() "
                       "AND table_name = 'events' AND column_name = 'id'")[0] == "YES"
@@ -68,7 +69,8 @@ def test_times_and_scores_are_double_precision_and_ids_identities(log, url):  # 
 def test_a_newer_schema_is_refused_and_a_dead_server_named_without_its_password(log, url):  # noqa: F811
     with psycopg.connect(url) as conn:
         conn.execute("UPDATE meta SET value = %s WHERE key = %s", (str(EVENTS_SCHEMA.version + 1), EVENTS_SCHEMA.key))
-    with pytest.raises(ModelIntegrityError, match="event log schema 2 is newer than this Vigil"):
+    with pytest.raises(ModelIntegrityError, match=f"event log schema {EVENTS_SCHEMA.version + 1} is newer than this "
+                                                  "Vigil"):
         open_event_log(url)
     with pytest.raises(ModelIntegrityError, match=r"postgresql://vigil@127\.0\.0\.1:1/vigil: cannot open the event "
                                                   r"log \(.*refused") as caught:
