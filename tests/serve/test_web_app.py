@@ -44,6 +44,9 @@ def test_a_panel_for_every_served_task_from_the_registry(engine):
     assert "presence-result" in page.text and "crowd-result" in page.text and "brightness-result" not in page.text
     found = client.get("/v2/ui/features").json()
     assert found["presence"] is True and found["crowd"] is True
+    # routes served are reported (issue 21); no watcher and no log written: nothing to read in the log yet
+    assert found["events"] and found["events_stream"] and found["status"]
+    assert found["event_log"] is False and found["watching"] is False
     assert {t["name"] for t in found["tasks"]} >= {"presence", "crowd"}
     register(brightness.TASK)
     try:

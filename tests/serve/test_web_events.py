@@ -80,7 +80,7 @@ def _until(check, timeout_s: float = 30) -> None:
 
 def test_features_report_what_the_server_serves(server):
     found = requests.get(f"{server.url}/v2/ui/features", headers={"X-API-Key": API_KEY}, timeout=10).json()
-    assert found["events"] and found["events_stream"] and found["watching"] and found["status"]
+    assert found["events"] and found["events_stream"] and found["event_log"] and found["watching"] and found["status"]
     assert found["presence"] and found["crowd"]
 
 

@@ -56,10 +56,11 @@ def cluster(row: Any, face_ids: list[int]) -> dict[str, Any]:
 
 
 def features(routes: set[str], tasks: list[dict[str, str]], faces_on: bool, keys: dict[str, bool],
-             session: dict[str, bool], watching: bool = False) -> dict[str, Any]:
-    """`events`: an event log to read; `events_stream`: its live stream; `watching`: the watcher runs in this
-    process (so the stream carries new events); `status`: /v2/status is served."""
+             session: dict[str, bool], event_log: bool = False, watching: bool = False) -> dict[str, Any]:
+    """What is served: `events`, `events_stream` and `status` when their routes are, `presence` and `crowd` when
+    their tasks are. `event_log`: there is a log to read (a watcher here, or one written by `vigil watch`);
+    `watching`: the watcher runs in this process, so the stream carries new events."""
     served = {t["name"] for t in tasks}
     return {"faces": faces_on, "presence": "presence" in served, "crowd": "crowd" in served, "tasks": tasks,
-            "events": "/v2/events" in routes, "events_stream": "/v2/events/stream" in routes,
+            "events": "/v2/events" in routes, "events_stream": "/v2/events/stream" in routes, "event_log": event_log,
             "watching": watching, "status": "/v2/status" in routes, "keys": keys, "session": session}

@@ -47,8 +47,8 @@ def install(app: FastAPI, executor: Executor) -> None:
 
 
 class Recent:
-    """The last recognitions made through the page, newest first, each with a small snapshot: the Events view until
-    /v2/events exists."""
+    """The last recognitions made through the page, newest first, each with a small snapshot: what the Events view
+    shows while the server has no event log (no watcher, none written yet)."""
 
     def __init__(self, size: int = 100) -> None:
         self._items: deque[dict[str, Any]] = deque(maxlen=size)
@@ -80,8 +80,8 @@ class Recent:
 
 
 def features(request: Request, executor: Executor) -> dict[str, Any]:
-    """What the page may offer, from the task registry and the app's routes (included routers' paths too); the
-    event log only where there is one (a watcher running, or a log written)."""
+    """What the page may offer, from the task registry and the app's routes (included routers' paths too), and
+    whether there is an event log to show (a watcher running here, or a log written)."""
     routes = {path for path in request.app.openapi().get("paths", {})}
     tasks = [{"name": t.name, "path": t.path.lstrip("/"), "title": t.name.capitalize(), "summary": t.summary}
              for t in executor.tasks().values()
@@ -98,8 +98,7 @@ def features(request: Request, executor: Executor) -> dict[str, Any]:
                "admin": (found is not None and found.admin) or not needed}
     watching = getattr(request.app.state, "events", None) is not None
     logged = watching or event_log_exists(executor.config.events_location())
-    return page.features(routes if logged else routes - {"/v2/events", "/v2/events/stream"}, tasks, faces_on, keys,
-                         session, watching)
+    return page.features(routes, tasks, faces_on, keys, session, logged, watching)
 
 
 def page_router(executor: Executor) -> APIRouter:

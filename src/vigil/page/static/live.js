@@ -40,9 +40,16 @@ function eventRow(item) {
 }
 
 // An event opened: its frames, each the watched file as the camera wrote it (while the recorder keeps it).
+const frameBoxes = new Map();  // event id → its loaded frames, kept across re-renders (live updates)
+
 async function openFrames(row, item) {
   if (row.querySelector(".frames")) return;
+  if (frameBoxes.has(item.id)) {
+    row.append(frameBoxes.get(item.id));
+    return;
+  }
   const box = el("div", { class: "frames", textContent: "loading frames…" });
+  frameBoxes.set(item.id, box);
   row.append(box);
   try {
     const detail = await api(`v2/events/${item.id}`);
@@ -54,6 +61,7 @@ async function openFrames(row, item) {
     if (!detail.frame_list.length) box.textContent = "No frames listed for this event (logged before frames were kept).";
   } catch (err) {
     box.textContent = "Could not load the frames: " + err.message;
+    frameBoxes.delete(item.id);
   }
 }
 
@@ -101,7 +109,7 @@ function listen() {
 
 function startEvents() {
   if (!features.session.user) return;
-  if (!features.events) {  // no watcher here and no log written yet: what the page itself recognised
+  if (!features.events || !features.event_log) {  // no watcher here, no log written yet: the page's own recognitions
     $("events-source").textContent = "No event log yet: events come from watched folders ([watch] dirs for " +
       "vigil serve, or vigil watch). Meanwhile, recognitions made through this page:";
     pollRecent();
@@ -197,7 +205,7 @@ $("logout").addEventListener("click", signOut);
 $("logout").hidden = !features.session.active;
 for (const b of document.querySelectorAll(".sign-in")) b.addEventListener("click", askKey);
 for (const id of ["filter-camera", "filter-label", "filter-name"]) {
-  $(id).addEventListener("change", () => { renderEvents(); if (features.events) loadEvents(); });
+  $(id).addEventListener("change", () => { renderEvents(); if (features.event_log) loadEvents(); });
 }
 $("enrol-name").addEventListener("input", enrolReset);
 dropZone($("try-drop"), $("try-file"), (files) => tryImage(files[0]));
