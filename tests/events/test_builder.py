@@ -64,3 +64,19 @@ def test_sightings_group_objects_and_faces():
     assert not any(name == "uncertain" for _, name, _ in found)  # a guess is not an event
     assert [s.label for s in sightings(objects, None, labels=["car"])] == ["car"]
     assert sightings(Detections.empty()) == []
+
+
+def test_default_event_labels_are_people_vehicles_and_animals_in_the_detectors_spelling(store):
+    from vigil.config.events import EventsConfig
+    from vigil.errors import ConfigError
+    from vigil.registry.labels import in_detector_terms
+
+    coco = store.labels("yolov4_tiny.coco")  # Darknet's coco.names: "motorbike", not COCO's "motorcycle"
+    wanted = in_detector_terms(EventsConfig().wanted(), coco)
+    assert set(wanted) == {"person", "bicycle", "car", "motorbike", "bus", "truck", "bird", "cat", "dog", "horse"}
+    assert EventsConfig(labels="all").wanted() == () == EventsConfig(labels=["all"]).wanted()
+    assert in_detector_terms((), coco) == ()
+    with pytest.raises(ConfigError, match="no label 'persn'; did you mean person"):
+        in_detector_terms(("persn",), coco)
+    found = sightings(make_objects(["tie", "person", "clock", "motorbike"], [0.9, 0.8, 0.7, 0.6]), None, wanted)
+    assert [s.label for s in found] == ["person", "motorbike"]

@@ -30,7 +30,7 @@ from vigil.execute.frameskip import FrameSkip, frame_number
 from vigil.formats.events import FACE
 from vigil.imaging import annotate
 from vigil.imaging.images import DecodedImage
-from vigil.registry.labels import PERSON
+from vigil.registry.labels import PERSON, in_detector_terms
 from vigil.results import CLASS_NAME, Detections, EventChange
 from vigil.tasks.base import get
 from vigil.tasks.detect import DetectParams
@@ -72,6 +72,7 @@ class EventService:
         self.base_url = config.events.public_url or f"http://{config.server.host}:{config.server.port}"
         self.log = open_event_log(config.events_location())
         self.builder = EventBuilder(config.events.hold_s)
+        self.labels = in_detector_terms(config.events.wanted(), _detector_labels(config, executor))
         self.hub = EventHub()
         self.metrics = _Metrics(registry)
         self.skip = FrameSkip(config.watch.frames_to_skip)
@@ -167,7 +168,7 @@ class EventService:
             return []
         objects, faces, pixels = analysed
         self._note_frame(frame, pixels)
-        seen = sightings(objects, faces, self.config.events.wanted())
+        seen = sightings(objects, faces, self.labels)
         # the hold time counts from when Vigil saw the label, so a backlog cannot split one event into several
         changes = self.builder.observe(frame.camera, time.time(), seen, frame.path)
         snapshots = self._snapshots(changes, frame.path, objects, faces, pixels)
@@ -297,6 +298,13 @@ class EventService:
         if self.publisher is not None:
             self.publisher.forget_camera(camera, labels, self.config.watch.tasks)
         log.info("camera gone", extra={"camera": camera})
+
+
+def _detector_labels(config: VigilConfig, executor: Executor) -> tuple[str, ...]:
+    try:
+        return executor.store.labels(config.detect.model)
+    except (VigilError, OSError):  # not pulled yet: the detector's own load says so
+        return ()
 
 
 def _thumbnail(pixels: np.ndarray) -> bytes:
