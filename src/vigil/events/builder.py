@@ -86,6 +86,11 @@ class EventBuilder:
                 changes += _update(event, s, t, source)
         return changes
 
+    def open_event(self, key: _Key) -> Event | None:
+        """The open event of (camera, label, name, cluster), if any."""
+        with self._lock:
+            return self._open.get(key)
+
     def expire(self, now: float) -> list[EventChange]:
         """End the events whose label has not been seen for `hold_s`."""
         with self._lock:
