@@ -5,16 +5,15 @@ Assistant event entities; visits, search, face crops and forgetting over a real 
 from __future__ import annotations
 
 import json
-import threading
 import time
 
 import httpx
 import numpy as np
 import pytest
-import uvicorn
 from skimage import data as skdata
 
 from tests.conftest import fixture_image, jpeg
+from tests.events.app_server import serving
 from tests.events.broker import free_port, retained
 from vigil.registry.samples import sample_path
 
@@ -44,15 +43,8 @@ def http(service):
 
     app = create_app(service.executor)
     app.state.events = service
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=service.config.server.port, log_config=None))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield httpx.Client(base_url=service.base_url, timeout=60)
-    server.should_exit = True
-    thread.join(10)
+    with serving(app, service.config.server.port):
+        yield httpx.Client(base_url=service.base_url, timeout=60)
 
 
 @pytest.fixture(scope="module")
