@@ -4,8 +4,6 @@ the vendored horses.jpg (no face)."""
 
 from __future__ import annotations
 
-import threading
-
 import cv2
 import numpy as np
 import pytest
@@ -175,53 +173,3 @@ def test_naming_and_reclustering_keep_a_strangers_sightings(rec, seen):
     assert store.rows(who=Who(name="Eileen")) == []
     with pytest.raises(NotFound):
         rec.gallery.person_id("Eileen")
-
-
-def test_retention_applies_to_sightings(rec, seen):
-    store = Sightings(rec.gallery)
-    store.add([sighting(seen["obama2"], t=t) for t in (10.0, 11.0, 4000.0, 4001.0, 4002.0)])
-    assert store.prune(before=100.0, keep=10**6) >= 2 and not store.rows(who=Who(name="Obama"))[0].seen < 100
-    total = store.count()
-    assert store.prune(before=0.0, keep=total - 1) == 1 and store.count() == total - 1
-
-
-def test_forgetting_while_being_sighted_leaves_no_half_rows(rec, seen):
-    """Writers keep filing the stranger's faces (sightings and cluster faces) while it is forgotten: afterwards
-    nothing of it is left, nothing refers to it, and no writer failed."""
-    store = Sightings(rec.gallery)
-    found = seen["biden"]
-    cluster = rec.gallery.add_stranger(found.data["embedding"][0], b"", "t", rec.config.cluster_distance)
-    # a later cluster, so SQLite cannot hand the forgotten one's id to the writers' next new cluster
-    assert rec.gallery.add_stranger(seen["obama2"].data["embedding"][0], b"", "t", 0.01) > cluster
-    row = sighting(found)
-    row = NewSighting(row.seen, row.camera, row.embedding, None, cluster, None, None, row.crop, row.quality)
-    errors: list[BaseException] = []
-    after: list[int] = []  # what each writer filed once the forgetting had returned
-    filing, forgotten = threading.Event(), threading.Event()
-
-    def writer() -> None:
-        try:
-            while True:
-                late = forgotten.is_set()
-                filed = store.add([row, row])
-                rec.gallery.add_stranger(found.data["embedding"][0], b"", "t", rec.config.cluster_distance)
-                filing.set()
-                if late:
-                    after.append(filed)
-                    return
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=writer) for _ in range(3)]
-    for t in threads:
-        t.start()
-    assert filing.wait(30)
-    removed = store.forget(Who(cluster=cluster))
-    forgotten.set()
-    for t in threads:
-        t.join(30)
-    assert not errors and removed["sightings"] >= 2 and after == [0, 0, 0]
-    conn = rec.gallery._conn
-    assert conn.execute("SELECT COUNT(*) FROM sightings WHERE cluster_id = ?", (cluster,)).fetchone()[0] == 0
-    assert conn.execute("SELECT COUNT(*) FROM strangers WHERE cluster_id = ?", (cluster,)).fetchone()[0] == 0
-    assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
