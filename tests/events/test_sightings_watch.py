@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from types import SimpleNamespace
 
 import httpx
 import numpy as np
@@ -121,6 +122,31 @@ def test_visits_search_and_faces_need_the_admin_key(http, astronaut):
         "sightings"] == []
     assert http.post("/v2/faces/search", files={"image": ("o.jpg", obama)}, headers={"X-API-Key": USER}
                      ).status_code == 401
+
+
+def test_the_strangers_tab_shows_visits_on_a_timeline_and_finds_a_dropped_face(http, service, astronaut):
+    """The page in a real Chromium: the stranger's three visits as marks on its lane, and a dropped photo of her
+    answered with her four sightings."""
+    from tests.serve.browser import Watch, launch, playwright_or_fail
+    from tests.serve.test_web_page import TIMEOUT_MS, drop, sign_in
+
+    with playwright_or_fail()() as playwright:
+        browser = launch(playwright)
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.set_default_timeout(TIMEOUT_MS)
+        watch = Watch()
+        watch.attach(page)
+        sign_in(page, SimpleNamespace(url=service.base_url), ADMIN)
+        page.goto(service.base_url + "/#strangers")
+        marks = page.locator(f".visits-row[data-who='Stranger #{astronaut.cluster_id}'] .lane .visit")
+        marks.first.wait_for()
+        assert marks.count() == 3
+        drop(page, "#search-drop", "her.jpg", jpeg(np.ascontiguousarray(skdata.astronaut()[:, ::-1])))
+        found = page.locator("#search-results .found li")
+        found.first.wait_for()
+        assert found.count() == 4 and "side" in found.first.inner_text()
+        browser.close()
+    assert not watch.errors, watch.errors
 
 
 def test_forgetting_a_stranger_removes_it_everywhere(http, service, astronaut):

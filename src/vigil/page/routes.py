@@ -31,8 +31,8 @@ from vigil.page import sessions
 from vigil.page.gallery import gallery_router
 
 FILES = Path(__file__).with_name("static")
-STATIC = {"app.js": "text/javascript", "views.js": "text/javascript", "app.css": "text/css",
-          "favicon.svg": "image/svg+xml"}
+STATIC = {"app.js": "text/javascript", "views.js": "text/javascript", "visits.js": "text/javascript",
+          "app.css": "text/css", "favicon.svg": "image/svg+xml"}
 CSP = ("default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; connect-src 'self'; "
        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
 IN_TRY_VIEW = ("detect", "faces")  # the Try view draws these itself; every other task gets a panel of its own
