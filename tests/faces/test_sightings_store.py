@@ -80,7 +80,12 @@ def test_retention_and_the_search_matrix_cache(gallery):  # noqa: F811
     assert len(store.matrix()[0]) == 4  # appended
     assert store.prune(before=15.0, keep=10) == 1 and store.prune(before=0.0, keep=2) == 1
     assert [r.seen for r in store.rows()] == [30.0, 40.0] and list(store.matrix()[0]) == [r.id for r in store.rows()]
-    assert store.forget(Who(cluster=cluster))["sightings"] == 2 and len(store.matrix()[0]) == 0
+    other = gallery.add_stranger(vec(50))
+    store.add([seen(50.0, vec(50), cluster=other)])
+    assert len(store.matrix()[0]) == 3
+    elsewhere = Sightings(gallery)  # another process's store: its forget empties this one's cache too
+    assert elsewhere.forget(Who(cluster=cluster))["sightings"] == 2
+    assert list(store.matrix()[0]) == [r.id for r in store.rows()] and len(store.rows()) == 1
 
 
 def test_naming_and_reclustering_carry_a_strangers_sightings(gallery):  # noqa: F811

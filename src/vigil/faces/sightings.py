@@ -24,6 +24,7 @@ from vigil.errors import BadInput, NotFound
 from vigil.faces.gallery.schema import person_name, to_vectors
 from vigil.registry.face_catalog import EMBED_DIM
 
+FORGETS = "sightings_forgets"  # a count in `meta`, moved by every forget: search caches everywhere reload
 MAX_CROP_BYTES = 64 * 1024  # a face chip JPEG is ~5 KB; anything bigger is not kept
 _COLUMNS = ("s.id, s.seen, s.camera, s.event_id, s.track_id, p.name, s.cluster_id, s.quality")
 
@@ -83,7 +84,7 @@ class Sightings:
 
     def __init__(self, gallery: object) -> None:
         self.gallery = gallery
-        self._cache: tuple | None = None  # lowest id, highest id, ids, embeddings, squared lengths
+        self._cache: tuple | None = None  # lowest id, highest id, ids, embeddings, squared lengths, forgets
         self._lock = threading.Lock()
 
     @property
@@ -140,14 +141,15 @@ class Sightings:
                 where, key = "person_id = ?", int(row[0])
                 faces = c.execute("SELECT COUNT(*) FROM samples WHERE person_id = ?", (key,)).fetchone()[0]
             seen = c.execute(f"SELECT COUNT(*) FROM sightings WHERE {where}", (key,)).fetchone()[0]
+            # every process's search cache reloads, so the embeddings leave their memory too
+            c.execute("INSERT INTO meta(key, value) VALUES (?, '1') ON CONFLICT (key) DO UPDATE SET value = "
+                      "CAST(CAST(meta.value AS INTEGER) + 1 AS TEXT)", (FORGETS,))
             c.execute(f"DELETE FROM sightings WHERE {where}", (key,))
             if who.cluster is not None:
                 c.execute("DELETE FROM clusters WHERE id = ?", (key,))  # cascades to its stranger faces
             else:
                 c.execute("DELETE FROM people WHERE id = ?", (key,))  # cascades to samples and feedback
                 c.execute("DELETE FROM files WHERE name = ?", (who.name,))
-        with self._lock:
-            self._cache = None  # its embeddings leave this process's memory too
         reclaim(self._conn)  # SQLite: the freed pages leave the file, the WAL is truncated
         return {"sightings": int(seen), "faces": int(faces)}
 
@@ -185,21 +187,23 @@ class Sightings:
 
     def matrix(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(ids (n,) ascending, embeddings (n, 128), their squared lengths (n,)) of every sighting, cached: rows
-        added since are appended; the oldest pruned (the lowest id moved) reads everything again. A row deleted
-        elsewhere may linger in the cache until then: callers read hits back by id (`by_ids`), which drops it."""
+        added since are appended; a prune (the lowest id moved) or a forget (in any process) reads everything
+        again. Rows deleted with a person or cluster may linger until then: callers read hits back by id
+        (`by_ids`), which drops them."""
         with self._lock:
-            low, top = (int(v or 0) for v in self._conn.execute(  # two lookups at the ends of the key, not a scan
-                "SELECT (SELECT MIN(id) FROM sightings), (SELECT MAX(id) FROM sightings)").fetchone())
+            low, top, forgets = (int(v or 0) for v in self._conn.execute(  # lookups at the key's ends, not a scan
+                "SELECT (SELECT MIN(id) FROM sightings), (SELECT MAX(id) FROM sightings), "
+                f"(SELECT value FROM meta WHERE key = '{FORGETS}')").fetchone())
             cache = self._cache
-            if cache is not None and (cache[0], cache[1]) == (low, top):
-                return cache[2:]
-            if cache is not None and cache[0] == low and top > cache[1]:
+            if cache is not None and (cache[0], cache[1], cache[5]) == (low, top, forgets):
+                return cache[2:5]
+            if cache is not None and (cache[0], cache[5]) == (low, forgets) and top > cache[1]:
                 ids, vectors = self._read_vectors(cache[1])
                 ids, vectors = np.concatenate([cache[2], ids]), np.concatenate([cache[3], vectors])
             else:
                 ids, vectors = self._read_vectors(0)
-            self._cache = (low, top, ids, vectors, squared_norms(vectors))
-            return self._cache[2:]
+            self._cache = (low, top, ids, vectors, squared_norms(vectors), forgets)
+            return self._cache[2:5]
 
     def _read_vectors(self, after: int) -> tuple[np.ndarray, np.ndarray]:
         rows = self._conn.execute("SELECT id, embedding FROM sightings WHERE id > ? ORDER BY id", (after,)).fetchall()
