@@ -8,8 +8,10 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+import pytest
 
 from tests.faces.test_gallery import gallery, vec  # noqa: F401 - the SQLite gallery fixture
+from vigil.errors import BadInput
 from vigil.faces.gallery.gallery import Sample
 from vigil.faces.sightings import NewSighting, Sightings, Who
 
@@ -101,3 +103,19 @@ def test_naming_and_reclustering_carry_a_strangers_sightings(gallery):  # noqa: 
     gallery.name_cluster(moved[1.0], "bob")
     assert [(r.seen, r.name, r.cluster) for r in store.rows()] == [(1.0, "bob", None), (2.0, None, moved[2.0])]
     assert store.forget(Who(name="bob")) == {"sightings": 1, "faces": 1}
+
+
+@pytest.mark.parametrize(("text", "who", "error"), [
+    ("12", Who(cluster=12), None),
+    ("cluster:12", Who(cluster=12), None),
+    ("name:12", Who(name="12"), None),  # a person whose name is digits
+    (" Bob ", Who(name="Bob"), None),
+    ("", None, BadInput),
+    ("a/b", None, BadInput),
+])
+def test_an_identity_is_a_cluster_or_a_name(text, who, error):
+    if error is not None:
+        with pytest.raises(error):
+            Who.parse(text)
+    else:
+        assert Who.parse(text) == who

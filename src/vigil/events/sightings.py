@@ -62,9 +62,11 @@ class SightingKeeper:
         if (name == UNKNOWN and cluster < 0) or (name != UNKNOWN and person < 0):
             return None  # a stranger not filed (backlog, cap), or a classifier name with no gallery person
         event = event_of(name, cluster if name == UNKNOWN else None)
+        track = int(faces.data["track_id"][i]) if "track_id" in faces.data else -1  # once tracks exist
         return NewSighting(t, camera, faces.data["embedding"][i], None if name == UNKNOWN else person,
                            cluster if name == UNKNOWN else None, event.id if event is not None and event.id else None,
-                           None, thumbnail(chip), float(faces.data.get("face_quality", np.zeros(len(faces)))[i]))
+                           track if track >= 0 else None, thumbnail(chip),
+                           float(faces.data.get("face_quality", np.zeros(len(faces)))[i]))
 
     def _away(self, cluster: int, t: float) -> bool:
         """Not seen on any camera for longer than the visit gap: its next sighting is a return (walking from one

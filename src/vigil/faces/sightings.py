@@ -42,8 +42,10 @@ class Who:
 
     @classmethod
     def parse(cls, text: str) -> Who:
-        """`cluster:12`, a bare number (a stranger cluster), or a person's name."""
+        """`cluster:12`, a bare number (a stranger cluster), `name:12` (a person named with digits), or a name."""
         text = text.strip()
+        if text.startswith("name:"):
+            return cls(name=person_name(text.removeprefix("name:")))
         number = text.removeprefix("cluster:").strip()
         if number.isdigit():
             return cls(cluster=int(number))

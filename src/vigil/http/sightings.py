@@ -21,7 +21,7 @@ from vigil.http import faces
 from vigil.http.auth import key_checks
 from vigil.http.openapi import JPEG_ANSWER, TIME_SCHEMA, RowId
 
-WHO = r"^(cluster:)?[0-9]{1,18}$|^[\w][\w .'-]{0,199}$"
+WHO = r"^(cluster:)?[0-9]{1,18}$|^(name:)?[\w][\w .'-]{0,199}$"
 
 
 def sightings_router(executor: Executor) -> APIRouter:
