@@ -154,7 +154,8 @@ def test_forgetting_a_stranger_removes_it_everywhere(http, service, astronaut):
     assert http.delete(f"/v2/faces/identities/cluster:{astronaut.cluster_id}", headers={"X-API-Key": USER}
                        ).status_code == 401
     gone = http.delete(f"/v2/faces/identities/cluster:{astronaut.cluster_id}", headers=admin).json()
-    assert gone == {"cluster": astronaut.cluster_id, "sightings": 4, "faces": 1}
+    assert gone == {"cluster": astronaut.cluster_id, "sightings": 4, "faces": 1, "events": 1}
+    assert astronaut.id not in {e.id for e in service.log.query()}
     assert http.get("/v2/faces/visits", headers=admin).json() == []
     assert astronaut.cluster_id not in {c.id for c in service.executor.recognizer.gallery.unknowns()}
     again = http.delete(f"/v2/faces/identities/cluster:{astronaut.cluster_id}", headers=admin)

@@ -3,22 +3,20 @@ forgetting an identity. Faces of people are personal data: every route needs the
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Path, Query, UploadFile
+from fastapi import APIRouter, File, Path, Query, Request, UploadFile
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from vigil.errors import BadInput
 from vigil.execute.executor import FACES, Executor
 from vigil.faces.search import search
 from vigil.faces.sightings import Sightings, Who
 from vigil.faces.visits import split, summarise
 from vigil.formats import sightings as wire
-from vigil.formats.events import parse_time
 from vigil.http import faces
 from vigil.http.auth import key_checks
+from vigil.http.events import _Logs, _time
 from vigil.http.openapi import JPEG_ANSWER, TIME_SCHEMA, RowId
 
 WHO = r"^(cluster:)?[0-9]{1,18}$|^(name:)?[\w][\w .'-]{0,199}$"
@@ -30,6 +28,7 @@ def sightings_router(executor: Executor) -> APIRouter:
     config = executor.config
     base = config.events.public_url or f"http://{config.server.host}:{config.server.port}"
     stores: dict[int, Sightings] = {}
+    logs = _Logs(executor)
 
     def store() -> Sightings:
         gallery = faces.gallery(executor)
@@ -65,19 +64,17 @@ def sightings_router(executor: Executor) -> APIRouter:
 
     @router.delete("/identities/{who}", dependencies=[admin],
                    summary="Forget a person or stranger cluster: sightings, crops, samples, embeddings")
-    async def forget(who: Annotated[str, Path(pattern=WHO, description="a name, or a cluster: 12 or cluster:12")]
-                     ) -> dict[str, Any]:
+    async def forget(request: Request, who: Annotated[str, Path(
+            pattern=WHO, description="a name (name:12 for digits), or a cluster: 12 or cluster:12")]) -> dict[str, Any]:
         identity = Who.parse(who)
-        removed = await run_in_threadpool(lambda: store().forget(identity))
-        return {**wire.identity(identity), **removed}
+
+        def work() -> dict[str, Any]:
+            removed = store().forget(identity)
+            log = logs.get(request)  # then its face events and their snapshots
+            removed["events"] = log.forget_face(identity.name, identity.cluster) if log is not None else 0
+            return {**wire.identity(identity), **removed}
+
+        return await run_in_threadpool(work)
 
     return router
 
-
-def _time(text: str | None) -> float | None:
-    if text is None:
-        return None
-    try:
-        return parse_time(text, time.time())
-    except ValueError as exc:
-        raise BadInput(str(exc)) from None
