@@ -39,7 +39,7 @@ def env(tmp_path_factory, store) -> dict:
     gallery.close()
     flipped = root / "biden_flipped.jpg"
     cv2.imwrite(str(flipped), cv2.flip(cv2.imread(str(sample_path("biden.jpg"))), 1))
-    return {"VIGIL_STORE__DATA_DIR": str(root / "data"), "cluster": cluster, "flipped": str(flipped)}
+    return {"VIGIL_STORE__DATA_DIR": str(root / "data"), "cluster": cluster, "flipped": str(flipped), "root": root}
 
 
 def run(env: dict, *args: str, code: int = 0):
@@ -54,6 +54,9 @@ def test_visits_since_and_search_newest_first(env):
     assert entry["cluster"] == env["cluster"] and entry["visits"] == 2 and entry["cameras"] == ["a", "b"]
     assert entry["first_seen"] < entry["last_seen"] and entry["best_face"]["url"].endswith("/face.jpg")
     assert json.loads(run(env, "visits", "--since", "1h", "--json").stdout)[0]["visits"] == 1
+    out = env["root"] / "best"
+    run(env, "visits", "--thumbnails", str(out))
+    assert (out / f"cluster_{env['cluster']}.jpg").read_bytes()[:2] == b"\xff\xd8"
     run(env, "visits", "--since", "last tuesday", code=1)
     answer = json.loads(run(env, "search", env["flipped"], "--json").stdout)
     [face] = answer["faces"]

@@ -9,13 +9,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from vigil.cli.common import ConfigOpt, JsonOpt, config_or_exit, emit_json, err, fail, out
+from vigil.cli.common import ConfigOpt, JsonOpt, config_or_exit, emit_json, err, fail, out, write_private
 from vigil.cli.face_tools import load_recognizer, open_gallery
 from vigil.errors import VigilError
 
 
 def visits(since: Annotated[str | None, typer.Option(help="only sightings since: epoch s, ISO 8601 or an age (7d)")]
-           = None, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+           = None,
+           thumbnails: Annotated[Path | None, typer.Option(help="write each one's best face JPEG here")] = None,
+           config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Visits per person and stranger cluster: how often, when, where, and the best face."""
     from vigil.faces.sightings import Sightings
     from vigil.faces.visits import split, summarise
@@ -27,7 +29,13 @@ def visits(since: Annotated[str | None, typer.Option(help="only sightings since:
         start = parse_time(since, time.time()) if since is not None else None
     except ValueError as exc:
         fail(exc, 1)
-    summaries = summarise(split(Sightings(open_gallery(cfg)).rows(since=start), cfg.faces.visit_gap_s))
+    store = Sightings(open_gallery(cfg))
+    summaries = summarise(split(store.rows(since=start), cfg.faces.visit_gap_s))
+    if thumbnails:
+        thumbnails.mkdir(parents=True, exist_ok=True)
+        for s in summaries:
+            who = s.who.name if s.who.cluster is None else f"cluster_{s.who.cluster}"
+            write_private(thumbnails / f"{who}.jpg", store.crop(s.best.best))
     document = visits_json(summaries, cfg.events.public_url or f"http://{cfg.server.host}:{cfg.server.port}")
     if as_json:
         emit_json(document)
