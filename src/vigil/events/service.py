@@ -202,6 +202,7 @@ class EventService:
             gallery = getattr(self.executor.recognizer, "gallery", None)
             if gallery is not None:
                 self.sightings = SightingKeeper(self.config, gallery, self.publisher, self.base_url)
+                self.sightings.prune(now)  # what outlived retention while Vigil was down
         if self.sightings is not None:
             self.sightings.observe(camera, now, faces, event_finder(self.builder, camera))
 
