@@ -14,11 +14,11 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-import uvicorn
 from PIL import Image
 from skimage import data as skdata
 
 from tests.conftest import fixture_image, jpeg
+from tests.events.app_server import serving
 from tests.events.broker import free_port, retained
 
 pytestmark = pytest.mark.integration
@@ -64,15 +64,8 @@ def http(service):
 
     app = create_app(Engine(service.config, service.executor.store))
     app.state.events = service
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=service.config.server.port, log_config=None))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield httpx.Client(base_url=service.base_url, timeout=30)
-    server.should_exit = True
-    thread.join(10)
+    with serving(app, service.config.server.port):
+        yield httpx.Client(base_url=service.base_url, timeout=30)
 
 
 def _drop(source: Path | bytes, target: Path) -> None:

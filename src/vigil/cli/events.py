@@ -5,7 +5,8 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -82,15 +83,25 @@ def list_events(
     out.print(table)
 
 
-def relabel_events(cfg: VigilConfig, cluster: int, name: str) -> int:
-    """The face events of a stranger cluster take the name it was given (0 when there is no event log)."""
+def _on_log(cfg: VigilConfig, work: Callable[[Any], int]) -> int:
+    """`work(log)` on the configured event log; 0 when there is none yet."""
     from vigil.events.location import event_log_exists, open_event_log
 
     location = cfg.events_location()
     if not event_log_exists(location):
         return 0
     with open_event_log(location) as log:
-        return log.relabel_cluster(cluster, name)
+        return work(log)
+
+
+def relabel_events(cfg: VigilConfig, cluster: int, name: str) -> int:
+    """The face events of a stranger cluster take the name it was given (0 when there is no event log)."""
+    return _on_log(cfg, lambda log: log.relabel_cluster(cluster, name))
+
+
+def forget_events(cfg: VigilConfig, name: str | None, cluster: int | None) -> int:
+    """The face events of one person or stranger cluster deleted with their snapshots (0 without an event log)."""
+    return _on_log(cfg, lambda log: log.forget_face(name, cluster))
 
 
 @events_app.command("relabel")

@@ -14,6 +14,7 @@ from vigil.cli.common import ConfigOpt, JsonOpt, config_or_exit, emit_json, err,
 from vigil.cli.face_tools import load_recognizer, open_gallery
 from vigil.cli.faces_dataset import register as register_dataset
 from vigil.cli.faces_more import register
+from vigil.cli.faces_sightings import register as register_sightings
 from vigil.errors import VigilError
 
 faces_app = typer.Typer(help="Faces: enrol people, recognise faces, train the seed's classifiers, name strangers.",
@@ -155,3 +156,4 @@ def recognize(images: Annotated[list[Path], typer.Argument(help="image files", s
 
 register(faces_app)  # train, unknowns, name, feedback
 register_dataset(faces_app)  # dataset (the face gate's training set)
+register_sightings(faces_app)  # visits, search, forget

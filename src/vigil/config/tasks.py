@@ -91,6 +91,15 @@ class FacesConfig(Section):
                                     description="strangers closer than this join one provisional person")
     record_strangers: bool = Field(True, title="Record strangers",
                                    description="file faces that match nobody into provisional clusters to name later")
+    sightings: bool = Field(True, title="Keep sightings",
+                            description="keep every recognised or stranger face a watched camera shows (embedding, "
+                                        "face crop, time, camera, event) for visits and face search; bounded by "
+                                        "[events] retention_days and max_sightings")
+    max_sightings: int = Field(200_000, ge=1, title="Most sightings",
+                               description="beyond this many sightings the oldest are deleted (~6 KB each)")
+    visit_gap_s: float = Field(300.0, gt=0, title="Visit gap",
+                               description="a person or stranger not seen on a camera for longer than this starts a "
+                                           "new visit there (and a returning stranger is announced)")
     gallery: Path | str | None = Field(None, title="Gallery", description="SQLite file (default <data_dir>/"
                                        "gallery.sqlite3), or a postgresql:// URL shared by many servers (scale extra)")
     classifier: Path | None = Field(None, title="Classifier",

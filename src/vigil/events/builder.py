@@ -91,6 +91,10 @@ class EventBuilder:
         with self._lock:
             found = (self._open.get((camera, s.label, s.name, s.cluster_id)) for s in seen)
             return [e for e in found if e is not None]
+    def open_event(self, key: _Key) -> Event | None:
+        """The open event of (camera, label, name, cluster), if any."""
+        with self._lock:
+            return self._open.get(key)
 
     def expire(self, now: float) -> list[EventChange]:
         """End the events whose label has not been seen for `hold_s`."""

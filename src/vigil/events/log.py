@@ -170,6 +170,14 @@ class EventLog:
             return c.execute("UPDATE events SET name = ? WHERE cluster_id = ? AND label = 'face'",
                              (name, cluster_id)).rowcount
 
+    def forget_face(self, name: str | None, cluster_id: int | None) -> int:
+        """`vigil faces forget`: delete the face events (and their snapshots) of one person or stranger cluster."""
+        with self._write() as c:
+            if cluster_id is not None:
+                return c.execute("DELETE FROM events WHERE label = 'face' AND cluster_id = ?", (cluster_id,)).rowcount
+            return c.execute("DELETE FROM events WHERE label = 'face' AND name = ? AND cluster_id IS NULL",
+                             (name,)).rowcount
+
     def prune(self, days: float, megabytes: float, now: float | None = None) -> int:
         """Delete events older than `days`, then the oldest while snapshots exceed `megabytes`; returns deleted."""
         now = time.time() if now is None else now

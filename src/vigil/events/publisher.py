@@ -15,6 +15,7 @@ from typing import Any
 
 from vigil.config.events import MqttConfig
 from vigil.formats import events as wire
+from vigil.formats import sightings as sightings_wire
 from vigil.results import EventChange
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,18 @@ class MqttPublisher:
         configs = [c for label in sorted(labels - {wire.FACE})
                    for c in wire.camera_discovery(self.prefix, self.discovery, camera, label)] if camera else []
         configs += [wire.person_discovery(self.prefix, self.discovery, name) for name in sorted(people)]
+        self._retain(configs)
+
+    def discover_faces(self, camera: str) -> None:
+        """Home Assistant event entities of a camera's faces: unknown, returning (retained; each once)."""
+        if self.discovery:
+            self._retain(sightings_wire.face_event_discovery(self.prefix, self.discovery, camera))
+
+    def returning(self, camera: str, message: dict) -> None:
+        """A stranger cluster starts a new visit (`<prefix>/<camera>/face/returning`)."""
+        self._send(sightings_wire.returning_topic(self.prefix, camera), wire.dumps(message))
+
+    def _retain(self, configs: list[tuple[str, dict]]) -> None:
         for topic, config in configs:
             payload = wire.dumps(config)
             with self._lock:

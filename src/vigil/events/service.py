@@ -24,6 +24,7 @@ from vigil.errors import VigilError
 from vigil.events.builder import EventBuilder, Sighting, sightings
 from vigil.events.hub import EventHub
 from vigil.events.location import open_event_log
+from vigil.events.sightings import SightingKeeper, event_finder
 from vigil.events.watcher import FolderWatcher, Frame, FrameQueue
 from vigil.execute.executor import FACES, Executor, has_person
 from vigil.execute.frameskip import FrameSkip, frame_number
@@ -88,6 +89,7 @@ class EventService:
         self._cameras = self.log.cameras()
         self._people: set[str] = set()
         self._faces_ok = config.watch.faces
+        self.sightings: SightingKeeper | None = None  # made on the first face, over the faces task's gallery
         self.latest: dict[str, dict[str, dict[str, Any]]] = {}  # camera -> task -> its last answer ([watch] tasks)
         self.last_frames: dict[str, LastFrame] = {}
         self._stop = threading.Event()
@@ -153,6 +155,8 @@ class EventService:
             if time.monotonic() - pruned >= RETENTION_EVERY_S:
                 pruned = time.monotonic()
                 self.log.prune(self.config.events.retention_days, self.config.events.retention_mb)
+                if self.sightings is not None:
+                    self.sightings.prune(time.time())
 
     def _dropped(self, frame: Frame) -> None:
         self.metrics.dropped.labels(frame.camera).inc()
@@ -170,10 +174,13 @@ class EventService:
         self._note_frame(frame, pixels)
         seen = sightings(objects, faces, self.labels)
         # the hold time counts from when Vigil saw the label, so a backlog cannot split one event into several
-        changes = self.builder.observe(frame.camera, time.time(), seen, frame.path)
+        now = time.time()
+        changes = self.builder.observe(frame.camera, now, seen, frame.path)
         snapshots = self._snapshots(changes, frame.path, objects, faces, pixels)
         self.log.save(changes, snapshots, processed=(frame.path, frame.mtime),
                       shown=self.builder.shown(frame.camera, seen))
+        if faces is not None and pixels is not None:  # analysed now, not reused by frame skip
+            self._keep_sightings(frame.camera, now, faces)
         self._discover(frame.camera, seen)
         self._emit(changes)
         self.metrics.latency.observe(max(0.0, time.time() - frame.seen))
@@ -213,6 +220,16 @@ class EventService:
             log.error("face recognition is off for the watcher", extra={"error": str(exc)})
             self._faces_ok = False
             return None
+
+    def _keep_sightings(self, camera: str, now: float, faces: Detections) -> None:
+        """Every checked face becomes a sighting in the gallery's database ([faces] sightings)."""
+        if self.sightings is None and self.config.faces.sightings and len(faces):
+            gallery = getattr(self.executor.recognizer, "gallery", None)
+            if gallery is not None:
+                self.sightings = SightingKeeper(self.config, gallery, self.publisher, self.base_url)
+                self.sightings.prune(now)  # what outlived retention while Vigil was down
+        if self.sightings is not None:
+            self.sightings.observe(camera, now, faces, event_finder(self.builder, camera))
 
     def _other_tasks(self, camera: str, decoded: DecodedImage) -> None:
         """`[watch] tasks` beyond detect and faces: each one's answer on this frame, kept as the camera's latest and

@@ -19,6 +19,7 @@ import simplejpeg
 from vigil.config.settings import VigilConfig
 from vigil.config.tasks import FacesConfig
 from vigil.errors import NotFound, check_deadline
+from vigil.faces import best
 from vigil.faces.gallery.gallery import Gallery
 from vigil.faces.gallery.location import open_gallery
 from vigil.faces.gallery.recorder import StrangerRecorder
@@ -27,6 +28,7 @@ from vigil.faces.identity_model import FaceIdentityModel
 from vigil.faces.matcher import UNCERTAIN, UNKNOWN, Match, match
 from vigil.imaging.images import DecodedImage, ImageLimits
 from vigil.ops.focus import laplacian_variance
+from vigil.registry.face_catalog import EMBED_DIM
 from vigil.registry.labels import PERSON
 from vigil.registry.store import ModelStore
 from vigil.results import CLASS_NAME, Detections
@@ -172,7 +174,8 @@ class FaceRecognizer:
         for f in faces:
             f.quality = self._quality(frame.pixels, f.xyxy, scale)
         good = [f for f in faces if f.quality == "ok"]
-        vectors, chips = self.embed(frame.pixels, np.array([f.xyxy for f in good], np.float32))
+        chips, points = self.embedder.align(_as_rgb(frame.pixels), np.array([f.xyxy for f in good], np.float32))
+        vectors = self.embedder.embed_chips(chips, self.config.num_jitters)
         matches = self.identify(vectors)
         pending = iter(zip(matches, self._remember(matches, vectors, chips, source, cluster_wait_s), strict=True))
         names, sims, pids, clusters = [], [], [], []
@@ -186,7 +189,21 @@ class FaceRecognizer:
         return Detections(xyxy, [f.score for f in faces], np.zeros(len(faces), np.int64), {
             "name": np.array(names, dtype=object), "similarity": np.array(sims, np.float32),
             "person_id": np.array(pids, np.int64), "quality": np.array([f.quality for f in faces], dtype=object),
-            "cluster_id": np.array(clusters, np.int64)})  # a stranger's provisional cluster (-1: none)
+            "cluster_id": np.array(clusters, np.int64),  # a stranger's provisional cluster (-1: none)
+            **self._sighting_data(frame, faces, vectors, chips, points)})
+
+    def _sighting_data(self, frame: DecodedImage, faces: list[FaceCheck], vectors: np.ndarray, chips: list,
+                       points: np.ndarray) -> dict[str, np.ndarray]:
+        """What a sighting keeps of each face (vigil.faces.sightings): its embedding (zeros when unchecked), aligned
+        chip (None when unchecked) and best-face quality (vigil.faces.best)."""
+        embedding = np.zeros((len(faces), EMBED_DIM), np.float32)
+        chip = np.full(len(faces), None, dtype=object)
+        score = np.zeros(len(faces), np.float32)
+        rows = [i for i, f in enumerate(faces) if f.quality == "ok"]
+        for k, i in enumerate(rows):
+            embedding[i], chip[i] = vectors[k], chips[k]
+            score[i] = best.quality(frame.pixels, faces[i].xyxy, points[k], frame.scale, FOCUS_WIDTH)
+        return {"embedding": embedding, "chip": chip, "face_quality": score}
 
     def label_persons(self, frame: DecodedImage, detections: Detections, source: str = "",
                       deadline: float | None = None) -> Detections:

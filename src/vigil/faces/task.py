@@ -18,6 +18,7 @@ from vigil.faces.enroll import EnrollReport
 from vigil.faces.enroll import enroll as enroll_sources
 from vigil.faces.gallery.location import open_gallery
 from vigil.faces.recognizer import FaceRecognizer
+from vigil.faces.search import QueryFace, query_faces
 from vigil.formats import native
 from vigil.imaging.images import DecodedImage
 from vigil.results import Detections
@@ -73,6 +74,11 @@ def enroll(name: str, sources: Sequence[bytes | Path], box: Sequence[float] | No
     return enroll_sources(runner.recognizer, name, sources, box=box)
 
 
+def search_faces(frame: DecodedImage, runner: FaceRunner) -> tuple[list[QueryFace], int]:
+    """The faces of a search photo to look up among sightings (vigil.faces.search), and how many it showed."""
+    return query_faces(runner.recognizer, frame)
+
+
 def largest_vectors(frames: Sequence[DecodedImage], runner: FaceRunner) -> list[np.ndarray]:
     """The embedding of the largest usable face of each frame (BadInput naming the image without one)."""
     return [largest_face_vector(runner.recognizer, frame, i + 1) for i, frame in enumerate(frames)]
@@ -99,5 +105,5 @@ TASK = TaskDef(
     tags=("faces",),
     section="faces",
     operations={"recognize": recognize, "label": label, "detect": detect, "enroll": enroll,
-                "largest_vectors": largest_vectors},
+                "largest_vectors": largest_vectors, "search_faces": search_faces},
 )

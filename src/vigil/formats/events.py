@@ -161,7 +161,7 @@ def _hub(prefix: str) -> dict[str, Any]:
     return {"identifiers": [hub_id(prefix)], "name": "Vigil", "manufacturer": "Vigil", "model": "Vigil server"}
 
 
-def _camera_device(prefix: str, camera: str) -> dict[str, Any]:
+def camera_device(prefix: str, camera: str) -> dict[str, Any]:
     return {"identifiers": [f"{prefix}_camera_{topic_id(camera)}"], "name": camera, "manufacturer": "Vigil",
             "model": "Camera", "via_device": hub_id(prefix)}
 
@@ -181,7 +181,7 @@ def camera_discovery(prefix: str, discovery: str, camera: str, label: str) -> li
     object_id = f"{topic_id(camera)}_{topic_part(label)}"
     state = count_topic(prefix, camera, label)
     common = {"state_topic": state, "availability_topic": availability_topic(prefix),
-              "device": _camera_device(prefix, camera)}
+              "device": camera_device(prefix, camera)}
     occupancy = {"name": f"{camera} {label} occupancy", "unique_id": f"{prefix}_{object_id}_occupancy",
                  "device_class": "occupancy", "value_template": "{{ 'ON' if (value | int(0)) > 0 else 'OFF' }}",
                  **common}

@@ -31,6 +31,7 @@ from vigil.page.gallery import gallery_router
 
 FILES = Path(__file__).with_name("static")
 STATIC = {"app.js": "text/javascript", "views.js": "text/javascript", "live.js": "text/javascript",
+          "visits.js": "text/javascript",
           "app.css": "text/css", "favicon.svg": "image/svg+xml"}
 CSP = ("default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; connect-src 'self'; "
        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")

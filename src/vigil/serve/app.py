@@ -20,6 +20,7 @@ from vigil.http.gate import BodyDeadline, KeyGate, keyless_page
 from vigil.http.guesses import Guesses
 from vigil.http.middleware import AccessLog, Admission, BodyLimit
 from vigil.http.openapi import ERRORS
+from vigil.http.sightings import sightings_router
 from vigil.http.status import status_router
 from vigil.http.stream import STREAM_PATH
 from vigil.http.v2 import v2_router
@@ -38,6 +39,7 @@ def create_app(executor: Executor, seed: SeedCalls | None = None) -> FastAPI:
     app.include_router(v2_router(executor, seed or SeedCalls(executor)), responses=ERRORS)
     app.include_router(events_router(executor), responses=ERRORS)
     app.include_router(status_router(executor), responses=ERRORS)
+    app.include_router(sightings_router(executor), responses=ERRORS)
     page.install(app, executor)  # the page at / and its routes
     limit = executor.config.limits.max_bytes + 1024 * 1024  # room for the multipart envelope and form fields
     app.add_middleware(BodyLimit, max_bytes=limit, drain_bytes=4 * limit)

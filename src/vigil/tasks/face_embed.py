@@ -34,13 +34,18 @@ class FaceEmbedder:
 
     def chips(self, rgb: np.ndarray, xyxy: np.ndarray) -> list[np.ndarray]:
         """Aligned 150×150 RGB chips, one per box (boxes in `rgb` pixels)."""
+        return self.align(rgb, xyxy)[0]
+
+    def align(self, rgb: np.ndarray, xyxy: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+        """The chips and the five landmarks they were aligned on, (n, 5, 2) in `rgb` pixels."""
         if len(xyxy) == 0:
-            return []
+            return [], np.zeros((0, 5, 2), np.float32)
         rgb = np.ascontiguousarray(rgb)
         shapes = dlib_rt.full_object_detections()
         for x0, y0, x1, y1 in xyxy:
             shapes.append(self.predictor(rgb, dlib_rt.rectangle(x0, y0, x1, y1)))
-        return [np.asarray(c) for c in dlib_rt.face_chips(rgb, shapes, CHIP_SIZE, CHIP_PADDING)]
+        points = np.array([[(s.part(i).x, s.part(i).y) for i in range(5)] for s in shapes], np.float32)
+        return [np.asarray(c) for c in dlib_rt.face_chips(rgb, shapes, CHIP_SIZE, CHIP_PADDING)], points
 
     def embed_chips(self, chips: list[np.ndarray], num_jitters: int = 0) -> np.ndarray:
         """(n, 128) float32 embeddings of aligned chips."""

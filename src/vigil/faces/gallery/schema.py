@@ -47,6 +47,19 @@ MIGRATIONS: tuple[Migration, ...] = (
         *(f"CREATE TRIGGER {table}_changed AFTER INSERT OR UPDATE OR DELETE ON {table} "
           "FOR EACH STATEMENT EXECUTE FUNCTION vigil_gallery_changed()" for table in ("people", "samples", "feedback")),
     )}),
+    # sightings (vigil.faces.sightings): every recognised or stranger face a watched camera showed, bounded by
+    # [events] retention and [faces] max_sightings; exactly one of person_id / cluster_id, both cascading
+    Migration(5, (
+        "CREATE TABLE IF NOT EXISTS sightings (id {id}, seen {time} NOT NULL, camera TEXT NOT NULL, "
+        "event_id {int64}, track_id {int64}, "
+        "person_id {int64} REFERENCES people(id) ON DELETE CASCADE, "
+        "cluster_id {int64} REFERENCES clusters(id) ON DELETE CASCADE, "
+        "embedding {vector}, crop {bytes}, quality {float} NOT NULL DEFAULT 0, "
+        "CHECK ((person_id IS NULL) <> (cluster_id IS NULL)))",
+        "CREATE INDEX IF NOT EXISTS sightings_seen ON sightings(seen)",
+        "CREATE INDEX IF NOT EXISTS sightings_person ON sightings(person_id, seen)",
+        "CREATE INDEX IF NOT EXISTS sightings_cluster ON sightings(cluster_id, seen)",
+    )),
 )
 
 GALLERY_SCHEMA = Schema(MIGRATIONS, key="schema", noun="gallery", types=_VECTOR)

@@ -105,6 +105,8 @@ class StrangerStore:
             c.executemany("INSERT INTO samples(person_id, embedding, file_hash, source, thumbnail, created) "
                           "VALUES (?, ?, NULL, ?, ?, ?)",
                           [(pid, r[0], r[2] or f"cluster {cluster_id}", r[1], now) for r in rows])
+            # its sightings are the person's from now on (vigil.faces.sightings)
+            c.execute("UPDATE sightings SET person_id = ?, cluster_id = NULL WHERE cluster_id = ?", (pid, cluster_id))
             c.execute("DELETE FROM clusters WHERE id = ?", (cluster_id,))
         return len(rows)
 
@@ -128,5 +130,11 @@ class StrangerStore:
                 cid = c.execute("INSERT INTO clusters(created, last_seen, sightings) VALUES (?, ?, ?) RETURNING id",
                                 (created, last, max(len(ids), round(seen)))).fetchone()[0]
                 c.executemany("UPDATE strangers SET cluster_id = ? WHERE id = ?", [(cid, i) for i in ids])
+            # sightings follow their old cluster's first kept face into its new cluster
+            firsts: dict[int, int] = {}
+            for face, old_cid in sorted(members.items(), reverse=True):
+                firsts[old_cid] = face
+            c.executemany("UPDATE sightings SET cluster_id = (SELECT cluster_id FROM strangers WHERE id = ?) "
+                          "WHERE cluster_id = ?", [(first, old_cid) for old_cid, first in firsts.items()])
             c.execute("DELETE FROM clusters WHERE id NOT IN (SELECT DISTINCT cluster_id FROM strangers)")
             return len(np.unique(groups))

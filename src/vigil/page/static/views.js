@@ -140,6 +140,7 @@ async function loadStrangers() {
   box.replaceChildren();
   if (!clusters.length) box.append(el("p", { textContent: "No unknown faces seen yet." }));
   for (const c of clusters) box.append(clusterCard(c, people));
+  loadVisits();  // visits.js
 }
 
 function clusterCard(cluster, people) {
