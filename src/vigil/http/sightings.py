@@ -16,7 +16,7 @@ from vigil.faces.visits import split, summarise
 from vigil.formats import sightings as wire
 from vigil.http import faces
 from vigil.http.auth import key_checks
-from vigil.http.events import _Logs, _time
+from vigil.http.events import Logs, _time
 from vigil.http.openapi import JPEG_ANSWER, TIME_SCHEMA, RowId
 
 WHO = r"^(cluster:)?[0-9]{1,18}$|^(name:)?[\w][\w .'-]{0,199}$"
@@ -28,7 +28,7 @@ def sightings_router(executor: Executor) -> APIRouter:
     config = executor.config
     base = config.events.public_url or f"http://{config.server.host}:{config.server.port}"
     stores: dict[int, Sightings] = {}
-    logs = _Logs(executor)
+    logs = Logs(executor)
 
     def store() -> Sightings:
         gallery = faces.gallery(executor)
