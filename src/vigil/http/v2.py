@@ -18,11 +18,12 @@ from starlette.concurrency import run_in_threadpool
 
 from vigil.errors import BadInput
 from vigil.execute.executor import DETECT, Executor
+from vigil.faces.gallery.schema import NAME_PATTERN
 from vigil.formats import native
 from vigil.formats.seed import entries_from_seed, to_seed
 from vigil.http import faces
 from vigil.http.auth import key_checks
-from vigil.http.openapi import NAME_PATTERN, PersonName
+from vigil.http.openapi import PersonName, StoredName
 from vigil.seed.paths import SeedCalls
 from vigil.tasks.base import TaskDef
 from vigil.tasks.detect import DetectParams
@@ -117,8 +118,9 @@ def _path_routes(router: APIRouter, seed: SeedCalls, user: Any) -> None:
     @router.post("/faces/label", dependencies=[user], tags=["faces"],
                  summary="Add face / faceProba to the person labels of detect results (the seed's detect_faces)")
     async def label(entries: Annotated[list[dict[str, Any]], Body()]) -> list[dict[str, Any]]:
-        typed = entries_from_seed(entries, executor.config.limits.max_entries, executor.config.limits.max_labels)
-        return [to_seed(r) for r in await run_in_threadpool(seed.label_entries, typed, executor.deadline())]
+        limits, deadline = executor.config.limits, executor.deadline()
+        typed = await run_in_threadpool(entries_from_seed, entries, limits.max_entries, limits.max_labels)
+        return [to_seed(r) for r in await run_in_threadpool(seed.label_entries, typed, deadline)]
 
 
 def _gallery_routes(router: APIRouter, executor: Executor, user: Any, admin: Any) -> None:
@@ -137,11 +139,11 @@ def _gallery_routes(router: APIRouter, executor: Executor, user: Any, admin: Any
         return native.plain(await run_in_threadpool(faces.enroll, executor, name, data, executor.deadline()))
 
     @router.delete("/gallery/{name}", dependencies=[admin], tags=["gallery"], summary="Forget a person")
-    async def remove(name: PersonName) -> dict[str, Any]:
+    async def remove(name: StoredName) -> dict[str, Any]:
         return native.removed(name, await run_in_threadpool(lambda: int(faces.gallery(executor).remove(name))))
 
     @router.patch("/gallery/{name}", dependencies=[admin], tags=["gallery"], summary="Rename a person")
-    async def rename(name: PersonName, body: Rename) -> dict[str, Any]:
+    async def rename(name: StoredName, body: Rename) -> dict[str, Any]:
         await run_in_threadpool(lambda: faces.gallery(executor).rename(name, body.name))
         return native.renamed(body.name, name)
 
