@@ -48,10 +48,10 @@ class Methods:
             return
 
         async def sending(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start" and message["status"] == 405:
-                if allow := self.allowed(scope["path"]):
-                    headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
-                    message = {**message, "headers": [*headers, (b"allow", allow.encode())]}
+            wrong = message["type"] == "http.response.start" and message["status"] == 405
+            if wrong and (allow := self.allowed(scope["path"])):
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
+                message = {**message, "headers": [*headers, (b"allow", allow.encode())]}
             await send(message)
 
         await self.app(scope, receive, sending)

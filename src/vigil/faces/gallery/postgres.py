@@ -143,11 +143,11 @@ class PostgresGallery(Gallery):
         delay, lost = 0.25, False
         while not self._stop.is_set():
             try:
-                if lost:  # the database may have been recreated empty: migrate before serving from it again
-                    migrate(self.url, GALLERY_SCHEMA, WHAT, "vigil-gallery")
-                    self._pool.check()  # drop pooled connections to the database that went away
                 with psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
                                      application_name="vigil-gallery-listener") as conn:
+                    if lost:  # the database may have been recreated empty: migrate before serving from it again
+                        migrate(self.url, GALLERY_SCHEMA, WHAT, "vigil-gallery")
+                        self._pool.check()  # drop pooled connections to the database that went away
                     conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
                     self._listening(conn.info.backend_pid)
                     delay, lost = 0.25, False
