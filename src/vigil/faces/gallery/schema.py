@@ -75,8 +75,9 @@ def to_vectors(blobs: list[bytes] | list[list[float]]) -> np.ndarray:
 # Every front end declares and checks this one rule (/v1 userid, /v2 and page paths and bodies, the CLI, strangers).
 NAME_PATTERN = r"^[\w][\w .'-]{0,199}$"
 # A name already in a gallery, as routes that find a person take it (delete, rename): galleries written before the
-# rule may hold names outside it, and they stay manageable; a URL path segment cannot carry a slash.
-STORED_NAME_PATTERN = r"^[^/\x00]{1,200}$"
+# rule may hold names outside it, and they stay manageable; a URL path segment cannot carry a slash, nor be "." or ".."
+# (clients resolve those away).
+STORED_NAME_PATTERN = r"^(?:[^/\x00.]|\.[^/\x00.]|\.\.[^/\x00])[^/\x00]{0,199}$"
 
 
 def person_name(name: str) -> str:
