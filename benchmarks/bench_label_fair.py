@@ -50,9 +50,9 @@ def measure(served, args: argparse.Namespace) -> dict:
     load = Load(served, KEY, rpc=args.rpc, http=args.http).start()
     started = time.monotonic()
     during = []
-    while time.monotonic() - started < args.timeout:
+    while (at := time.monotonic() - started) < args.timeout:
         status, seconds = face_seconds(served, KEY)
-        during.append((round(time.monotonic() - started, 2), status, round(seconds, 3)))
+        during.append((round(at, 2), status, round(seconds, 3)))  # when it was sent, its status, its seconds
     outcomes = load.finish(timeout_s=args.timeout * 4)
     times = [s for _, _, s in during]
     settled = [s for at, _, s in during if at >= 3.0]  # after every labelling call has arrived and been parsed
