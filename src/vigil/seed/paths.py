@@ -24,15 +24,21 @@ Waiting = list[tuple[int, Any, DecodedImage]]
 LABEL_CHUNK = 2  # person labels per labelling job: a turn of a face worker is a crop or two, never a whole call
 
 
+def label_slots(executor: Executor) -> int:
+    """`[limits] label_jobs`, else the face workers less one (so other face requests always find one free or soon
+    free), at least 1; on Ray, where replicas scale, the most replicas a task may have."""
+    workers = getattr(executor, "workers", None)
+    default = max(1, workers - 1) if workers else executor.config.ray.max_replicas
+    return executor.config.limits.label_jobs or default
+
+
 class SeedCalls:
     """One server's seed calls: its executor and the frame-skip memory both front ends share."""
 
     def __init__(self, executor: Executor) -> None:
         self.executor = executor
         self.frame_skip = FrameSkip(executor.config.rpc.conseq_images_to_skip)
-        # labelling holds at most all workers but one, so other face requests always find one free or soon free
-        slots = executor.config.limits.label_jobs or max(1, getattr(executor, "workers", 1) - 1)
-        self.labelling = FairShare(slots, "labelling persons")  # both front ends' detect_faces share one budget
+        self.labelling = FairShare(label_slots(executor), "labelling persons")  # both front ends share one budget
 
     def detect_paths(self, paths: Sequence[Any], params: DetectParams, deadline: float) -> list[ImageResult]:
         """detect_objects: one result per path in input order; a bad path gets its own error. Frames are decoded

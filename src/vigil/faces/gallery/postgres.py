@@ -154,8 +154,10 @@ class PostgresGallery(Gallery):
                     self._hear(conn)
             except (psycopg.Error, ModelIntegrityError) as exc:
                 self.listening.clear()
-                self.unavailable, lost = unreachable(self.url, WHAT, exc), True
-                log.warning("gallery listener lost %s (%s); reconnecting in %.1f s", self.path, exc, delay)
+                why = unreachable(self.url, WHAT, exc)
+                if why != self.unavailable:  # once per change, not on every retry while the database is away
+                    log.warning("%s; the listener retries every %.1f s at most", why, RETRY_MAX_S)
+                self.unavailable, lost = why, True
                 self._stop.wait(delay)
                 delay = min(delay * 2, RETRY_MAX_S)
 
