@@ -23,9 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.serve import server as harness  # noqa: E402
-from tests.serve.label_load import Load, face_seconds  # noqa: E402
-from tests.serve.server import API_KEY  # noqa: E402
+from tests.serve import server as harness
+from tests.serve.label_load import Load, face_seconds
+from tests.serve.server import API_KEY
 
 KEY = {"X-API-Key": API_KEY}
 

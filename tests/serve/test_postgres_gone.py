@@ -1,7 +1,7 @@
 """A PostgreSQL gallery whose database goes away under a running `vigil serve` (issue 20, item 8), on the real test
 server: a database of its own is dropped (its connections terminated) and created again empty. Without a restart,
 /ready turns 503 within 3 s, face routes answer 503 naming the database within 5 s, and once the database is back the
-migrations rerun and face routes work again within 20 s."""
+migrations rerun and face routes work again within 20 s. The event log on such a database does the same."""
 
 from __future__ import annotations
 
@@ -18,6 +18,10 @@ from tests.faces.test_gallery_postgres import SERVER
 from tests.serve import server as harness
 from tests.serve.server import ADMIN_KEY, API_KEY
 from tests.serve.test_faces_server import photos  # noqa: F401 - the fixture
+from tests.test_hardening2_store import _events
+from vigil.errors import StoreUnavailable
+from vigil.events.location import open_event_log
+from vigil.events.log import EventQuery
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 KEY = {"X-API-Key": API_KEY}
@@ -80,3 +84,21 @@ def test_the_gallery_database_goes_away_and_comes_back_without_a_restart(
         assert [p["userid"] for p in found.json()["predictions"]] == ["messi"], found.text
     finally:
         assert served.stop() == 0, served.log_tail()
+
+
+def test_the_event_log_database_goes_away_and_comes_back(database):
+    name, url = database
+    log = open_event_log(url)
+    try:
+        _events(log, 1)
+        assert len(log.query(EventQuery())) == 1
+        _admin(f"DROP DATABASE {name} WITH (FORCE)")
+        for _ in range(2):  # the lost connection, then the database still missing when migrating again
+            with pytest.raises(StoreUnavailable, match=name):
+                log.query(EventQuery())
+        _admin(f"CREATE DATABASE {name}")
+        assert log.query(EventQuery()) == []  # migrated afresh on the first call after its return
+        _events(log, 1)
+        assert len(log.query(EventQuery())) == 1
+    finally:
+        log.close()

@@ -13,7 +13,7 @@ Needs the `scale` extra (psycopg[binary], psycopg-pool); imported only when a po
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -73,11 +73,11 @@ class Pooled:
     """Reads outside a transaction: each statement borrows a pooled connection (autocommit); a database that cannot
     be reached is StoreUnavailable naming `what`."""
 
-    def __init__(self, pool: ConnectionPool, what: str = "the store") -> None:
-        self.pool, self.what = pool, what
+    def __init__(self, pool: ConnectionPool, what: str = "the store", lost: Callable[[], None] | None = None) -> None:
+        self.pool, self.what, self.lost = pool, what, lost
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> Rows:
-        with reachable(self.pool.conninfo, self.what), self.pool.connection() as conn:
+        with reachable(self.pool.conninfo, self.what, self.lost), self.pool.connection() as conn:
             return Connection(conn).execute(statement, params)
 
 
@@ -113,12 +113,14 @@ def migrate(url: str, schema: Schema, what: str, name: str) -> None:
 
 
 @contextmanager
-def reachable(url: str, what: str) -> Iterator[None]:
+def reachable(url: str, what: str, lost: Callable[[], None] | None = None) -> Iterator[None]:
     """A lost or refused connection (the database dropped, the server gone, no pooled connection in time) as
-    StoreUnavailable (503) naming the database, instead of a driver error (500)."""
+    StoreUnavailable (503) naming the database, instead of a driver error (500); `lost()` is told first."""
     try:
         yield
     except (psycopg.OperationalError, PoolTimeout) as exc:
+        if lost is not None:
+            lost()
         raise StoreUnavailable(unreachable(url, what, exc)) from None
 
 
@@ -128,9 +130,10 @@ def unreachable(url: str, what: str, exc: BaseException) -> str:
 
 
 @contextmanager
-def locked_transaction(pool: ConnectionPool, lock: int, what: str = "the store") -> Iterator[Connection]:
+def locked_transaction(pool: ConnectionPool, lock: int, what: str = "the store", lost: Callable[[], None] | None = None
+                       ) -> Iterator[Connection]:
     """One write transaction holding the store's advisory lock `lock` until it commits or rolls back."""
-    with reachable(pool.conninfo, what), pool.connection() as conn, conn.transaction():
+    with reachable(pool.conninfo, what, lost), pool.connection() as conn, conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
         yield Connection(conn)
 
