@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 EXTRAS ?= dev,faces,train,edge,page,events,scale
 
-.PHONY: install models run test lint bench fuzz clean
+.PHONY: install models run test lint bench fuzz fuzz-schema clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,13 @@ FUZZ_SECONDS ?= 600
 fuzz: install
 	for t in images forms; do mkdir -p .fuzz/$$t && PYTHONPATH=src $(BIN)/python tests/fuzz/fuzz_$$t.py \
 	  -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -malloc_limit_mb=512 -artifact_prefix=.fuzz/ .fuzz/$$t || exit 1; done
+
+# schemathesis against real servers, SCHEMA_EXAMPLES per operation, with an SQLite and a PostgreSQL gallery
+# (VIGIL_TEST_POSTGRES, default postgresql://postgres@127.0.0.1:5432/test); the default suite runs 4 on SQLite only.
+SCHEMA_EXAMPLES ?= 30
+fuzz-schema: models
+	VIGIL_SCHEMA_EXAMPLES=$(SCHEMA_EXAMPLES) VIGIL_SCHEMA_BACKENDS=sqlite,postgresql \
+	  $(BIN)/pytest tests/serve/test_openapi_fuzz.py -q
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -39,6 +39,10 @@ class Overloaded(VigilError):
     status = 503
 
 
+class StoreUnavailable(Overloaded):
+    """A database the route needs cannot be reached now (a PostgreSQL gallery gone away): 503, retry later."""
+
+
 class ConfigError(VigilError):
     """The configuration file or environment holds an unknown key or a bad value."""
 

@@ -7,6 +7,7 @@ migrations from several processes starting together on an empty database.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -40,9 +41,10 @@ from vigil.faces.gallery.schema import SCHEMA_VERSION
 SERVER = os.environ.get("VIGIL_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
 
-@pytest.fixture
-def url() -> Iterator[str]:
-    schema = f"vigil_test_{uuid.uuid4().hex[:10]}"
+@contextlib.contextmanager
+def fresh_schema(prefix: str = "vigil_test") -> Iterator[str]:
+    """The URL of a new schema on the test server, dropped afterwards."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(SERVER, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
     try:
@@ -50,6 +52,12 @@ def url() -> Iterator[str]:
     finally:
         with psycopg.connect(SERVER, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def url() -> Iterator[str]:
+    with fresh_schema() as location:
+        yield location
 
 
 @pytest.fixture

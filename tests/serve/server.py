@@ -83,7 +83,8 @@ def make_media(root: Path) -> None:
     (front / "00099-capture.jpg").symlink_to(outside / "secret.jpg")
 
 
-def start(root: Path, extra: str = "", keys: bool = True, timeout_s: float = 90) -> Server:
+def start(root: Path, extra: str = "", keys: bool = True, timeout_s: float = 90, request_timeout_s: float = 20
+          ) -> Server:
     make_media(root)
     port = free_port()
     objects = f"tcp://127.0.0.1:{free_port()}"
@@ -95,7 +96,7 @@ host = "127.0.0.1"
 port = {port}
 api_key = "{API_KEY if keys else ''}"
 admin_key = "{ADMIN_KEY if keys else ''}"
-request_timeout_s = 20
+request_timeout_s = {request_timeout_s}
 {extra}
 [rpc]
 objects = "{objects}"

@@ -6,29 +6,48 @@ wrong content types and non-file fields are covered by test_hardening_server.py.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 
 from tests.conftest import fixture_image
+from tests.faces.test_gallery_postgres import fresh_schema
 from tests.serve import server as harness
 from tests.serve.server import ADMIN_KEY
 
 pytestmark = pytest.mark.integration
 AUTH = {"X-API-Key": ADMIN_KEY}
-EXAMPLES = int(os.environ.get("VIGIL_SCHEMA_EXAMPLES", "4"))
+EXAMPLES = int(os.environ.get("VIGIL_SCHEMA_EXAMPLES", "4"))  # `make fuzz-schema`: 30, on both galleries
+BACKENDS = os.environ.get("VIGIL_SCHEMA_BACKENDS", "sqlite").split(",")  # and postgresql (VIGIL_TEST_POSTGRES)
 FACE = fixture_image("messi5.jpg").read_bytes()
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, store, face_models):
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(request, tmp_path_factory, store, face_models):
     """The real `vigil serve`, its event stream cut to a second or two ([events] stream_s), so each stream example
-    ends by itself as an EventSource connection does, instead of running the default five minutes."""
-    running = harness.start(tmp_path_factory.mktemp("fuzz"), extra="[events]\nstream_s = 2.0\n")
-    yield running
-    assert running.stop() == 0, running.log_tail()
+    ends by itself as an EventSource connection does, instead of running the default five minutes. With
+    "postgresql" its gallery (and so its event log) is a schema of its own on the PostgreSQL test server."""
+    extra = "[events]\nstream_s = 2.0\n"
+    with _gallery(request.param) as location:
+        if location:
+            extra += f'[faces]\ngallery = "{location}"\n'
+        running = harness.start(tmp_path_factory.mktemp("fuzz"), extra=extra)
+        yield running
+        assert running.stop() == 0, running.log_tail()
+
+
+@contextlib.contextmanager
+def _gallery(backend: str) -> Iterator[str]:
+    if backend == "sqlite":
+        yield ""  # the default: <data_dir>/gallery.sqlite3
+        return
+    assert backend == "postgresql", f"VIGIL_SCHEMA_BACKENDS names sqlite and postgresql, not {backend!r}"
+    with fresh_schema("vigil_fuzz") as location:
+        yield location
 
 
 @schemathesis.hook

@@ -80,6 +80,10 @@ class LimitsConfig(Section):
                              description="entries per detect_faces / /v2/faces/label call; more are refused")
     max_labels: int = Field(64, ge=1, title="Max labels",
                             description="labels per entry in detect_faces / /v2/faces/label; more are refused")
+    label_jobs: int = Field(0, ge=0, title="Labelling jobs",
+                            description="labelling jobs (2 person labels each) queued or running at once across "
+                                        "every detect_faces / /v2/faces/label caller, handed out in turns "
+                                        "(0: one fewer than the face workers, at least 1; on Ray: max_replicas)")
     max_paths: int = Field(1000, ge=1, title="Max paths",
                            description="paths per detect_objects / /v2/detect/paths call; more are refused")
     max_enroll_images: int = Field(32, ge=1, title="Max enrolment images",

@@ -13,20 +13,21 @@ Needs the `scale` extra (psycopg[binary], psycopg-pool); imported only when a po
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import psycopg
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from vigil.db.sql_schema import Schema, plain_text
-from vigil.errors import ConfigError, ModelIntegrityError
+from vigil.errors import ConfigError, ModelIntegrityError, StoreUnavailable
 
 MIGRATE_LOCK = 0x56494732  # "VIG2": one migration at a time per database, whichever store runs it
 POOL_SIZE = 8
 CONNECT_TIMEOUT_S = 10
-POOL_WAIT_S = 30.0
+POOL_WAIT_S = 30.0  # for the pool's first connection at start
+BORROW_WAIT_S = 4.0  # for a pooled connection on a request: past it the database is as good as gone (503)
 
 
 class Rows:
@@ -69,13 +70,14 @@ class Connection:
 
 
 class Pooled:
-    """Reads outside a transaction: each statement borrows a pooled connection (autocommit)."""
+    """Reads outside a transaction: each statement borrows a pooled connection (autocommit); a database that cannot
+    be reached is StoreUnavailable naming `what`."""
 
-    def __init__(self, pool: ConnectionPool) -> None:
-        self.pool = pool
+    def __init__(self, pool: ConnectionPool, what: str = "the store", lost: Callable[[], None] | None = None) -> None:
+        self.pool, self.what, self.lost = pool, what, lost
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> Rows:
-        with self.pool.connection() as conn:
+        with reachable(self.pool.conninfo, self.what, self.lost), self.pool.connection() as conn:
             return Connection(conn).execute(statement, params)
 
 
@@ -83,27 +85,55 @@ def open_pool(url: str, schema: Schema, what: str, name: str, pool_size: int = P
     """Migrate `schema` (under the migration lock), then open a pool of autocommit connections. A server that cannot
     be reached, or refuses, gives ModelIntegrityError naming `what` ("the event log") and the server, never the
     password; a schema newer than this Vigil's gives the schema's own message."""
-    where = redacted(url)
+    migrate(url, schema, what, name)
     pool = None
+    try:
+        pool = ConnectionPool(url, min_size=1, max_size=pool_size, kwargs={"autocommit": True}, open=True, name=name,
+                              timeout=BORROW_WAIT_S)
+        pool.wait(timeout=POOL_WAIT_S)
+        return pool
+    except (psycopg.Error, TimeoutError) as exc:
+        if pool is not None:
+            pool.close()
+        raise ModelIntegrityError(f"{redacted(url)}: cannot open {what} ({_scrubbed(str(exc), url)})") from None
+
+
+def migrate(url: str, schema: Schema, what: str, name: str) -> None:
+    """Bring the database's schema up to date, under the migration lock: at start, and again whenever a store finds
+    its database back after losing it (it may have been dropped and recreated empty)."""
+    where = redacted(url)
     try:
         with psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
                              application_name=f"{name}-migrate") as conn:
             conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATE_LOCK,))  # released when this session ends
             with conn.transaction():
                 schema.migrate(Connection(conn).execute, "postgresql", where)
-        pool = ConnectionPool(url, min_size=1, max_size=pool_size, kwargs={"autocommit": True}, open=True, name=name)
-        pool.wait(timeout=POOL_WAIT_S)
-        return pool
-    except (psycopg.Error, TimeoutError) as exc:
-        if pool is not None:
-            pool.close()
+    except psycopg.Error as exc:
         raise ModelIntegrityError(f"{where}: cannot open {what} ({_scrubbed(str(exc), url)})") from None
 
 
 @contextmanager
-def locked_transaction(pool: ConnectionPool, lock: int) -> Iterator[Connection]:
+def reachable(url: str, what: str, lost: Callable[[], None] | None = None) -> Iterator[None]:
+    """A lost or refused connection (the database dropped, the server gone, no pooled connection in time) as
+    StoreUnavailable (503) naming the database, instead of a driver error (500); `lost()` is told first."""
+    try:
+        yield
+    except (psycopg.OperationalError, PoolTimeout) as exc:
+        if lost is not None:
+            lost()
+        raise StoreUnavailable(unreachable(url, what, exc)) from None
+
+
+def unreachable(url: str, what: str, exc: BaseException) -> str:
+    reason = _scrubbed(str(exc), url).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"{what}'s database {redacted(url)} cannot be reached ({reason}); retry later"
+
+
+@contextmanager
+def locked_transaction(pool: ConnectionPool, lock: int, what: str = "the store", lost: Callable[[], None] | None = None
+                       ) -> Iterator[Connection]:
     """One write transaction holding the store's advisory lock `lock` until it commits or rolls back."""
-    with pool.connection() as conn, conn.transaction():
+    with reachable(pool.conninfo, what, lost), pool.connection() as conn, conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
         yield Connection(conn)
 

@@ -85,6 +85,10 @@ class Executor(ABC):
         """Ready, and room for work (what a load balancer should route on)."""
         return self.ready
 
+    def unavailable(self) -> str | None:
+        """Why a store the routes need cannot be reached now (a PostgreSQL gallery gone away), else None."""
+        return None
+
     # -- life cycle
 
     def setup(self, preload: bool = False) -> Self:

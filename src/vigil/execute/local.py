@@ -84,6 +84,11 @@ class LocalExecutor(Executor):
         """A face runner's FaceRecognizer, for what needs no model run (the gallery it shares with the others)."""
         return self.runner(FACES).recognizer
 
+    def unavailable(self) -> str | None:
+        faces = self._loaded.get(FACES)  # read, never loaded here: readiness must not load a task
+        gallery = getattr(getattr(faces.first, "recognizer", None), "gallery", None) if faces else None
+        return getattr(gallery, "unavailable", None)
+
     def _load(self, task: TaskDef) -> Loaded:
         shared: dict[str, Any] = {}
         threads = self.plan.threads(self.config, task.section)

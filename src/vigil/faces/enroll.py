@@ -17,6 +17,7 @@ import numpy as np
 
 from vigil.errors import BadInput, NotFound
 from vigil.faces.gallery.gallery import Sample
+from vigil.faces.gallery.schema import person_name
 from vigil.faces.recognizer import FaceRecognizer, thumbnail
 from vigil.imaging import images
 from vigil.ops.nms import iou_matrix
@@ -110,4 +111,8 @@ def dataset_tree(root: Path) -> dict[str, list[Path]]:
 
 
 def enroll_tree(recognizer: FaceRecognizer, root: Path, progress: Progress | None = None) -> list[EnrollReport]:
-    return [enroll(recognizer, name, files, progress) for name, files in dataset_tree(root).items()]
+    """Every person folder; a folder whose name breaks the name rule refuses the run before anything is enrolled."""
+    tree = dataset_tree(root)
+    for name in tree:
+        person_name(name)
+    return [enroll(recognizer, name, files, progress) for name, files in tree.items()]

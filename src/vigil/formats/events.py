@@ -79,6 +79,26 @@ def event_detail(event: Event, frames: list[tuple[float, str, int, float]], base
                            for i, (t, path, count, score) in enumerate(frames, start=1)]}
 
 
+_NUMBER = {"type": "number"}
+# The JSON shape of an event (event_json), for /openapi.json; more keys may come in later versions
+EVENT_SCHEMA: dict[str, Any] = {"type": "object", "additionalProperties": True, "required": [
+    "id", "camera", "label", "score", "box", "start_time", "last_seen"], "properties": {
+    "id": {"type": "integer"}, "camera": {"type": "string"}, "label": {"type": "string"},
+    "name": {"type": ["string", "null"]}, "cluster_id": {"type": ["integer", "null"]}, "score": _NUMBER,
+    "box": {"type": "array", "items": _NUMBER, "minItems": 4, "maxItems": 4, "description": "xyxy pixels"},
+    "count": {"type": "integer"}, "max_count": {"type": "integer"}, "frames": {"type": "integer"},
+    "start_time": _NUMBER, "last_seen": _NUMBER, "end_time": {"type": ["number", "null"]},
+    "source": {"type": "string"}, "snapshot": {"type": ["string", "null"], "description": "its JPEG's URL"}}}
+CHANGE_TYPES = ("new", "update", "end")
+CHANGE_SCHEMA: dict[str, Any] = {**EVENT_SCHEMA, "required": ["type", *EVENT_SCHEMA["required"]], "properties": {
+    "type": {"type": "string", "enum": list(CHANGE_TYPES)}, **EVENT_SCHEMA["properties"]}}
+# One Server-Sent Events message of the stream (sse): `event:` the change type, `id:` the event id, `data:` the
+# change as JSON (comments, the keep-alives, carry no message)
+SSE_MESSAGE_SCHEMA: dict[str, Any] = {"type": "object", "required": ["event", "id", "data"], "properties": {
+    "event": {"type": "string", "enum": list(CHANGE_TYPES)}, "id": {"type": "string", "pattern": "^[0-9]+$"},
+    "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": CHANGE_SCHEMA}}}
+
+
 def change_json(change: EventChange, base_url: str = "") -> dict[str, Any]:
     return {"type": change.type, **event_json(change.event, base_url)}
 

@@ -83,8 +83,8 @@ def health(ready: bool) -> dict[str, Any]:
     return {"status": "ok" if ready else "loading"}
 
 
-def readiness(ready: bool, model: str) -> dict[str, Any]:
-    return {"ready": ready, "model": model}
+def readiness(ready: bool, model: str, reason: str | None = None) -> dict[str, Any]:
+    return {"ready": ready, "model": model, **({"reason": reason} if reason else {})}
 
 
 def presence(image: str, result: Any) -> dict[str, Any]:

@@ -152,7 +152,7 @@ def _face_routes(router: APIRouter, executor: Executor, user: Any, admin: Any) -
                              openapi_extra=form_body(urlencoded=True) if method == "post" else None)
 
     @router.post("/face/delete", dependencies=[admin], summary="Forget a person",
-                 openapi_extra=form_body("userid", urlencoded=True))
+                 openapi_extra=form_body("stored userid", urlencoded=True))
     async def face_delete(request: Request) -> dict:
         userid = _userid(await _form(request))
         return deepstack.face_deleted(userid, await run_in_threadpool(faces.forget, executor, userid))

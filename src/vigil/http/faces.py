@@ -14,6 +14,7 @@ import numpy as np
 from vigil.errors import BadInput, NotActivated, NotFound
 from vigil.execute.bounds import check_count
 from vigil.execute.executor import FACES, Executor
+from vigil.faces.gallery.schema import person_name
 from vigil.results import Detections
 from vigil.tasks.base import NoOptions
 
@@ -33,6 +34,7 @@ def recognize(executor: Executor, data: bytes, deadline: float) -> Detections:
 
 def enroll(executor: Executor, name: str, images: list[bytes], deadline: float) -> Any:
     """Add samples of `name`; BadInput when no image gave a usable face (and none was enrolled before)."""
+    name = person_name(name)  # the one name rule, before any image is decoded (/v1 userid, /v2, the page)
     check_count(len(images), executor.config.limits.max_enroll_images, "images", "max_enroll_images")
     report = executor.call(FACES, "enroll", name, images, None, deadline=deadline)
     if not report.added and not report.skipped:

@@ -8,6 +8,9 @@ from typing import Annotated, Any
 
 from fastapi import Path
 
+from vigil.faces.gallery.schema import NAME_PATTERN, STORED_NAME_PATTERN
+from vigil.formats.events import SSE_MESSAGE_SCHEMA
+
 _ERROR = {"application/json": {"schema": {
     "type": "object", "additionalProperties": True,
     "properties": {"error": {"type": "string"}, "success": {"type": "boolean"}, "type": {"type": "string"},
@@ -20,9 +23,10 @@ _WHY = {400: "bad input (not an image, a bad value, a count over a [limits] cap)
         503: "busy: retry after Retry-After seconds"}
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"description": why, "content": _ERROR} for code, why in _WHY.items()}
 
-# Gallery names: what faces/gallery accepts (1-200 characters, no slashes or NUL), minus names a URL cannot carry
-NAME_PATTERN = r"^[\w][\w .'-]{0,199}$"
+# Gallery names: the one rule of faces.gallery.schema.person_name for a new name; a name already stored is found as
+# it is (a gallery from before the rule may hold others, and they must stay manageable)
 PersonName = Annotated[str, Path(pattern=NAME_PATTERN, description="a person's name (letters, digits, space . ' - _)")]
+StoredName = Annotated[str, Path(pattern=STORED_NAME_PATTERN, description="a person's name as stored")]
 
 # A time filter (formats.events.parse_time): epoch seconds, an age such as 30m, or an RFC 3339 date-time; the server
 # also reads other ISO 8601 forms, the schema names the ones a client can count on
@@ -33,8 +37,12 @@ JPEG_ANSWER: dict[int | str, dict[str, Any]] = {200: {"description": "a JPEG", "
     "image/jpeg": {"schema": {"type": "string", "format": "binary"}}}}}
 IMAGE_ANSWER: dict[int | str, dict[str, Any]] = {200: {"description": "an image as the camera wrote it", "content": {
     "image/*": {"schema": {"type": "string", "format": "binary"}}}}}
-SSE_ANSWER: dict[int | str, dict[str, Any]] = {200: {"description": "Server-Sent Events until the stream's time is up",
-                                                     "content": {"text/event-stream": {"schema": {"type": "string"}}}}}
+# The stream as OpenAPI 3.2 describes one (read by schemathesis and other tools on 3.1 documents too): `itemSchema`
+# is each message, an object whose `data` is a change as JSON; `schema` the stream as a whole, a sequence of them
+SSE_ANSWER: dict[int | str, dict[str, Any]] = {200: {
+    "description": "Server-Sent Events until the stream's time is up: one message per new, updated or ended event",
+    "content": {"text/event-stream": {"itemSchema": SSE_MESSAGE_SCHEMA,
+                                      "schema": {"type": "array", "items": SSE_MESSAGE_SCHEMA}}}}}
 
 # Row ids (samples, clusters, events): SQLite integers, so a number past 64 bits is a 422, not an overflow
 RowId = Annotated[int, Path(ge=1, le=2**63 - 1, description="a row id")]
@@ -44,13 +52,15 @@ _FIELDS: dict[str, dict[str, Any]] = {
     "image": _IMAGE, "image1": _IMAGE, "image2": _IMAGE,
     "min_confidence": {"type": "number", "minimum": 0, "maximum": 1, "description": "drop answers scoring lower"},
     "userid": {"type": "string", "pattern": NAME_PATTERN, "description": "the person's name"},
+    "stored userid": {"type": "string", "pattern": STORED_NAME_PATTERN, "description": "a name in the gallery"},
     "api_key": {"type": "string", "description": "the key, as DeepStack clients send it (or X-API-Key / Bearer)"},
 }
 
 
 def form_body(*required: str, optional: tuple[str, ...] = ("api_key",), urlencoded: bool = False) -> dict[str, Any]:
-    """openapi_extra for a DeepStack route that reads its form itself."""
-    fields = {f: _FIELDS[f] for f in (*required, *optional)}
-    schema = {"type": "object", "properties": fields, "required": list(required)}
+    """openapi_extra for a DeepStack route that reads its form itself ("stored userid": the userid field of a route
+    that finds a person, as stored)."""
+    fields = {f.split()[-1]: _FIELDS[f] for f in (*required, *optional)}
+    schema = {"type": "object", "properties": fields, "required": [f.split()[-1] for f in required]}
     kinds = ["multipart/form-data"] + (["application/x-www-form-urlencoded"] if urlencoded else [])
     return {"requestBody": {"required": bool(required), "content": {k: {"schema": schema} for k in kinds}}}

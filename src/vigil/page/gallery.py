@@ -18,9 +18,10 @@ from starlette.concurrency import run_in_threadpool
 
 from vigil.errors import BadInput
 from vigil.execute.executor import FACES, Executor
+from vigil.faces.gallery.schema import NAME_PATTERN
 from vigil.formats import page
 from vigil.http import auth, faces
-from vigil.http.openapi import JPEG_ANSWER, NAME_PATTERN, PersonName, RowId
+from vigil.http.openapi import JPEG_ANSWER, PersonName, RowId
 from vigil.imaging import images
 
 Image = Annotated[UploadFile, File(description="an image (JPEG, PNG, ...)")]

@@ -8,15 +8,28 @@ from collections.abc import Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
+import numpy as np
+
 from vigil.errors import BadInput, TimedOut
 from vigil.execute.bounds import check_count
 from vigil.execute.executor import DETECT, Executor, has_person
+from vigil.execute.fair import FairShare
 from vigil.execute.frameskip import FrameSkip
 from vigil.imaging.images import DecodedImage
-from vigil.results import ImageResult
+from vigil.registry.labels import PERSON
+from vigil.results import CLASS_NAME, Detections, ImageResult
 from vigil.tasks.detect import DetectParams
 
 Waiting = list[tuple[int, Any, DecodedImage]]
+LABEL_CHUNK = 2  # person labels per labelling job: a turn of a face worker is a crop or two, never a whole call
+
+
+def label_slots(executor: Executor) -> int:
+    """`[limits] label_jobs`, else the face workers less one (so other face requests always find one free or soon
+    free), at least 1; on Ray, where replicas scale, the most replicas a task may have."""
+    workers = getattr(executor, "workers", None)
+    default = max(1, workers - 1) if workers else executor.config.ray.max_replicas
+    return executor.config.limits.label_jobs or default
 
 
 class SeedCalls:
@@ -25,6 +38,7 @@ class SeedCalls:
     def __init__(self, executor: Executor) -> None:
         self.executor = executor
         self.frame_skip = FrameSkip(executor.config.rpc.conseq_images_to_skip)
+        self.labelling = FairShare(label_slots(executor), "labelling persons")  # both front ends share one budget
 
     def detect_paths(self, paths: Sequence[Any], params: DetectParams, deadline: float) -> list[ImageResult]:
         """detect_objects: one result per path in input order; a bad path gets its own error. Frames are decoded
@@ -80,5 +94,19 @@ class SeedCalls:
             frame = executor.decode(executor.resolve(entry.image), full_size=True)
         except BadInput as exc:
             return ImageResult(entry.image, entry.detections, error=str(exc))
-        labelled = executor.label_persons(frame, entry.detections, entry.image, deadline)
+        labelled = self._label_in_turns(frame, entry.detections, entry.image, deadline)
         return ImageResult(entry.image, labelled, frame.width, frame.height)
+
+    def _label_in_turns(self, frame: DecodedImage, detections: Detections, source: str, deadline: float
+                        ) -> Detections:
+        """The entry's persons LABEL_CHUNK at a time, each chunk one job in its turn of the labelling budget, so
+        other callers' work (and every other face request) is never queued behind a whole call."""
+        persons = (detections.data[CLASS_NAME] == PERSON).nonzero()[0]
+        face, proba = np.full(len(detections), None, dtype=object), np.full(len(detections), None, dtype=object)
+        for start in range(0, len(persons), LABEL_CHUNK):
+            chunk = persons[start:start + LABEL_CHUNK]
+            with self.labelling.turn(deadline):
+                done = self.executor.label_persons(frame, detections[chunk], source, deadline)
+            face[chunk], proba[chunk] = done.data["face"], done.data["faceProba"]
+        return Detections(detections.xyxy.copy(), detections.score.copy(), detections.class_id.copy(),
+                          {**detections.data, "face": face, "faceProba": proba})

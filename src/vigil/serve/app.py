@@ -18,6 +18,7 @@ from vigil.http.deepstack import deepstack_router
 from vigil.http.events import events_router
 from vigil.http.gate import BodyDeadline, KeyGate, keyless_page
 from vigil.http.guesses import Guesses
+from vigil.http.methods import Methods
 from vigil.http.middleware import AccessLog, Admission, BodyLimit
 from vigil.http.openapi import ERRORS
 from vigil.http.sightings import sightings_router
@@ -41,6 +42,7 @@ def create_app(executor: Executor, seed: SeedCalls | None = None) -> FastAPI:
     app.include_router(status_router(executor), responses=ERRORS)
     app.include_router(sightings_router(executor), responses=ERRORS)
     page.install(app, executor)  # the page at / and its routes
+    app.add_middleware(Methods, document=app.openapi)  # OPTIONS and 405 name every method of the path
     limit = executor.config.limits.max_bytes + 1024 * 1024  # room for the multipart envelope and form fields
     app.add_middleware(BodyLimit, max_bytes=limit, drain_bytes=4 * limit)
     app.add_middleware(Admission, limit=executor.config.server.max_in_flight, retry_after_s=executor.retry_after_s,
@@ -76,8 +78,10 @@ def _operations(app: FastAPI, executor: Executor) -> None:
     @app.get("/ready", tags=["operations"], summary="200 when models are loaded and the queue has room", responses=busy)
     def ready() -> JSONResponse:
         events = getattr(app.state, "events", None)  # a watcher whose thread died is not ready (restarted meanwhile)
-        accepting = executor.accepting and (events is None or events.alive)
-        body = native.readiness(accepting, executor.config.detect.model)
+        gone = executor.unavailable()  # a PostgreSQL gallery that went away: 503 until it is back and migrated
+        accepting = executor.accepting and (events is None or events.alive) and gone is None
+        reason = "a database the face routes need cannot be reached" if gone else None  # keyless: no URL here
+        body = native.readiness(accepting, executor.config.detect.model, reason)
         return JSONResponse(body, status_code=200 if accepting else 503)
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=PlainTextResponse,

@@ -11,6 +11,12 @@ feedback; a listener thread (its own connection, reconnecting with back-off) bum
 notification, and the matrix is reloaded when the version moved. There is no polling: a process that
 misses its connection assumes it missed notifications and reloads once reconnected.
 
+The listener is also how a gallery notices its database going away (dropped, its connections terminated, the server
+stopped): from then on every gallery call answers StoreUnavailable (503, naming the database) at once, without
+waiting on the pool, and the server's /ready is 503. The listener retries every RETRY_MAX_S at most; once the database
+is back it reruns the migrations (it may have been recreated empty), checks the pooled connections, and the gallery
+serves again, all without a restart.
+
 Needs the `scale` extra (psycopg[binary], psycopg-pool); imported only when a postgresql:// URL is configured.
 """
 
@@ -25,13 +31,27 @@ from typing import Any
 import numpy as np
 import psycopg
 
-from vigil.db.postgres_db import POOL_SIZE, Connection, Pooled, locked_transaction, open_pool, redacted
+from vigil.db.postgres_db import (
+    CONNECT_TIMEOUT_S,
+    POOL_SIZE,
+    Connection,
+    Pooled,
+    locked_transaction,
+    migrate,
+    open_pool,
+    reachable,
+    redacted,
+    unreachable,
+)
+from vigil.errors import ModelIntegrityError, StoreUnavailable
 from vigil.faces.gallery.gallery import Gallery, GalleryMatrix
 from vigil.faces.gallery.schema import GALLERY_SCHEMA, NOTIFY_CHANNEL, to_blob
 
 log = logging.getLogger(__name__)
 
 WRITE_LOCK = 0x56494731  # "VIG1": one gallery writer at a time, per database
+WHAT = "the face gallery"
+RETRY_MAX_S = 2.0  # the listener's longest wait between reconnection attempts
 
 
 class PostgresGallery(Gallery):
@@ -39,8 +59,9 @@ class PostgresGallery(Gallery):
         self.url = url
         self.path = redacted(url)  # for messages; never the password
         self._local = threading.local()  # the open write transaction of this thread, if any
-        self._pool = open_pool(url, GALLERY_SCHEMA, "the face gallery", "vigil-gallery", pool_size)
-        self._schema = str(Pooled(self._pool).execute("SELECT current_schema()").fetchone()[0])
+        self._pool = open_pool(url, GALLERY_SCHEMA, WHAT, "vigil-gallery", pool_size)
+        self._schema = str(Pooled(self._pool, WHAT).execute("SELECT current_schema()").fetchone()[0])
+        self.unavailable: str | None = None  # why the database cannot be reached, while the listener finds it gone
         self._version = 0  # moves on every NOTIFY and every local write
         self.notifications = 0  # NOTIFYs received for this gallery (tests prove refreshes came this way)
         self.reloads = 0
@@ -58,7 +79,15 @@ class PostgresGallery(Gallery):
     # --- connections: the Gallery's sqlite3-style calls, on the pool ---------------------------------------
     @property
     def _conn(self) -> Any:
-        return getattr(self._local, "tx", None) or Pooled(self._pool)
+        tx = getattr(self._local, "tx", None)
+        if tx is not None:
+            return tx
+        self._check_up()
+        return Pooled(self._pool, WHAT)
+
+    def _check_up(self) -> None:
+        if self.unavailable is not None:
+            raise StoreUnavailable(self.unavailable)
 
     @contextmanager
     def _write(self) -> Iterator[Any]:
@@ -66,7 +95,8 @@ class PostgresGallery(Gallery):
         if open_tx is not None:  # nested (a write calling a write helper): the same transaction
             yield open_tx
             return
-        with locked_transaction(self._pool, WRITE_LOCK) as tx:
+        self._check_up()
+        with locked_transaction(self._pool, WRITE_LOCK, WHAT) as tx:
             self._local.tx = tx
             try:
                 yield self._local.tx
@@ -87,6 +117,7 @@ class PostgresGallery(Gallery):
 
     # --- the match matrix, refreshed by NOTIFY --------------------------------------------------------------
     def matrix(self) -> GalleryMatrix:
+        self._check_up()  # a matrix kept from before the database went away may no longer be the gallery
         with self._lock:
             version = self._version
             if self._matrix is not None and self._matrix[0] == version:
@@ -96,7 +127,7 @@ class PostgresGallery(Gallery):
             return matrix
 
     def _read_matrix(self) -> GalleryMatrix:
-        with self._pool.connection() as conn, conn.transaction():  # one snapshot: samples, names, negatives agree
+        with reachable(self.url, WHAT), self._pool.connection() as conn, conn.transaction():  # one snapshot
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             self._local.tx = Connection(conn)
             try:
@@ -109,23 +140,38 @@ class PostgresGallery(Gallery):
             self._version += 1
 
     def _listen(self) -> None:
-        delay = 0.5
+        delay, lost = 0.25, False
         while not self._stop.is_set():
             try:
-                with psycopg.connect(self.url, autocommit=True, application_name="vigil-gallery-listener") as conn:
+                with psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
+                                     application_name="vigil-gallery-listener") as conn:
+                    if lost:  # the database may have been recreated empty: migrate before serving from it again
+                        migrate(self.url, GALLERY_SCHEMA, WHAT, "vigil-gallery")
+                        self._pool.check()  # drop pooled connections to the database that went away
                     conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
-                    self.listener_pid = conn.info.backend_pid
-                    self.listening.set()
-                    self._bump()  # anything may have changed while we were not listening
-                    delay = 0.5
-                    while not self._stop.is_set():
-                        for note in conn.notifies(timeout=0.5):
-                            if note.payload == self._schema:
-                                self.notifications += 1
-                                self._bump()
-            except psycopg.Error as exc:
+                    self._listening(conn.info.backend_pid)
+                    delay, lost = 0.25, False
+                    self._hear(conn)
+            except (psycopg.Error, ModelIntegrityError) as exc:
                 self.listening.clear()
-                log.warning("gallery listener lost %s (%s); reconnecting in %.1f s", self.path, exc, delay)
+                why = unreachable(self.url, WHAT, exc)
+                if why != self.unavailable:  # once per change, not on every retry while the database is away
+                    log.warning("%s; the listener retries every %.1f s at most", why, RETRY_MAX_S)
+                self.unavailable, lost = why, True
                 self._stop.wait(delay)
-                delay = min(delay * 2, 10.0)
+                delay = min(delay * 2, RETRY_MAX_S)
 
+    def _listening(self, pid: int) -> None:
+        self.listener_pid = pid
+        self.unavailable = None
+        self.listening.set()
+        self._bump()  # anything may have changed while we were not listening
+
+    def _hear(self, conn: psycopg.Connection) -> None:
+        while not self._stop.is_set():
+            for note in conn.notifies(timeout=0.5):
+                if note.payload == self._schema:
+                    self.notifications += 1
+                    self._bump()
+            if conn.broken or conn.closed:
+                raise psycopg.OperationalError("the listening connection was lost")

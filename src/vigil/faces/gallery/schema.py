@@ -6,6 +6,8 @@ PostgreSQL: real[]). The version is kept in `meta` under 'schema' (the key galle
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from vigil.db.sql_schema import Migration, Schema
@@ -82,10 +84,20 @@ def to_vectors(blobs: list[bytes] | list[list[float]]) -> np.ndarray:
     return np.frombuffer(b"".join(blobs), "<f4").reshape(-1, EMBED_DIM).astype(np.float32)
 
 
+# A new person's name: letters (any script), digits, space . ' - _, starting with a letter or digit, at most 200.
+# Every front end declares and checks this one rule (/v1 userid, /v2 and page paths and bodies, the CLI, strangers).
+NAME_PATTERN = r"^[\w][\w .'-]{0,199}$"
+# A name already in a gallery, as routes that find a person take it (delete, rename): galleries written before the
+# rule may hold names outside it, and they stay manageable; a URL path segment cannot carry a slash, nor be "." or ".."
+# (clients resolve those away).
+STORED_NAME_PATTERN = r"^(?:[^/\x00.]|\.[^/\x00.]|\.\.[^/\x00])[^/\x00]{0,199}$"
+
+
 def person_name(name: str) -> str:
-    """The one place a person's name is checked and normalised: every gallery method that takes a name
-    passes it through here first, so " Bob " is stored and looked up as "Bob"."""
+    """The one place a new person's name is checked and normalised: every gallery method that creates or renames a
+    person passes it through here first, so " Bob " is stored and looked up as "Bob"."""
     name = name.strip() if isinstance(name, str) else ""
-    if not name or len(name) > 200 or any(ch in name for ch in "/\\\x00"):
-        raise BadInput(f"invalid person name {name!r}: 1-200 characters, no slashes")
+    if not re.fullmatch(NAME_PATTERN, name):
+        raise BadInput(f"invalid person name {name[:210]!r}: 1-200 letters, digits, spaces or . ' - _, starting "
+                       "with a letter or digit")
     return name
