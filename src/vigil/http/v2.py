@@ -12,7 +12,7 @@ import types
 import typing
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, File, Form, UploadFile
+from fastapi import APIRouter, Body, File, Form, Query, UploadFile
 from pydantic import BaseModel, Field, StrictFloat, ValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -121,6 +121,9 @@ def _path_routes(router: APIRouter, seed: SeedCalls, user: Any) -> None:
         return [to_seed(r) for r in await run_in_threadpool(seed.label_entries, typed, executor.deadline())]
 
 
+FORCE = "enrol a face that already matches another person (answered 409 with `matches` otherwise)"
+
+
 def _gallery_routes(router: APIRouter, executor: Executor, user: Any, admin: Any) -> None:
     @router.get("/gallery", dependencies=[user], tags=["gallery"], summary="Enrolled people and sample counts")
     async def people() -> list[dict[str, Any]]:
@@ -132,9 +135,12 @@ def _gallery_routes(router: APIRouter, executor: Executor, user: Any, admin: Any
     @router.post("/gallery/{name}", dependencies=[admin], tags=["gallery"], summary="Enrol a person from images")
     async def enroll(name: PersonName,
                      images: list[UploadFile] = File(min_length=1, description="photos of the person",
-                                                     json_schema_extra=most)) -> dict[str, Any]:
+                                                     json_schema_extra=most),
+                     force: bool = Form(False, description=FORCE),
+                     force_query: bool = Query(False, alias="force", description=FORCE)) -> dict[str, Any]:
         data = [await i.read() for i in images]
-        return native.plain(await run_in_threadpool(faces.enroll, executor, name, data, executor.deadline()))
+        report = await run_in_threadpool(faces.enroll, executor, name, data, executor.deadline(), force or force_query)
+        return native.plain(report)
 
     @router.delete("/gallery/{name}", dependencies=[admin], tags=["gallery"], summary="Forget a person")
     async def remove(name: PersonName) -> dict[str, Any]:
