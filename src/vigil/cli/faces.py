@@ -19,6 +19,7 @@ from vigil.cli.faces_more import register
 from vigil.errors import VigilError
 
 REFUSED = 3  # exit code: a face matched another person and was not enrolled
+ForceOpt = Annotated[bool, typer.Option("--force", help="enrol faces that already match another person")]
 
 faces_app = typer.Typer(help="Faces: enrol people, recognise faces, train the seed's classifiers, name strangers.",
                         no_args_is_help=True)
@@ -53,23 +54,27 @@ def _report_summary(reports: list, as_json: bool) -> None:
 
 @faces_app.command()
 def enroll(folder: Annotated[Path, typer.Argument(help="DIR/<name>/*.jpg (the seed's dataset layout)")],
-           config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
-    """Enrol every person folder; resumable (files already enrolled are skipped by hash)."""
+           force: ForceOpt = False, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Enrol every person folder; resumable (files already enrolled are skipped by hash). A face that already
+    matches another person is refused (exit 3) unless --force."""
     from vigil.faces.enroll import enroll_tree
 
     recognizer = load_recognizer(config_or_exit(config))
     try:
-        reports = enroll_tree(recognizer, folder, _progress)
+        reports = enroll_tree(recognizer, folder, _progress, force)
     except VigilError as exc:
         fail(exc)
     _report_summary(reports, as_json)
+    refusal = next((r.conflict() for r in reports if r.refused), None)
+    if refusal is not None:
+        fail(refusal, REFUSED)
 
 
 @faces_app.command()
 def add(name: Annotated[str, typer.Argument(help="the person's name")],
         images: Annotated[list[Path], typer.Argument(help="images showing this person", show_default=False,
                                                      metavar="IMAGE...")],
-        force: Annotated[bool, typer.Option("--force", help="enrol faces that already match another person")] = False,
+        force: ForceOpt = False,
         config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Add images of one person. A face that already matches someone else is refused (exit 3) unless --force."""
     from vigil.faces.enroll import enroll as enroll_one

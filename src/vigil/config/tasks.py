@@ -112,6 +112,9 @@ class FacesConfig(Section):
                                   description="embedding distance at or below which a face gets the person's name")
     unknown_distance: float = Field(0.6, gt=0, title="Unknown distance",
                                     description="distance above which a face is a stranger; between: uncertain")
+    same_face_distance: float = Field(0.15, ge=0, title="Same face distance",
+                                      description="enrolment: a face this close to one of the person's samples is "
+                                                  "the same face again (a re-saved copy) and adds no sample")
     min_proba: float = Field(0.6, ge=0, le=1, title="Minimum probability",
                              description="classifier mode: face is null below this class probability (seed 0.6-0.9)")
     cluster_distance: float = Field(0.5, gt=0, title="Stranger cluster distance",

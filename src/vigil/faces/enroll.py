@@ -20,7 +20,6 @@ import numpy as np
 from vigil.errors import BadInput, MatchesAnother, NotFound
 from vigil.faces.gallery.gallery import Gallery, Sample
 from vigil.faces.gallery.schema import person_name
-from vigil.faces.gallery.strangers import DUPLICATE_DISTANCE
 from vigil.faces.matcher import person_distances
 from vigil.faces.recognizer import FaceRecognizer, thumbnail
 from vigil.imaging import images
@@ -116,7 +115,7 @@ def _enroll_file(recognizer: FaceRecognizer, report: EnrollReport, data: bytes, 
         report.matches.append((label, nearest))
         if not report.forced:
             return f"matches {nearest}"
-    if own <= DUPLICATE_DISTANCE:  # the same face again (a re-encoded or resized copy): one sample
+    if own <= recognizer.config.same_face_distance:  # the same face again (a re-encoded or resized copy): one sample
         gallery.add_file(name, digest, [], label, faces=1)
         report.skipped.append(label)
         return "skipped"
@@ -171,5 +170,6 @@ def dataset_tree(root: Path) -> dict[str, list[Path]]:
     return tree
 
 
-def enroll_tree(recognizer: FaceRecognizer, root: Path, progress: Progress | None = None) -> list[EnrollReport]:
-    return [enroll(recognizer, name, files, progress) for name, files in dataset_tree(root).items()]
+def enroll_tree(recognizer: FaceRecognizer, root: Path, progress: Progress | None = None,
+                force: bool = False) -> list[EnrollReport]:
+    return [enroll(recognizer, name, files, progress, force=force) for name, files in dataset_tree(root).items()]

@@ -21,7 +21,7 @@ from vigil.errors import NotFound
 from vigil.faces.gallery.schema import person_name, to_vectors
 from vigil.ops.cluster import agglomerate
 
-DUPLICATE_DISTANCE = 0.15  # closer than this to a kept face (stranger or sample): the same sighting again
+DUPLICATE_DISTANCE = 0.15  # closer than this to a kept stranger face: the same sighting again
 LAST_CLUSTER = "last_cluster"  # `meta` key (SQLite): the highest cluster id handed out
 MAX_STRANGERS = 5000
 
