@@ -12,9 +12,9 @@ from PIL import Image
 from skimage import data as skdata
 
 from tests.conftest import fixture_image, jpeg
-from vigil.registry.samples import sample_path
 from vigil.config.settings import VigilConfig
 from vigil.execute.local import Engine
+from vigil.registry.samples import sample_path
 from vigil.serve.app import create_app
 
 KEY, ADMIN = "use-1", "admin-2"
