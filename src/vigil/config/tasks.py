@@ -26,7 +26,8 @@ class DetectAlias(Section):
     labels: list[str] = Field(default_factory=list, title="Labels", description="keep only these; empty: all")
 
 
-_PEOPLE_AND_VEHICLES = ["person", "bicycle", "car", "motorcycle", "bus", "truck"]
+# both COCO spellings: Darknet's names say motorbike, others motorcycle (an alias keeps the labels its model has)
+_PEOPLE_AND_VEHICLES = ["person", "bicycle", "car", "motorbike", "motorcycle", "bus", "truck"]
 _ANIMALS = ["bird", "cat", "dog", "horse", "sheep", "cow", "bear"]
 # CodeProject.AI's model names as Blue Iris offers them, answered by the configured detector with a label filter
 DEFAULT_ALIASES: dict[str, DetectAlias] = {

@@ -56,18 +56,29 @@ class CustomModels:
         executor = self.executor
         config = executor.config
         target = self.resolve(name)
-        labels = ",".join(target.labels) or None
+        labels = self._labels(name, target)
         if target.model == config.detect.model:
-            return executor.detect_bytes(data, "", DetectParams(min_score=min_score, labels=labels), deadline)[0]
+            params = DetectParams(min_score=min_score, labels=",".join(labels) if labels else None)
+            return executor.detect_bytes(data, "", params, deadline)[0]
         detector = self.detector(target.model)
-        wanted = known_labels(target.labels or None, detector.labels)
         frame = executor.decode(data, full_size=True)
         threshold = config.thresholds(target.model).min_score if min_score is None else min_score
         options = DetectOptions(min_score=threshold, iou=config.detect.iou)
         found = self._one_at_a_time(lambda: detector(frame.pixels, options), deadline)
-        if wanted:
-            found = found[np.isin(found.data[CLASS_NAME], wanted)]
+        if labels:
+            found = found[np.isin(found.data[CLASS_NAME], labels)]
         return ImageResult("", found, frame.width, frame.height)
+
+    def _labels(self, name: str, target: DetectAlias) -> list[str]:
+        """An alias's labels that its model has (the built-in ones name both COCO spellings, motorbike and
+        motorcycle); BadInput, naming the close match, when it has none of them."""
+        if not target.labels:
+            return []
+        own = self.executor.store.labels(target.model)
+        kept = [label for label in target.labels if label in own]
+        if not kept:
+            known_labels(target.labels[:1], own)  # raises, with the close match
+        return kept
 
     def _one_at_a_time(self, call: Any, deadline: float) -> Any:
         if not self._running.acquire(timeout=remaining(deadline)):
