@@ -111,6 +111,7 @@ def test_scene_answers_in_codeproject_shape_from_the_classify_model(person_serve
 
     engine, _ = person_server
     client = TestClient(create_app(engine))
-    for pixels, label in ((np.full((48, 64, 3), 240, np.uint8), "bright"), (np.full((48, 64, 3), 10, np.uint8), "dark")):
-        reply = client.post("/v1/vision/scene", files={"image": ("s.jpg", jpeg(pixels))}).json()
+    for level, label in ((240, "bright"), (10, "dark")):
+        image = jpeg(np.full((48, 64, 3), level, np.uint8))
+        reply = client.post("/v1/vision/scene", files={"image": ("s.jpg", image)}).json()
         assert reply["success"] is True and reply["label"] == label and 0.5 < reply["confidence"] <= 1
