@@ -34,6 +34,12 @@ def fail(problem: Exception | str, code: int = 2) -> NoReturn:
     raise typer.Exit(code) from None
 
 
+def failed_line(source: str, error: str) -> str:
+    """One failed input as printed: the source once (errors that name their file already start with it), red."""
+    message = error if error.startswith(f"{source}:") else f"{source}: {error}"
+    return f"[red]{escape(message)}[/red]"
+
+
 def plural(count: int, noun: str) -> str:
     """ "1 sample", "2 samples": how every message counts things."""
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

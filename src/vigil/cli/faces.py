@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from vigil.cli.common import ConfigOpt, JsonOpt, config_or_exit, emit_json, err, fail, out, plural
+from vigil.cli.common import ConfigOpt, JsonOpt, config_or_exit, emit_json, err, fail, failed_line, out, plural
 from vigil.cli.face_tools import load_recognizer, open_gallery
 from vigil.cli.faces_dataset import register as register_dataset
 from vigil.cli.faces_more import register
@@ -21,7 +21,8 @@ from vigil.errors import VigilError
 REFUSED = 3  # exit code: a face matched another person and was not enrolled
 ForceOpt = Annotated[bool, typer.Option("--force", help="enrol faces that already match another person")]
 
-faces_app = typer.Typer(help="Faces: enrol people, recognise faces, train the seed's classifiers, name strangers.",
+faces_app = typer.Typer(rich_markup_mode=None,
+                        help="Faces: enrol people, recognise faces, train the seed's classifiers, name strangers.",
                         no_args_is_help=True)
 
 
@@ -49,11 +50,12 @@ def _report_summary(reports: list, as_json: bool) -> None:
         for source in r.no_face:
             out.print(f"no usable face: {r.name}: {source}")
         for source, why in r.unreadable:
-            out.print(f"unreadable: {r.name}: {source}: {why}")
+            out.print(f"unreadable: {escape(r.name)}: " + failed_line(source, why))
 
 
 @faces_app.command()
-def enroll(folder: Annotated[Path, typer.Argument(help="DIR/<name>/*.jpg (the seed's dataset layout)")],
+def enroll(folder: Annotated[Path, typer.Argument(metavar="FOLDER",
+                                                  help="DIR/<name>/*.jpg (the seed's dataset layout)")],
            force: ForceOpt = False, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Enrol every person folder; resumable (files already enrolled are skipped by hash). A face that already
     matches another person is refused (exit 3) unless --force."""
@@ -71,9 +73,9 @@ def enroll(folder: Annotated[Path, typer.Argument(help="DIR/<name>/*.jpg (the se
 
 
 @faces_app.command()
-def add(name: Annotated[str, typer.Argument(help="the person's name")],
+def add(name: Annotated[str, typer.Argument(metavar="NAME", help="the person's name")],
         images: Annotated[list[Path], typer.Argument(help="images showing this person", show_default=False,
-                                                     metavar="IMAGE...")],
+                                                     metavar="IMAGE")],
         force: ForceOpt = False,
         config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Add images of one person. A face that already matches someone else is refused (exit 3) unless --force."""
@@ -98,7 +100,7 @@ def add(name: Annotated[str, typer.Argument(help="the person's name")],
 
 
 @faces_app.command()
-def samples(name: Annotated[str, typer.Argument(help="the person's name")],
+def samples(name: Annotated[str, typer.Argument(metavar="NAME", help="the person's name")],
             config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """One person's samples with their ids (for `vigil faces feedback --sample ID`)."""
     try:
@@ -132,7 +134,8 @@ def list_people(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
 
 
 @faces_app.command()
-def rename(old: str, new: str, config: ConfigOpt = None) -> None:
+def rename(old: Annotated[str, typer.Argument(metavar="OLD", help="the current name")],
+           new: Annotated[str, typer.Argument(metavar="NEW", help="the new name")], config: ConfigOpt = None) -> None:
     """Rename a person."""
     try:
         open_gallery(config_or_exit(config)).rename(old, new)
@@ -142,7 +145,8 @@ def rename(old: str, new: str, config: ConfigOpt = None) -> None:
 
 
 @faces_app.command()
-def remove(name: str, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+def remove(name: Annotated[str, typer.Argument(metavar="NAME", help="the person's name")],
+           config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Remove a person and all their samples."""
     try:
         count = open_gallery(config_or_exit(config)).remove(name)
@@ -166,7 +170,7 @@ def _face_rows(detections) -> list[dict]:
 
 
 @faces_app.command()
-def recognize(images: Annotated[list[Path], typer.Argument(help="image files", show_default=False, metavar="IMAGE...")],
+def recognize(images: Annotated[list[Path], typer.Argument(help="image files", show_default=False, metavar="IMAGE")],
               config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Every face in each image: box, name (or unknown / uncertain), similarity and detector score."""
     from vigil.imaging import images as imaging
@@ -186,7 +190,8 @@ def recognize(images: Annotated[list[Path], typer.Argument(help="image files", s
         emit_json(entries)
     else:
         for entry in entries:
-            out.print(f"[bold]{entry['image']}[/bold]" + (f": [red]{entry['error']}[/red]" if "error" in entry else ""))
+            out.print(failed_line(entry["image"], entry["error"]) if "error" in entry
+                      else f"[bold]{escape(entry['image'])}[/bold]")
             for f in entry["faces"]:
                 b = f["box"]
                 out.print(f"  {f['name']:<20} similarity {f['similarity']:.2f}  score {f['score']:.2f}  "

@@ -62,7 +62,9 @@ def unknowns(recluster: Annotated[bool, typer.Option(help="rebuild clusters (ave
         table.add_row(str(c.id), str(c.faces), str(c.sightings), time.ctime(c.first_seen), time.ctime(c.last_seen))
     out.print(table)
 
-def name(cluster: int, person: str, config: ConfigOpt = None) -> None:
+def name(cluster: Annotated[int, typer.Argument(metavar="CLUSTER", help="a cluster id from `vigil faces unknowns`")],
+         person: Annotated[str, typer.Argument(metavar="PERSON", help="the person's name (new or enrolled)")],
+         config: ConfigOpt = None) -> None:
     """Name a provisional cluster: its faces become samples of PERSON (new or existing)."""
     try:
         moved = open_gallery(config_or_exit(config)).name_cluster(cluster, person)
@@ -76,7 +78,7 @@ def name(cluster: int, person: str, config: ConfigOpt = None) -> None:
 def feedback(not_name: Annotated[str | None, typer.Option("--not", help="the faces shown are NOT this person")]
              = None,
              images: Annotated[list[Path] | None, typer.Argument(help="images whose faces were misnamed",
-                                                                 metavar="[IMAGE...]", show_default=False)] = None,
+                                                                 metavar="IMAGE", show_default=False)] = None,
              sample: Annotated[int | None, typer.Option(help="a gallery sample id that is not its person")] = None,
              config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Negative feedback: "this face is not NAME" (from images), or reject a wrongly enrolled sample."""

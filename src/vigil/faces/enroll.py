@@ -90,7 +90,7 @@ def enroll(recognizer: FaceRecognizer, name: str, sources: list[bytes | Path],
             outcome = _enroll_file(recognizer, report, _read(source, recognizer.limits), label, box)
         except BadInput as exc:
             report.unreadable.append((label, str(exc)))
-            outcome = f"unreadable: {exc}"
+            outcome = "unreadable"  # the reason is in the report
         if progress:
             progress(label, outcome)
     return report

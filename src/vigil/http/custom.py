@@ -47,7 +47,8 @@ class CustomModels:
             if name not in self._loaded:
                 store = self.executor.store
                 if not all(s.verified for s in store.status(name)):
-                    raise NotActivated(f"model {name} is not pulled; run `vigil models pull {name}`")
+                    raise NotActivated(f"model {name} is not in the cache (looked in {store.folder(name)}); run "
+                                       f"`vigil models pull {name}`")
                 self._loaded[name] = ObjectDetector.load(store, name, threads=self.executor.config.detect.threads
                                                          or None)
             return self._loaded[name]
