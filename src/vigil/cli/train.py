@@ -27,8 +27,7 @@ def _home(config: Path | None) -> Path:
 
 @train_app.command("classify")
 def train_classify(
-    dataset: Annotated[Path, typer.Argument(metavar="DATASET",
-                                            help="DATASET/<label>/*.jpg (no_faces sub-folders count for the parent)")],
+    dataset: Annotated[Path, typer.Argument(metavar="DATASET", help="DATASET/<label>/*.jpg (no_faces: the parent's)")],
     out_dir: Annotated[Path, typer.Option("--out", help="run folder (resumes from its checkpoint if present)")],
     arch: Annotated[str, typer.Option(help="efficientnet_lite0 | mobilenet_v2 | resnet50 | mobilenet_v1 | darknet19")
                     ] = "efficientnet_lite0",
