@@ -91,7 +91,7 @@ def deepstack_router(executor: Executor) -> APIRouter:
     user, admin = auth.key_checks(executor.config.server)
     executor.metrics.route_tasks.update({"/v1/vision/detection": DETECT, "/v1/vision/face": FACES,
                                        "/v1/vision/face/recognize": FACES, "/v1/vision/face/register": FACES,
-                                       "/v1/vision/face/match": FACES})
+                                       "/v1/vision/face/match": FACES, "/v1/vision/scene": CLASSIFY})
     custom = CustomModels(executor)
 
     @router.post("/detection", dependencies=[user], summary="Objects (DeepStack object detection)",
