@@ -60,7 +60,7 @@ class EnrollReport:
             return None
         source, other = self.refused[0]
         enrolled = f"; {len(self.added)} other photo(s) were enrolled" if self.added else ""
-        return MatchesAnother(f"{source}: this face already matches {other}, not enrolled as {self.name} "
+        return MatchesAnother(f"this face already matches {other}: {source} was not enrolled as {self.name} "
                               f"(enrol it anyway with force){enrolled}", other)
 
 

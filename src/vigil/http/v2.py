@@ -8,6 +8,7 @@ model as form fields, answered with the task's encoder; the rest (paths, labelli
 from __future__ import annotations
 
 import inspect
+import re
 import types
 import typing
 from typing import Annotated, Any
@@ -16,7 +17,7 @@ from fastapi import APIRouter, Body, File, Form, Query, UploadFile
 from pydantic import BaseModel, Field, StrictFloat, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from vigil.errors import BadInput
+from vigil.errors import BadInput, VigilError
 from vigil.execute.executor import DETECT, Executor
 from vigil.formats import native
 from vigil.formats.seed import entries_from_seed, to_seed
@@ -85,13 +86,27 @@ def task_route(router: APIRouter, executor: Executor, task: TaskDef, user: Any) 
     params = [inspect.Parameter("image", inspect.Parameter.KEYWORD_ONLY, annotation=Image)]
     for key, field in task.options.model_fields.items():
         default = inspect.Parameter.empty if field.is_required() else field.default
+        form = Form(description=field.description, json_schema_extra=_labels_pattern(executor, task, key))
         params.append(inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[
-            (_not_null(field.annotation), *field.metadata, Form(description=field.description))]))
+            (_not_null(field.annotation), *field.metadata, form)]))
     run.__signature__ = inspect.Signature(params, return_annotation=dict[str, Any])  # type: ignore[attr-defined]
     route = task.path.removeprefix("/v2")
     router.add_api_route(route, run, methods=["POST"], dependencies=[user], tags=list(task.tags or (task.name,)),
                          summary=task.summary, name=f"task_{task.name}", operation_id=f"task_{task.name}")
     executor.metrics.route_tasks[task.path] = task.name
+
+
+def _labels_pattern(executor: Executor, task: TaskDef, key: str) -> dict[str, Any] | None:
+    """The detector's `labels` option as its schema states it: comma-separated names of the served model's classes
+    (any other name is a 400 naming the close match, so generated clients keep to these)."""
+    if task.options is not DetectParams or key != "labels":
+        return None
+    try:
+        names = executor.store.labels(executor.config.detect.model)
+    except VigilError:
+        return None
+    one = "(?:" + "|".join(re.escape(n).replace("\\ ", " ") for n in sorted(names, key=len, reverse=True)) + ")"
+    return {"pattern": rf"^\s*{one}\s*(?:,\s*{one}\s*)*$"}
 
 
 def _not_null(annotation: Any) -> Any:
