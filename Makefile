@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The same config as `make run`, so models land in the [store] home that serving reads.
 models: install
-	$(BIN)/vigil models pull
+	$(BIN)/vigil models pull $(if $(wildcard vigil.toml),--config vigil.toml)
 
 # Embedded default: SQLite gallery and state in ./data, zerorpc may read frames under ./data/media, 127.0.0.1 only.
 run: models

@@ -65,3 +65,71 @@ def test_bad_config_exits_2_with_the_key(tmp_path, text):
     config.write_text(text)
     done = run("detect", "x.jpg", "--config", str(config))
     assert done.returncode == 2 and "server.prot" in done.stderr
+
+
+def test_annotate_does_not_change_the_detections(tmp_path, pipeline):
+    """Both paths detect on the detector's own reduced decode (Executor.decode: decode_side = [detect] input_size);
+    --annotate only draws on a full-size copy afterwards. horses.jpg once gave other classes and scores with it."""
+    from vigil.formats.seed import to_seed
+
+    horses = fixture_image("horses.jpg")
+    plain = run("detect", str(horses), "--json")
+    drawn = run("detect", str(horses), "--json", "--annotate", str(tmp_path))
+    assert plain.returncode == drawn.returncode == 0, drawn.stderr
+    assert json.loads(plain.stdout) == json.loads(drawn.stdout)
+    assert (tmp_path / "horses.annotated.jpg").is_file()
+    import numpy as np
+
+    from vigil.imaging import images
+
+    reduced, frame = pipeline.detect(horses)  # the decode both paths use: reduced while decoding, to fit input_size
+    side = pipeline.config.detect.input_size
+    assert np.array_equal(frame.pixels, images.load(horses, fit=(side, side)).pixels)
+    assert json.loads(plain.stdout) == json.loads(json.dumps([to_seed(reduced)]))
+
+
+def test_a_label_typo_is_an_error_naming_the_close_match(store):
+    done = run("detect", str(fixture_image("dog.jpg")), "--labels", "persn,dog")
+    assert done.returncode == 2 and "unknown label 'persn'" in done.stderr and "'person'" in done.stderr
+
+
+def test_messages_name_a_missing_file_once_and_a_bad_variable_by_name(tmp_path, store):
+    import os
+
+    missing = run("detect", "nothere.jpg", cwd=tmp_path)
+    assert missing.returncode == 1 and missing.stdout.count("nothere.jpg") == 1, missing.stdout
+    assert "nothere.jpg: no such file" in missing.stdout
+    env = {**os.environ, "VIGIL_SERVER__PORT": "five thousand"}
+    bad = subprocess.run([*VIGIL, "detect", "x.jpg"], capture_output=True, text=True, timeout=120, env=env)
+    assert bad.returncode == 2 and "VIGIL_SERVER__PORT" in bad.stderr and "vigil.toml" not in bad.stderr
+
+
+def _commands(group, path=()):
+    for name, command in sorted(group.commands.items()):
+        yield (*path, name), command
+        if hasattr(command, "commands"):  # a group (typer's own click)
+            yield from _commands(command, (*path, name))
+
+
+def test_every_help_text_keeps_its_brackets_and_names_arguments_alike():
+    """Rich markup once ate every `[section]` ("Watch the ` dirs` folders", "(default )") and arguments were
+    `{images}` in some commands and IMAGE in others."""
+    import re
+
+    import typer
+    from typer.testing import CliRunner
+
+    from vigil.cli.main import app
+
+    runner = CliRunner(env={"COLUMNS": "200"})
+    checked = 0
+    for path, command in _commands(typer.main.get_command(app)):
+        shown = runner.invoke(app, [*path, "--help"]).output
+        texts = [command.help or ""] + [p.help or "" for p in command.params if getattr(p, "help", None)]
+        for bracketed in re.findall(r"\[[\w.\"<>-]+\]", " ".join(texts)):
+            assert bracketed in shown, (path, bracketed, shown)
+        assert "(default )" not in shown and "default: )" not in shown and "overrides  " not in shown, path
+        usage = shown.split("\n", 2)[0] if shown.startswith("Usage") else shown
+        assert not re.search(r"[{\[][a-z_]+[}\]]", usage), (path, usage)  # arguments in capitals, as IMAGE
+        checked += 1
+    assert checked > 30

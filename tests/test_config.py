@@ -122,3 +122,44 @@ def test_recognize_by_is_one_choice(tmp_path):
     assert (config.recognize.by, config.recognize.person_model) == ("person_classifier", "p")
     with pytest.raises(ConfigError, match=r"recognize\.by"):
         load_config(write(tmp_path, '[recognize]\nby = "face"\n'))
+
+
+def test_home_is_expanded_in_every_path_key_from_the_file_and_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "me"))
+    config = load_config(write(tmp_path, '[store]\nhome = "~/models"\ndata_dir = "~/data"\n[media]\nroots = ["~/m"]\n'
+                                         '[faces]\ngallery = "~/g.sqlite3"\n[watch]\ndirs = ["~/nvr"]\n'))
+    me = tmp_path / "me"
+    assert (config.store.home, config.store.data_dir, config.media.roots) == (me / "models", me / "data", [me / "m"])
+    assert (Path(config.faces.gallery), config.watch.dirs) == (me / "g.sqlite3", [me / "nvr"])
+    monkeypatch.setenv("VIGIL_STORE__HOME", "~/elsewhere")
+    monkeypatch.setenv("VIGIL_EVENTS__DATABASE", "~/events.sqlite3")
+    config = load_config(write(tmp_path, ""))
+    assert config.store.home == me / "elsewhere" and Path(config.events.database) == me / "events.sqlite3"
+
+
+def test_a_bad_environment_variable_is_named_not_the_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("VIGIL_SERVER__PORT", "five thousand")
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, "[server]\nhost = \"127.0.0.1\"\n"))
+    message = str(caught.value)
+    assert "VIGIL_SERVER__PORT (server.port)" in message and "in the environment" in message
+    assert "vigil.toml" not in message
+
+
+def test_detect_aliases_add_to_the_blue_iris_names(tmp_path):
+    config = load_config(write(tmp_path, '[detect.aliases.driveway]\nlabels = ["car", "person"]\n'
+                                         '[detect.aliases.ipcam-dark]\nmodel = "yolov3_tiny.coco"\n'))
+    aliases = config.detect.aliases
+    assert aliases["driveway"].labels == ["car", "person"] and aliases["driveway"].model == ""
+    assert aliases["ipcam-dark"].model == "yolov3_tiny.coco" and aliases["ipcam-dark"].labels == []  # yours wins
+    assert {"ipcam-general", "ipcam-combined", "ipcam-animal"} <= set(aliases)
+    assert "dog" in aliases["ipcam-animal"].labels and "dog" not in aliases["ipcam-general"].labels
+
+
+def test_a_model_not_in_the_cache_names_the_folder_searched(tmp_path):
+    from vigil.errors import NotFound
+    from vigil.registry.store import ModelStore
+
+    with pytest.raises(NotFound) as caught:
+        ModelStore(tmp_path / "cache").path("yolov4_tiny.coco", "weights")
+    assert str(tmp_path / "cache" / "models" / "yolov4_tiny.coco") in str(caught.value)

@@ -49,6 +49,17 @@ def test_example_config_loads():
     assert config.media.roots == [Path("/var/cache/zoneminder/events")]
 
 
+def test_starter_config_loads_and_keeps_to_the_basics():
+    """The short starter beside the every-key file: it loads as it is, and sets only ports, data, media, watch and
+    MQTT (its data and media folders are relative to the file, as `make run` expects of ./vigil.toml)."""
+    starter = DEPLOY / "vigil.starter.toml"
+    config = load_config(starter)
+    assert (config.server.host, config.server.port) == ("127.0.0.1", 5000) and config.mqtt.host == ""
+    assert config.store.data_dir == DEPLOY / "data" and config.media.roots == [DEPLOY / "data" / "media"]
+    assert set(_sections(starter.read_text())) == {"server", "rpc", "store", "media", "watch", "mqtt"}
+    assert "make run" in starter.read_text()
+
+
 def test_systemd_unit_runs_vigil_serve():
     unit = (DEPLOY / "vigil.service").read_text()
     assert re.search(r"^ExecStart=\S+/vigil serve --config /etc/vigil/vigil.toml$", unit, flags=re.M)

@@ -21,6 +21,17 @@ class Conflict(BadInput):
     status = 409
 
 
+class MatchesAnother(Conflict):
+    """The face being enrolled already matches another person (at the match distance): enrolled only when the
+    caller insists (`--force`, `force=true`). `matches` names that person."""
+
+    status = 409
+
+    def __init__(self, message: str, matches: str) -> None:
+        super().__init__(message)
+        self.matches = matches
+
+
 class NotFound(VigilError):
     """A named thing (model, person, file) does not exist."""
 

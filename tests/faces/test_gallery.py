@@ -173,6 +173,37 @@ def test_strangers_cluster_and_can_be_named(gallery):
     assert [p.name for p in gallery.people()] == ["visitor"] and len(gallery.unknowns()) == 1
 
 
+def test_stranger_cluster_ids_are_never_given_out_twice(tmp_path):
+    path = tmp_path / "gallery.sqlite3"
+    with Gallery(path) as gallery:
+        first, second = gallery.add_stranger(vec(10)), gallery.add_stranger(vec(20))
+        assert second > first
+        gallery.name_cluster(second, "visitor")  # the highest id goes: SQLite alone would hand it out again
+        third = gallery.add_stranger(vec(30))
+        assert third > second
+        gallery.dismiss_cluster(third)
+    with Gallery(path) as gallery:  # the high-water mark is in the file, not the process
+        assert gallery.add_stranger(vec(40)) > third
+        gallery.add_stranger(vec(41, near=vec(40), spread=0.01))  # joins it: no new cluster
+        assert gallery.recluster(0.5) == 2
+        assert min(c.id for c in gallery.unknowns()) > third + 1  # reclustering takes fresh ids too
+
+
+def test_clusters_near_finds_the_clusters_holding_a_face(gallery):
+    a = vec(10)
+    near, far = gallery.add_stranger(vec(11, near=a, spread=0.01)), gallery.add_stranger(vec(20))
+    assert gallery.clusters_near(a, 0.5) == [near] and far not in gallery.clusters_near(a, 0.5)
+    assert gallery.clusters_near(vec(99), 0.05) == []
+
+
+def test_a_file_remembers_how_many_faces_it_gave(gallery):
+    gallery.add_file("alice", "h1", [Sample(vec(1))])
+    gallery.add_file("alice", "h2", [])
+    gallery.add_file("alice", "h3", [], faces=1)  # the same face again: recorded, no second sample
+    assert [gallery.file_faces("alice", h) for h in ("h1", "h2", "h3", "h4")] == [1, 0, 1, None]
+    assert gallery.people()[0].samples == 1
+
+
 def test_reject_sample_moves_it_to_feedback(gallery):
     gallery.add_file("alice", "h1", [Sample(vec(1)), Sample(vec(2))])
     sample_id = gallery.samples("alice")[1][0]

@@ -54,6 +54,35 @@ def test_register_without_a_face_or_userid_is_400(server, photos):
         assert reply.status_code == 400 and words in reply.json()["error"]
 
 
+def test_register_a_photo_without_a_face_fails_every_time(server, photos):
+    form = {"userid": "nobody_twice", "api_key": ADMIN_KEY}
+    for _ in range(2):  # the retry of the same file once answered success with count 0
+        reply = requests.post(f"{server.url}/v1/vision/face/register", data=form, files={"image": photos["horses"]},
+                              timeout=60)
+        assert reply.status_code == 400 and reply.json()["success"] is False
+
+
+def test_enrolling_someone_elses_face_is_refused_on_v2_and_warned_on_v1(server, photos, enrolled):
+    admin = {"X-API-Key": ADMIN_KEY}
+    files = [("images", ("m.jpg", photos["messi mirrored"]))]  # Messi is enrolled as "messi"
+    refused = requests.post(f"{server.url}/v2/gallery/imposter", files=files, headers=admin, timeout=60)
+    assert refused.status_code == 409 and refused.json()["matches"] == "messi"
+    assert "messi" in refused.json()["error"]
+    assert "imposter" not in [p["name"] for p in requests.get(f"{server.url}/v2/gallery", headers=admin,
+                                                            timeout=10).json()]
+    as_form = requests.post(f"{server.url}/v2/gallery/imposter", files=files, data={"force": "true"}, headers=admin,
+                            timeout=60)
+    assert as_form.status_code == 200 and as_form.json()["added"] == ["<bytes #0>"] and as_form.json()["forced"]
+    other = [("images", ("m.jpg", photos["messi"]))]
+    as_query = requests.post(f"{server.url}/v2/gallery/imposter2?force=true", files=other, headers=admin, timeout=60)
+    assert as_query.status_code == 200 and as_query.json()["matches"][0][1] in {"messi", "imposter"}  # [source, name]
+    deepstack = requests.post(f"{server.url}/v1/vision/face/register", files={"image": photos["messi"]},
+                              data={"userid": "imposter3", "api_key": ADMIN_KEY}, timeout=60).json()
+    assert deepstack["success"] is True and deepstack["count"] == 1 and "already matches" in deepstack["warning"]
+    for name in ("imposter", "imposter2", "imposter3"):
+        requests.delete(f"{server.url}/v2/gallery/{name}", headers=admin, timeout=10)
+
+
 def test_register_several_images_at_once(server, photos):
     form = {"userid": "messi_twice", "api_key": ADMIN_KEY}
     files = {"image1": photos["messi"], "image2": photos["messi mirrored"], "image3": photos["horses"]}
@@ -84,15 +113,16 @@ def test_native_gallery_routes(server, photos):
     reply = requests.post(f"{server.url}/v2/gallery/eileen", files=[("images", ("a.jpg", photos["astronaut"]))],
                           headers=admin, timeout=60)
     assert reply.status_code == 200 and reply.json()["added"]
+    assert len(reply.json()["absorbed"]) == 1  # she was recognised as a stranger above: that cluster is her
     people = requests.get(f"{server.url}/v2/gallery", headers=admin, timeout=10).json()
-    assert {"name": "eileen", "samples": 1} in people
+    assert {"name": "eileen", "samples": 2} in people
     assert requests.patch(f"{server.url}/v2/gallery/eileen", json={"name": "eileen_collins"}, headers=admin,
                           timeout=10).status_code == 200
     found = requests.post(f"{server.url}/v2/faces/recognize", files={"image": ("x.jpg", photos["astronaut"])},
                           headers=admin, timeout=60).json()
     assert [label["face"] for label in found["labels"]] == ["eileen_collins"]
     reply = requests.delete(f"{server.url}/v2/gallery/eileen_collins", headers=admin, timeout=10)
-    assert reply.json() == {"name": "eileen_collins", "removed": 1}
+    assert reply.json() == {"name": "eileen_collins", "removed": 2}
     assert requests.delete(f"{server.url}/v2/gallery/eileen_collins", headers=admin, timeout=10).status_code == 404
 
 

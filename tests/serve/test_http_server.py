@@ -151,6 +151,32 @@ def test_unknown_custom_model_names_close_matches(server):
     assert reply.status_code == 200 and "dog" in {p["label"] for p in reply.json()["predictions"]}
 
 
+def test_blue_iris_model_names_lists_and_errors_in_codeproject_shape(server):
+    dog = fixture_image("dog.jpg").read_bytes()
+    listed = [requests.get(f"{server.url}/v1/vision/custom/list", headers=KEY, timeout=10).json(),
+              requests.post(f"{server.url}/v1/vision/custom/list", data={"api_key": API_KEY}, timeout=10).json()]
+    assert listed[0] == listed[1] and listed[0]["success"] is True
+    models = listed[0]["models"]
+    assert {"ipcam-general", "ipcam-combined", "ipcam-animal", "ipcam-dark", "yolov4_tiny.coco"} <= set(models)
+    assert not [m for m in models if m.startswith(("blazeface", "dlib", "vww"))]  # detectors only
+    combined = DeepstackObject(ip="127.0.0.1", port=server.port, api_key=API_KEY, timeout=60,
+                               custom_model="ipcam-combined")
+    found = {p["label"] for p in combined.detect(dog)}
+    assert "dog" in found and found & {"car", "truck"}
+    general = DeepstackObject(ip="127.0.0.1", port=server.port, api_key=API_KEY, timeout=60,
+                              custom_model="ipcam-general")
+    found = {p["label"] for p in general.detect(dog)}
+    assert found & {"car", "truck"} and "dog" not in found  # people and vehicles only
+    unknown = requests.post(f"{server.url}/v1/vision/custom/ipcam-nothing", files={"image": dog}, headers=KEY,
+                            timeout=30)
+    body = unknown.json()
+    assert unknown.status_code == 404 and body["success"] is False and "ipcam-general" in body["error"]
+    assert "blazeface" not in body["error"] and "dlib" not in body["error"]
+    scene = requests.post(f"{server.url}/v1/vision/scene", files={"image": dog}, headers=KEY, timeout=30)
+    assert scene.status_code == 403 and scene.json()["success"] is False  # no classifier served here
+    assert "person_model" in scene.json()["error"]
+
+
 def test_oversize_body_without_a_declared_length(server):
     """Chunked upload, so only counting the stream can find it too large."""
     def chunks():

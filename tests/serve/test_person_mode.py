@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import onnx
 import pytest
 import zerorpc
@@ -99,3 +100,18 @@ def test_native_classify_route(person_server):
     labels = reply.json()["labels"]
     assert reply.status_code == 200 and labels and {label["name"] for label in labels} == {"person"}
     assert all(label["face"] in (*LABELS, None) and 0.5 <= label["faceProba"] <= 1 for label in labels)
+
+
+def test_scene_answers_in_codeproject_shape_from_the_classify_model(person_server):
+    """CodeProject.AI's /v1/vision/scene: the whole image through the served classifier, label and confidence."""
+    from fastapi.testclient import TestClient
+
+    from tests.conftest import jpeg
+    from vigil.serve.app import create_app
+
+    engine, _ = person_server
+    client = TestClient(create_app(engine))
+    for level, label in ((240, "bright"), (10, "dark")):
+        image = jpeg(np.full((48, 64, 3), level, np.uint8))
+        reply = client.post("/v1/vision/scene", files={"image": ("s.jpg", image)}).json()
+        assert reply["success"] is True and reply["label"] == label and 0.5 < reply["confidence"] <= 1

@@ -14,6 +14,7 @@ from skimage import data as skdata
 from tests.conftest import fixture_image, jpeg
 from vigil.config.settings import VigilConfig
 from vigil.execute.local import Engine
+from vigil.registry.samples import sample_path
 from vigil.serve.app import create_app
 
 KEY, ADMIN = "use-1", "admin-2"
@@ -109,9 +110,14 @@ def test_samples_and_strangers_edited_through_the_page_routes(engine):
     headers = {"X-CSRF-Token": client.cookies["vigil_csrf"]}
     messi = fixture_image("messi5.jpg").read_bytes()
     mirrored = jpeg(np.asarray(Image.open(io.BytesIO(messi)).convert("RGB"))[:, ::-1].copy())
-    for data in (messi, mirrored):
-        reply = client.post("/v2/ui/enroll/leo", files={"image": ("p.jpg", data)}, headers=headers).json()
-        assert reply["outcome"] == "added" and len(reply["faces"]) == 1
+    outcomes = [client.post("/v2/ui/enroll/leo", files={"image": ("p.jpg", data)}, headers=headers).json()
+                for data in (messi, mirrored, sample_path("obama.jpg").read_bytes())]
+    # the mirrored photo is the same face again (one sample); another man's photo under this name is refused
+    assert [(r["outcome"], len(r["faces"])) for r in outcomes[:2]] == [("added", 1), ("duplicate", 1)]
+    assert outcomes[2]["outcome"] == "added"  # nobody else is enrolled yet
+    second_photo = sample_path("obama2.jpg").read_bytes()
+    refused = client.post("/v2/ui/enroll/leo2", files={"image": ("p.jpg", second_photo)}, headers=headers)
+    assert refused.status_code == 409 and refused.json()["matches"] == "leo"
     first, second = (s["id"] for s in _samples(client, "leo"))
     face = client.get(f"/v2/samples/{first}/face.jpg")
     assert face.headers["content-type"] == "image/jpeg" and face.content[:2] == b"\xff\xd8"

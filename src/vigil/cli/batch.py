@@ -14,7 +14,8 @@ from vigil.errors import VigilError
 
 
 def batch(
-    sources: Annotated[list[Path], typer.Argument(help="image files, folder trees, or videos", show_default=False)],
+    sources: Annotated[list[Path], typer.Argument(help="image files, folder trees, or videos", show_default=False,
+                                                   metavar="SOURCE")],
     output: Annotated[Path, typer.Option("--out", help="results.jsonl or results.parquet (also the resume journal)")],
     tasks: Annotated[str, typer.Option(help="comma-separated: detect, faces, crowd")] = "detect",
     ray: Annotated[str | None, typer.Option(help="run on Ray: 'auto' (join a cluster, else start one) or ADDRESS")]

@@ -11,6 +11,7 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from vigil.config.settings import VigilConfig, load_config
 from vigil.errors import VigilError
@@ -29,8 +30,19 @@ def emit_json(document: object) -> None:
 def fail(problem: Exception | str, code: int = 2) -> NoReturn:
     """Print `error: …` on stderr and exit with `code` (2: could not start, e.g. bad config or a missing model;
     1: the work itself failed)."""
-    err.print(f"[red]error:[/red] {problem}")
+    err.print(f"[red]error:[/red] {escape(str(problem))}")  # a message's [section] is text, not markup
     raise typer.Exit(code) from None
+
+
+def failed_line(source: str, error: str) -> str:
+    """One failed input as printed: the source once (errors that name their file already start with it), red."""
+    message = error if error.startswith(f"{source}:") else f"{source}: {error}"
+    return f"[red]{escape(message)}[/red]"
+
+
+def plural(count: int, noun: str) -> str:
+    """ "1 sample", "2 samples": how every message counts things."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def config_or_exit(path: Path | None) -> VigilConfig:

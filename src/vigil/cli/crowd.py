@@ -13,13 +13,13 @@ from rich.table import Table
 from vigil.cli.common import ConfigOpt, JsonOpt, config_or_exit, emit_json, err, fail, out
 from vigil.errors import VigilError
 
-crowd_app = typer.Typer(help="Crowds: how dense, how many, and where.", no_args_is_help=True)
+crowd_app = typer.Typer(rich_markup_mode=None, help="Crowds: how dense, how many, and where.", no_args_is_help=True)
 PROGRESS_FROM = 8  # batches this long get a progress bar on stderr
 
 
 @crowd_app.command("count")
 def count(
-    images: Annotated[list[Path], typer.Argument(help="image files", show_default=False)],
+    images: Annotated[list[Path], typer.Argument(help="image files", show_default=False, metavar="IMAGE")],
     heatmap: Annotated[Path | None, typer.Option(help="write <stem>.heatmap.png overlays into this folder")] = None,
     estimator: Annotated[str, typer.Option(help="auto | detector | tiled_detector | density")] = "auto",
     config: ConfigOpt = None,
@@ -72,7 +72,7 @@ def _print_counts(entries: list[dict]) -> None:
 
 @crowd_app.command("synthesize")
 def synthesize(
-    out_dir: Annotated[Path, typer.Argument(help="dataset folder to write (images/ + points.json)")],
+    out_dir: Annotated[Path, typer.Argument(metavar="OUT_DIR", help="dataset folder to write (images/ + points.json)")],
     count: Annotated[int, typer.Option("--images", min=1, help="how many scenes")] = 100,
     low: Annotated[int, typer.Option("--min-people", min=1)] = 2,
     high: Annotated[int, typer.Option("--max-people", min=1)] = 300,
@@ -101,7 +101,8 @@ def synthesize(
 
 
 def train_crowd(
-    dataset: Annotated[Path, typer.Argument(help="ShanghaiTech layout (images/, ground_truth/GT_*.mat) or "
+    dataset: Annotated[Path, typer.Argument(metavar="DATASET",
+                                            help="ShanghaiTech layout (images/, ground_truth/GT_*.mat) or "
                                                  "images/ + points.json")],
     out_dir: Annotated[Path, typer.Option("--out", help="run folder (resumes from its checkpoint if present)")],
     val: Annotated[Path | None, typer.Option(help="held-out dataset (default: 20% of DATASET)")] = None,
@@ -140,7 +141,7 @@ def train_crowd(
 
 
 def train_crowd_level(
-    dataset: Annotated[Path, typer.Argument(help="DATASET/dense/*.jpg and DATASET/sparse/*.jpg")],
+    dataset: Annotated[Path, typer.Argument(metavar="DATASET", help="DATASET/dense/*.jpg and DATASET/sparse/*.jpg")],
     out_dir: Annotated[Path, typer.Option("--out", help="classifier folder; set [crowd] level_model to it")],
     seed: Annotated[int, typer.Option(help="seeds SMOTE and the cross-validation folds")] = 0,
     as_json: JsonOpt = False,

@@ -15,7 +15,7 @@ from vigil.cli.common import ConfigOpt, JsonOpt, config_or_exit, emit_json, err,
 from vigil.config.settings import VigilConfig
 from vigil.errors import VigilError
 
-events_app = typer.Typer(help="The event log: what the watcher saw.", no_args_is_help=True)
+events_app = typer.Typer(rich_markup_mode=None, help="The event log: what the watcher saw.", no_args_is_help=True)
 
 
 def watch(config: ConfigOpt = None) -> None:
@@ -105,8 +105,9 @@ def forget_events(cfg: VigilConfig, name: str | None, cluster: int | None) -> in
 
 
 @events_app.command("relabel")
-def relabel(cluster: Annotated[int, typer.Argument(help="stranger cluster id (see `vigil faces unknowns`)")],
-            name: Annotated[str, typer.Argument(help="the person's name")],
+def relabel(cluster: Annotated[int, typer.Argument(metavar="CLUSTER",
+                                                   help="stranger cluster id (see `vigil faces unknowns`)")],
+            name: Annotated[str, typer.Argument(metavar="NAME", help="the person's name")],
             config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Give a named stranger cluster's past face events the person's name."""
     changed = relabel_events(config_or_exit(config), cluster, name)

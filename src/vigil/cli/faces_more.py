@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from vigil.cli.common import ConfigOpt, JsonOpt, config_or_exit, emit_json, err, fail, out, write_private
+from vigil.cli.common import ConfigOpt, JsonOpt, config_or_exit, emit_json, err, fail, out, plural, write_private
 from vigil.cli.face_tools import load_recognizer, open_gallery
 from vigil.errors import BadInput, VigilError
 
@@ -61,20 +62,23 @@ def unknowns(recluster: Annotated[bool, typer.Option(help="rebuild clusters (ave
         table.add_row(str(c.id), str(c.faces), str(c.sightings), time.ctime(c.first_seen), time.ctime(c.last_seen))
     out.print(table)
 
-def name(cluster: int, person: str, config: ConfigOpt = None) -> None:
+def name(cluster: Annotated[int, typer.Argument(metavar="CLUSTER", help="a cluster id from `vigil faces unknowns`")],
+         person: Annotated[str, typer.Argument(metavar="PERSON", help="the person's name (new or enrolled)")],
+         config: ConfigOpt = None) -> None:
     """Name a provisional cluster: its faces become samples of PERSON (new or existing)."""
     try:
         moved = open_gallery(config_or_exit(config)).name_cluster(cluster, person)
     except VigilError as exc:
         fail(exc, 1)
-    err.print(f"cluster {cluster} → {person} ({moved} samples)")
+    err.print(f"cluster {cluster} → {escape(person)} ({plural(moved, 'sample')})")
     from vigil.cli.events import relabel_events
 
     relabel_events(config_or_exit(config), cluster, person)  # its past events carry the name from now on
 
 def feedback(not_name: Annotated[str | None, typer.Option("--not", help="the faces shown are NOT this person")]
              = None,
-             images: Annotated[list[Path] | None, typer.Argument(help="images whose faces were misnamed")] = None,
+             images: Annotated[list[Path] | None, typer.Argument(help="images whose faces were misnamed",
+                                                                 metavar="IMAGE", show_default=False)] = None,
              sample: Annotated[int | None, typer.Option(help="a gallery sample id that is not its person")] = None,
              config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Negative feedback: "this face is not NAME" (from images), or reject a wrongly enrolled sample."""
@@ -91,8 +95,10 @@ def feedback(not_name: Annotated[str | None, typer.Option("--not", help="the fac
         fail(exc, 1)
     if as_json:
         emit_json(result)
+    elif sample is not None:
+        err.print(f"recorded: sample {sample} is not {escape(result['not'])}; it was moved to their negatives")
     else:
-        err.print(f"recorded: {result}")
+        err.print(f"recorded: {plural(result['faces'], 'face')} marked as not {escape(not_name or '')}")
 
 
 def _negatives(recognizer, not_name: str, images: list[Path]) -> int:

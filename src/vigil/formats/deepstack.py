@@ -75,8 +75,10 @@ def recognition(detections: Detections, timing: Timing, min_confidence: float) -
     return _ok(predictions, timing, message)
 
 
-def registered(userid: str, faces_added: int) -> dict[str, Any]:
-    return {"success": True, "message": "face added", "userid": userid, "count": faces_added, "code": 200}
+def registered(userid: str, faces_added: int, warning: str | None = None) -> dict[str, Any]:
+    """DeepStack's success shape; `warning` (Vigil's addition) names another person the face already matched."""
+    body = {"success": True, "message": "face added", "userid": userid, "count": faces_added, "code": 200}
+    return {**body, "warning": warning} if warning else body
 
 
 def face_list(names: Sequence[str]) -> dict[str, Any]:
@@ -89,3 +91,14 @@ def face_deleted(userid: str, removed: int) -> dict[str, Any]:
 
 def match(similarity: float, timing: Timing) -> dict[str, Any]:
     return {"success": True, "similarity": float(similarity), **timing.fields(), "code": 200}
+
+
+def custom_list(models: Sequence[str]) -> dict[str, Any]:
+    """CodeProject.AI's model listing (/v1/vision/custom/list): the names a custom call accepts."""
+    return {"success": True, "models": list(models), "message": f"Found {len(models)} models", "code": 200}
+
+
+def scene(label: str, confidence: float, timing: Timing) -> dict[str, Any]:
+    """CodeProject.AI's scene classification: one `label` and its `confidence` for the whole image."""
+    return {"success": True, "label": label, "confidence": float(confidence), "message": f"Found {label}",
+            **timing.fields(), "code": 200}

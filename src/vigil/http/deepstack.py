@@ -15,8 +15,8 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
-from vigil.errors import BadInput
-from vigil.execute.executor import DETECT, FACES, Executor
+from vigil.errors import BadInput, NotActivated
+from vigil.execute.executor import CLASSIFY, DETECT, FACES, Executor
 from vigil.formats import deepstack
 from vigil.http import auth
 from vigil.http.custom import CustomModels
@@ -91,7 +91,7 @@ def deepstack_router(executor: Executor) -> APIRouter:
     user, admin = auth.key_checks(executor.config.server)
     executor.metrics.route_tasks.update({"/v1/vision/detection": DETECT, "/v1/vision/face": FACES,
                                        "/v1/vision/face/recognize": FACES, "/v1/vision/face/register": FACES,
-                                       "/v1/vision/face/match": FACES})
+                                       "/v1/vision/face/match": FACES, "/v1/vision/scene": CLASSIFY})
     custom = CustomModels(executor)
 
     @router.post("/detection", dependencies=[user], summary="Objects (DeepStack object detection)",
@@ -104,6 +104,21 @@ def deepstack_router(executor: Executor) -> APIRouter:
                                     executor.deadline())
         return deepstack.detection(result.detections, clock.timing())
 
+    async def custom_list() -> dict:
+        return deepstack.custom_list(await run_in_threadpool(custom.names))
+
+    for method in ("get", "post"):  # Blue Iris POSTs; declared before /custom/{model}, which would take "list"
+        router.add_api_route("/custom/list", custom_list, methods=[method.upper()], dependencies=[user],
+                             summary="Custom models and aliases (CodeProject.AI)", operation_id=f"custom_list_{method}",
+                             openapi_extra=form_body(urlencoded=True) if method == "post" else None)
+
+    @router.post("/scene", dependencies=[user], summary="Scene label (CodeProject.AI), from the classify task's model",
+                 openapi_extra=form_body("image", optional=("api_key",)))
+    async def scene(request: Request) -> dict:
+        clock, form = _Clock(), await _form(request)
+        label, confidence = await clock.run(_scene, executor, await _image(form), executor.deadline())
+        return deepstack.scene(label, confidence, clock.timing())
+
     @router.post("/custom/{model}", dependencies=[user], summary="Objects with a named detector from the store",
                  openapi_extra=form_body("image", optional=("min_confidence", "api_key")))
     async def custom_model(model: str, request: Request) -> dict:
@@ -114,6 +129,15 @@ def deepstack_router(executor: Executor) -> APIRouter:
 
     _face_routes(router, executor, user, admin)
     return router
+
+
+def _scene(executor: Executor, data: bytes, deadline: float) -> tuple[str, float]:
+    """The whole image through the classify task's model (the only whole-image classifier Vigil serves)."""
+    if not executor.tasks()[CLASSIFY].available(executor.config):
+        raise NotActivated("scene classification needs the classify task: set [recognize] person_model to a "
+                           "classifier in the store")
+    frame = executor.decode_for(CLASSIFY, data, full_size=True)
+    return executor.call(CLASSIFY, "scene", frame, deadline=deadline)
 
 
 def _face_routes(router: APIRouter, executor: Executor, user: Any, admin: Any) -> None:
@@ -140,8 +164,8 @@ def _face_routes(router: APIRouter, executor: Executor, user: Any, admin: Any) -
     async def face_register(request: Request) -> dict:
         clock, form = _Clock(), await _form(request)
         userid = _userid(form)
-        report = await clock.run(faces.enroll, executor, userid, await _images(form), executor.deadline())
-        return deepstack.registered(userid, faces.added(report))
+        report = await clock.run(faces.enroll, executor, userid, await _images(form), executor.deadline(), True)
+        return deepstack.registered(userid, faces.added(report), faces.warning(report))
 
     async def face_list() -> dict:
         return deepstack.face_list(await run_in_threadpool(faces.names, executor))

@@ -32,11 +32,15 @@ def recognize(executor: Executor, data: bytes, deadline: float) -> Detections:
     return executor.run_bytes(FACES, data, NoOptions(), deadline)
 
 
-def enroll(executor: Executor, name: str, images: list[bytes], deadline: float) -> Any:
-    """Add samples of `name`; BadInput when no image gave a usable face (and none was enrolled before)."""
+def enroll(executor: Executor, name: str, images: list[bytes], deadline: float, force: bool = False) -> Any:
+    """Add samples of `name`; MatchesAnother (409) when a face already matches someone else and not `force`;
+    BadInput when no image gave a usable face (and none was enrolled before)."""
     name = person_name(name)  # the one name rule, before any image is decoded (/v1 userid, /v2, the page)
     check_count(len(images), executor.config.limits.max_enroll_images, "images", "max_enroll_images")
-    report = executor.call(FACES, "enroll", name, images, None, deadline=deadline)
+    report = executor.call(FACES, "enroll_forced" if force else "enroll", name, images, None, deadline=deadline)
+    refusal = report.conflict()
+    if refusal is not None:
+        raise refusal
     if not report.added and not report.skipped:
         reasons = [f"{s}: {e}" for s, e in report.unreadable] + [f"{s}: no usable face" for s in report.no_face]
         raise BadInput(f"no face could be enrolled for {name}: " + "; ".join(reasons))
@@ -45,6 +49,13 @@ def enroll(executor: Executor, name: str, images: list[bytes], deadline: float) 
 
 def added(report: Any) -> int:
     return len(report.added)
+
+
+def warning(report: Any) -> str | None:
+    """DeepStack register enrols a matching face anyway (its clients cannot confirm) and says so."""
+    if not report.matches:
+        return None
+    return "; ".join(f"{source} already matches {other}" for source, other in report.matches)
 
 
 def gallery(executor: Executor) -> Any:

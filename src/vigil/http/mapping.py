@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
-from vigil.errors import NotActivated, Overloaded, TimedOut, VigilError
+from vigil.errors import MatchesAnother, NotActivated, Overloaded, TimedOut, VigilError
 from vigil.formats import deepstack, native
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,10 @@ def vigil_error(request: Request, exc: VigilError, retry_after_s: int) -> JSONRe
         message = server_paths_hidden(message)
     if status >= 500:
         log.warning("request failed", extra={"path": request.url.path, "error": message, "kind": type(exc).__name__})
-    return JSONResponse(_body(request, message, type(exc).__name__, status), status_code=status, headers=headers)
+    body = _body(request, message, type(exc).__name__, status)
+    if isinstance(exc, MatchesAnother):
+        body["matches"] = exc.matches  # the page's confirm step: show the name, resubmit with force=true
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

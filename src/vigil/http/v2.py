@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 import types
 import typing
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, StrictFloat, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from vigil.errors import BadInput
+from vigil.errors import BadInput, VigilError
 from vigil.execute.executor import DETECT, Executor
 from vigil.faces.gallery.schema import NAME_PATTERN
 from vigil.formats import native
@@ -89,13 +90,27 @@ def task_route(router: APIRouter, executor: Executor, task: TaskDef, user: Any) 
     params = [inspect.Parameter("image", inspect.Parameter.KEYWORD_ONLY, annotation=Image)]
     for key, field in task.options.model_fields.items():
         default = inspect.Parameter.empty if field.is_required() else field.default
+        form = Form(description=field.description, json_schema_extra=_labels_pattern(executor, task, key))
         params.append(inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[
-            (_not_null(field.annotation), *field.metadata, Form(description=field.description))]))
+            (_not_null(field.annotation), *field.metadata, form)]))
     run.__signature__ = inspect.Signature(params, return_annotation=dict[str, Any])  # type: ignore[attr-defined]
     route = task.path.removeprefix("/v2")
     router.add_api_route(route, run, methods=["POST"], dependencies=[user], tags=list(task.tags or (task.name,)),
                          summary=task.summary, name=f"task_{task.name}", operation_id=f"task_{task.name}")
     executor.metrics.route_tasks[task.path] = task.name
+
+
+def _labels_pattern(executor: Executor, task: TaskDef, key: str) -> dict[str, Any] | None:
+    """The detector's `labels` option as its schema states it: comma-separated names of the served model's classes
+    (any other name is a 400 naming the close match, so generated clients keep to these)."""
+    if task.options is not DetectParams or key != "labels":
+        return None
+    try:
+        names = executor.store.labels(executor.config.detect.model)
+    except VigilError:
+        return None
+    one = "(?:" + "|".join(re.escape(n).replace("\\ ", " ") for n in sorted(names, key=len, reverse=True)) + ")"
+    return {"pattern": rf"^\s*{one}\s*(?:,\s*{one}\s*)*$"}
 
 
 def _not_null(annotation: Any) -> Any:
@@ -146,6 +161,9 @@ def _label_entries(kind: str, body: bytes, max_entries: int, max_labels: int) ->
     return entries_from_seed(objects, max_entries, max_labels)
 
 
+FORCE = "enrol a face that already matches another person (answered 409 with `matches` otherwise)"
+
+
 def _gallery_routes(router: APIRouter, executor: Executor, user: Any, admin: Any) -> None:
     @router.get("/gallery", dependencies=[user], tags=["gallery"], summary="Enrolled people and sample counts")
     async def people() -> list[dict[str, Any]]:
@@ -157,9 +175,12 @@ def _gallery_routes(router: APIRouter, executor: Executor, user: Any, admin: Any
     @router.post("/gallery/{name}", dependencies=[admin], tags=["gallery"], summary="Enrol a person from images")
     async def enroll(name: PersonName,
                      images: list[UploadFile] = File(min_length=1, description="photos of the person",
-                                                     json_schema_extra=most)) -> dict[str, Any]:
+                                                     json_schema_extra=most),
+                     force: bool = Form(False, description=FORCE),
+                     force_query: bool = Query(False, alias="force", description=FORCE)) -> dict[str, Any]:
         data = [await i.read() for i in images]
-        return native.plain(await run_in_threadpool(faces.enroll, executor, name, data, executor.deadline()))
+        report = await run_in_threadpool(faces.enroll, executor, name, data, executor.deadline(), force or force_query)
+        return native.plain(report)
 
     @router.delete("/gallery/{name}", dependencies=[admin], tags=["gallery"], summary="Forget a person")
     async def remove(name: StoredName) -> dict[str, Any]:

@@ -141,6 +141,8 @@ def _enroll_one(executor: Executor, name: str, file: str, data: bytes, box: list
     if outcome is None:
         box = box if box is not None else list(np.asarray(usable[0].xyxy) / frame.scale)
         report = executor.call(FACES, "enroll", name, [data], box, deadline=deadline)
+        if report.conflict() is not None:  # 409 with `matches`: the page asks, then resubmits with force
+            raise report.conflict()
         outcome = "added" if report.added else "duplicate" if report.skipped else "no face"
     return page.enrolled(file, outcome, rows, frame.width, frame.height)
 

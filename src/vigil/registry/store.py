@@ -160,7 +160,8 @@ class ModelStore:
                 raise NotFound(f"{name} has no {role} file")
             target, expected = self.folder(name) / spec.files[role].name, spec.files[role].sha256
         if not target.is_file() or expected is None:
-            raise NotFound(f"{name}: {target.name} is not in the cache; run `vigil models pull {name}`")
+            raise NotFound(f"{name}: {target.name} is not in the cache (looked in {target.parent}); run "
+                           f"`vigil models pull {name}` with this [store] home")
         got = sha256_of(target)
         if got != expected:
             raise ModelIntegrityError(

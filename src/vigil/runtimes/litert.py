@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import ctypes.util
 import logging
+import os
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +22,33 @@ EDGETPU_LIBRARY = "libedgetpu.so.1"
 
 def edgetpu_available() -> bool:
     return ctypes.util.find_library("edgetpu") is not None or Path("/usr/lib/libedgetpu.so.1").exists()
+
+
+_STDERR_LOCK = threading.Lock()
+
+
+@contextmanager
+def _quiet_info() -> Iterator[None]:
+    """LiteRT's C++ core prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." on fd 2 for every
+    interpreter, and no environment variable stops it: fd 2 goes to a temporary file while one is made, and every
+    other line written meanwhile (a real warning, another thread's log) is passed on to stderr afterwards."""
+    with _STDERR_LOCK, tempfile.TemporaryFile() as caught:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            kept = [line for line in caught.read().splitlines(keepends=True) if not line.startswith(_INFO)]
+            if kept:
+                os.write(2, b"".join(kept))
+
+
+_INFO = b"INFO: Created TensorFlow Lite"
 
 
 def interpreter(path: Path, threads: int = 2, builtin_kernels: bool = False):
@@ -31,9 +64,10 @@ def interpreter(path: Path, threads: int = 2, builtin_kernels: bool = False):
         delegates.append(load_delegate(EDGETPU_LIBRARY))
     try:
         resolver = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES if builtin_kernels else OpResolverType.AUTO
-        interp = Interpreter(model_path=str(path), num_threads=threads, experimental_delegates=delegates or None,
-                             experimental_op_resolver_type=resolver)
-        interp.allocate_tensors()
+        with _quiet_info():
+            interp = Interpreter(model_path=str(path), num_threads=threads, experimental_delegates=delegates or None,
+                                 experimental_op_resolver_type=resolver)
+            interp.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
         raise ModelIntegrityError(f"{path}: LiteRT cannot load this model: {exc}") from None
     return interp

@@ -143,6 +143,11 @@ def label(frame: DecodedImage, detections: Detections, source: str, wall: float,
     return runner.classifier.label_persons(frame, detections, runner.min_proba, from_wall_clock(wall))
 
 
+def scene(frame: DecodedImage, runner: ClassifyRunner) -> tuple[str, float]:
+    """The whole frame as one crop: the top class and its probability (CodeProject.AI's /v1/vision/scene)."""
+    return runner.classifier.classify([frame.pixels])[0]
+
+
 TASK = TaskDef(
     name="classify",
     summary="Persons in the image, each named by the whole-person classifier ([recognize] person_model)",
@@ -154,5 +159,5 @@ TASK = TaskDef(
     available=lambda config: bool(config.recognize.person_model),
     section="person",
     needs=("detect",),
-    operations={"label": label},
+    operations={"label": label, "scene": scene},
 )

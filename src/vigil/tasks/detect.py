@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 from collections.abc import Sequence
@@ -12,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vigil.config.settings import VigilConfig
 from vigil.config.tasks import ModelThresholds
+from vigil.errors import BadInput
 from vigil.formats import native
 from vigil.imaging.images import DecodedImage
 from vigil.ops import yolo
@@ -157,6 +159,19 @@ class DetectParams(BaseModel):
         return [s.strip() for s in self.labels.split(",") if s.strip()] if self.labels else None
 
 
+def known_labels(wanted: Sequence[str] | None, labels: Sequence[str]) -> list[str] | None:
+    """`wanted` when every name is one of the model's labels; else BadInput naming the close match (a typo such as
+    "persn" would otherwise keep nothing, silently)."""
+    if wanted is None:
+        return None
+    for label in wanted:
+        if label not in labels:
+            close = difflib.get_close_matches(label, labels, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else " (see the model's labels)"
+            raise BadInput(f"unknown label {label!r}{hint}")
+    return list(wanted)
+
+
 @dataclass(frozen=True)
 class DetectInput:
     """A decoded frame and its detector input, ready to join a batch."""
@@ -187,8 +202,9 @@ class DetectRunner:
         return cls(detector, context.config.thresholds(cfg.model), cfg.iou, gate)
 
     def prepare(self, frame: DecodedImage, options: DetectParams) -> DetectInput:
+        labels = known_labels(options.label_list(), self.detector.labels)
         tensor, box = self.detector.preprocess(frame.pixels)
-        return DetectInput(frame, options.min_score, options.label_list(), tensor, box)
+        return DetectInput(frame, options.min_score, labels, tensor, box)
 
     def run_batch(self, items: Sequence[DetectInput]) -> list[Detections]:
         """Detect in prepared frames, sharing session runs where the model allows (see ObjectDetector.run_batch)."""

@@ -143,13 +143,20 @@ class Gallery(StrangerStore):
 
     # --- samples ---------------------------------------------------------------------------------------
     def has_file(self, name: str, file_hash: str) -> bool:
-        name = person_name(name)
-        row = self._conn.execute("SELECT 1 FROM files WHERE name = ? AND file_hash = ?", (name, file_hash)).fetchone()
-        return row is not None
+        return self.file_faces(name, file_hash) is not None
 
-    def add_file(self, name: str, file_hash: str, samples: list[Sample], source: str = "") -> int:
+    def file_faces(self, name: str, file_hash: str) -> int | None:
+        """How many faces this file gave when it was enrolled for `name` (0: none usable); None: never enrolled."""
+        name = person_name(name)
+        row = self._conn.execute("SELECT faces FROM files WHERE name = ? AND file_hash = ?",
+                                 (name, file_hash)).fetchone()
+        return None if row is None else int(row[0])
+
+    def add_file(self, name: str, file_hash: str, samples: list[Sample], source: str = "",
+                 faces: int | None = None) -> int:
         """Record one processed source file and its samples atomically. A file with no usable face is
-        recorded too (so a re-run skips it) but creates no person. Returns the number of samples added."""
+        recorded too (so a re-run skips it) but creates no person; a face already kept (`faces` 1, no samples)
+        is recorded without a second sample. Returns the number of samples added."""
         name = person_name(name)
         with self._write() as c:
             if c.execute("SELECT 1 FROM files WHERE name = ? AND file_hash = ?", (name, file_hash)).fetchone():
@@ -162,7 +169,7 @@ class Gallery(StrangerStore):
                     "VALUES (?, ?, ?, ?, ?, ?)",
                     [(pid, self._vec(s.embedding), file_hash, s.source or source, s.thumbnail, now) for s in samples])
             c.execute("INSERT INTO files(name, file_hash, source, faces, created) VALUES (?, ?, ?, ?, ?)",
-                      (name, file_hash, source, len(samples), now))
+                      (name, file_hash, source, len(samples) if faces is None else faces, now))
         return len(samples)
 
     def add_samples(self, name: str, samples: list[Sample]) -> int:

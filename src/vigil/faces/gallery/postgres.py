@@ -112,6 +112,11 @@ class PostgresGallery(Gallery):
         if pool is not None:
             pool.close()
 
+    def _new_cluster(self, c: Any, created: float, last_seen: float, sightings: int) -> int:
+        """The identity column never hands out an id twice."""
+        return int(c.execute("INSERT INTO clusters(created, last_seen, sightings) VALUES (?, ?, ?) RETURNING id",
+                             (created, last_seen, sightings)).fetchone()[0])
+
     def _vec(self, vector: np.ndarray) -> list[float]:
         return np.frombuffer(to_blob(vector), "<f4").tolist()  # the same checks as SQLite's blobs
 

@@ -5,13 +5,15 @@ Online: a new stranger joins the cluster holding its nearest stranger when that 
 same moment) only bumps the cluster's sighting count, so a loitering stranger does not fill the file.
 Offline, `recluster` rebuilds all clusters with average-linkage agglomeration (vigil.ops.cluster),
 which also merges clusters that online assignment split. Naming a cluster moves its faces into the
-gallery as samples of that person, in one transaction.
+gallery as samples of that person, in one transaction. A cluster id is never given out twice (events and users
+refer to clusters by id): SQLite keeps the highest id handed out in `meta`, PostgreSQL's identity never goes back.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -20,6 +22,7 @@ from vigil.faces.gallery.schema import person_name, to_vectors
 from vigil.ops.cluster import agglomerate
 
 DUPLICATE_DISTANCE = 0.15  # closer than this to a kept stranger face: the same sighting again
+LAST_CLUSTER = "last_cluster"  # `meta` key (SQLite): the highest cluster id handed out
 MAX_STRANGERS = 5000
 
 
@@ -59,11 +62,29 @@ class StrangerStore:
                     return cid
             if len(vectors) >= MAX_STRANGERS:
                 return -1
-            cid = c.execute("INSERT INTO clusters(created, last_seen, sightings) VALUES (?, ?, 1) RETURNING id",
-                            (now, now)).fetchone()[0]
+            cid = self._new_cluster(c, now, now, 1)
             c.execute("INSERT INTO strangers(cluster_id, embedding, thumbnail, source, created) VALUES (?, ?, ?, ?, ?)",
                       (cid, blob, thumbnail, source, now))
             return int(cid)
+
+    def _new_cluster(self, c: Any, created: float, last_seen: float, sightings: int) -> int:
+        """A fresh cluster id, above every id ever handed out (SQLite would reuse a deleted highest id)."""
+        row = c.execute("SELECT value FROM meta WHERE key = ?", (LAST_CLUSTER,)).fetchone()
+        highest = c.execute("SELECT COALESCE(MAX(id), 0) FROM clusters").fetchone()[0]
+        cid = max(int(row[0]) if row else 0, int(highest)) + 1
+        c.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                  (LAST_CLUSTER, str(cid)))
+        c.execute("INSERT INTO clusters(id, created, last_seen, sightings) VALUES (?, ?, ?, ?)",
+                  (cid, created, last_seen, sightings))
+        return cid
+
+    def clusters_near(self, embedding: np.ndarray, distance: float) -> list[int]:
+        """Provisional clusters holding a face within `distance` of `embedding` (the same person, once named)."""
+        vectors, clusters = self._stranger_vectors()
+        if not len(vectors):
+            return []
+        near = np.linalg.norm(vectors - np.asarray(embedding, np.float32).reshape(1, -1), axis=1) <= distance
+        return sorted({int(c) for c in clusters[near]})
 
     def unknowns(self) -> list[StrangerCluster]:
         rows = self._conn.execute(
@@ -127,8 +148,7 @@ class StrangerStore:
                 last = max(s[1] for s in stats) if stats else created
                 # an old cluster's sightings are shared out over its kept faces, wherever they now belong
                 seen = sum(old[members[i]][2] / sizes[members[i]] for i in ids if members[i] in old)
-                cid = c.execute("INSERT INTO clusters(created, last_seen, sightings) VALUES (?, ?, ?) RETURNING id",
-                                (created, last, max(len(ids), round(seen)))).fetchone()[0]
+                cid = self._new_cluster(c, created, last, max(len(ids), round(seen)))
                 c.executemany("UPDATE strangers SET cluster_id = ? WHERE id = ?", [(cid, i) for i in ids])
             # sightings follow their old cluster's first kept face into its new cluster
             firsts: dict[int, int] = {}
