@@ -50,7 +50,7 @@ def visits(since: Annotated[str | None, typer.Option(help="only sightings since:
     out.print(table)
 
 
-def search(image: Annotated[Path, typer.Argument(help="a photo of the face(s) to look for")],
+def search(image: Annotated[Path, typer.Argument(metavar="IMAGE", help="a photo of the face(s) to look for")],
            config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """When and where each face of IMAGE was seen by the watched cameras (newest first)."""
     from vigil.faces.search import query_faces
@@ -79,7 +79,8 @@ def search(image: Annotated[Path, typer.Argument(help="a photo of the face(s) to
             out.print(f"  {time.ctime(s['time'])}  {s['camera']}  {who}  similarity {s['similarity']:.2f}")
 
 
-def forget(who: Annotated[str, typer.Argument(help="a person's name, or a stranger cluster: 12 or cluster:12")],
+def forget(who: Annotated[str, typer.Argument(metavar="WHO",
+                                              help="a person's name, or a stranger cluster: 12 or cluster:12")],
            config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Delete one identity everywhere: its sightings and face crops, samples or stranger faces, embeddings."""
     from vigil.faces.sightings import Sightings, Who

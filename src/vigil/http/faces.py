@@ -18,6 +18,7 @@ from vigil.faces.gallery.schema import person_name
 from vigil.results import Detections
 from vigil.tasks.base import NoOptions
 
+FORCE = "enrol a face that already matches another person (answered 409 with `matches` otherwise)"
 
 def detect(executor: Executor, data: bytes, deadline: float) -> Detections:
     """Every face (DeepStack /v1/vision/face): boxes and detector scores, no identities."""

@@ -161,9 +161,6 @@ def _label_entries(kind: str, body: bytes, max_entries: int, max_labels: int) ->
     return entries_from_seed(objects, max_entries, max_labels)
 
 
-FORCE = "enrol a face that already matches another person (answered 409 with `matches` otherwise)"
-
-
 def _gallery_routes(router: APIRouter, executor: Executor, user: Any, admin: Any) -> None:
     @router.get("/gallery", dependencies=[user], tags=["gallery"], summary="Enrolled people and sample counts")
     async def people() -> list[dict[str, Any]]:
@@ -176,8 +173,8 @@ def _gallery_routes(router: APIRouter, executor: Executor, user: Any, admin: Any
     async def enroll(name: PersonName,
                      images: list[UploadFile] = File(min_length=1, description="photos of the person",
                                                      json_schema_extra=most),
-                     force: bool = Form(False, description=FORCE),
-                     force_query: bool = Query(False, alias="force", description=FORCE)) -> dict[str, Any]:
+                     force: bool = Form(False, description=faces.FORCE),
+                     force_query: bool = Query(False, alias="force", description=faces.FORCE)) -> dict[str, Any]:
         data = [await i.read() for i in images]
         report = await run_in_threadpool(faces.enroll, executor, name, data, executor.deadline(), force or force_query)
         return native.plain(report)

@@ -47,9 +47,10 @@ def gallery_router(executor: Executor, recent: Any) -> APIRouter:
         return rows
 
     @router.post("/ui/enroll/{name}", dependencies=[admin], summary="Enrol one photo; its outcome and faces")
-    async def enroll_one(name: PersonName, image: Image, box: Box = None) -> dict[str, Any]:  # type: ignore[assignment]
+    async def enroll_one(name: PersonName, image: Image, box: Box = None,  # type: ignore[assignment]
+                         force: bool = Form(False, description=faces.FORCE)) -> dict[str, Any]:
         data = await image.read()
-        return await run_in_threadpool(_enroll_one, executor, name, image.filename or "photo", data, _box(box))
+        return await run_in_threadpool(_enroll_one, executor, name, image.filename or "photo", data, _box(box), force)
 
     @router.get("/ui/people", dependencies=[admin], summary="Everyone in the gallery with their sample ids")
     async def people() -> list[dict[str, Any]]:
@@ -129,7 +130,8 @@ def _people(executor: Executor) -> list[dict[str, Any]]:
     return [page.person(p, gallery.samples(p.name)) for p in gallery.people()]
 
 
-def _enroll_one(executor: Executor, name: str, file: str, data: bytes, box: list[float] | None) -> dict[str, Any]:
+def _enroll_one(executor: Executor, name: str, file: str, data: bytes, box: list[float] | None,
+                force: bool = False) -> dict[str, Any]:
     """One photo: its faces with their quality, then added / duplicate / no face / too small / blurry, or
     'choose' when it shows several usable faces and no box says which."""
     frame = executor.decode(data, full_size=True)
@@ -140,7 +142,7 @@ def _enroll_one(executor: Executor, name: str, file: str, data: bytes, box: list
     outcome = _refusal(checks, usable, box)
     if outcome is None:
         box = box if box is not None else list(np.asarray(usable[0].xyxy) / frame.scale)
-        report = executor.call(FACES, "enroll", name, [data], box, deadline=deadline)
+        report = executor.call(FACES, "enroll_forced" if force else "enroll", name, [data], box, deadline=deadline)
         if report.conflict() is not None:  # 409 with `matches`: the page asks, then resubmits with force
             raise report.conflict()
         outcome = "added" if report.added else "duplicate" if report.skipped else "no face"
