@@ -23,7 +23,9 @@ from vigil.execute.executor import Executor
 from vigil.formats import events as wire
 from vigil.http import auth, faces
 from vigil.http import stream as live
-from vigil.http.openapi import IMAGE_ANSWER, JPEG_ANSWER, SSE_ANSWER, TIME_SCHEMA, RowId
+from vigil.http.openapi import IMAGE_ANSWER, JPEG_ANSWER, SSE_ANSWER, TEXT_SCHEMA, TIME_SCHEMA, RowId
+
+TextQuery = Annotated[str | None, Query(json_schema_extra=TEXT_SCHEMA)]
 
 
 class Logs:
@@ -54,8 +56,7 @@ def events_router(executor: Executor) -> APIRouter:
     slots = live.StreamSlots(config.events.stream_max, config.events.stream_per_key)
 
     @router.get("", dependencies=[user], summary="Events, newest first (filter by camera, label, name, time)")
-    async def list_events(request: Request, camera: str | None = None, label: str | None = None,
-                          name: str | None = None,
+    async def list_events(request: Request, camera: TextQuery = None, label: TextQuery = None, name: TextQuery = None,
                           since: Annotated[str | None, Query(description="epoch s, ISO 8601 or age: 30m",
                                                              json_schema_extra=TIME_SCHEMA)] = None,
                           until: Annotated[str | None, Query(description="epoch s, ISO 8601 or age",
