@@ -15,6 +15,7 @@ from vigil.config.settings import VigilConfig
 from vigil.errors import MatchesAnother
 from vigil.faces.enroll import enroll
 from vigil.faces.gallery.gallery import Gallery
+from vigil.faces.gallery.recorder import StrangerRecorder
 from vigil.faces.recognizer import FaceRecognizer
 from vigil.imaging import images
 from vigil.registry.samples import sample_path
@@ -22,20 +23,21 @@ from vigil.registry.store import ModelStore
 
 
 @pytest.fixture(scope="module")
-def models() -> tuple[VigilConfig, ModelStore]:
+def loaded(tmp_path_factory) -> FaceRecognizer:
     config, store = VigilConfig(), ModelStore()
     for name in FaceRecognizer.models(config.faces):
         store.pull(name)
-    return config, store
+    return FaceRecognizer.load(config, store, Gallery(tmp_path_factory.mktemp("faces") / "first.sqlite3"))
 
 
 @pytest.fixture
-def recognizer(models, tmp_path) -> FaceRecognizer:
-    """A fresh gallery per test (the models load in well under a second)."""
-    config, store = models
-    rec = FaceRecognizer.load(config, store, Gallery(tmp_path / "gallery.sqlite3"))
-    yield rec
-    rec.gallery.close()
+def recognizer(loaded, tmp_path) -> FaceRecognizer:
+    """The loaded models with a fresh, empty gallery per test."""
+    loaded.gallery = Gallery(tmp_path / "gallery.sqlite3")
+    loaded.strangers = StrangerRecorder(loaded.gallery, loaded.config.cluster_distance)
+    yield loaded
+    loaded.strangers.wait()
+    loaded.gallery.close()
 
 
 def reencoded(path, quality: int = 70) -> bytes:
