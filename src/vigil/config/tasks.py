@@ -31,6 +31,20 @@ class DetectConfig(Section):
     presence_gate: float = Field(0.0, ge=0, lt=1, title="Presence gate",
                                  description="skip the detector on frames whose presence person score is below this "
                                              "(0: off; it missed people on the measured frames, see README)")
+    profile: Literal["fast", "second_look"] = Field(
+        "second_look", title="Profile",
+        description="fast: one pass over the frame; second_look: then a closer look, at most `look_windows` "
+                    "windows, where the first pass saw small or doubtful people (see README)")
+    look_windows: int = Field(4, ge=0, le=16, title="Second-look windows",
+                              description="the most windows one frame gets a second look at (the cost cap)")
+    look_side: int = Field(256, ge=64, le=1024, multiple_of=32, title="Second-look input",
+                           description="network input side of each second-look window")
+    look_zoom: float = Field(3.0, ge=1, le=8, title="Second-look zoom",
+                             description="how much closer a window looks than the first pass")
+    look_score: float = Field(0.03, gt=0, le=1, title="Second-look score",
+                              description="first-pass person candidates down to this score get a second look")
+    look_decode: float = Field(1.0, ge=1, le=4, title="Second-look decode",
+                               description="decode frames at this many times the input size, for detail to zoom into")
 
 
 class PresenceConfig(Section):
