@@ -83,7 +83,8 @@ def test_street_frames_gain_recall_without_double_counts(pipeline, fast):
 
 def test_windows_never_exceed_the_cap(pipeline):
     loaded = pipeline.runner("detect")
-    capped = DetectRunner(loaded.detector, loaded.thresholds, loaded.iou, look=LookPlan(2, 256, 3.0))
+    look = LookPlan.from_config(DetectConfig(look_windows=2))
+    capped = DetectRunner(loaded.detector, loaded.thresholds, loaded.iou, look=look)
     frame = images.load(fixture_image("vtest_120.jpg"), fit=(512, 512))
     with Counting(capped) as counting:
         capped.run_batch([capped.prepare(frame, PERSON)])

@@ -41,7 +41,7 @@ class DetectConfig(Section):
                            description="network input side of each second-look window")
     look_zoom: float = Field(3.0, ge=1, le=8, title="Second-look zoom",
                              description="how much closer a window looks than the first pass")
-    look_score: float = Field(0.03, gt=0, le=1, title="Second-look score",
+    look_score: float = Field(0.015, gt=0, le=1, title="Second-look score",
                               description="first-pass person candidates down to this score get a second look")
     look_decode: float = Field(1.0, ge=1, le=4, title="Second-look decode",
                                description="decode frames at this many times the input size, for detail to zoom into")
@@ -134,8 +134,10 @@ class CrowdConfig(Section):
     density_side: int = Field(0, ge=0, multiple_of=16, title="Density input side",
                               description="long side (px) frames are resized to for the density model (0: the side "
                                           "it was trained at, where people have the sizes it learned)")
-    tiling: Literal["auto", "always", "never"] = Field("auto", title="Tiling",
-                                                      description="detector tiles: auto = when people look small")
+    tiling: Literal["auto", "always", "never"] = Field(
+        "auto", title="Tiling",
+        description="detector tiles: auto = when people look small and the detector has no second look ([detect] "
+                    "profile)")
     tile_grid: int = Field(2, ge=1, le=6, title="Tile grid", description="tiles per side (2: four tiles)")
     tile_overlap: float = Field(0.2, ge=0, lt=0.9, title="Tile overlap", description="fraction shared by neighbours")
     small_person: float = Field(0.15, gt=0, le=1, title="Small person",

@@ -86,6 +86,7 @@ class FaceRecognizer:
                           else None)
         if gallery is None:
             gallery = open_gallery(config.gallery_path())
+        gallery.bind_embedder(cfg.embedder)
         fallback = None
         if cfg.fallback and cfg.fallback != cfg.detector:
             fallback = load_face_detector(store, cfg.fallback, threads, cfg.upsample)

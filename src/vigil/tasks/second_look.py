@@ -41,7 +41,7 @@ class LookPlan:
     windows: int
     side: int
     zoom: float
-    score: float = 0.03
+    score: float
 
     @classmethod
     def from_config(cls, cfg: DetectConfig) -> LookPlan:
@@ -75,7 +75,7 @@ class LookPlan:
         return plan_windows(width, height, centres, self.window_side(first_scale), self.windows)
 
 
-NO_LOOK = LookPlan(0, 256, 3.0)  # the fast profile: the first pass alone
+NO_LOOK = LookPlan(0, 0, 1.0, 1.0)  # the fast profile: the first pass alone
 
 
 @dataclass
