@@ -13,6 +13,7 @@ import logging
 import threading
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import simplejpeg
 
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 # faces wider than this are shrunk before the focus measure, which otherwise calls big sharp faces blurry;
 # camera crops (the seed's use, threshold 200) are mostly narrower and measured unchanged
 FOCUS_WIDTH = 128
+HEAD_SIDE = 160  # a person narrower than this (px) has its head region upscaled to this width for a second search
+HEAD_ZOOM = 4.0  # at most this much
 
 
 @dataclass
@@ -222,13 +225,24 @@ class FaceRecognizer:
         x0, x1 = np.clip([x0, x1], 0, w)
         y0, y1 = np.clip([y0, y1], 0, h)
         crop = frame.pixels[y0:y1, x0:x1]
-        faces = self.detect(crop)
+        found = self._face_in(crop, crop, 1.0, frame.scale)
+        if found is None and crop.size:
+            head, zoom = head_region(crop)
+            if zoom > 1:
+                found = self._face_in(head, crop, zoom, frame.scale)
+        return found
+
+    def _face_in(self, pixels: np.ndarray, crop: np.ndarray, zoom: float, scale: float
+                 ) -> tuple[np.ndarray, np.ndarray] | None:
+        """`pixels` (the crop, or its head region `zoom` times larger) and its best face, checked for size and focus
+        on the crop's own pixels."""
+        faces = self.detect(pixels)
         if not faces:
             return None
         best = max(faces, key=lambda f: f.score)
-        if self._quality(crop, best.xyxy, frame.scale) != "ok":
+        if self._quality(crop, best.xyxy / zoom, scale) != "ok":
             return None
-        return crop, best.xyxy
+        return pixels, best.xyxy
 
     def _label(self, vectors: np.ndarray, chips: list, source: str) -> list[tuple[str | None, float]]:
         if self.identity_model is not None:
@@ -245,3 +259,15 @@ def _as_rgb(image: np.ndarray) -> np.ndarray:
     if image.shape[2] == 1:
         image = np.repeat(image, 3, axis=2)
     return np.ascontiguousarray(image[:, :, :3], dtype=np.uint8)
+
+
+def head_region(crop: np.ndarray) -> tuple[np.ndarray, float]:
+    """The top of a person crop, where the head is (the full width, at most as tall as it is wide, and at least a
+    third of the person), upscaled so that its width reaches HEAD_SIDE; (region, zoom). A zoom of 1: already large."""
+    height, width = crop.shape[:2]
+    region = crop[: max(1, min(height, max(width, height // 3)))]
+    zoom = min(HEAD_ZOOM, HEAD_SIDE / max(1, width))
+    if zoom <= 1:
+        return region, 1.0
+    size = (max(1, round(region.shape[1] * zoom)), max(1, round(region.shape[0] * zoom)))
+    return cv2.resize(region, size, interpolation=cv2.INTER_CUBIC), zoom
