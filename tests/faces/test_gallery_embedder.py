@@ -16,7 +16,7 @@ from vigil.faces.recognizer import FaceRecognizer
 from vigil.registry.face_catalog import DLIB_RESNET
 from vigil.registry.store import ModelStore
 
-OTHER = "sface.int8"  # any other embedder's name: the record is a name, the vectors cannot tell
+OTHER = "sface.int8"  # the other embedder: the record is a name, the vectors cannot tell
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -60,3 +60,15 @@ def test_the_recognizer_refuses_a_gallery_of_another_embedder(tmp_path):
     gallery.add_file("alice", "h1", [Sample(vec(1))])
     with pytest.raises(ConfigError, match="enrol again"):
         FaceRecognizer.load(VigilConfig(), ModelStore(), gallery)
+
+
+def test_a_recognizer_with_sface_records_it_in_a_new_gallery(tmp_path):
+    from vigil.registry.face_catalog import SFACE
+
+    config = VigilConfig()
+    config.faces.embedder = SFACE
+    store = ModelStore()
+    store.pull(SFACE)
+    gallery = Gallery(tmp_path / "gallery.sqlite3")
+    recognizer = FaceRecognizer.load(config, store, gallery)
+    assert recognizer.embedder.name == SFACE and gallery.embedder() == SFACE

