@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import FIXTURES, fixture_image, jpeg
 from vigil.config.settings import VigilConfig
-from vigil.config.tasks import DetectConfig
+from vigil.config.tasks import DetectConfig, ModelThresholds
 from vigil.execute.local import Inline
 from vigil.imaging import images
 from vigil.ops.matching import MatchCounts, match
@@ -123,3 +123,12 @@ def test_fast_profile_is_one_pass(fast):
     with Counting(fast.runner("detect")) as counting:
         people(fast, fixture_image("vtest_120.jpg"))
     assert counting.frames == [1]
+
+
+def test_no_second_look_for_a_detector_whose_class_0_is_not_a_person(pipeline):
+    from vigil.tasks.detect import ObjectDetector
+
+    loaded = pipeline.runner("detect").detector
+    assert pipeline.runner("detect").look.active
+    other = ObjectDetector(loaded.spec, loaded.session, ("car", *loaded.labels[1:]))
+    assert not DetectRunner(other, ModelThresholds(), 0.45, look=pipeline.runner("detect").look).look.active

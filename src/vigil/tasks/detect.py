@@ -20,6 +20,7 @@ from vigil.ops.nms import nms
 from vigil.ops.ssd import decode_ssd_coral, order_ssd_outputs
 from vigil.ops.tensor import to_tensor
 from vigil.registry.darknet import HEADS_KEY
+from vigil.registry.labels import PERSON
 from vigil.registry.specs import ModelSpec
 from vigil.registry.store import ModelStore
 from vigil.results import CLASS_NAME, Detections
@@ -177,6 +178,8 @@ class DetectRunner:
     def __init__(self, detector: ObjectDetector, thresholds: ModelThresholds, iou: float,
                  gate: PresenceGate | None = None, look: LookPlan = NO_LOOK) -> None:
         self.detector, self.thresholds, self.iou, self.gate, self.look = detector, thresholds, iou, gate, look
+        if tuple(detector.labels[:1]) != (PERSON,):
+            self.look = NO_LOOK  # the second look is for people, class 0 of the COCO detectors, not other label sets
         # a LiteRT interpreter (the detector's or the presence gate's) is not re-entrant: one runner per worker
         self.reentrant = detector.spec.runtime == "onnxruntime" and gate is None
 
