@@ -1,5 +1,5 @@
-"""Face detector table: recall, false detections and speed of BlazeFace full-range, dlib HOG and dlib
-MMOD on real faces (see facesets.py), in one process on this machine.
+"""Face detector table: recall, false detections and speed of BlazeFace full-range, dlib HOG, dlib MMOD and YuNet
+on real faces (see facesets.py), in one process on this machine.
 
     .venv/bin/python benchmarks/bench_face_detect.py
 """
@@ -12,13 +12,14 @@ import numpy as np
 
 from facesets import FACE_BOXES, count_hits, face_crop, lfw, photos, small_faces_scene
 from vigil.config.settings import VigilConfig
-from vigil.registry.face_catalog import BLAZEFACE, DLIB_HOG, DLIB_MMOD, FACE_DETECTORS
+from vigil.registry.face_catalog import BLAZEFACE, DLIB_HOG, DLIB_MMOD, FACE_DETECTORS, YUNET
 from vigil.registry.store import ModelStore
 from vigil.tasks.face_detect import load_face_detector
 
 WIDTHS = [16, 20, 24, 32, 40, 56, 80, 110, 150]
-# each detector at its default operating point: BlazeFace at Vigil's faces.min_score, dlib's at margin 0
-THRESHOLDS = {BLAZEFACE: VigilConfig().faces.min_score, DLIB_HOG: 0.5, DLIB_MMOD: 0.5}
+# each detector at its default operating point: BlazeFace and YuNet at Vigil's faces.min_score, dlib's at margin 0
+FACE_SCORE = VigilConfig().faces.min_score
+THRESHOLDS = {BLAZEFACE: FACE_SCORE, DLIB_HOG: 0.5, DLIB_MMOD: 0.5, YUNET: FACE_SCORE}
 
 
 def scenes(pics: dict, rng) -> list[tuple[np.ndarray, list]]:

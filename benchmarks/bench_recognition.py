@@ -7,11 +7,12 @@ Strangers: Joe Biden (photo + the same transforms) and the 100 LFW faces of skim
 upscaled ×4; these are soft, so most are refused by the focus check before matching, which is the point of
 that check; their distances are still measured below without it).
 
-    .venv/bin/python benchmarks/bench_recognition.py
+    .venv/bin/python benchmarks/bench_recognition.py [--embedder sface.int8]
 """
 
 from __future__ import annotations
 
+import argparse
 import tempfile
 from pathlib import Path
 
@@ -71,10 +72,14 @@ def rates(rows, threshold: float) -> tuple[float, float]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--embedder", default=VigilConfig().faces.embedder, help="[faces] embedder to measure")
+    args = parser.parse_args()
     rng = np.random.default_rng(0)
     pics = photos()
     cfg = VigilConfig()
     cfg.faces.record_strangers = False
+    cfg.faces.embedder = args.embedder
     with tempfile.TemporaryDirectory() as tmp:
         rec = FaceRecognizer.load(cfg, ModelStore(), Gallery(Path(tmp) / "g.sqlite3"))
         for person, photo in ENROL.items():

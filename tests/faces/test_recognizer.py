@@ -203,3 +203,23 @@ def test_one_recognizer_serves_several_threads(recognizer):
     with ThreadPoolExecutor(4) as pool:
         names = list(pool.map(lambda f: list(recognizer.recognize(f).data["name"]), frames))
     assert names == [["Obama"], ["unknown"]] * 4
+
+
+def test_a_small_persons_head_is_searched_closer_and_maps_back(recognizer):
+    """A narrow person crop (the astronaut at a quarter size): the head region upscaled finds the face where the
+    whole crop does, box for box in the crop's pixels; a person seen from behind gives no face either way."""
+    import cv2
+    import skimage.data
+
+    from vigil.faces.recognizer import head_region
+
+    small = cv2.resize(skimage.data.astronaut(), None, fx=0.25, fy=0.25, interpolation=cv2.INTER_AREA)
+    crop = np.ascontiguousarray(small[5:128, 30:90])
+    head, zoom = head_region(crop)
+    assert zoom > 2 and head.shape[1] == round(crop.shape[1] * zoom)
+    direct = recognizer._face_in(crop, crop, 1.0, 1.0)
+    closer = recognizer._face_in(head, crop, zoom, 1.0)
+    assert direct is not None and closer is not None
+    np.testing.assert_allclose(closer[1] / zoom, direct[1], atol=2)
+    back = rgb(fixture_image("person.jpg"))[99:377, 198:272]
+    assert recognizer._best_face(frame_of(back), np.array([0, 0, back.shape[1], back.shape[0]], np.float32)) is None

@@ -87,3 +87,10 @@ def test_cli_count_json_in_input_order_with_heatmaps(tmp_path, store):
         assert abs(entry["count"] - HAND[name]["count"]) <= 3
     assert sorted(p.name for p in (tmp_path / "heat").iterdir()) == ["vtest_000.heatmap.png",
                                                                      "vtest_120.heatmap.png"]
+
+
+def test_auto_counts_distant_people_through_the_detectors_second_look(counter):
+    """The beach photo (2 near people, 8 distant): `auto` inherits the detect task's second look (no tiles of its
+    own), so the distant people are counted."""
+    estimate = counter.estimate(images.load(fixture_image("kite.jpg")))
+    assert estimate.estimator == "detector" and 8 <= estimate.count <= 11

@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 
 from vigil.config.section import Section
 from vigil.registry.catalog import DEFAULT_DETECTOR
-from vigil.registry.face_catalog import BLAZEFACE, DLIB_HOG, DLIB_RESNET, FACE_DETECTORS
+from vigil.registry.face_catalog import BLAZEFACE, DLIB_HOG, DLIB_RESNET, FACE_DETECTORS, FACE_EMBEDDERS
 from vigil.registry.presence_catalog import DEFAULT_PRESENCE
 
 
@@ -54,6 +54,20 @@ class DetectConfig(Section):
         default_factory=lambda: dict(DEFAULT_ALIASES), title="Custom model aliases",
         description="/v1/vision/custom/<name> names: a store detector and a label filter; yours are added to the "
                     "built-in ipcam-general, ipcam-combined, ipcam-animal and ipcam-dark (same name: yours wins)")
+    profile: Literal["fast", "second_look"] = Field(
+        "second_look", title="Profile",
+        description="fast: one pass over the frame; second_look: then a closer look, at most `look_windows` "
+                    "windows, where the first pass saw small or doubtful people (see README)")
+    look_windows: int = Field(4, ge=0, le=16, title="Second-look windows",
+                              description="the most windows one frame gets a second look at (the cost cap)")
+    look_side: int = Field(256, ge=64, le=1024, multiple_of=32, title="Second-look input",
+                           description="network input side of each second-look window")
+    look_zoom: float = Field(3.0, ge=1, le=8, title="Second-look zoom",
+                             description="how much closer a window looks than the first pass")
+    look_score: float = Field(0.015, gt=0, le=1, title="Second-look score",
+                              description="first-pass person candidates down to this score get a second look")
+    look_decode: float = Field(1.0, ge=1, le=4, title="Second-look decode",
+                               description="decode frames at this many times the input size, for detail to zoom into")
 
     @model_validator(mode="after")
     def _builtin_aliases(self) -> DetectConfig:
@@ -97,7 +111,9 @@ class FacesConfig(Section):
                           description="run when the detector finds no face in a small image (crops); '' = off")
     fallback_max_pixels: int = Field(300_000, ge=0, title="Fallback size",
                                      description="only images up to this many pixels get the fallback detector")
-    embedder: str = Field(DLIB_RESNET, title="Face embedder", description="model name of the 128-d embedder")
+    embedder: str = Field(DLIB_RESNET, title="Face embedder",
+                          description=f"model name of the 128-d embedder: {', '.join(FACE_EMBEDDERS)} (a gallery "
+                                      "keeps its own: see README)")
     min_score: float = Field(0.6, ge=0, le=1, title="Face score", description="drop face detections scoring lower")
     min_face: int = Field(20, ge=1, title="Minimum face", description="faces narrower than this (px) give face: null")
     focus_threshold: float = Field(200.0, ge=0, title="Focus threshold",
@@ -160,8 +176,10 @@ class CrowdConfig(Section):
     density_side: int = Field(0, ge=0, multiple_of=16, title="Density input side",
                               description="long side (px) frames are resized to for the density model (0: the side "
                                           "it was trained at, where people have the sizes it learned)")
-    tiling: Literal["auto", "always", "never"] = Field("auto", title="Tiling",
-                                                      description="detector tiles: auto = when people look small")
+    tiling: Literal["auto", "always", "never"] = Field(
+        "auto", title="Tiling",
+        description="detector tiles: auto = when people look small and the detector has no second look ([detect] "
+                    "profile)")
     tile_grid: int = Field(2, ge=1, le=6, title="Tile grid", description="tiles per side (2: four tiles)")
     tile_overlap: float = Field(0.2, ge=0, lt=0.9, title="Tile overlap", description="fraction shared by neighbours")
     small_person: float = Field(0.15, gt=0, le=1, title="Small person",

@@ -13,6 +13,7 @@ import logging
 import threading
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import simplejpeg
 
@@ -33,12 +34,14 @@ from vigil.registry.labels import PERSON
 from vigil.registry.store import ModelStore
 from vigil.results import CLASS_NAME, Detections
 from vigil.tasks.face_detect import FaceDetector, load_face_detector
-from vigil.tasks.face_embed import FaceEmbedder
+from vigil.tasks.face_embed import FaceEmbedder, load_embedder
 
 log = logging.getLogger(__name__)
 # faces wider than this are shrunk before the focus measure, which otherwise calls big sharp faces blurry;
 # camera crops (the seed's use, threshold 200) are mostly narrower and measured unchanged
 FOCUS_WIDTH = 128
+HEAD_SIDE = 160  # a person narrower than this (px) has its head region upscaled to this width for a second search
+HEAD_ZOOM = 4.0  # at most this much
 
 
 @dataclass
@@ -82,12 +85,13 @@ class FaceRecognizer:
         detector = load_face_detector(store, cfg.detector, threads, cfg.upsample)
         if hasattr(detector, "tile"):
             detector.tile = cfg.tile
-        embedder = embedder or FaceEmbedder.load(store, cfg.embedder, threads)
+        embedder = embedder or load_embedder(store, cfg.embedder, threads)
         # recognize.by = "face_classifier" is the seed's identity model (SVM / XGBoost)
         identity_model = (FaceIdentityModel.load(config.classifier_path()) if config.recognize.by == "face_classifier"
                           else None)
         if gallery is None:
             gallery = open_gallery(config.gallery_path())
+        gallery.bind_embedder(cfg.embedder)
         fallback = None
         if cfg.fallback and cfg.fallback != cfg.detector:
             fallback = load_face_detector(store, cfg.fallback, threads, cfg.upsample)
@@ -238,13 +242,24 @@ class FaceRecognizer:
         x0, x1 = np.clip([x0, x1], 0, w)
         y0, y1 = np.clip([y0, y1], 0, h)
         crop = frame.pixels[y0:y1, x0:x1]
-        faces = self.detect(crop)
+        found = self._face_in(crop, crop, 1.0, frame.scale)
+        if found is None and crop.size:
+            head, zoom = head_region(crop)
+            if zoom > 1:
+                found = self._face_in(head, crop, zoom, frame.scale)
+        return found
+
+    def _face_in(self, pixels: np.ndarray, crop: np.ndarray, zoom: float, scale: float
+                 ) -> tuple[np.ndarray, np.ndarray] | None:
+        """`pixels` (the crop, or its head region `zoom` times larger) and its best face, checked for size and focus
+        on the crop's own pixels."""
+        faces = self.detect(pixels)
         if not faces:
             return None
         best = max(faces, key=lambda f: f.score)
-        if self._quality(crop, best.xyxy, frame.scale) != "ok":
+        if self._quality(crop, best.xyxy / zoom, scale) != "ok":
             return None
-        return crop, best.xyxy
+        return pixels, best.xyxy
 
     def _label(self, vectors: np.ndarray, chips: list, source: str) -> list[tuple[str | None, float]]:
         if self.identity_model is not None:
@@ -261,3 +276,15 @@ def _as_rgb(image: np.ndarray) -> np.ndarray:
     if image.shape[2] == 1:
         image = np.repeat(image, 3, axis=2)
     return np.ascontiguousarray(image[:, :, :3], dtype=np.uint8)
+
+
+def head_region(crop: np.ndarray) -> tuple[np.ndarray, float]:
+    """The top of a person crop, where the head is (the full width, at most as tall as it is wide, and at least a
+    third of the person), upscaled so that its width reaches HEAD_SIDE; (region, zoom). A zoom of 1: already large."""
+    height, width = crop.shape[:2]
+    region = crop[: max(1, min(height, max(width, height // 3)))]
+    zoom = min(HEAD_ZOOM, HEAD_SIDE / max(1, width))
+    if zoom <= 1:
+        return region, 1.0
+    size = (max(1, round(region.shape[1] * zoom)), max(1, round(region.shape[0] * zoom)))
+    return cv2.resize(region, size, interpolation=cv2.INTER_CUBIC), zoom

@@ -96,7 +96,7 @@ class InputSpec(_Frozen):
     pad_value: int = 114
 
 
-Decoder = Literal["darknet_yolo", "yolov5", "yolov8", "ssd_coral", "blazeface", "dlib", "none"]
+Decoder = Literal["darknet_yolo", "yolov5", "yolov8", "ssd_coral", "blazeface", "yunet", "dlib", "none"]
 
 
 class ModelSpec(_Frozen):
@@ -111,7 +111,7 @@ class ModelSpec(_Frozen):
     labels: tuple[str, ...] = ()
     labels_file: str | None = Field(None, description="role of a file holding one label a line")
     files: dict[str, ModelFile] = Field(description="role -> file, e.g. cfg, weights, labels, model")
-    convert: Literal["darknet_to_onnx", "dlib_resnet_to_onnx"] | None = Field(
+    convert: Literal["darknet_to_onnx", "dlib_resnet_to_onnx", "onnx_without_unused_inputs"] | None = Field(
         None, description="conversion run once at pull")
     cfg_overrides: dict[str, str] = Field(
         default_factory=dict, description="darknet cfg corrections applied at conversion: '<section>.<n>.<key>' -> "

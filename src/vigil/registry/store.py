@@ -207,7 +207,14 @@ def _dlib_resnet(spec: ModelSpec, folder: Path, out: Path) -> None:
     dlib_resnet_to_onnx(folder / spec.files["model"].name, out)
 
 
-_CONVERTERS = {"darknet_to_onnx": _darknet, "dlib_resnet_to_onnx": _dlib_resnet}
+def _unused_inputs(spec: ModelSpec, folder: Path, out: Path) -> None:
+    from vigil.registry.onnx_graph import without_unused_inputs
+
+    without_unused_inputs(folder / spec.files["model"].name, out)
+
+
+_CONVERTERS = {"darknet_to_onnx": _darknet, "dlib_resnet_to_onnx": _dlib_resnet,
+               "onnx_without_unused_inputs": _unused_inputs}
 
 
 def contained(base: Path, *parts: str) -> Path:
@@ -224,7 +231,11 @@ def contained(base: Path, *parts: str) -> Path:
 
 def _recipe(spec: ModelSpec) -> str:
     """What a converted file was made from: inputs, corrections and converter version. A change converts again."""
-    if spec.convert == "dlib_resnet_to_onnx":
+    if spec.convert == "onnx_without_unused_inputs":
+        from vigil.registry.onnx_graph import CONVERTER_VERSION as GRAPH_VERSION
+
+        parts = [spec.files["model"].sha256, f"onnx_without_unused_inputs {GRAPH_VERSION}"]
+    elif spec.convert == "dlib_resnet_to_onnx":
         from vigil.registry.dlib_onnx import CONVERTER_VERSION as DLIB_VERSION
 
         parts = [spec.files["model"].sha256, f"dlib_resnet_to_onnx {DLIB_VERSION}"]

@@ -22,6 +22,7 @@ class OnnxSession:
         self._sess = onnx.session(path, threads)
         self._inputs = [i.name for i in self._sess.get_inputs()]
         self.input_shape = self._sess.get_inputs()[0].shape
+        self.output_names = [o.name for o in self._sess.get_outputs()]
         self.metadata = onnx.metadata(self._sess)
 
     def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:

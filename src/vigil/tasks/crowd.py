@@ -26,6 +26,7 @@ from vigil.results import CrowdEstimate, Detections
 from vigil.tasks.base import TaskCall, TaskContext, TaskDef, current_deadline
 from vigil.tasks.crowd_models import DensityCounter, DetectorCounter, LevelClassifier, heat_from_boxes
 from vigil.tasks.detect import DetectParams
+from vigil.tasks.second_look import LookPlan
 
 Estimator = Literal["auto", "detector", "tiled_detector", "density"]
 
@@ -52,8 +53,9 @@ class CrowdCounter:
     reentrant = True  # onnxruntime sessions and a fitted scikit-learn model: safe from several worker threads
 
     def __init__(self, run: TaskCall, cfg: CrowdConfig, density: DensityCounter | None,
-                 level: LevelClassifier | None):
+                 level: LevelClassifier | None, looks_closer: bool = False):
         self.run, self.cfg, self.density, self.level = run, cfg, density, level
+        self.looks_closer = looks_closer  # the detect task has its second look: `auto` needs no tiles of its own
 
     @classmethod
     def load(cls, ctx: TaskContext) -> CrowdCounter:
@@ -61,7 +63,7 @@ class CrowdCounter:
         density = DensityCounter.load(ctx.store, cfg.density_model, cfg.density_side, ctx.threads) \
             if cfg.density_model else None
         level = LevelClassifier.load(cfg.level_model, ctx.threads) if cfg.level_model else None
-        return cls(ctx.run, cfg, density, level)
+        return cls(ctx.run, cfg, density, level, LookPlan.from_config(ctx.config.detect).active)
 
     def prepare(self, frame: DecodedImage, options: CrowdOptions | None = None) -> CrowdItem:
         return CrowdItem(frame, options or CrowdOptions(), current_deadline())
@@ -73,7 +75,7 @@ class CrowdCounter:
             frame = DecodedImage(pixels, pixels.shape[1], pixels.shape[0])
             return self.run("detect", frame, params, deadline)
 
-        return DetectorCounter(find, self.cfg)
+        return DetectorCounter(find, self.cfg, self.looks_closer)
 
     def run_batch(self, items: Sequence[CrowdItem]) -> list[CrowdEstimate]:
         return [self.estimate(item.frame, item.options, item.deadline) for item in items]

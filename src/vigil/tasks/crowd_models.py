@@ -37,8 +37,8 @@ class DetectorCounter:
     """People counted as person boxes; in tiles at a higher resolution when they look small. `find` is the detector
     (the served detect task, through the executor): pixels in, boxes in those pixels out."""
 
-    def __init__(self, find: Callable[[np.ndarray], Detections], cfg: CrowdConfig):
-        self.find, self.cfg = find, cfg
+    def __init__(self, find: Callable[[np.ndarray], Detections], cfg: CrowdConfig, looks_closer: bool = False):
+        self.find, self.cfg, self.looks_closer = find, cfg, looks_closer  # looks_closer: the detector's second look
 
     def people(self, pixels: np.ndarray) -> Detections:
         found = self.find(pixels)
@@ -47,6 +47,8 @@ class DetectorCounter:
     def needs_tiles(self, people: Detections, height: int) -> bool:
         if self.cfg.tiling != "auto":
             return self.cfg.tiling == "always"
+        if self.looks_closer:
+            return False  # the detector already looks closer where people are small (tasks/second_look.py)
         if not len(people):
             return True  # nobody at this scale: maybe everybody is small
         return float(np.median(people.xyxy[:, 3] - people.xyxy[:, 1])) < self.cfg.small_person * height

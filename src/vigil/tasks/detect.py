@@ -22,12 +22,14 @@ from vigil.ops.nms import nms
 from vigil.ops.ssd import decode_ssd_coral, order_ssd_outputs
 from vigil.ops.tensor import to_tensor
 from vigil.registry.darknet import HEADS_KEY
+from vigil.registry.labels import PERSON
 from vigil.registry.specs import ModelSpec
 from vigil.registry.store import ModelStore
 from vigil.results import CLASS_NAME, Detections
 from vigil.runtimes.session import Session, open_session
 from vigil.tasks.base import TaskContext, TaskDef
 from vigil.tasks.presence import PresenceGate, run_gated
+from vigil.tasks.second_look import NO_LOOK, FrameLook, LookPlan, look_again
 
 log = logging.getLogger(__name__)
 STRIDE = 32  # YOLO grids need input sides that are multiples of this
@@ -68,17 +70,18 @@ class ObjectDetector:
         spatial = shape[1:3] if self.spec.input.layout == "NHWC" else shape[2:4]
         return len(shape) == 4 and not all(isinstance(d, int) for d in spatial)
 
-    def network_size(self, width: int, height: int) -> tuple[int, int]:
-        """(w, h) of the network input for a frame of this size."""
+    def network_size(self, width: int, height: int, side: int | None = None) -> tuple[int, int]:
+        """(w, h) of the network input for a frame of this size; `side` overrides the configured long side."""
         if self.fixed_shape:
             return self.spec.input.width, self.spec.input.height
+        side = side or self.input_size
         if not self.rect:
-            return self.input_size, self.input_size
-        fit_w, fit_h = fitted_size(width, height, self.input_size, self.input_size)
+            return side, side
+        fit_w, fit_h = fitted_size(width, height, side, side)
         return _round_up(fit_w), _round_up(fit_h)
 
-    def preprocess(self, image: np.ndarray) -> tuple[np.ndarray, Letterbox]:
-        net_w, net_h = self.network_size(image.shape[1], image.shape[0])
+    def preprocess(self, image: np.ndarray, side: int | None = None) -> tuple[np.ndarray, Letterbox]:
+        net_w, net_h = self.network_size(image.shape[1], image.shape[0], side)
         if self.spec.input.resize == "stretch":
             canvas, (sx, sy) = stretch(image, net_w, net_h)
             box = Letterbox(sx, sy, 0, 0, image.shape[1], image.shape[0])
@@ -188,8 +191,10 @@ class DetectRunner:
     original image and filtered by the configured thresholds and labels."""
 
     def __init__(self, detector: ObjectDetector, thresholds: ModelThresholds, iou: float,
-                 gate: PresenceGate | None = None) -> None:
-        self.detector, self.thresholds, self.iou, self.gate = detector, thresholds, iou, gate
+                 gate: PresenceGate | None = None, look: LookPlan = NO_LOOK) -> None:
+        self.detector, self.thresholds, self.iou, self.gate, self.look = detector, thresholds, iou, gate, look
+        if tuple(detector.labels[:1]) != (PERSON,):
+            self.look = NO_LOOK  # the second look is for people, class 0 of the COCO detectors, not other label sets
         # a LiteRT interpreter (the detector's or the presence gate's) is not re-entrant: one runner per worker
         self.reentrant = detector.spec.runtime == "onnxruntime" and gate is None
 
@@ -199,7 +204,7 @@ class DetectRunner:
         detector = ObjectDetector.load(context.store, cfg.model, cfg.input_size, cfg.rect, context.threads,
                                        cfg.precision, context.open_session)
         gate = PresenceGate.from_config(context.config, context.store)
-        return cls(detector, context.config.thresholds(cfg.model), cfg.iou, gate)
+        return cls(detector, context.config.thresholds(cfg.model), cfg.iou, gate, LookPlan.from_config(cfg))
 
     def prepare(self, frame: DecodedImage, options: DetectParams) -> DetectInput:
         labels = known_labels(options.label_list(), self.detector.labels)
@@ -208,11 +213,26 @@ class DetectRunner:
 
     def run_batch(self, items: Sequence[DetectInput]) -> list[Detections]:
         """Detect in prepared frames, sharing session runs where the model allows (see ObjectDetector.run_batch)."""
-        options = [DetectOptions(min_score=self.thresholds.min_score if p.min_score is None else p.min_score,
-                                 iou=self.iou) for p in items]
+        scores = [self.thresholds.min_score if p.min_score is None else p.min_score for p in items]
+        options = [DetectOptions(min_score=self.look.first_pass_score(s), iou=self.iou) for s in scores]
         found = run_gated(self.gate, [p.frame for p in items], lambda keep: self.detector.run_batch(
             [items[i].tensor for i in keep], [items[i].box for i in keep], [options[i] for i in keep]))
+        if self.look.active:
+            found = self.second_look(items, found, scores)
         return [_to_frame(d, p.frame, self.thresholds, p.labels) for d, p in zip(found, items, strict=True)]
+
+    def second_look(self, items: Sequence[DetectInput], found: list[Detections], scores: list[float]
+                    ) -> list[Detections]:
+        """A closer look where each frame's first pass asks for one (tasks/second_look.py), merged back."""
+        frames = [FrameLook(item.frame.pixels, first, score, item.box.scale_x)
+                  for item, first, score in zip(items, found, scores, strict=True)]
+
+        def run(crops: list[np.ndarray], min_scores: list[float]) -> list[Detections]:
+            prepared = [self.detector.preprocess(c, self.look.side) for c in crops]
+            return self.detector.run_batch([t for t, _ in prepared], [b for _, b in prepared],
+                                           [DetectOptions(min_score=s, iou=self.iou) for s in min_scores])
+
+        return look_again(self.look, frames, run, self.detector.labels)
 
 
 def _to_frame(found: Detections, frame: DecodedImage, thresholds: ModelThresholds,
@@ -233,7 +253,8 @@ def _filter(found: Detections, thresholds: ModelThresholds, labels: Sequence[str
 
 
 def _reduced_side(config: VigilConfig) -> int:
-    return config.detect.input_size
+    cfg = config.detect
+    return round(cfg.input_size * (cfg.look_decode if cfg.profile == "second_look" else 1))
 
 
 TASK = TaskDef(

@@ -6,6 +6,7 @@ score, data["keypoints"] (n, k, 2) where the model gives them).
 - dlib HOG (built into dlib): the `face_recognition` library's default; frontal faces ≥ ~80 px at no
   upsampling, so small inputs are upsampled.
 - dlib MMOD CNN: the most robust to pose, and by far the slowest on a CPU.
+- YuNet 2023mar (onnxruntime, 640×640): faces from ~10 px with five landmarks; larger frames also get tiles.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ import numpy as np
 
 from vigil.ops.anchors import BLAZEFACE_FULL_RANGE, decode_blazeface, ssd_anchors
 from vigil.ops.letterbox import letterbox
-from vigil.ops.nms import weighted_nms
+from vigil.ops.nms import nms, weighted_nms
 from vigil.ops.tensor import to_tensor
-from vigil.registry.face_catalog import BLAZEFACE, DLIB_HOG, DLIB_MMOD
+from vigil.ops.yunet import decode_yunet
+from vigil.registry.face_catalog import BLAZEFACE, DLIB_HOG, DLIB_MMOD, YUNET
 from vigil.registry.specs import ModelSpec
 from vigil.registry.store import ModelStore
 from vigil.results import Detections
@@ -60,13 +62,20 @@ class BlazeFaceDetector:
     def __call__(self, rgb: np.ndarray, min_score: float = 0.5) -> Detections:
         if rgb.size == 0:
             return Detections.empty()
-        parts = [self._run(rgb, min_score)]
-        for x0, y0, x1, y1 in _tiles(rgb.shape[1], rgb.shape[0], self.tile):
-            xyxy, score, kps = self._run(rgb[y0:y1, x0:x1], min_score)
-            parts.append((xyxy + np.float32([x0, y0, x0, y0]), score, kps + np.float32([x0, y0])))
-        xyxy, score, kps = (np.concatenate(p) for p in zip(*parts, strict=True))
+        xyxy, score, kps = _whole_and_tiles(self._run, rgb, min_score, self.tile)
         merged, kept_score, leaders = weighted_nms(xyxy, score, self.iou)
         return _faces(merged, kept_score, kps[leaders] if len(leaders) else NO_KEYPOINTS)
+
+
+def _whole_and_tiles(run, rgb: np.ndarray, min_score: float, tile: int
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(boxes, scores, keypoints) of `run` on the whole frame and on its tiles, in frame pixels, not yet merged."""
+    parts = [run(rgb, min_score)]
+    for x0, y0, x1, y1 in _tiles(rgb.shape[1], rgb.shape[0], tile):
+        xyxy, score, kps = run(rgb[y0:y1, x0:x1], min_score)
+        parts.append((xyxy + np.float32([x0, y0, x0, y0]), score, kps + np.float32([x0, y0])))
+    xyxy, score, kps = (np.concatenate(p) for p in zip(*parts, strict=True))
+    return xyxy, score, kps
 
 
 def _tiles(width: int, height: int, tile: int) -> list[tuple[int, int, int, int]]:
@@ -86,6 +95,30 @@ def _tiles(width: int, height: int, tile: int) -> list[tuple[int, int, int, int]
         return [round(i * (length - side) / (n - 1)) for i in range(n)]
 
     return [(x, y, min(width, x + side), min(height, y + side)) for y in starts(height) for x in starts(width)]
+
+
+class YuNetDetector:
+    """OpenCV Zoo's YuNet: letterbox to 640×640 (BGR, 0-255), decode three strides, NMS; frames much larger than the
+    input are also searched in tiles (as BlazeFace's), so small faces keep their pixels."""
+
+    def __init__(self, spec: ModelSpec, session, iou: float = 0.3) -> None:
+        self.name, self.spec, self.session, self.iou = spec.name, spec, session, iou
+        self.names = list(session.output_names)  # cls_8 … kps_32, decoded by name
+
+    def _run(self, rgb: np.ndarray, min_score: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        side_w, side_h = self.spec.input.width, self.spec.input.height
+        canvas, box = letterbox(rgb, side_w, side_h, self.spec.input.pad_value)
+        outputs = dict(zip(self.names, self.session.run([to_tensor(canvas, self.spec.input)]), strict=True))
+        xyxy, score, kps = decode_yunet(outputs, side_w, side_h, min_score)
+        flat = box.boxes_to_source(np.concatenate([kps.reshape(-1, 2)] * 2, axis=1))[:, :2]
+        return box.boxes_to_source(xyxy), score, flat.reshape(kps.shape)
+
+    def __call__(self, rgb: np.ndarray, min_score: float = 0.6) -> Detections:
+        if rgb.size == 0:
+            return Detections.empty()
+        xyxy, score, kps = _whole_and_tiles(self._run, rgb, min_score, self.spec.input.width)
+        keep = nms(xyxy, score, np.zeros(len(score), np.int64), self.iou)
+        return _clip(_faces(xyxy[keep], score[keep], kps[keep] if len(keep) else NO_KEYPOINTS), rgb)
 
 
 class DlibHogDetector:
@@ -138,6 +171,11 @@ def load_face_detector(store: ModelStore, name: str, threads: int | None = None,
         return DlibCnnDetector(store.path(name, "model"), upsample=max(0, upsample - 1))
     if spec.decoder == "blazeface" or name == BLAZEFACE:
         detector = BlazeFaceDetector(spec, open_session(store.path(name, "model"), "litert", threads or 2))
+        detector(np.full((spec.input.height, spec.input.width, 3), 127, np.uint8))  # warm-up
+        return detector
+    if spec.decoder == "yunet" or name == YUNET:
+        session = open_session(store.path(name, "model"), "onnxruntime", threads)
+        detector = YuNetDetector(spec, session)
         detector(np.full((spec.input.height, spec.input.width, 3), 127, np.uint8))  # warm-up
         return detector
     raise ValueError(f"no face detector wrapper for {name}")

@@ -26,6 +26,7 @@ import numpy as np
 from vigil.db.sql_schema import plain_text
 from vigil.db.sqlite_file import ThreadConnections, create_private, migrate_file, reclaim, write_transaction
 from vigil.errors import BadInput, Conflict, ModelIntegrityError, NotFound
+from vigil.faces.gallery.embedder import EmbedderRecord
 from vigil.faces.gallery.schema import GALLERY_SCHEMA, person_name, to_blob, to_vectors
 from vigil.faces.gallery.strangers import StrangerStore
 
@@ -58,7 +59,7 @@ class GalleryMatrix:
     negative_ids: np.ndarray  # (k,) the person each one is NOT
 
 
-class Gallery(StrangerStore):
+class Gallery(StrangerStore, EmbedderRecord):
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         if self.path.exists() and not self.path.is_file():
