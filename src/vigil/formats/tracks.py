@@ -1,0 +1,38 @@
+"""`vigil track --json`: one source's tracks, line counts and zones as one JSON object.
+
+A track's `boxes` are `[frame, x1, y1, x2, y2, score]` rows in source pixels; `best` is its best view. Zone
+`dwell_s` is keyed by track id as a string (JSON keys are strings).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vigil.results import Track, TrackReport, ZoneReport
+
+
+def track(entry: Track, is_stationary: bool) -> dict[str, Any]:
+    frame, _, box, score = entry.boxes[entry.best]
+    return {"id": entry.id, "label": entry.label, "first_frame": entry.first_frame, "last_frame": entry.last_frame,
+            "first_time": round(entry.first_time, 3), "last_time": round(entry.last_time, 3),
+            "stationary": is_stationary, "best": {"frame": frame, "box": list(box), "score": score},
+            "boxes": [[f, *b, s] for f, _, b, s in entry.boxes]}
+
+
+def zone(report: ZoneReport) -> dict[str, Any]:
+    return {"now": dict(report.now), "max": dict(report.max),
+            "dwell_s": {str(k): v for k, v in report.dwell_s.items()}, "loitering": list(report.loitering)}
+
+
+def report(found: TrackReport) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "source": found.source, "frames": found.frames, "analysed": found.analysed,
+        "skipped_by_motion": found.skipped_by_motion, "dropped": found.dropped, "reconnects": found.reconnects,
+        "width": found.width, "height": found.height,
+        "tracks": [track(t, found.stationary.get(t.id, False)) for t in found.tracks],
+        "lines": {name: dict(counts) for name, counts in found.lines.items()},
+        "zones": {name: zone(z) for name, z in found.zones.items()},
+    }
+    if found.error:
+        document["error"] = found.error
+    return document
