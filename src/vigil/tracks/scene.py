@@ -14,7 +14,7 @@ import numpy as np
 from vigil.config.cameras import CameraConfig
 from vigil.errors import ConfigError
 from vigil.results import Detections, Track, ZoneReport
-from vigil.tracks.geometry import crosses, foot_points, inside, within_frame
+from vigil.tracks.geometry import crosses, foot_points, inside, side, within_frame
 
 
 @dataclass
@@ -50,7 +50,7 @@ class Scene:
     lines: dict[str, dict[str, int]] = field(default_factory=dict)
     zones: dict[str, ZoneReport] = field(default_factory=dict)
     _stays: dict[tuple[str, int], _Stay] = field(default_factory=dict)
-    _last_foot: dict[int, np.ndarray] = field(default_factory=dict)
+    _last_foot: dict[tuple[int, str], np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         """ConfigError naming the key of any zone, line or mask that does not lie inside this camera's frames."""
@@ -78,14 +78,16 @@ class Scene:
         return [event for name in self.camera.zones for event in self._zone(name, time_s, seen, feet)]
 
     def _count_crossings(self, feet: dict[int, np.ndarray]) -> None:
+        """A crossing is judged between the last two points off the line, so a foot that stops on it still counts
+        once it steps off on the other side."""
         for track_id, point in feet.items():
-            before = self._last_foot.get(track_id)
-            self._last_foot[track_id] = point
-            if before is None:
-                continue
             for name, line in self.camera.lines.items():
                 a, b = np.array(line.points[0]), np.array(line.points[1])
-                way = crosses(a, b, before, point)
+                if side(a, b, point) == 0:
+                    continue
+                before = self._last_foot.get((track_id, name))
+                self._last_foot[(track_id, name)] = point
+                way = crosses(a, b, before, point) if before is not None else 0
                 if way:
                     self.lines[name]["in" if way > 0 else "out"] += 1
 
