@@ -99,6 +99,6 @@ class FolderSource(Source):
             try:
                 pixels = images.load(path, self.limits).pixels
             except VigilError as exc:
-                self.counters.drop(f"frame {index}: {exc}; dropped", self.name)
+                self.counters.drop(f"frame {index} ({path.name}): {exc}; dropped", self.name)
                 continue
             yield Frame(index, index / self.rate, pixels)

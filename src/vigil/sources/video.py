@@ -50,23 +50,26 @@ class VideoSource(Source):
 
     def _decode(self, av, container, stream) -> Iterator[Frame]:
         rate = self.rate = float(stream.average_rate or stream.guessed_rate or 25)
-        index = 0
+        index = decoded = 0
         try:
             for packet in container.demux(stream):
                 try:
-                    decoded = packet.decode()
+                    frames = packet.decode()
                 except av.error.FFmpegError as exc:
                     self.counters.drop(f"frame {index}: does not decode ({exc}); dropped", self.name)
                     index += 1
                     continue
-                for frame in decoded:
+                for frame in frames:
                     when = frame.time if frame.time is not None else index / rate
                     yield Frame(index, float(when), frame.to_ndarray(format="rgb24"))
-                    index += 1
-        except av.error.FFmpegError as exc:  # the container itself breaks off (a truncated file)
+                    index, decoded = index + 1, decoded + 1
+        except av.error.FFmpegError as exc:  # the container itself breaks off
             self.counters.note(f"{self.name}: reading stopped after frame {index}: {exc}")
-        if index == 0:
-            raise BadInput(f"{self.path}: no frame could be decoded")
+        if decoded == 0:
+            raise BadInput(f"{self.path}: no frame could be decoded (a truncated or corrupt video?)")
+        if stream.frames and index < stream.frames:
+            self.counters.note(f"{self.name}: ends after {index} of the {stream.frames} frames its header announces "
+                               f"(truncated?)")
 
 
 class StreamSource(Source):
