@@ -19,7 +19,7 @@ ZoneOpt = Annotated[list[str] | None, typer.Option("--zone", help="NAME=x1,y1,x2
 def parse_shape(option: str, text: str, pairs: int | None = None) -> tuple[str, list[tuple[float, float]]]:
     """`NAME=x1,y1,...` as a name and points; ConfigError naming the option and the name when it is malformed."""
     name, sep, numbers = text.partition("=")
-    where = f"--{option} {name.strip() or text!r}"
+    where = f"--{option} {name.strip() or text}"
     try:
         values = [float(v) for v in numbers.split(",")] if sep else []
     except ValueError:

@@ -46,7 +46,7 @@ class Scene:
     camera: CameraConfig
     width: int
     height: int
-    where: str = "cameras.<name>."  # how config keys are named in messages
+    where: str = "cameras.<name>."  # how config keys are named in messages ("--": as command-line options)
     lines: dict[str, dict[str, int]] = field(default_factory=dict)
     zones: dict[str, ZoneReport] = field(default_factory=dict)
     _stays: dict[tuple[str, int], _Stay] = field(default_factory=dict)
@@ -56,10 +56,17 @@ class Scene:
         """ConfigError naming the key of any zone, line or mask that does not lie inside this camera's frames."""
         for key, points in self.camera.shapes().items():
             if not within_frame(np.array(points), self.width, self.height):
-                raise ConfigError(f"{self.where}{key}: lies outside the {self.width}×{self.height} frame "
+                raise ConfigError(f"{self._named(key)}: lies outside the {self.width}×{self.height} frame "
                                   f"(0 ≤ x ≤ {self.width}, 0 ≤ y ≤ {self.height})")
         self.lines = {name: {"in": 0, "out": 0} for name in self.camera.lines}
         self.zones = {name: ZoneReport() for name in self.camera.zones}
+
+    def _named(self, key: str) -> str:
+        """A shape's key as the user wrote it: `cameras.door.zones.z` in the config, `--zone z` on the command line."""
+        if self.where != "--":
+            return f"{self.where}{key}"
+        kind, _, name = key.partition(".")
+        return f"--{kind.removesuffix('s')} {name}"
 
     def unmasked(self, detections: Detections) -> Detections:
         """The detections whose foot point falls in no mask."""
