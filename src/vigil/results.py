@@ -197,6 +197,17 @@ class ZoneReport:
     loitering: list[int] = field(default_factory=list)  # track ids, in the order they began loitering
 
 
+@dataclass(frozen=True)
+class Loitering:
+    """A track that has stayed in a zone longer than its `loiter_s`."""
+
+    zone: str
+    track_id: int
+    label: str
+    dwell_s: float
+    time_s: float
+
+
 @dataclass
 class TrackReport:
     """What `vigil track` learnt from one source: the frames it read, its tracks, line counts and zones."""

@@ -134,3 +134,7 @@ class MqttPublisher:
                         self._discovery.pop(topic, None)
                     self._send(topic, b"", retain=True)
             self._send(wire.count_topic(self.prefix, camera, label), b"", retain=True)
+
+    def send(self, topic: str, payload: bytes, retain: bool = False) -> None:
+        """A message composed elsewhere: the camera feeds' zones, lines and availability (events/camera_feed.py)."""
+        self._send(topic, payload, retain)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from vigil.results import Track, TrackReport, ZoneReport
+from vigil.formats.events import topic_id, topic_part
+from vigil.results import Loitering, Track, TrackReport, ZoneReport
 
 
 def track(entry: Track, is_stationary: bool) -> dict[str, Any]:
@@ -36,3 +37,29 @@ def report(found: TrackReport) -> dict[str, Any]:
     if found.error:
         document["error"] = found.error
     return document
+
+
+# --- MQTT: a camera feed's state (events/camera_feed.py) ------------------------------------------------------------
+
+def camera_available_topic(prefix: str, camera: str) -> str:
+    """`online` / `offline`, retained: the camera's stream is connected or not."""
+    return f"{prefix}/{topic_id(camera)}/available"
+
+
+def zone_topic(prefix: str, camera: str, zone_name: str, label: str) -> str:
+    """How many of `label` are in the zone now, a bare integer, retained."""
+    return f"{prefix}/{topic_id(camera)}/{topic_part(zone_name)}/{topic_part(label)}"
+
+
+def line_topic(prefix: str, camera: str, line: str) -> str:
+    """`{"in": n, "out": m}` since the feed started, retained."""
+    return f"{prefix}/{topic_id(camera)}/line/{topic_part(line)}"
+
+
+def loitering_topic(prefix: str, camera: str) -> str:
+    return f"{prefix}/{topic_id(camera)}/loitering"
+
+
+def loitering(camera: str, event: Loitering) -> dict[str, Any]:
+    return {"camera": camera, "zone": event.zone, "track_id": event.track_id, "label": event.label,
+            "dwell_s": round(event.dwell_s, 2), "time_s": round(event.time_s, 3)}

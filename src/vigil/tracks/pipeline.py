@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from vigil.config.cameras import CameraConfig
 from vigil.errors import VigilError
 from vigil.execute.executor import Executor
-from vigil.results import CLASS_NAME, Detections, TrackReport
+from vigil.results import CLASS_NAME, Detections, Loitering, TrackReport
 from vigil.sources.frames import Frame, Source
 from vigil.sources.motion import MotionGate
 from vigil.tasks.detect import DetectParams
-from vigil.tracks.scene import Loitering, Scene
+from vigil.tracks.scene import Scene
 from vigil.tracks.tracker import Tracker, stationary
 
 log = logging.getLogger(__name__)
@@ -46,17 +46,18 @@ class _Run:
 
 
 def track_source(executor: Executor, source: Source, camera: CameraConfig, options: TrackOptions,
-                 on_frame: Callable[[Frame, TrackReport], None] | None = None) -> TrackReport:
-    """Every frame of `source`, tracked. ConfigError (from the scene) when a zone or line lies outside the frame."""
+                 on_analysed: Callable[[Scene, list[Loitering]], None] | None = None) -> TrackReport:
+    """Every frame of `source`, tracked. ConfigError (from the scene) when a zone or line lies outside the frame.
+    `on_analysed(scene, new_loiterers)` after each frame the detector ran on (a camera feed publishes from it)."""
     run = _Run(TrackReport(source.name), options, MotionGate(options.keyframe_s) if options.motion_gate else None)
     for frame in source:
         run.report.frames += 1
         if run.scene is None:
             _start(run, camera, frame, getattr(source, "rate", None))
         if _wanted(run, frame):
-            _analyse(executor, run, frame)
-        if on_frame:
-            on_frame(frame, run.report)
+            loitering = _analyse(executor, run, frame)
+            if on_analysed and run.scene is not None:
+                on_analysed(run.scene, loitering)
     return _finish(run, source)
 
 
@@ -79,18 +80,20 @@ def _wanted(run: _Run, frame: Frame) -> bool:
     return True
 
 
-def _analyse(executor: Executor, run: _Run, frame: Frame) -> None:
+def _analyse(executor: Executor, run: _Run, frame: Frame) -> list[Loitering]:
     assert run.scene is not None and run.tracker is not None
     try:
         found = executor.detect_frame(frame.decoded(), run.options.params)
     except VigilError as exc:
         run.report.dropped += 1
         log.warning("%s: frame %d: detection failed (%s); skipped", run.report.source, frame.index, exc)
-        return
+        return []
     run.report.analysed += 1
     found = run.scene.unmasked(_labelled(found, run.options.labels))
     seen = run.tracker.update(frame.index, frame.time_s, found, frame.pixels)
-    run.loitering += run.scene.update(frame.time_s, seen)
+    loitering = run.scene.update(frame.time_s, seen)
+    run.loitering += loitering
+    return loitering
 
 
 def _labelled(found: Detections, labels: list[str]) -> Detections:

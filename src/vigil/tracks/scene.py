@@ -13,7 +13,7 @@ import numpy as np
 
 from vigil.config.cameras import CameraConfig
 from vigil.errors import ConfigError
-from vigil.results import Detections, Track, ZoneReport
+from vigil.results import Detections, Loitering, Track, ZoneReport
 from vigil.tracks.geometry import crosses, foot_points, inside, side, within_frame
 
 
@@ -28,17 +28,6 @@ class _Stay:
     @property
     def dwell(self) -> float:
         return self.before + (self.last - self.entered)
-
-
-@dataclass(frozen=True)
-class Loitering:
-    """A track that has stayed in a zone longer than its `loiter_s`."""
-
-    zone: str
-    track_id: int
-    label: str
-    dwell_s: float
-    time_s: float
 
 
 @dataclass

@@ -1,0 +1,65 @@
+"""Camera feeds on real Mosquitto: a configured camera tracked live publishes its availability, zone occupancy and
+line counts (retained, on change) and loitering; a camera that fails stops alone."""
+
+from __future__ import annotations
+
+import json
+from itertools import pairwise
+
+import pytest
+
+from tests.events.broker import Subscriber
+from tests.tracks.mot import CLIP
+from vigil.config.cameras import CameraConfig
+from vigil.config.events import MqttConfig
+from vigil.events.camera_feed import start_feeds
+from vigil.events.publisher import MqttPublisher
+
+
+@pytest.fixture(scope="module")
+def publisher(broker):
+    running = MqttPublisher(MqttConfig(host="127.0.0.1", port=broker.port, client_id="vigil-feeds"),
+                            "http://127.0.0.1:5000").start()
+    assert running.connected.wait(10)
+    yield running
+    running.stop()
+
+
+def test_feeds_publish_zone_line_and_availability_and_a_failing_camera_stops_alone(pipeline, publisher, subscriber):
+    porch = CameraConfig(source=str(CLIP), fps=5, motion_gate=True,
+                         zones={"door": {"points": [(300, 150), (500, 150), (500, 350), (300, 350)],
+                                         "loiter_s": 1.0, "labels": ["person"]}},
+                         lines={"mid": {"points": [(384, 0), (384, 576)]}})
+    broken = CameraConfig(source="/nonexistent/garage.mp4")
+    feeds = start_feeds({"porch": porch, "garage": broken, "folder_cam": CameraConfig()}, pipeline,
+                        publisher.send, "vigil")
+    assert [f.name for f in feeds] == ["porch", "garage"]  # a camera without a source is the watcher's
+    for feed in feeds:
+        feed.join(120)
+    porch_feed, garage_feed = feeds
+    assert garage_feed.error and "garage.mp4: no such file" in garage_feed.error
+    assert porch_feed.error is None and porch_feed.report is not None
+    report = porch_feed.report
+    assert report.analysed <= 30 and report.zones["door"].max["person"] >= 2
+
+    online = subscriber.wait_for("vigil/porch/available", lambda m: m.payload == b"online")
+    offline = subscriber.wait_for("vigil/porch/available", lambda m: m.payload == b"offline")
+    assert subscriber.messages.index(online) < subscriber.messages.index(offline)
+    subscriber.wait_for("vigil/garage/available", lambda m: m.payload == b"offline")
+    line = subscriber.on("vigil/porch/line/mid")
+    assert json.loads(line[-1].payload) == report.lines["mid"]
+    occupancy = [int(m.payload) for m in subscriber.on("vigil/porch/door/person")]
+    assert max(occupancy) == report.zones["door"].max["person"]
+    assert all(a != b for a, b in pairwise(occupancy)), "sent only on change"
+    loiterers = [json.loads(m.payload) for m in subscriber.on("vigil/porch/loitering")]
+    assert loiterers and sorted(e["track_id"] for e in loiterers) == sorted(report.zones["door"].loitering)
+    assert all(e["zone"] == "door" and e["dwell_s"] >= 1.0 for e in loiterers)
+
+    late = Subscriber(subscriber.port, client_id="vigil-late-subscriber").start()  # retained state, after the fact
+    try:
+        assert late.wait_for("vigil/porch/available").payload == b"offline"
+        retained = late.wait_for("vigil/porch/line/mid")
+        assert retained.retain and json.loads(retained.payload) == report.lines["mid"]
+        assert late.wait_for("vigil/porch/door/person").retain
+    finally:
+        late.stop()
