@@ -8,6 +8,7 @@ from itertools import pairwise
 
 import pytest
 
+from tests.conftest import fixture_image
 from tests.events.broker import Subscriber
 from tests.tracks.mot import CLIP
 from vigil.config.cameras import CameraConfig
@@ -63,3 +64,25 @@ def test_feeds_publish_zone_line_and_availability_and_a_failing_camera_stops_alo
         assert late.wait_for("vigil/porch/door/person").retain
     finally:
         late.stop()
+
+
+def test_the_event_service_runs_the_configured_cameras(tmp_path, pipeline, broker, subscriber):
+    """`vigil serve` / `vigil watch` start a feed per [cameras.<name>] with a source, and stop it with the service."""
+    from vigil.config.settings import VigilConfig
+    from vigil.events.service import EventService
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(3):
+        (frames / f"{i}.jpg").write_bytes(fixture_image("vtest_000.jpg").read_bytes())
+    config = VigilConfig(cameras={"yard": {"source": str(frames), "motion_gate": False}},
+                         store={"data_dir": tmp_path / "data"},
+                         mqtt={"host": "127.0.0.1", "port": broker.port, "client_id": "vigil-feeds-service"})
+    service = EventService(config, pipeline).start()
+    try:
+        assert [f.name for f in service.feeds] == ["yard"]
+        service.feeds[0].join(60)
+        subscriber.wait_for("vigil/yard/available", lambda m: m.payload == b"offline")
+        assert service.feeds[0].report is not None and service.feeds[0].report.analysed == 3
+    finally:
+        service.stop()

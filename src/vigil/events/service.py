@@ -79,6 +79,7 @@ class EventService:
         self.latest: dict[str, dict[str, dict[str, Any]]] = {}  # camera -> task -> its last answer ([watch] tasks)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.feeds: list[Any] = []  # [cameras.<name>] with a source, each tracked live (events/camera_feed.py)
 
     # --- life cycle ----------------------------------------------------------------------------------------------
     def start(self) -> EventService:
@@ -95,12 +96,19 @@ class EventService:
             self._threads.append(thread)
         if self.watcher is not None:
             self.watcher.start()
+        if any(camera.source for camera in self.config.cameras.values()):
+            from vigil.events.camera_feed import start_feeds
+
+            send = self.publisher.send if self.publisher is not None else lambda *_: None
+            self.feeds = start_feeds(self.config.cameras, self.executor, send, self.config.mqtt.topic_prefix)
         return self
 
     def stop(self) -> None:
         """Stop watching, finish the frame in hand, end the open events (counts back to 0), say offline."""
         if self.watcher is not None:
             self.watcher.stop()
+        for feed in self.feeds:
+            feed.stop()
         self._stop.set()
         for thread in self._threads:
             thread.join(30)
