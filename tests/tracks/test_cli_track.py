@@ -79,17 +79,14 @@ def test_motion_gating_loses_nobody_on_footage_with_people(gated):
     assert found == {"A", "B", "C", "D", "E", "F"}
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--zone", "door=0,0,10,10"], "--zone door: a zone needs at least 3 points, got 2"),
-    (["--line", "mid=0,0,900,0"], "--line mid: lies outside the 768×576 frame"),
-])
-def test_a_bad_shape_is_a_clear_error(args, message, store):
-    done = run("track", str(CLIP), "--json", *args)
-    assert done.returncode == 2 and message in done.stderr.replace("\n", " "), done.stderr[-2000:]
-    assert done.stdout == ""
+def test_a_shape_outside_the_frame_is_a_clear_error(store):
+    done = run("track", str(CLIP), "--json", "--line", "mid=0,0,900,0")
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "--line mid: lies outside the 768×576 frame" in done.stderr.replace("\n", " ") and done.stdout == ""
 
 
 @pytest.mark.parametrize(("text", "pairs", "message"), [
+    ("door=0,0,10,10", None, "--zone door: a zone needs at least 3 points, got 2"),
     ("door=0,0,10,x,5,5", None, "--zone door: coordinates must be numbers"),
     ("door", None, "--zone door: expected NAME=x1,y1,x2,y2,..."),
     ("mid=0,0,1,1,2,2", 2, "--line mid: a line is exactly 2 points, got 3"),
