@@ -132,6 +132,7 @@ class Event:
     frames: int = 1
     source: str = ""  # the file of the best-scoring frame
     has_snapshot: bool = False
+    track_id: int | None = None  # the track a camera feed's event follows (one event per track)
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,12 @@ def test_the_event_service_runs_the_configured_cameras(tmp_path, pipeline, broke
         assert [f.name for f in service.feeds] == ["yard"]
         service.feeds[0].join(60)
         subscriber.wait_for("vigil/yard/available", lambda m: m.payload == b"offline")
-        assert service.feeds[0].report is not None and service.feeds[0].report.analysed == 3
+        report = service.feeds[0].report
+        assert report is not None and report.analysed == 3
+        stored = service.log.query()  # one event per track (3 people stand in the frame), each with its track id
+        assert sorted(e.track_id for e in stored) == sorted(t.id for t in report.tracks)
+        assert all(e.camera == "yard" and e.end is not None for e in stored)  # ended when the feed ended
+        published = [json.loads(m.payload) for m in subscriber.on("vigil/events")]
+        assert {p["track_id"] for p in published if p["camera"] == "yard"} == {e.track_id for e in stored}
     finally:
         service.stop()

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from tests.tracks.builders import make_track
 from vigil.config.cameras import CameraConfig
 from vigil.config.settings import load_config
 from vigil.errors import ConfigError
@@ -13,15 +14,6 @@ from vigil.results import CLASS_NAME, Detections, Track
 from vigil.tracks.geometry import crosses, inside
 from vigil.tracks.scene import Scene
 from vigil.tracks.tracker import stationary
-
-
-def make_track(track_id: int, feet: list[tuple[float, float]], label: str = "person", step_s: float = 0.5,
-               height: float = 100.0) -> Track:
-    """A track whose foot point visits `feet` in order, one frame every `step_s`."""
-    track = Track(track_id, label)
-    for i, (x, y) in enumerate(feet):
-        track.boxes.append((i, i * step_s, (x - 10, y - height, x + 10, y), 0.9))
-    return track
 
 
 def replay(scene: Scene, *tracks: Track) -> list:

@@ -7,6 +7,9 @@
 | `<prefix>/<camera>/line/<line>` | `{"in": n, "out": m}` since the feed started, retained, on change |
 | `<prefix>/<camera>/loitering` | `{"camera", "zone", "track_id", "label", "dwell_s", "time_s"}` per loiterer |
 
+With `emit`, the feed's tracks become events (events/track_events.py: one per track, with `track_id`), which the
+event service stores, streams and publishes like the watcher's.
+
 Each feed runs in a thread of its own, so one camera's slow decode never holds up another's, and one that fails
 (a bad shape, a stream that cannot be opened) logs why and stops alone. Motion gating is on unless the camera says
 otherwise; a stream is analysed at the camera's `fps` (5 unless set) and reconnected for ever.
@@ -16,14 +19,16 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 from vigil.config.cameras import CameraConfig
 from vigil.errors import VigilError
+from vigil.events.track_events import TrackEvents
 from vigil.execute.executor import Executor
 from vigil.formats import tracks as wire
 from vigil.formats.events import dumps
-from vigil.results import Loitering, TrackReport
+from vigil.results import EventChange, Loitering, Track, TrackReport
 from vigil.sources.frames import Frame, Source
 from vigil.sources.reader import STREAM, open_source
 from vigil.sources.video import StreamSource
@@ -33,6 +38,7 @@ from vigil.tracks.scene import Scene
 log = logging.getLogger(__name__)
 STREAM_FPS = 5.0  # frames analysed a second of a stream whose camera sets no fps
 Send = Callable[[str, bytes, bool], None]  # topic, payload, retain (MqttPublisher.send)
+Emit = Callable[[list[EventChange]], None]  # the event service's: store, stream, publish
 
 
 class _Stoppable(Source):
@@ -50,9 +56,10 @@ class _Stoppable(Source):
 
 class CameraFeed:
     def __init__(self, name: str, camera: CameraConfig, executor: Executor, send: Send, prefix: str = "vigil",
-                 retries: int | None = None) -> None:
+                 retries: int | None = None, emit: Emit | None = None, hold_s: float = 30.0) -> None:
         self.name, self.camera, self.executor, self.send = name, camera, executor, send
-        self.prefix, self.retries = prefix.rstrip("/"), retries
+        self.prefix, self.retries, self.emit = prefix.rstrip("/"), retries, emit
+        self.events = TrackEvents(name, hold_s, time.time())
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._published: dict[str, bytes] = {}
@@ -81,6 +88,8 @@ class CameraFeed:
             self.error = f"camera {self.name}: {exc}"
             log.error(self.error)
         finally:
+            if self.emit is not None:
+                self.emit(self.events.end_all())
             self._available(False)
 
     def _source(self) -> Source:
@@ -102,7 +111,11 @@ class CameraFeed:
     def _available(self, online: bool) -> None:
         self._once(wire.camera_available_topic(self.prefix, self.name), b"online" if online else b"offline")
 
-    def _publish(self, scene: Scene, loiterers: list[Loitering]) -> None:
+    def _publish(self, frame: Frame, scene: Scene, seen: list[Track], loiterers: list[Loitering]) -> None:
+        if self.emit is not None:
+            changes = self.events.observe(frame.time_s, seen, f"{self.camera.source}#{frame.index}")
+            if changes:
+                self.emit(changes)
         for zone_name, report in scene.zones.items():
             for label in report.max:
                 self._once(wire.zone_topic(self.prefix, self.name, zone_name, label),
@@ -119,7 +132,8 @@ class CameraFeed:
             self.send(topic, payload, True)
 
 
-def start_feeds(cameras: dict[str, CameraConfig], executor: Executor, send: Send, prefix: str) -> list[CameraFeed]:
+def start_feeds(cameras: dict[str, CameraConfig], executor: Executor, send: Send, prefix: str,
+                emit: Emit | None = None, hold_s: float = 30.0) -> list[CameraFeed]:
     """A feed for every camera with a source (the watcher's folder cameras have none), each in its own thread."""
-    return [CameraFeed(name, camera, executor, send, prefix).start()
+    return [CameraFeed(name, camera, executor, send, prefix, emit=emit, hold_s=hold_s).start()
             for name, camera in cameras.items() if camera.source]

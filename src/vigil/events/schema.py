@@ -26,6 +26,8 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE TABLE IF NOT EXISTS cameras (name TEXT PRIMARY KEY, labels TEXT NOT NULL, first_seen {time} NOT NULL, "
         "last_seen {time} NOT NULL)",
     )),
+    # issue 22: an event from a camera feed follows one track (NULL for the watcher's per-label events)
+    Migration(2, ("ALTER TABLE events ADD COLUMN track_id {int64}",)),
 )
 
 EVENTS_SCHEMA = Schema(MIGRATIONS, key="events", noun="event log")

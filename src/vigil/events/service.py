@@ -100,7 +100,8 @@ class EventService:
             from vigil.events.camera_feed import start_feeds
 
             send = self.publisher.send if self.publisher is not None else lambda *_: None
-            self.feeds = start_feeds(self.config.cameras, self.executor, send, self.config.mqtt.topic_prefix)
+            self.feeds = start_feeds(self.config.cameras, self.executor, send, self.config.mqtt.topic_prefix,
+                                     self._track_changes, self.config.events.hold_s)
         return self
 
     def stop(self) -> None:
@@ -237,6 +238,11 @@ class EventService:
         self.log.note_camera(camera, self._cameras[camera])
         if self.publisher is not None:
             self.publisher.discover(camera, self._cameras[camera], people)
+
+    def _track_changes(self, changes: list[EventChange]) -> None:
+        """A camera feed's events (one per track): stored, then streamed and published like the watcher's."""
+        self.log.save([c for c in changes if c.type != "end"])
+        self._emit(changes)
 
     def _emit(self, changes: list[EventChange]) -> None:
         if not changes:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from vigil.config.cameras import CameraConfig
 from vigil.errors import VigilError
 from vigil.execute.executor import Executor
-from vigil.results import CLASS_NAME, Detections, Loitering, TrackReport
+from vigil.results import CLASS_NAME, Detections, Loitering, Track, TrackReport
 from vigil.sources.frames import Frame, Source
 from vigil.sources.motion import MotionGate
 from vigil.tasks.detect import DetectParams
@@ -46,18 +46,20 @@ class _Run:
 
 
 def track_source(executor: Executor, source: Source, camera: CameraConfig, options: TrackOptions,
-                 on_analysed: Callable[[Scene, list[Loitering]], None] | None = None) -> TrackReport:
+                 on_analysed: Callable[[Frame, Scene, list[Track], list[Loitering]], None] | None = None
+                 ) -> TrackReport:
     """Every frame of `source`, tracked. ConfigError (from the scene) when a zone or line lies outside the frame.
-    `on_analysed(scene, new_loiterers)` after each frame the detector ran on (a camera feed publishes from it)."""
+    `on_analysed(frame, scene, tracks_seen, new_loiterers)` after each frame the detector ran on (a camera feed
+    publishes from it)."""
     run = _Run(TrackReport(source.name), options, MotionGate(options.keyframe_s) if options.motion_gate else None)
     for frame in source:
         run.report.frames += 1
         if run.scene is None:
             _start(run, camera, frame, getattr(source, "rate", None))
         if _wanted(run, frame):
-            loitering = _analyse(executor, run, frame)
+            seen, loitering = _analyse(executor, run, frame)
             if on_analysed and run.scene is not None:
-                on_analysed(run.scene, loitering)
+                on_analysed(frame, run.scene, seen, loitering)
     return _finish(run, source)
 
 
@@ -80,20 +82,20 @@ def _wanted(run: _Run, frame: Frame) -> bool:
     return True
 
 
-def _analyse(executor: Executor, run: _Run, frame: Frame) -> list[Loitering]:
+def _analyse(executor: Executor, run: _Run, frame: Frame) -> tuple[list[Track], list[Loitering]]:
     assert run.scene is not None and run.tracker is not None
     try:
         found = executor.detect_frame(frame.decoded(), run.options.params)
     except VigilError as exc:
         run.report.dropped += 1
         log.warning("%s: frame %d: detection failed (%s); skipped", run.report.source, frame.index, exc)
-        return []
+        return [], []
     run.report.analysed += 1
     found = run.scene.unmasked(_labelled(found, run.options.labels))
     seen = run.tracker.update(frame.index, frame.time_s, found, frame.pixels)
     loitering = run.scene.update(frame.time_s, seen)
     run.loitering += loitering
-    return loitering
+    return seen, loitering
 
 
 def _labelled(found: Detections, labels: list[str]) -> Detections:
