@@ -3,8 +3,9 @@
 A file is read packet by packet: a packet that does not decode is one dropped frame, counted and logged, and the
 frames after it still come; a file whose index is broken is read in stream order, which needs no index. A stream
 that drops is reopened with back-off (0.5 s, doubling, at most 30 s); each drop is counted and logged, and
-`on_drop`/`on_online` let a camera publish it. A stream's frames are timed by arrival, so a reconnect never looks
-like time going back.
+`on_drop`/`on_online` let a camera publish it. A reconnect never looks
+like time going back: its times are the stream's timestamps counted from when the connection's first frame
+arrived.
 """
 
 from __future__ import annotations
@@ -117,7 +118,10 @@ class StreamSource(Source):
         return {"rtsp_transport": "tcp"} if self.url.lower().startswith("rtsp") else {}
 
     def _read(self, av, container, start: float) -> Iterator[tuple[float, object]]:
+        """(time, pixels) per frame: the stream's own timestamps, from when its first frame arrived on this
+        connection (a burst of buffered frames keeps its spacing; a reconnect starts from its arrival)."""
         last_pts = None
+        first: tuple[float, float] | None = None
         try:
             for packet in container.demux(video=0):
                 try:
@@ -131,7 +135,13 @@ class StreamSource(Source):
                                            self.name)
                         continue
                     last_pts = frame.pts if frame.pts is not None else last_pts
-                    yield time.monotonic() - start, frame.to_ndarray(format="rgb24")
+                    arrived = time.monotonic() - start
+                    if frame.time is None:
+                        yield arrived, frame.to_ndarray(format="rgb24")
+                        continue
+                    if first is None:
+                        first = (arrived, frame.time)
+                    yield first[0] + frame.time - first[1], frame.to_ndarray(format="rgb24")
         except (av.error.FFmpegError, OSError) as exc:
             self.counters.note(f"{self.url}: read failed: {exc}")
 
