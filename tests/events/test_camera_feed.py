@@ -92,3 +92,25 @@ def test_the_event_service_runs_the_configured_cameras(tmp_path, pipeline, broke
         assert {p["track_id"] for p in published if p["camera"] == "yard"} == {e.track_id for e in stored}
     finally:
         service.stop()
+
+
+def test_a_folder_camera_s_masks_hide_objects_from_the_watcher(tmp_path, pipeline):
+    """[cameras.<name>] masks apply to the watcher's frames of the camera of that name: a mask over the whole
+    frame leaves no event, the same frame on another camera opens its events."""
+    from vigil.config.settings import VigilConfig
+    from vigil.events.service import EventService
+    from vigil.events.watcher import Frame as WatchedFrame
+
+    whole = [[0, 0], [768, 0], [768, 576], [0, 576]]
+    config = VigilConfig(cameras={"street": {"masks": {"all": whole}}}, store={"data_dir": tmp_path},
+                         watch={"faces": False})
+    service = EventService(config, pipeline)  # not started: frames are handed to it directly
+    try:
+        street, garden = tmp_path / "street.jpg", tmp_path / "garden.jpg"
+        for path in (street, garden):
+            path.write_bytes(fixture_image("vtest_000.jpg").read_bytes())
+        assert service.process(WatchedFrame(str(street), "street", 1.0, 1.0)) == []
+        opened = service.process(WatchedFrame(str(garden), "garden", 1.0, 1.0))
+        assert "person" in {c.event.label for c in opened}
+    finally:
+        service.log.close()

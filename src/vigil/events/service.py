@@ -34,6 +34,7 @@ from vigil.registry.labels import PERSON
 from vigil.results import CLASS_NAME, Detections, EventChange
 from vigil.tasks.base import get
 from vigil.tasks.detect import DetectParams
+from vigil.tracks.scene import outside_masks
 
 log = logging.getLogger(__name__)
 CLUSTER_WAIT_S = 5.0  # a stranger event carries its cluster id: the watcher (off the request path) waits for it
@@ -177,6 +178,8 @@ class EventService:
         try:
             decoded = self.executor.decode(Path(frame.path), full_size=True)
             objects, faces = self.executor.detect_frame(decoded, DetectParams(), self.executor.deadline()), None
+            if frame.camera in self.config.cameras:  # the folder camera's masks, [cameras.<name>] masks
+                objects = outside_masks(objects, self.config.cameras[frame.camera].masks)
         except VigilError as exc:
             self.metrics.frames.labels(frame.camera, "error").inc()
             log.warning("watched file is not a usable image", extra={"path": frame.path, "error": str(exc)})

@@ -30,6 +30,17 @@ class _Stay:
         return self.before + (self.last - self.entered)
 
 
+def outside_masks(detections: Detections, masks: dict[str, list[tuple[float, float]]]) -> Detections:
+    """The detections whose foot point falls in no mask (a camera's `masks`; the watcher's frames use it too)."""
+    if not masks or not len(detections):
+        return detections
+    feet = foot_points(detections.xyxy)
+    hidden = np.zeros(len(detections), bool)
+    for points in masks.values():
+        hidden |= inside(np.array(points), feet)
+    return detections[~hidden]
+
+
 @dataclass
 class Scene:
     camera: CameraConfig
@@ -58,14 +69,7 @@ class Scene:
         return f"--{kind.removesuffix('s')} {name}"
 
     def unmasked(self, detections: Detections) -> Detections:
-        """The detections whose foot point falls in no mask."""
-        if not self.camera.masks or not len(detections):
-            return detections
-        feet = foot_points(detections.xyxy)
-        hidden = np.zeros(len(detections), bool)
-        for points in self.camera.masks.values():
-            hidden |= inside(np.array(points), feet)
-        return detections[~hidden]
+        return outside_masks(detections, self.camera.masks)
 
     def update(self, time_s: float, seen: list[Track]) -> list[Loitering]:
         """The tracks seen on one analysed frame: line crossings, zone occupancy and dwell; new loiterers."""

@@ -14,6 +14,7 @@ import warnings
 
 import numpy as np
 
+from vigil.errors import NotActivated
 from vigil.results import CLASS_NAME, Detections, Track
 from vigil.tracks.geometry import centres
 
@@ -38,8 +39,7 @@ class Tracker:
         if label not in self._by_label:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # supervision announces its successor library on every instance
-                import supervision as sv
-
+                sv = _supervision()
                 self._by_label[label] = sv.ByteTrack(
                     track_activation_threshold=self.activation, lost_track_buffer=self.lost_frames,
                     minimum_matching_threshold=self.match, frame_rate=30, minimum_consecutive_frames=1)
@@ -48,7 +48,7 @@ class Tracker:
     def update(self, index: int, time_s: float, detections: Detections, pixels: np.ndarray | None = None
                ) -> list[Track]:
         """Feed one analysed frame's detections; the tracks seen on it (labels with no detection still age)."""
-        import supervision as sv
+        sv = _supervision()
 
         names = detections.data.get(CLASS_NAME)
         labels = np.asarray(names if names is not None else [str(c) for c in detections.class_id], dtype=object)
@@ -76,6 +76,14 @@ class Tracker:
             track.best = len(track.boxes) - 1
             track.best_crop = crop(pixels, xyxy) if pixels is not None else None
         return track
+
+
+def _supervision():
+    try:
+        import supervision
+    except ImportError as exc:
+        raise NotActivated("tracking needs supervision's ByteTrack: pip install 'vigil[tracks]'") from exc
+    return supervision
 
 
 def view_quality(xyxy: tuple[float, ...], score: float) -> float:
