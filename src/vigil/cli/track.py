@@ -51,8 +51,9 @@ def camera_from_options(lines: list[str], zones: list[str], loiter_s: float | No
 
 
 def track(
-    sources: Annotated[list[str], typer.Argument(help="video files, folders of frames, rtsp:// or http(s):// URLs",
-                                                 show_default=False)],
+    sources: Annotated[list[str] | None, typer.Argument(help="video files, folders of frames, rtsp:// or http(s):// "
+                                                        "URLs (with --camera: its source when none is given)",
+                                                        show_default=False)] = None,
     line: LineOpt = None,
     zone: ZoneOpt = None,
     fps: Annotated[float | None, typer.Option(min=0.01, help="frames analysed per second (a file: every frame "
@@ -60,8 +61,8 @@ def track(
     = None,
     motion_gate: Annotated[bool, typer.Option("--motion-gate", help="run the detector only on frames that changed "
                                                                     "(and a keyframe every 5 s)")] = False,
-    camera: Annotated[str | None, typer.Option(help="use [cameras.NAME]'s zones, lines, masks, fps and gating")]
-    = None,
+    camera: Annotated[str | None, typer.Option(help="use \\[cameras.NAME]'s source, zones, lines, masks, fps, "
+                                                    "gating")] = None,
     loiter_s: Annotated[float | None, typer.Option(min=0.01, help="loitering after this many seconds in a --zone")]
     = None,
     labels: Annotated[str | None, typer.Option(help="comma-separated labels to track, e.g. person,car")] = None,
@@ -82,6 +83,9 @@ def track(
     cfg = config_or_exit(config)
     try:
         shapes, where = _camera(cfg, camera, line or [], zone or [], loiter_s)
+        sources = sources or ([shapes.source] if shapes.source else [])
+        if not sources:
+            raise ConfigError("no source: name a video, folder or stream URL (or --camera NAME with a source)")
         options = TrackOptions(fps=fps or shapes.fps, motion_gate=motion_gate or (camera is not None and
                                                                                shapes.motion_gate),
                                keyframe_s=shapes.keyframe_s, params=DetectParams(min_score=min_score),
