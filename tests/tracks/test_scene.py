@@ -123,3 +123,11 @@ def test_a_negative_coordinate_is_refused_when_the_config_loads():
 ])
 def test_stationary_over_the_last_two_seconds(feet, step_s, expected):
     assert stationary(make_track(1, feet, step_s=step_s)) is expected
+
+
+def test_the_facade_names_a_bad_shape():
+    import vigil.api as facade
+    from tests.tracks.mot import CLIP
+
+    with pytest.raises(ConfigError, match=r"^zones\.door\.points: a zone needs at least 3 points, got 2$"):
+        facade.track(CLIP, zones={"door": [(300, 150), (500, 150)]})

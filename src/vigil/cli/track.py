@@ -35,19 +35,12 @@ def parse_shape(option: str, text: str, pairs: int | None = None) -> tuple[str, 
 
 
 def camera_from_options(lines: list[str], zones: list[str], loiter_s: float | None):
-    from pydantic import ValidationError
-
-    from vigil.config.cameras import CameraConfig
+    from vigil.config.cameras import camera_config
 
     parsed_lines = dict(parse_shape("line", text, pairs=2) for text in lines)
     parsed_zones = dict(parse_shape("zone", text) for text in zones)
-    try:
-        return CameraConfig(lines={k: {"points": v} for k, v in parsed_lines.items()},
-                            zones={k: {"points": v, "loiter_s": loiter_s} for k, v in parsed_zones.items()})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"][:2])
-        raise ConfigError(f"--{key.replace('zones.', 'zone ').replace('lines.', 'line ')}: {first['msg']}") from None
+    return camera_config("--", lines={k: {"points": v} for k, v in parsed_lines.items()},
+                         zones={k: {"points": v, "loiter_s": loiter_s} for k, v in parsed_zones.items()})
 
 
 def track(

@@ -3,9 +3,10 @@ and masks in pixels of its frames (0 ≤ x ≤ width, 0 ≤ y ≤ height, edges 
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from vigil.config.section import Section
+from vigil.errors import ConfigError
 
 Point = tuple[float, float]
 
@@ -81,3 +82,14 @@ class CameraConfig(Section):
         return ({f"zones.{k}": z.points for k, z in self.zones.items()}
                 | {f"lines.{k}": v.points for k, v in self.lines.items()}
                 | {f"masks.{k}": v for k, v in self.masks.items()})
+
+
+def camera_config(where: str = "", **values: object) -> CameraConfig:
+    """A CameraConfig from plain values (the facade's, the command line's); ConfigError naming the first bad key,
+    prefixed with `where`."""
+    try:
+        return CameraConfig(**values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key, message = ".".join(str(p) for p in first["loc"]), first["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"{where}{key}: {message}" if key else message) from None
