@@ -45,8 +45,9 @@ def loaded_modules(body: str, forbidden: tuple[str, ...]) -> list[str]:
         ("import vigil.serve.run", SERVING_NEVER),
         ("import vigil.api, vigil.execute.local", SERVING_NEVER),
         ("import vigil.export.evaluate", ("torch",)),  # `vigil eval` measures exported files without torch
+        ("import vigil.cli.main, vigil.serve.run", ("av", "supervision")),  # only a video, stream or track needs them
     ],
-    ids=["cli", "server", "facade", "eval"],
+    ids=["cli", "server", "facade", "eval", "no-video"],
 )
 def test_module_imports_stay_light(body, forbidden):
     assert loaded_modules(body, forbidden) == []

@@ -162,3 +162,7 @@ class MqttPublisher:
         """A person renamed or deleted: their sensor's config and its retained state are cleared."""
         configs = [wire.person_discovery(self.prefix, self.discovery, name)[0]] if self.discovery else []
         self._clear([*configs, wire.match_topic(self.prefix, name)])
+
+    def send(self, topic: str, payload: bytes, retain: bool = False) -> None:
+        """A message composed elsewhere: the camera feeds' zones, lines and availability (events/camera_feed.py)."""
+        self._send(topic, payload, retain)
