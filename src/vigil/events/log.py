@@ -112,7 +112,8 @@ class EventLog:
                 e.id = int(c.execute(
                     "INSERT INTO events(count, max_count, score, box, frames, source, last_seen, end_time, name, "
                     "camera, label, cluster_id, start, track_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                    "RETURNING id", (*row, e.camera, e.label, e.cluster_id, e.start, e.track_id)).fetchall()[0][0])  # all: the statement ends
+                    "RETURNING id", (*row, e.camera, e.label, e.cluster_id, e.start, e.track_id)
+                ).fetchall()[0][0])  # all: the statement ends
             else:
                 c.execute("UPDATE events SET count=?, max_count=?, score=?, box=?, frames=?, source=?, "
                           "last_seen=?, end_time=?, name=? WHERE id=?", (*row, e.id))
