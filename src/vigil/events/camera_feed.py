@@ -87,6 +87,9 @@ class CameraFeed:
         except VigilError as exc:
             self.error = f"camera {self.name}: {exc}"
             log.error(self.error)
+        except Exception as exc:  # a bug or a library's surprise stops this camera only, with its traceback
+            self.error = f"camera {self.name}: stopped by an unexpected error: {exc!r}"
+            log.exception(self.error)
         finally:
             if self.emit is not None:
                 self.emit(self.events.end_all())
