@@ -21,9 +21,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from vigil.config.cameras import CameraConfig
 from vigil.errors import VigilError
+from vigil.events.live_view import LiveView
 from vigil.events.track_events import TrackEvents
 from vigil.execute.executor import Executor
 from vigil.formats import tracks as wire
@@ -39,6 +41,7 @@ log = logging.getLogger(__name__)
 STREAM_FPS = 5.0  # frames analysed a second of a stream whose camera sets no fps
 Send = Callable[[str, bytes, bool], None]  # topic, payload, retain (MqttPublisher.send)
 Emit = Callable[[list[EventChange]], None]  # the event service's: store, stream, publish
+Discover = Callable[[str, dict[str, list[str]], list[str]], None]  # camera, zone → labels, lines (MqttPublisher)
 
 
 class _Stoppable(Source):
@@ -56,9 +59,12 @@ class _Stoppable(Source):
 
 class CameraFeed:
     def __init__(self, name: str, camera: CameraConfig, executor: Executor, send: Send, prefix: str = "vigil",
-                 retries: int | None = None, emit: Emit | None = None, hold_s: float = 30.0) -> None:
+                 retries: int | None = None, emit: Emit | None = None, hold_s: float = 30.0,
+                 discover: Discover | None = None) -> None:
         self.name, self.camera, self.executor, self.send = name, camera, executor, send
-        self.prefix, self.retries, self.emit = prefix.rstrip("/"), retries, emit
+        self.prefix, self.retries, self.emit, self.discover = prefix.rstrip("/"), retries, emit, discover
+        self.live = LiveView(camera)
+        self._zone_labels = {zone: set(z.labels) for zone, z in camera.zones.items()}
         self.events = TrackEvents(name, hold_s, time.time())
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -82,6 +88,7 @@ class CameraFeed:
 
     def run(self) -> None:
         """The camera's frames until its source ends or `stop`; `offline` at the end, whatever ends it."""
+        self._discover()
         try:
             self.report = track_source(self.executor, self._source(), self.camera, self._options(), self._publish)
         except VigilError as exc:
@@ -112,14 +119,38 @@ class CameraFeed:
                             where=f"cameras.{self.name}.")
 
     def _available(self, online: bool) -> None:
+        self.live.online = online
         self._once(wire.camera_available_topic(self.prefix, self.name), b"online" if online else b"offline")
 
+    def _discover(self) -> None:
+        if self.discover is not None:
+            self.discover(self.name, {k: sorted(v) for k, v in self._zone_labels.items()}, sorted(self.camera.lines))
+
+    def state(self) -> dict[str, Any]:
+        """What the page's Cameras view shows of this feed (formats/cameras.py: camera_json)."""
+        return self.live.state(self.camera, self.report, self.error)
+
+    def reshape(self, camera: CameraConfig) -> None:
+        """New zones, lines and masks (a CameraConfig already checked against the frame size), taken from the next
+        analysed frame on; counts of zones and lines that keep their name go on."""
+        self.live.pending = camera
+
     def _publish(self, frame: Frame, scene: Scene, seen: list[Track], loiterers: list[Loitering]) -> None:
+        self.live.saw(frame, seen, scene)
+        if self.live.pending is not None:
+            self.camera, self.live.pending = self.live.pending, None
+            scene.reshape(self.camera)
+            self._zone_labels = {zone: set(z.labels) for zone, z in self.camera.zones.items()}
+            self._discover()
         if self.emit is not None:
             changes = self.events.observe(frame.time_s, seen, f"{self.camera.source}#{frame.index}")
             if changes:
                 self.emit(changes)
         for zone_name, report in scene.zones.items():
+            labels = self._zone_labels.setdefault(zone_name, set())
+            if not set(report.max) <= labels:  # a label seen in the zone for the first time: its entities
+                labels |= set(report.max)
+                self._discover()
             for label in report.max:
                 self._once(wire.zone_topic(self.prefix, self.name, zone_name, label),
                            str(report.now.get(label, 0)).encode())
@@ -136,7 +167,7 @@ class CameraFeed:
 
 
 def start_feeds(cameras: dict[str, CameraConfig], executor: Executor, send: Send, prefix: str,
-                emit: Emit | None = None, hold_s: float = 30.0) -> list[CameraFeed]:
+                emit: Emit | None = None, hold_s: float = 30.0, discover: Discover | None = None) -> list[CameraFeed]:
     """A feed for every camera with a source (the watcher's folder cameras have none), each in its own thread."""
-    return [CameraFeed(name, camera, executor, send, prefix, emit=emit, hold_s=hold_s).start()
+    return [CameraFeed(name, camera, executor, send, prefix, emit=emit, hold_s=hold_s, discover=discover).start()
             for name, camera in cameras.items() if camera.source]

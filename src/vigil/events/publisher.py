@@ -14,6 +14,7 @@ import threading
 from typing import Any
 
 from vigil.config.events import MqttConfig
+from vigil.formats import cameras as cameras_wire
 from vigil.formats import events as wire
 from vigil.formats import sightings as sightings_wire
 from vigil.results import EventChange
@@ -126,6 +127,12 @@ class MqttPublisher:
         """Home Assistant event entities of a camera's faces: unknown, returning (retained; each once)."""
         if self.discovery:
             self._retain(sightings_wire.face_event_discovery(self.prefix, self.discovery, camera))
+
+    def discover_feed(self, camera: str, zones: dict[str, list[str]], lines: list[str]) -> None:
+        """Home Assistant entities of a live camera: online, zone occupancy per label, line counts, loitering
+        (retained; each once, so a label first seen in a zone adds only its own)."""
+        if self.discovery:
+            self._retain(cameras_wire.feed_discovery(self.prefix, self.discovery, camera, zones, lines))
 
     def returning(self, camera: str, message: dict) -> None:
         """A stranger cluster starts a new visit (`<prefix>/<camera>/face/returning`)."""

@@ -118,8 +118,9 @@ class EventService:
             from vigil.events.camera_feed import start_feeds
 
             send = self.publisher.send if self.publisher is not None else lambda *_: None
+            discover = self.publisher.discover_feed if self.publisher is not None else None
             self.feeds = start_feeds(self.config.cameras, self.executor, send, self.config.mqtt.topic_prefix,
-                                     self._track_changes, self.config.events.hold_s)
+                                     self._track_changes, self.config.events.hold_s, discover)
         return self
 
     def stop(self) -> None:

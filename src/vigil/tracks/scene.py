@@ -61,6 +61,15 @@ class Scene:
         self.lines = {name: {"in": 0, "out": 0} for name in self.camera.lines}
         self.zones = {name: ZoneReport() for name in self.camera.zones}
 
+    def reshape(self, camera: CameraConfig) -> None:
+        """New zones, lines and masks (the page's, checked against this frame size by config/cameras.py): zones
+        and lines that keep their name keep their counts."""
+        self.camera = camera
+        self.lines = {name: self.lines.get(name, {"in": 0, "out": 0}) for name in camera.lines}
+        self.zones = {name: self.zones.get(name, ZoneReport()) for name in camera.zones}
+        self._stays = {k: v for k, v in self._stays.items() if k[0] in camera.zones}
+        self._last_foot = {k: v for k, v in self._last_foot.items() if k[1] in camera.lines}
+
     def _named(self, key: str) -> str:
         """A shape's key as the user wrote it: `cameras.door.zones.z` in the config, `--zone z` on the command line."""
         if self.where != "--":

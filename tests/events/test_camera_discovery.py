@@ -1,0 +1,89 @@
+"""Home Assistant discovery of a live camera on real Mosquitto: one device per camera (under the Vigil hub) with its
+connectivity, each zone's occupancy per label (a label first seen in a zone gets its entities then), each line's in
+and out counts and loitering as an event entity, every one on a topic the feed really publishes; the value templates,
+rendered with Jinja as Home Assistant does, read the feed's payloads right."""
+
+from __future__ import annotations
+
+import json
+
+import jinja2
+import pytest
+
+from tests.conftest import fixture_image
+from vigil.config.cameras import CameraConfig
+from vigil.config.events import MqttConfig
+from vigil.events.camera_feed import start_feeds
+from vigil.events.publisher import MqttPublisher
+
+HA = "homeassistant"
+
+
+@pytest.fixture(scope="module")
+def publisher(broker):
+    running = MqttPublisher(MqttConfig(host="127.0.0.1", port=broker.port, client_id="vigil-feed-discovery",
+                                       discovery_prefix=HA), "http://127.0.0.1:5000").start()
+    assert running.connected.wait(10)
+    yield running
+    running.stop()
+
+
+def _render(template: str, payload: bytes) -> str:
+    text = payload.decode()
+    try:
+        value_json = json.loads(text)
+    except ValueError:
+        value_json = None
+    env = jinja2.Environment()
+    env.filters["to_json"] = json.dumps
+    return env.from_string(template).render(value=text, value_json=value_json)
+
+
+def test_a_live_camera_s_zones_lines_loitering_and_connectivity_are_discovered(tmp_path, pipeline, publisher,
+                                                                               subscriber):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(3):
+        (frames / f"{i}.jpg").write_bytes(fixture_image("vtest_000.jpg").read_bytes())
+    gate = CameraConfig(source=str(frames), motion_gate=False,
+                        zones={"yard": {"points": [(0, 0), (768, 0), (768, 576), (0, 576)]}},  # every label counted
+                        lines={"kerb": {"points": [(0, 500), (768, 500)]}})
+    feed, = start_feeds({"gate 1": gate}, pipeline, publisher.send, "vigil", discover=publisher.discover_feed)
+    feed.join(60)
+    assert feed.error is None and feed.report is not None and feed.report.zones["yard"].max["person"] >= 2
+
+    subscriber.wait_for(f"{HA}/event/vigil/gate_1_4f30b7_loitering/config")
+    found = {m.topic: json.loads(m.payload) for m in subscriber.messages
+             if m.topic.startswith(f"{HA}/") and "gate_1" in m.topic and m.payload}
+    by_name = {c["name"]: c for c in found.values()}
+    assert {"gate 1 online", "gate 1 yard person", "gate 1 yard person occupancy", "gate 1 kerb in",
+            "gate 1 kerb out", "gate 1 loitering"} <= set(by_name)
+    devices = {json.dumps(c["device"], sort_keys=True) for c in by_name.values()}
+    assert len(devices) == 1, "one device per camera"
+    device = by_name["gate 1 online"]["device"]
+    assert device["name"] == "gate 1" and device["via_device"] == "vigil_server"
+    assert len({c["unique_id"] for c in by_name.values()}) == len(by_name)
+
+    online = by_name["gate 1 online"]
+    assert online["device_class"] == "connectivity"
+    subscriber.wait_for(online["state_topic"], lambda m: m.payload == b"offline")  # the feed ended
+    states = [m.payload for m in subscriber.on(online["state_topic"])]
+    assert states[0] == b"online" and states[-1] == b"offline"
+    assert {online["payload_on"].encode(), online["payload_off"].encode()} == set(states)
+
+    zone = by_name["gate 1 yard person"]
+    assert zone["availability_mode"] == "all" and online["state_topic"] in [a["topic"] for a in zone["availability"]]
+    counts = [_render(zone["value_template"], m.payload) for m in subscriber.on(zone["state_topic"])]
+    assert counts and int(counts[-1]) == feed.report.zones["yard"].now["person"] >= 2
+    occupied = by_name["gate 1 yard person occupancy"]
+    assert occupied["state_topic"] == zone["state_topic"] and occupied["device_class"] == "occupancy"
+    assert _render(occupied["value_template"], subscriber.on(zone["state_topic"])[-1].payload) == "ON"
+
+    line = subscriber.on(by_name["gate 1 kerb in"]["state_topic"])[-1].payload
+    assert _render(by_name["gate 1 kerb in"]["value_template"], line) == str(feed.report.lines["kerb"]["in"])
+    assert _render(by_name["gate 1 kerb out"]["value_template"], line) == str(feed.report.lines["kerb"]["out"])
+
+    loitering = by_name["gate 1 loitering"]
+    assert loitering["event_types"] == ["loitering"] and loitering["state_topic"] == "vigil/gate_1_4f30b7/loitering"
+    event = _render(loitering["value_template"], json.dumps({"zone": "yard", "track_id": 3}).encode())
+    assert json.loads(event)["event_type"] == "loitering"
