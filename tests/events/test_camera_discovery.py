@@ -11,9 +11,9 @@ import jinja2
 import pytest
 
 from tests.conftest import fixture_image
-from vigil.config.cameras import CameraConfig
+from vigil.config.cameras import CameraConfig, LineConfig, ZoneConfig
 from vigil.config.events import MqttConfig
-from vigil.events.camera_feed import start_feeds
+from vigil.events.camera_feed import CameraFeed, start_feeds
 from vigil.events.publisher import MqttPublisher
 
 HA = "homeassistant"
@@ -87,3 +87,30 @@ def test_a_live_camera_s_zones_lines_loitering_and_connectivity_are_discovered(t
     assert loitering["event_types"] == ["loitering"] and loitering["state_topic"] == "vigil/gate_1_4f30b7/loitering"
     event = _render(loitering["value_template"], json.dumps({"zone": "yard", "track_id": 3}).encode())
     assert json.loads(event)["event_type"] == "loitering"
+
+
+def test_new_shapes_are_taken_live_and_their_entities_discovered(tmp_path, pipeline, publisher, subscriber):
+    """Shapes drawn on the page reach a running feed (CameraFeed.reshape): its next analysed frame counts them, and
+    Home Assistant learns the new line and zone."""
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(3):
+        (frames / f"{i}.jpg").write_bytes(fixture_image("vtest_000.jpg").read_bytes())
+    before = CameraConfig(source=str(frames), motion_gate=False)
+    after = before.model_copy(update={"zones": {"all": ZoneConfig(points=[(0, 0), (768, 0), (768, 576), (0, 576)])},
+                                      "lines": {"new": LineConfig(points=[(0, 100), (768, 100)])}})
+    taken: list[bool] = []
+
+    def send(topic: str, payload: bytes, retain: bool) -> None:
+        if not taken:  # the feed's first message (online), sent from its running thread before any frame
+            taken.append(feed.reshape(after))
+        publisher.send(topic, payload, retain)
+
+    feed = CameraFeed("drawn", before, pipeline, send, "vigil", discover=publisher.discover_feed)
+    feed.start().join(60)
+    assert taken == [True] and not feed.reshape(after), "taken while running, refused once ended"
+    assert feed.report is not None and set(feed.report.lines) == {"new"} and feed.report.zones["all"].max["person"] >= 2
+    assert feed.state()["counts"]["lines"] == {"new": feed.report.lines["new"]}
+    subscriber.wait_for("vigil/drawn/line/new")
+    subscriber.wait_for(f"{HA}/sensor/vigil/drawn_line_new_in/config")
+    subscriber.wait_for(f"{HA}/sensor/vigil/drawn_zone_all_person_count/config")

@@ -130,10 +130,13 @@ class CameraFeed:
         """What the page's Cameras view shows of this feed (formats/cameras.py: camera_json)."""
         return self.live.state(self.camera, self.report, self.error)
 
-    def reshape(self, camera: CameraConfig) -> None:
+    def reshape(self, camera: CameraConfig) -> bool:
         """New zones, lines and masks (a CameraConfig already checked against the frame size), taken from the next
-        analysed frame on; counts of zones and lines that keep their name go on."""
+        analysed frame on; counts of zones and lines that keep their name go on. False: the feed is not running."""
+        if self._thread is None or not self._thread.is_alive() or self._stop.is_set():
+            return False
         self.live.pending = camera
+        return True
 
     def _publish(self, frame: Frame, scene: Scene, seen: list[Track], loiterers: list[Loitering]) -> None:
         self.live.saw(frame, seen, scene)
