@@ -5,6 +5,7 @@ config would refuse are refused naming the key; the routes need the admin key.""
 
 from __future__ import annotations
 
+import time
 import tomllib
 
 import pytest
@@ -50,27 +51,35 @@ def test_the_cameras_route_needs_the_admin_key_and_describes_the_live_camera(ser
     assert missing.status_code == 404 and "garage" in missing.text
 
 
+@pytest.fixture(scope="module")
+def ended(server):
+    """The camera's video analysed to its end: its last frame, tracks and events stay as they were."""
+    deadline = time.monotonic() + 90
+    while not (porch := requests.get(f"{server.url}/{URL}", headers=ADMIN, timeout=10).json()["cameras"][0])["ended"]:
+        assert time.monotonic() < deadline, "the camera's video was not analysed within 90 s"
+        time.sleep(0.2)
+    return porch
+
+
 def _shapes(server, drawn: dict) -> requests.Response:
     return requests.post(f"{server.url}/{URL}/porch/shapes", json=drawn, headers=ADMIN, timeout=10)
 
 
-def test_shapes_the_config_would_refuse_are_refused_naming_the_key(server, page):
-    page.goto(server.url + "/#cameras")
-    page.locator("#camera-list li[data-camera='porch']").wait_for()  # a frame seen: the size is known
-    page.wait_for_function("cams.list.length && cams.list[0].width > 0")
+def test_shapes_the_config_would_refuse_are_refused_naming_the_key(server, ended):
+    assert ended["width"] == 768 and ended["height"] == 576 and not ended["online"] and ended["analysed"] > 0
     few = _shapes(server, {"zones": {"door": {"points": [[1, 1], [50, 50]]}}})
     assert few.status_code == 400 and "cameras.porch.zones.door.points" in few.text and "3 points" in few.text
     far = _shapes(server, {"lines": {"far": {"points": [[0, 0], [5000, 10]]}}})
     assert far.status_code == 400 and "cameras.porch.lines.far" in far.text and "outside the frame" in far.text
     ok = _shapes(server, {"masks": {"sky": [[0, 0], [768, 0], [768, 40]]}})
-    assert ok.status_code == 200 and "[cameras.porch.masks]\nsky = [[0, 0], [768, 0], [768, 40]]" in ok.json()["toml"]
+    assert ok.status_code == 200 and not ok.json()["applied"] and "[cameras.porch.masks]\nsky = [[0, 0], [768, 0], [768, 40]]" in ok.json()["toml"]
 
 
-def test_the_view_shows_the_latest_frame_tracks_shapes_and_events_and_draws_new_shapes(server, page):
+def test_the_view_shows_the_latest_frame_tracks_shapes_and_events_and_draws_new_shapes(server, ended, page):
     page.goto(server.url + "/#cameras")
     expect(page.locator("#tab-cameras")).to_be_visible()
     row = page.locator("#camera-list li[data-camera='porch']")
-    expect(row).to_contain_text("video")
+    expect(row).to_contain_text("video · ended")
     page.wait_for_function("cams.imageKey !== '' && JSON.parse(document.getElementById('camera-canvas')"
                            ".dataset.tracks || '[]').length > 0")
     assert page.evaluate("cams.image.naturalWidth") > 0

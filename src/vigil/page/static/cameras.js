@@ -141,6 +141,7 @@ function removeShape() {
 async function saveShapes() {
   $("camera-error").textContent = "";
   $("camera-toml").textContent = "";
+  $("camera-saved").textContent = "";
   try {
     const answer = await api(`v2/cameras/${encodeURIComponent(cams.picked)}/shapes`,
                              { method: "POST", json: cams.draft });
