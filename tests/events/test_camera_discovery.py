@@ -6,6 +6,7 @@ rendered with Jinja as Home Assistant does, read the feed's payloads right."""
 from __future__ import annotations
 
 import json
+import tomllib
 
 import jinja2
 import pytest
@@ -15,6 +16,7 @@ from vigil.config.cameras import CameraConfig, LineConfig, ZoneConfig
 from vigil.config.events import MqttConfig
 from vigil.events.camera_feed import CameraFeed, start_feeds
 from vigil.events.publisher import MqttPublisher
+from vigil.formats.cameras import toml_snippet
 
 HA = "homeassistant"
 
@@ -114,3 +116,15 @@ def test_new_shapes_are_taken_live_and_their_entities_discovered(tmp_path, pipel
     subscriber.wait_for("vigil/drawn/line/new")
     subscriber.wait_for(f"{HA}/sensor/vigil/drawn_line_new_in/config")
     subscriber.wait_for(f"{HA}/sensor/vigil/drawn_zone_all_person_count/config")
+
+
+def test_the_toml_snippet_loads_back_as_the_same_camera_whatever_its_names():
+    camera = CameraConfig(source="rtsp://cam/1", width=640, height=480,
+                          zones={"front door": ZoneConfig(points=[(0, 0), (10.5, 0), (10, 10)], loiter_s=30,
+                                                          labels=["person"])},
+                          lines={"gate": LineConfig(points=[(0, 240), (640, 240)])},
+                          masks={"rue d'été": [(0, 0), (640, 0), (640, 20)]})
+    snippet = toml_snippet("Hof \"Nord\"", camera)
+    loaded = tomllib.loads(snippet)["cameras"]['Hof "Nord"']
+    again = CameraConfig(source=camera.source, width=640, height=480, **loaded)
+    assert again == camera

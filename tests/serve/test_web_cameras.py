@@ -72,7 +72,8 @@ def test_shapes_the_config_would_refuse_are_refused_naming_the_key(server, ended
     far = _shapes(server, {"lines": {"far": {"points": [[0, 0], [5000, 10]]}}})
     assert far.status_code == 400 and "cameras.porch.lines.far" in far.text and "outside the frame" in far.text
     ok = _shapes(server, {"masks": {"sky": [[0, 0], [768, 0], [768, 40]]}})
-    assert ok.status_code == 200 and not ok.json()["applied"] and "[cameras.porch.masks]\nsky = [[0, 0], [768, 0], [768, 40]]" in ok.json()["toml"]
+    assert ok.status_code == 200 and not ok.json()["applied"], "the camera has ended: nothing runs to take them"
+    assert "[cameras.porch.masks]\nsky = [[0, 0], [768, 0], [768, 40]]" in ok.json()["toml"]
 
 
 def test_the_view_shows_the_latest_frame_tracks_shapes_and_events_and_draws_new_shapes(server, ended, page):
