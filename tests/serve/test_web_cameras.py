@@ -78,6 +78,7 @@ def test_shapes_the_config_would_refuse_are_refused_naming_the_key(server, ended
 
 def test_the_view_shows_the_latest_frame_tracks_shapes_and_events_and_draws_new_shapes(server, ended, page):
     page.goto(server.url + "/#cameras")
+    page.reload()  # opened at #cameras, not reached by a tab click
     expect(page.locator("#tab-cameras")).to_be_visible()
     row = page.locator("#camera-list li[data-camera='porch']")
     expect(row).to_contain_text("video · ended")
