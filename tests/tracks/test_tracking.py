@@ -18,7 +18,7 @@ from vigil.sources.reader import open_source
 from vigil.tracks.pipeline import TrackOptions, track_source
 from vigil.tracks.tracker import view_quality
 
-PAN_STEP, WINDOW = 12, 384  # the camera pans 12 px a frame, right, over a 384 px wide window of the 768 px photo
+PAN_STEP, WINDOW = 8, 384  # the camera pans 8 px a frame, right, over a 384 px wide window of the 768 px photo
 
 
 def per_frame(report) -> dict[int, dict[int, list[float]]]:
