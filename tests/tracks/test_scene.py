@@ -13,7 +13,7 @@ from vigil.errors import ConfigError
 from vigil.results import CLASS_NAME, Detections, Track
 from vigil.tracks.geometry import crosses, inside
 from vigil.tracks.scene import Scene
-from vigil.tracks.tracker import stationary
+from vigil.tracks.tracker import Tracker, forget_ended, stationary
 
 
 def replay(scene: Scene, *tracks: Track) -> list:
@@ -131,3 +131,22 @@ def test_the_facade_names_a_bad_shape():
 
     with pytest.raises(ConfigError, match=r"^zones\.door\.points: a zone needs at least 3 points, got 2$"):
         facade.track(CLIP, zones={"door": [(300, 150), (500, 150)]})
+
+
+def test_occupancy_holds_over_a_missed_frame_and_a_live_camera_forgets_ended_tracks():
+    camera = CameraConfig(zones={"z": {"points": [(0, 0), (100, 0), (100, 100), (0, 100)]}})
+    scene = Scene(camera, 300, 200)
+    a, b = make_track(1, [(50, 50)] * 6, step_s=0.25), make_track(2, [(60, 50)] * 6, step_s=0.25)
+    nows = []
+    for i in range(6):
+        seen = [Track(1, "person", a.boxes[: i + 1])] + ([] if i == 3 else [Track(2, "person", b.boxes[: i + 1])])
+        scene.update(i * 0.25, seen)
+        nows.append(scene.zones["z"].now.get("person", 0))
+    assert nows == [2, 2, 2, 2, 2, 2]  # b missed on frame 3: still counted (PRESENT_S)
+    scene.update(3.0, [Track(1, "person", a.boxes)])
+    assert scene.zones["z"].now == {"person": 1}  # b unseen for 1.75 s: gone
+    scene.forget({2})
+    assert set(scene.zones["z"].dwell_s) == {1}
+    tracker = Tracker(10)
+    tracker.tracks = {1: a, 2: make_track(2, [(60, 50)] * 2, step_s=10.0)}  # track 2 last seen at 10 s
+    assert forget_ended(tracker, now_s=65.0, after_s=60.0) == {1} and set(tracker.tracks) == {2}

@@ -3,6 +3,7 @@ frame, a video whose index is broken, a truncated video, frames out of order."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import threading
@@ -148,3 +149,15 @@ def test_a_truncated_video_is_a_clear_error(tmp_path):
 def test_an_unknown_source_names_what_it_accepts(tmp_path):
     with pytest.raises(BadInput, match=r"no such file, folder or stream URL"):
         open_source(str(tmp_path / "missing.mp4"))
+
+
+def test_a_folder_of_alarm_frames_is_timed_by_when_they_were_written(tmp_path):
+    photo = jpeg(images.load(fixture_image("vtest_000.jpg")).pixels[:96, :128])
+    for i, written in enumerate([1000.0, 1000.5, 1003.0]):  # an NVR's alarm frames, irregular
+        path = tmp_path / f"{i:05d}-capture.jpg"
+        path.write_bytes(photo)
+        os.utime(path, (written, written))
+    assert [f.time_s for f in FolderSource(tmp_path)] == [0.0, 0.5, 3.0]
+    assert [f.time_s for f in FolderSource(tmp_path, fps=2)] == [0.0, 0.5, 1.0]  # a given rate wins
+    os.utime(tmp_path / "00002-capture.jpg", (900.0, 900.0))  # copied files: times that do not rise
+    assert [f.time_s for f in FolderSource(tmp_path)] == [0.0, 0.1, 0.2]

@@ -18,7 +18,7 @@ from vigil.sources.reader import open_source
 from vigil.tracks.pipeline import TrackOptions, track_source
 from vigil.tracks.tracker import view_quality
 
-PAN_STEP, WINDOW = 12, 384  # the camera pans 12 px a frame, right, over a 384 px wide window of the 768 px photo
+PAN_STEP, WINDOW = 8, 384  # the camera pans 8 px a frame, right, over a 384 px wide window of the 768 px photo
 
 
 def per_frame(report) -> dict[int, dict[int, list[float]]]:
@@ -74,7 +74,7 @@ def test_a_camera_pan_gives_one_track_per_person_and_exact_line_counts(pipeline,
             (tmp_path / f"frame_{i:03d}.jpg").write_bytes(path.read_bytes())
         folder = tmp_path
     camera = CameraConfig(lines={"mid": {"points": [(WINDOW / 2, 0), (WINDOW / 2, 576)]}})
-    report = track_source(pipeline, FolderSource(folder), camera, TrackOptions(labels=["person"]))
+    report = track_source(pipeline, FolderSource(folder, fps=10), camera, TrackOptions(labels=["person"]))
     offsets = [i * PAN_STEP for i in range(report.frames)][:: -1 if reverse else 1]
     owner: dict[int, set[int]] = {}  # person → the track ids that matched them
     for track in report.tracks:

@@ -50,7 +50,7 @@ def track(
     line: LineOpt = None,
     zone: ZoneOpt = None,
     fps: Annotated[float | None, typer.Option(min=0.01, help="frames analysed per second (a file: every frame "
-                                                             "unless given; a folder: its frame rate, default 10)")]
+                                                             "unless given; a folder: its frame rate)")]
     = None,
     motion_gate: Annotated[bool, typer.Option("--motion-gate", help="run the detector only on frames that changed "
                                                                     "(and a keyframe every 5 s)")] = False,

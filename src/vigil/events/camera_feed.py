@@ -39,6 +39,7 @@ from vigil.tracks.scene import Scene
 
 log = logging.getLogger(__name__)
 STREAM_FPS = 5.0  # frames analysed a second of a stream whose camera sets no fps
+KEEP_S = 60.0  # a track unseen this long is forgotten (its event ended hold_s after it was last seen)
 Send = Callable[[str, bytes, bool], None]  # topic, payload, retain (MqttPublisher.send)
 Emit = Callable[[list[EventChange]], None]  # the event service's: store, stream, publish
 Discover = Callable[[str, dict[str, list[str]], list[str]], None]  # camera, zone → labels, lines (MqttPublisher)
@@ -116,7 +117,7 @@ class CameraFeed:
         stream = bool(STREAM.match(self.camera.source))
         return TrackOptions(fps=self.camera.fps or (STREAM_FPS if stream else None),
                             motion_gate=self.camera.motion_gate, keyframe_s=self.camera.keyframe_s,
-                            where=f"cameras.{self.name}.")
+                            where=f"cameras.{self.name}.", keep_s=max(KEEP_S, self.events.hold_s * 2))
 
     def _available(self, online: bool) -> None:
         self.live.online = online

@@ -26,7 +26,7 @@ class TrackEvents:
         """`started_at`: the wall-clock time of the source's time 0 (track times are seconds from it)."""
         self.camera, self.hold_s, self.started_at, self.labels = camera, hold_s, started_at, set(labels)
         self.open: dict[int, Event] = {}
-        self._quiet: set[int] = set()
+        self._quiet: dict[int, float] = {}  # tracks that opened no event (parked), by when they were last seen
         self._parked: dict[int, tuple[str, tuple[float, ...]]] = {}  # track id → where it stood still, oldest first
 
     def observe(self, time_s: float, seen: list[Track], source: str = "") -> list[EventChange]:
@@ -46,9 +46,9 @@ class TrackEvents:
         event = self.open.get(track.id)
         if event is None:
             if (still and track.id in self._quiet) or (len(track.boxes) == 1 and self._parked_here(track.label, box)):
-                self._quiet.add(track.id)
+                self._quiet[track.id] = now
                 return []
-            self._quiet.discard(track.id)
+            self._quiet.pop(track.id, None)
             event = self.open[track.id] = Event(self.camera, track.label, now, score, box, last_seen=now,
                                                 source=source, track_id=track.id)
             return [EventChange("new", event)]
@@ -63,6 +63,7 @@ class TrackEvents:
         return bool(boxes) and float(iou_matrix(np.array([box]), np.array(boxes)).max()) >= PARKED_IOU
 
     def _expire(self, now: float) -> list[EventChange]:
+        self._quiet = {i: seen for i, seen in self._quiet.items() if now - seen < self.hold_s}
         ended = [e for e in self.open.values() if now - e.last_seen >= self.hold_s]
         return [self._end(e) for e in ended]
 

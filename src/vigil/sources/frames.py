@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -85,20 +86,31 @@ class Source:
 
 
 class FolderSource(Source):
-    """The image files of a folder in name order (NVR exports and timestamped names sort in time order)."""
+    """The image files of a folder in name order (NVR exports and timestamped names sort in time order). Their
+    times: the files' modification times when those rise from each frame to the next (an NVR writing alarm frames
+    as they happen), else `fps` (10) frames a second; given `fps` always wins."""
 
     def __init__(self, folder: Path, fps: float | None = None, limits: images.ImageLimits | None = None) -> None:
         super().__init__(str(folder))
-        self.folder, self.rate, self.limits = folder, fps or FOLDER_FPS, limits or images.ImageLimits()
+        self.folder, self.fps, self.limits = folder, fps, limits or images.ImageLimits()
+        self.rate = fps or FOLDER_FPS
 
     def frames(self) -> Iterator[Frame]:
         paths = sorted(p for p in self.folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
         if not paths:
             raise BadInput(f"{self.folder}: no image files ({', '.join(IMAGE_SUFFIXES)})")
+        times = self._times(paths)
         for index, path in enumerate(paths):
             try:
                 pixels = images.load(path, self.limits).pixels
             except VigilError as exc:
                 self.counters.drop(f"frame {index} ({path.name}): {exc}; dropped", self.name)
                 continue
-            yield Frame(index, index / self.rate, pixels)
+            yield Frame(index, times[index], pixels)
+
+    def _times(self, paths: list[Path]) -> list[float]:
+        written = [p.stat().st_mtime for p in paths]
+        if self.fps is None and len(paths) > 1 and all(b > a for a, b in pairwise(written)):
+            self.rate = (len(paths) - 1) / (written[-1] - written[0])  # what the tracker's memory is sized by
+            return [t - written[0] for t in written]
+        return [i / self.rate for i in range(len(paths))]

@@ -18,7 +18,7 @@ from vigil.sources.frames import Frame, Source
 from vigil.sources.motion import MotionGate
 from vigil.tasks.detect import DetectParams
 from vigil.tracks.scene import Scene
-from vigil.tracks.tracker import Tracker, stationary
+from vigil.tracks.tracker import Tracker, forget_ended, stationary
 
 log = logging.getLogger(__name__)
 DEFAULT_RATE = 10.0  # frames a second assumed for the tracker's memory when neither --fps nor the source says
@@ -32,6 +32,7 @@ class TrackOptions:
     labels: list[str] = field(default_factory=list)  # labels tracked; empty: every label the detector reports
     params: DetectParams = field(default_factory=DetectParams)
     where: str = ""  # how the camera's config keys are named in messages ("cameras.door.", "--")
+    keep_s: float | None = None  # a live camera: forget tracks unseen this long (None: keep all for the report)
 
 
 @dataclass
@@ -94,7 +95,10 @@ def _analyse(executor: Executor, run: _Run, frame: Frame) -> tuple[list[Track], 
     found = run.scene.unmasked(_labelled(found, run.options.labels))
     seen = run.tracker.update(frame.index, frame.time_s, found, frame.pixels)
     loitering = run.scene.update(frame.time_s, seen)
-    run.loitering += loitering
+    if run.options.keep_s is not None:
+        run.scene.forget(forget_ended(run.tracker, frame.time_s, run.options.keep_s))
+    else:
+        run.loitering += loitering
     return seen, loitering
 
 

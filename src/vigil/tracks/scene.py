@@ -16,9 +16,12 @@ from vigil.errors import ConfigError
 from vigil.results import Detections, Loitering, Track, ZoneReport
 from vigil.tracks.geometry import crosses, foot_points, inside, side, within_frame
 
+PRESENT_S = 1.0  # a track inside a zone counts as there until it has gone unseen this long (a missed frame is no exit)
+
 
 @dataclass
 class _Stay:
+    label: str
     entered: float
     last: float
     before: float = 0.0  # seconds of earlier stays
@@ -80,6 +83,15 @@ class Scene:
     def unmasked(self, detections: Detections) -> Detections:
         return outside_masks(detections, self.camera.masks)
 
+    def forget(self, track_ids: set[int]) -> None:
+        """Drop what is kept about tracks that are over (a live camera's memory stays bounded)."""
+        self._stays = {k: v for k, v in self._stays.items() if k[1] not in track_ids}
+        self._last_foot = {k: v for k, v in self._last_foot.items() if k[0] not in track_ids}
+        for report in self.zones.values():
+            for track_id in track_ids & set(report.dwell_s):
+                del report.dwell_s[track_id]
+            report.loitering = [i for i in report.loitering if i not in track_ids]
+
     def update(self, time_s: float, seen: list[Track]) -> list[Loitering]:
         """The tracks seen on one analysed frame: line crossings, zone occupancy and dwell; new loiterers."""
         feet = {t.id: foot_points(np.array(t.boxes[-1][2]))[0] for t in seen}
@@ -103,7 +115,6 @@ class Scene:
     def _zone(self, name: str, time_s: float, seen: list[Track], feet: dict[int, np.ndarray]) -> list[Loitering]:
         zone, report = self.camera.zones[name], self.zones[name]
         counted = [t for t in seen if not zone.labels or t.label in zone.labels]
-        now: dict[str, int] = {}
         events = []
         for track in counted:
             key = (name, track.id)
@@ -112,9 +123,8 @@ class Scene:
                 if stay is not None and stay.inside:
                     stay.inside, stay.before, stay.entered = False, stay.dwell, stay.last
                 continue
-            now[track.label] = now.get(track.label, 0) + 1
             if stay is None:
-                stay = self._stays[key] = _Stay(entered=time_s, last=time_s)
+                stay = self._stays[key] = _Stay(track.label, entered=time_s, last=time_s)
             elif not stay.inside:
                 stay.inside, stay.entered = True, time_s
             stay.last = time_s
@@ -123,6 +133,10 @@ class Scene:
                 stay.loitered = True
                 report.loitering.append(track.id)
                 events.append(Loitering(name, track.id, track.label, stay.dwell, time_s))
+        now: dict[str, int] = {}
+        for (zone_name, _), stay in self._stays.items():
+            if zone_name == name and stay.inside and time_s - stay.last <= PRESENT_S:
+                now[stay.label] = now.get(stay.label, 0) + 1
         report.now = now
         for label, count in now.items():
             report.max[label] = max(report.max.get(label, 0), count)

@@ -78,6 +78,15 @@ class Tracker:
         return track
 
 
+def forget_ended(tracker: Tracker, now_s: float, after_s: float) -> set[int]:
+    """Drop tracks last seen more than `after_s` before `now_s` (a live camera keeps only what is current); their
+    ids. ByteTrack has ended them long before (its memory is `lost_s`)."""
+    ended = {i for i, t in tracker.tracks.items() if now_s - t.last_time > after_s}
+    for track_id in ended:
+        del tracker.tracks[track_id]
+    return ended
+
+
 def _supervision():
     try:
         import supervision
