@@ -128,3 +128,19 @@ def test_the_toml_snippet_loads_back_as_the_same_camera_whatever_its_names():
     loaded = tomllib.loads(snippet)["cameras"]['Hof "Nord"']
     again = CameraConfig(source=camera.source, width=640, height=480, **loaded)
     assert again == camera
+
+
+def test_reshaped_scenes_keep_the_counts_of_shapes_that_keep_their_name():
+    from tests.tracks.builders import make_track
+    from tests.tracks.test_scene import replay
+    from vigil.tracks.scene import Scene
+
+    scene = Scene(CameraConfig(lines={"mid": {"points": [(0, 50), (100, 50)]}}), 200, 100)
+    replay(scene, make_track(1, [(50, 20), (50, 80)]))
+    assert scene.lines["mid"] == {"in": 1, "out": 0}
+    scene.reshape(CameraConfig(lines={"mid": {"points": [(0, 50), (100, 50)]},
+                                      "side": {"points": [(120, 0), (120, 100)]}}))
+    replay(scene, make_track(2, [(50, 80), (50, 20)]), make_track(3, [(100, 50), (150, 50)]))
+    assert scene.lines == {"mid": {"in": 1, "out": 1}, "side": {"in": 0, "out": 1}}
+    scene.reshape(CameraConfig())
+    assert scene.lines == {} and scene.zones == {}
