@@ -92,13 +92,15 @@ def test_a_live_camera_s_zones_lines_loitering_and_connectivity_are_discovered(t
 
 
 def test_new_shapes_are_taken_live_and_their_entities_discovered(tmp_path, pipeline, publisher, subscriber):
-    """Shapes drawn on the page reach a running feed (CameraFeed.reshape): its next analysed frame counts them, and
-    Home Assistant learns the new line and zone."""
+    """Shapes drawn on the page reach a running feed (CameraFeed.reshape): its next analysed frame counts them,
+    Home Assistant learns the new line and zone, and the entities and retained states of the ones gone are cleared."""
     frames = tmp_path / "frames"
     frames.mkdir()
     for i in range(3):
         (frames / f"{i}.jpg").write_bytes(fixture_image("vtest_000.jpg").read_bytes())
-    before = CameraConfig(source=str(frames), motion_gate=False)
+    before = CameraConfig(source=str(frames), motion_gate=False,
+                          zones={"old": {"points": [(0, 0), (768, 0), (768, 576)], "labels": ["person"]}},
+                          lines={"gone": {"points": [(0, 300), (768, 300)]}})
     after = before.model_copy(update={"zones": {"all": ZoneConfig(points=[(0, 0), (768, 0), (768, 576), (0, 576)])},
                                       "lines": {"new": LineConfig(points=[(0, 100), (768, 100)])}})
     taken: list[bool] = []
@@ -116,6 +118,12 @@ def test_new_shapes_are_taken_live_and_their_entities_discovered(tmp_path, pipel
     subscriber.wait_for("vigil/drawn/line/new")
     subscriber.wait_for(f"{HA}/sensor/vigil/drawn_line_new_in/config")
     subscriber.wait_for(f"{HA}/sensor/vigil/drawn_zone_all_person_count/config")
+    for topic in (f"{HA}/sensor/vigil/drawn_zone_old_person_count/config",
+                  f"{HA}/sensor/vigil/drawn_line_gone_in/config"):
+        subscriber.wait_for(topic, lambda m: m.payload == b"")  # announced when the camera started, then cleared
+        assert subscriber.on(topic)[0].payload and subscriber.on(topic)[-1].payload == b""
+    for topic in ("vigil/drawn/line/gone", "vigil/drawn/old/person"):  # no retained state left for them
+        subscriber.wait_for(topic, lambda m: m.payload == b"")
 
 
 def test_the_toml_snippet_loads_back_as_the_same_camera_whatever_its_names():

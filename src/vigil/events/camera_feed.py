@@ -29,6 +29,7 @@ from vigil.events.live_view import LiveView
 from vigil.events.track_events import TrackEvents
 from vigil.execute.executor import Executor
 from vigil.formats import tracks as wire
+from vigil.formats.cameras import shape_states
 from vigil.formats.events import dumps
 from vigil.results import EventChange, Loitering, Track, TrackReport
 from vigil.sources.frames import Frame, Source
@@ -42,7 +43,8 @@ STREAM_FPS = 5.0  # frames analysed a second of a stream whose camera sets no fp
 KEEP_S = 60.0  # a track unseen this long is forgotten (its event ended hold_s after it was last seen)
 Send = Callable[[str, bytes, bool], None]  # topic, payload, retain (MqttPublisher.send)
 Emit = Callable[[list[EventChange]], None]  # the event service's: store, stream, publish
-Discover = Callable[[str, dict[str, list[str]], list[str]], None]  # camera, zone → labels, lines (MqttPublisher)
+# camera, zone → labels, lines, and the zones and lines gone (MqttPublisher.discover_feed)
+Discover = Callable[[str, dict[str, list[str]], list[str], dict[str, list[str]] | None, list[str] | None], None]
 
 
 class _Stoppable(Source):
@@ -123,9 +125,21 @@ class CameraFeed:
         self.live.online = online
         self._once(wire.camera_available_topic(self.prefix, self.name), b"online" if online else b"offline")
 
-    def _discover(self) -> None:
+    def _discover(self, gone_zones: dict[str, list[str]] | None = None, gone_lines: list[str] | None = None) -> None:
         if self.discover is not None:
-            self.discover(self.name, {k: sorted(v) for k, v in self._zone_labels.items()}, sorted(self.camera.lines))
+            self.discover(self.name, {k: sorted(v) for k, v in self._zone_labels.items()}, sorted(self.camera.lines),
+                          gone_zones, gone_lines)
+
+    def _reshape(self, scene: Scene, camera: CameraConfig) -> None:
+        """The page's shapes: the scene takes them; zones and lines gone lose their entities and retained states."""
+        gone_zones = {k: sorted(v) for k, v in self._zone_labels.items() if k not in camera.zones}
+        gone_lines = sorted(set(self.camera.lines) - set(camera.lines))
+        self.camera, self.live.pending = camera, None
+        scene.reshape(camera)
+        for topic in shape_states(self.prefix, self.name, gone_zones, gone_lines):
+            self._published.pop(topic, None)  # cleared by the publisher: sent again if the shape comes back
+        self._zone_labels = {zone: set(z.labels) for zone, z in camera.zones.items()}
+        self._discover(gone_zones, gone_lines)
 
     def state(self) -> dict[str, Any]:
         """What the page's Cameras view shows of this feed (formats/cameras.py: camera_json)."""
@@ -142,10 +156,7 @@ class CameraFeed:
     def _publish(self, frame: Frame, scene: Scene, seen: list[Track], loiterers: list[Loitering]) -> None:
         self.live.saw(frame, seen, scene)
         if self.live.pending is not None:
-            self.camera, self.live.pending = self.live.pending, None
-            scene.reshape(self.camera)
-            self._zone_labels = {zone: set(z.labels) for zone, z in self.camera.zones.items()}
-            self._discover()
+            self._reshape(scene, self.live.pending)
         if self.emit is not None:
             changes = self.events.observe(frame.time_s, seen, f"{self.camera.source}#{frame.index}")
             if changes:

@@ -128,9 +128,15 @@ class MqttPublisher:
         if self.discovery:
             self._retain(sightings_wire.face_event_discovery(self.prefix, self.discovery, camera))
 
-    def discover_feed(self, camera: str, zones: dict[str, list[str]], lines: list[str]) -> None:
+    def discover_feed(self, camera: str, zones: dict[str, list[str]], lines: list[str],
+                      gone_zones: dict[str, list[str]] | None = None, gone_lines: list[str] | None = None) -> None:
         """Home Assistant entities of a live camera: online, zone occupancy per label, line counts, loitering
-        (retained; each once, so a label first seen in a zone adds only its own)."""
+        (retained; each once, so a label first seen in a zone adds only its own). Zones and lines gone (new shapes
+        from the page) lose their entities and retained states."""
+        gone_zones, gone_lines = gone_zones or {}, gone_lines or []
+        configs = ([t for t, _ in cameras_wire.shape_discovery(self.prefix, self.discovery, camera, gone_zones,
+                                                                gone_lines)] if self.discovery else [])
+        self._clear(configs + cameras_wire.shape_states(self.prefix, camera, gone_zones, gone_lines))
         if self.discovery:
             self._retain(cameras_wire.feed_discovery(self.prefix, self.discovery, camera, zones, lines))
 

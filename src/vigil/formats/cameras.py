@@ -30,14 +30,25 @@ def feed_discovery(prefix: str, discovery: str, camera: str, zones: dict[str, li
                    lines: list[str]) -> Configs:
     """(topic, config) of every Home Assistant entity of a live camera: its connectivity, the occupancy of each
     zone per label (`zones`: zone → labels seen or configured there), each line's in and out counts, loitering."""
-    cam, device = topic_id(camera), camera_device(prefix, camera)
-    both = {"availability": [{"topic": availability_topic(prefix)},
-                             {"topic": camera_available_topic(prefix, camera)}],
-            "availability_mode": "all", "device": device}
+    cam, device, both = topic_id(camera), camera_device(prefix, camera), _both(prefix, camera)
     online = {"name": f"{camera} online", "unique_id": f"{prefix}_{cam}_online", "device_class": "connectivity",
               "state_topic": camera_available_topic(prefix, camera), "payload_on": "online",
               "payload_off": "offline", "availability_topic": availability_topic(prefix), "device": device}
-    out: Configs = [(f"{discovery}/binary_sensor/{prefix}/{cam}_online/config", online)]
+    loiter = {"name": f"{camera} loitering", "unique_id": f"{prefix}_{cam}_loitering", "event_types": [LOITERING],
+              "state_topic": loitering_topic(prefix, camera),
+              "value_template": "{{ dict(value_json, event_type='" + LOITERING + "') | to_json }}",
+              "icon": "mdi:account-clock", **both}
+    return [(f"{discovery}/binary_sensor/{prefix}/{cam}_online/config", online),
+            *shape_discovery(prefix, discovery, camera, zones, lines),
+            (f"{discovery}/event/{prefix}/{cam}_loitering/config", loiter)]
+
+
+def shape_discovery(prefix: str, discovery: str, camera: str, zones: dict[str, list[str]],
+                    lines: list[str]) -> Configs:
+    """(topic, config) of the entities of these zones (per label) and lines of a camera."""
+    cam = topic_id(camera)
+    both = _both(prefix, camera)
+    out: Configs = []
     for zone in sorted(zones):
         for label in sorted(set(zones[zone])):
             out += _zone_label(prefix, discovery, camera, zone, label, both)
@@ -49,12 +60,19 @@ def feed_discovery(prefix: str, discovery: str, camera: str, zones: dict[str, li
                       "value_template": "{{ value_json['" + way + "'] }}", "icon": "mdi:transit-connection-variant",
                       **both}
             out.append((f"{discovery}/sensor/{prefix}/{object_id}/config", config))
-    loiter = {"name": f"{camera} loitering", "unique_id": f"{prefix}_{cam}_loitering", "event_types": [LOITERING],
-              "state_topic": loitering_topic(prefix, camera),
-              "value_template": "{{ dict(value_json, event_type='" + LOITERING + "') | to_json }}",
-              "icon": "mdi:account-clock", **both}
-    out.append((f"{discovery}/event/{prefix}/{cam}_loitering/config", loiter))
     return out
+
+
+def shape_states(prefix: str, camera: str, zones: dict[str, list[str]], lines: list[str]) -> list[str]:
+    """The retained state topics of these zones (per label) and lines of a camera."""
+    return ([zone_topic(prefix, camera, zone, label) for zone in sorted(zones) for label in sorted(set(zones[zone]))]
+            + [line_topic(prefix, camera, line) for line in sorted(lines)])
+
+
+def _both(prefix: str, camera: str) -> dict[str, Any]:
+    """Available while both Vigil and the camera are online, on the camera's device."""
+    return {"availability": [{"topic": availability_topic(prefix)}, {"topic": camera_available_topic(prefix, camera)}],
+            "availability_mode": "all", "device": camera_device(prefix, camera)}
 
 
 def _zone_label(prefix: str, discovery: str, camera: str, zone: str, label: str, both: dict[str, Any]) -> Configs:
