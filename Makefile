@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-EXTRAS ?= dev,faces,train,edge,page,events,scale
+EXTRAS ?= dev,faces,train,edge,page,events,scale,tracks
 
 .PHONY: install models run test lint bench fuzz fuzz-schema clean
 

@@ -13,7 +13,8 @@ import pytest
 
 from tests.conftest import fixture_image
 
-SERVING_NEVER = ("torch", "vigil.train", "vigil.export", "psycopg", "psycopg_pool", "vigil.db.postgres_db")
+SERVING_NEVER = ("torch", "vigil.train", "vigil.export", "psycopg", "psycopg_pool", "vigil.db.postgres_db",
+                 "av", "supervision")  # PyAV and the tracker: only a video, a stream or `vigil track` loads them
 
 CHECK = """
 import json, sys

@@ -25,6 +25,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("vigil.registry", "vigil.runtimes"),
     ("vigil.tasks", "vigil.faces"),
     ("vigil.execute",),
+    ("vigil.sources", "vigil.tracks"),
     ("vigil.events",),
     ("vigil.http", "vigil.page", "vigil.seed", "vigil.batch"),
     ("vigil.serve", "vigil.cli"),

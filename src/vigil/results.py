@@ -132,6 +132,7 @@ class Event:
     frames: int = 1
     source: str = ""  # the file of the best-scoring frame
     has_snapshot: bool = False
+    track_id: int | None = None  # the track a camera feed's event follows (one event per track)
 
 
 @dataclass(frozen=True)
@@ -156,4 +157,72 @@ class CrowdEstimate:
     heatmap_png: bytes | None = None  # the density overlaid on the frame, when asked for
     width: int = 0
     height: int = 0
+    error: str | None = None
+
+
+@dataclass
+class Track:
+    """One object followed over frames. `boxes` holds (frame, time_s, xyxy, score) per frame it was detected on;
+    `best` is the index in `boxes` of its best view (highest score × √area), `best_crop` its pixels (RGB)."""
+
+    id: int
+    label: str
+    boxes: list[tuple[int, float, tuple[float, float, float, float], float]] = field(default_factory=list)
+    best: int = 0
+    best_crop: np.ndarray | None = None
+
+    @property
+    def first_frame(self) -> int:
+        return self.boxes[0][0]
+
+    @property
+    def last_frame(self) -> int:
+        return self.boxes[-1][0]
+
+    @property
+    def first_time(self) -> float:
+        return self.boxes[0][1]
+
+    @property
+    def last_time(self) -> float:
+        return self.boxes[-1][1]
+
+
+@dataclass
+class ZoneReport:
+    """A zone over a run: the most of each label in it at once, seconds each track spent in it, loiterers."""
+
+    now: dict[str, int] = field(default_factory=dict)
+    max: dict[str, int] = field(default_factory=dict)
+    dwell_s: dict[int, float] = field(default_factory=dict)
+    loitering: list[int] = field(default_factory=list)  # track ids, in the order they began loitering
+
+
+@dataclass(frozen=True)
+class Loitering:
+    """A track that has stayed in a zone longer than its `loiter_s`."""
+
+    zone: str
+    track_id: int
+    label: str
+    dwell_s: float
+    time_s: float
+
+
+@dataclass
+class TrackReport:
+    """What `vigil track` learnt from one source: the frames it read, its tracks, line counts and zones."""
+
+    source: str
+    frames: int = 0
+    analysed: int = 0  # frames the detector ran on (the rest were skipped by --fps or motion gating)
+    skipped_by_motion: int = 0
+    dropped: int = 0  # frames lost: corrupt, out of order, or during a stream's drop
+    reconnects: int = 0
+    width: int = 0
+    height: int = 0
+    tracks: list[Track] = field(default_factory=list)
+    stationary: dict[int, bool] = field(default_factory=dict)
+    lines: dict[str, dict[str, int]] = field(default_factory=dict)
+    zones: dict[str, ZoneReport] = field(default_factory=dict)
     error: str | None = None

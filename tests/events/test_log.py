@@ -164,6 +164,6 @@ def test_a_log_written_before_the_migrations_opens_and_keeps_its_rows(tmp_path):
     assert store(log, start=200.0, jpeg=b"\xff\xd8new").id == 8
     log.close()
     with sqlite3.connect(path) as conn:
-        meta = dict(conn.execute("SELECT key, value FROM meta"))
-        assert meta == {"schema": "1", EVENTS_SCHEMA.key: str(SCHEMA_VERSION)}
+        assert dict(conn.execute("SELECT key, value FROM meta")) == {"schema": "1",
+                                                                     EVENTS_SCHEMA.key: str(EVENTS_SCHEMA.version)}
     assert [e.id for e in EventLog(path).query()] == [8, 7]  # and opens again as it is now

@@ -69,8 +69,8 @@ def test_times_and_scores_are_double_precision_and_ids_identities(log, url):  # 
 def test_a_newer_schema_is_refused_and_a_dead_server_named_without_its_password(log, url):  # noqa: F811
     with psycopg.connect(url) as conn:
         conn.execute("UPDATE meta SET value = %s WHERE key = %s", (str(EVENTS_SCHEMA.version + 1), EVENTS_SCHEMA.key))
-    with pytest.raises(ModelIntegrityError, match=f"event log schema {EVENTS_SCHEMA.version + 1} is newer than this "
-                                                  "Vigil"):
+    newer = EVENTS_SCHEMA.version + 1
+    with pytest.raises(ModelIntegrityError, match=f"event log schema {newer} is newer than this Vigil"):
         open_event_log(url)
     with pytest.raises(ModelIntegrityError, match=r"postgresql://vigil@127\.0\.0\.1:1/vigil: cannot open the event "
                                                   r"log \(.*refused") as caught:

@@ -19,13 +19,15 @@ events_app = typer.Typer(rich_markup_mode=None, help="The event log: what the wa
 
 
 def watch(config: ConfigOpt = None) -> None:
-    """Watch the `[watch] dirs` folders: new frames become events in the log (and on MQTT with `[mqtt] host`)."""
+    """Watch the `[watch] dirs` folders and the `[cameras.<name>]` streams: new frames and tracks become events in
+    the log (and on MQTT with `[mqtt] host`)."""
     from vigil.events.service import EventService
     from vigil.execute.local import Inline
 
     cfg = config_or_exit(config)
-    if not cfg.watch.dirs:
-        err.print("[red]error:[/red] nothing to watch: set \\[watch] dirs in the config")
+    cameras = [f"camera {name}" for name, camera in cfg.cameras.items() if camera.source]
+    if not cfg.watch.dirs and not cameras:
+        err.print("[red]error:[/red] nothing to watch: set \\[watch] dirs or a \\[cameras.<name>] source in the config")
         raise typer.Exit(2)
     try:
         cfg.store.data_dir.mkdir(parents=True, exist_ok=True)
@@ -36,7 +38,7 @@ def watch(config: ConfigOpt = None) -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    err.print(f"watching {', '.join(str(d) for d in cfg.watch.dirs)}; Ctrl-C stops")
+    err.print(f"watching {', '.join([*(str(d) for d in cfg.watch.dirs), *cameras])}; Ctrl-C stops")
     stop.wait()
     service.stop()
 

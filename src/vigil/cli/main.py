@@ -16,6 +16,7 @@ from vigil.cli.events import events_app, watch
 from vigil.cli.faces import faces_app
 from vigil.cli.presence import presence_app
 from vigil.cli.run import run as run_task
+from vigil.cli.track import track
 from vigil.errors import VigilError
 from vigil.registry.catalog import DEFAULT_DETECTOR
 
@@ -30,6 +31,7 @@ app.add_typer(presence_app, name="presence")
 app.add_typer(events_app, name="events")
 app.command("watch")(watch)
 app.add_typer(crowd_app, name="crowd")
+app.command("track")(track)
 @app.callback()
 def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logs on stderr")] = False) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,

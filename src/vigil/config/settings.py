@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from vigil.config.cameras import CameraConfig
 from vigil.config.events import EventsConfig, MqttConfig, WatchConfig
 from vigil.config.serving import LimitsConfig, MediaConfig, RayConfig, RpcConfig, ServerConfig, StoreConfig
 from vigil.config.tasks import (
@@ -53,6 +54,8 @@ class VigilConfig(BaseSettings):
     mqtt: MqttConfig = Field(default_factory=MqttConfig, title="MQTT", description="publishing events over MQTT")
     crowd: CrowdConfig = Field(default_factory=CrowdConfig, title="Crowd", description="crowd level, count, heatmap")
     ray: RayConfig = Field(default_factory=RayConfig, title="Ray", description="serving on a Ray cluster")
+    cameras: dict[str, CameraConfig] = Field(default_factory=dict, title="Cameras",
+                                             description="[cameras.<name>] tables: source, fps, zones, lines, masks")
     models: dict[str, ModelThresholds] = Field(default_factory=dict, title="Per-model thresholds",
                                                description="[models.\"<name>\"] tables")
 

@@ -28,7 +28,7 @@ from vigil.results import Event, EventChange
 BUSY_TIMEOUT_MS = 30_000
 FRAMES_KEPT = 50  # frames listed per event: its first ones (a car parked all day is not 80,000 rows)
 _COLUMNS = ("id, camera, label, name, cluster_id, start, last_seen, end_time, count, max_count, score, box, frames, "
-            "source, EXISTS(SELECT 1 FROM snapshots s WHERE s.event_id = events.id)")
+            "source, EXISTS(SELECT 1 FROM snapshots s WHERE s.event_id = events.id), track_id")
 
 
 @dataclass(frozen=True)
@@ -111,8 +111,9 @@ class EventLog:
             if change.type == "new" and not e.id:
                 e.id = int(c.execute(
                     "INSERT INTO events(count, max_count, score, box, frames, source, last_seen, end_time, name, "
-                    "camera, label, cluster_id, start) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                    (*row, e.camera, e.label, e.cluster_id, e.start)).fetchall()[0][0])  # all: the statement ends
+                    "camera, label, cluster_id, start, track_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "RETURNING id", (*row, e.camera, e.label, e.cluster_id, e.start, e.track_id)
+                ).fetchall()[0][0])  # all: the statement ends
             else:
                 c.execute("UPDATE events SET count=?, max_count=?, score=?, box=?, frames=?, source=?, "
                           "last_seen=?, end_time=?, name=? WHERE id=?", (*row, e.id))
@@ -239,6 +240,6 @@ def _like_prefix(folder: str) -> str:
 
 def _event(row: tuple) -> Event:
     (event_id, camera, label, name, cluster_id, start, last_seen, end, count, max_count, score, box, frames, source,
-     snapshot) = row
+     snapshot, track_id) = row
     return Event(camera, label, start, score, tuple(json.loads(box)), count, name, cluster_id, event_id, last_seen,
-                 end, max_count, frames, source, bool(snapshot))
+                 end, max_count, frames, source, bool(snapshot), track_id)

@@ -14,6 +14,7 @@ import threading
 from typing import Any
 
 from vigil.config.events import MqttConfig
+from vigil.formats import cameras as cameras_wire
 from vigil.formats import events as wire
 from vigil.formats import sightings as sightings_wire
 from vigil.results import EventChange
@@ -127,6 +128,18 @@ class MqttPublisher:
         if self.discovery:
             self._retain(sightings_wire.face_event_discovery(self.prefix, self.discovery, camera))
 
+    def discover_feed(self, camera: str, zones: dict[str, list[str]], lines: list[str],
+                      gone_zones: dict[str, list[str]] | None = None, gone_lines: list[str] | None = None) -> None:
+        """Home Assistant entities of a live camera: online, zone occupancy per label, line counts, loitering
+        (retained; each once, so a label first seen in a zone adds only its own). Zones and lines gone (new shapes
+        from the page) lose their entities and retained states."""
+        gone_zones, gone_lines = gone_zones or {}, gone_lines or []
+        configs = ([t for t, _ in cameras_wire.shape_discovery(self.prefix, self.discovery, camera, gone_zones,
+                                                                gone_lines)] if self.discovery else [])
+        self._clear(configs + cameras_wire.shape_states(self.prefix, camera, gone_zones, gone_lines))
+        if self.discovery:
+            self._retain(cameras_wire.feed_discovery(self.prefix, self.discovery, camera, zones, lines))
+
     def returning(self, camera: str, message: dict) -> None:
         """A stranger cluster starts a new visit (`<prefix>/<camera>/face/returning`)."""
         self._send(sightings_wire.returning_topic(self.prefix, camera), wire.dumps(message))
@@ -162,3 +175,7 @@ class MqttPublisher:
         """A person renamed or deleted: their sensor's config and its retained state are cleared."""
         configs = [wire.person_discovery(self.prefix, self.discovery, name)[0]] if self.discovery else []
         self._clear([*configs, wire.match_topic(self.prefix, name)])
+
+    def send(self, topic: str, payload: bytes, retain: bool = False) -> None:
+        """A message composed elsewhere: the camera feeds' zones, lines and availability (events/camera_feed.py)."""
+        self._send(topic, payload, retain)

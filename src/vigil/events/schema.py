@@ -26,7 +26,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE TABLE IF NOT EXISTS cameras (name TEXT PRIMARY KEY, labels TEXT NOT NULL, first_seen {time} NOT NULL, "
         "last_seen {time} NOT NULL)",
     )),
-    # 2 is issue 22's. 3: the frames each event was seen in (the page opens an event to them), a bounded number each
+    # issue 22: an event from a camera feed follows one track (NULL for the watcher's per-label events)
+    Migration(2, ("ALTER TABLE events ADD COLUMN track_id {int64}",)),
+    # 3: the frames each event was seen in (the page opens an event to them), a bounded number each
     Migration(3, (
         "CREATE TABLE IF NOT EXISTS event_frames (event_id {int64} NOT NULL REFERENCES events(id) ON DELETE CASCADE, "
         "time {time} NOT NULL, path TEXT NOT NULL, count INTEGER NOT NULL, score {float} NOT NULL)",

@@ -35,6 +35,7 @@ from vigil.registry.labels import PERSON, in_detector_terms
 from vigil.results import CLASS_NAME, Detections, EventChange
 from vigil.tasks.base import get
 from vigil.tasks.detect import DetectParams
+from vigil.tracks.scene import outside_masks
 
 log = logging.getLogger(__name__)
 CLUSTER_WAIT_S = 5.0  # a stranger event carries its cluster id: the watcher (off the request path) waits for it
@@ -94,6 +95,7 @@ class EventService:
         self.last_frames: dict[str, LastFrame] = {}
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.feeds: list[Any] = []  # [cameras.<name>] with a source, each tracked live (events/camera_feed.py)
 
     # --- life cycle ----------------------------------------------------------------------------------------------
     def start(self) -> EventService:
@@ -112,12 +114,21 @@ class EventService:
             self._threads.append(thread)
         if self.watcher is not None:
             self.watcher.start()
+        if any(camera.source for camera in self.config.cameras.values()):
+            from vigil.events.camera_feed import start_feeds
+
+            send = self.publisher.send if self.publisher is not None else lambda *_: None
+            discover = self.publisher.discover_feed if self.publisher is not None else None
+            self.feeds = start_feeds(self.config.cameras, self.executor, send, self.config.mqtt.topic_prefix,
+                                     self._track_changes, self.config.events.hold_s, discover)
         return self
 
     def stop(self) -> None:
         """Stop watching, finish the frame in hand, end the open events (counts back to 0), say offline."""
         if self.watcher is not None:
             self.watcher.stop()
+        for feed in self.feeds:
+            feed.stop()
         self._stop.set()
         for thread in self._threads:
             thread.join(30)
@@ -200,6 +211,8 @@ class EventService:
         try:
             decoded = self.executor.decode(Path(frame.path), full_size=True)
             objects, faces = self.executor.detect_frame(decoded, DetectParams(), self.executor.deadline()), None
+            if frame.camera in self.config.cameras:  # the folder camera's masks, [cameras.<name>] masks
+                objects = outside_masks(objects, self.config.cameras[frame.camera].masks)
         except VigilError as exc:
             self.metrics.frames.labels(frame.camera, "error").inc()
             log.warning("watched file is not a usable image", extra={"path": frame.path, "error": str(exc)})
@@ -288,6 +301,11 @@ class EventService:
             self.publisher.forget_person(name)
             log.info("person gone from the gallery: Home Assistant sensor removed", extra={"person": name})
         self._people &= names
+
+    def _track_changes(self, changes: list[EventChange]) -> None:
+        """A camera feed's events (one per track): stored, then streamed and published like the watcher's."""
+        self.log.save([c for c in changes if c.type != "end"])
+        self._emit(changes)
 
     def _emit(self, changes: list[EventChange], retained: bool = True) -> None:
         if not changes:

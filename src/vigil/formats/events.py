@@ -56,8 +56,8 @@ def thumbnail_url(base_url: str, cluster_id: int) -> str:
 
 
 def event_json(event: Event, base_url: str = "") -> dict[str, Any]:
-    """The one JSON shape of an event."""
-    return {
+    """The one JSON shape of an event; `track_id` only on a camera feed's events (one event per track)."""
+    return ({"track_id": event.track_id} if event.track_id is not None else {}) | {
         "id": event.id, "camera": event.camera, "label": event.label, "name": event.name,
         "cluster_id": event.cluster_id, "score": round(event.score, 4), "box": [round(v, 1) for v in event.box],
         "count": event.count, "max_count": event.max_count, "frames": event.frames,

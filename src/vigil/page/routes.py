@@ -31,7 +31,7 @@ from vigil.page.gallery import gallery_router
 
 FILES = Path(__file__).with_name("static")
 STATIC = {"app.js": "text/javascript", "views.js": "text/javascript", "live.js": "text/javascript",
-          "visits.js": "text/javascript",
+          "visits.js": "text/javascript", "cameras.js": "text/javascript",
           "app.css": "text/css", "favicon.svg": "image/svg+xml"}
 CSP = ("default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; connect-src 'self'; "
        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
@@ -99,7 +99,8 @@ def features(request: Request, executor: Executor) -> dict[str, Any]:
                "admin": (found is not None and found.admin) or not needed}
     watching = getattr(request.app.state, "events", None) is not None
     logged = watching or event_log_exists(executor.config.events_location())
-    return page.features(routes, tasks, faces_on, keys, session, logged, watching)
+    live = bool(getattr(getattr(request.app.state, "events", None), "feeds", None))
+    return page.features(routes, tasks, faces_on, keys, session, logged, watching, live)
 
 
 def page_router(executor: Executor) -> APIRouter:

@@ -14,6 +14,7 @@ from vigil.errors import VigilError
 from vigil.execute.executor import Executor
 from vigil.formats import native
 from vigil.http import mapping
+from vigil.http.cameras import cameras_router
 from vigil.http.deepstack import deepstack_router
 from vigil.http.events import events_router
 from vigil.http.gate import BodyDeadline, KeyGate, keyless_page
@@ -41,6 +42,7 @@ def create_app(executor: Executor, seed: SeedCalls | None = None) -> FastAPI:
     app.include_router(events_router(executor), responses=ERRORS)
     app.include_router(status_router(executor), responses=ERRORS)
     app.include_router(sightings_router(executor), responses=ERRORS)
+    app.include_router(cameras_router(executor), responses=ERRORS)
     page.install(app, executor)  # the page at / and its routes
     app.add_middleware(Methods, document=app.openapi)  # OPTIONS and 405 name every method of the path
     limit = executor.config.limits.max_bytes + 1024 * 1024  # room for the multipart envelope and form fields

@@ -46,9 +46,9 @@ def check_bind(config: VigilConfig) -> None:
 
 
 def start_events(config: VigilConfig, executor: Executor) -> Any:
-    """The folder watcher and event publishing ([watch] dirs, [mqtt] host) on the server's executor (the same
-    models and queues as HTTP and RPC requests), or None."""
-    if not config.watch.dirs:
+    """The folder watcher, the camera feeds ([cameras.<name>] source) and event publishing ([watch] dirs, [mqtt]
+    host) on the server's executor (the same models and queues as HTTP and RPC requests), or None."""
+    if not config.watch.dirs and not any(camera.source for camera in config.cameras.values()):
         if config.mqtt.host:
             log.warning("[mqtt] is set but [watch] dirs is empty: no events to publish")
         return None

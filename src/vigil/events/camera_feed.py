@@ -1,0 +1,188 @@
+"""A configured camera (`[cameras.<name>]` with a source) tracked live, its state published on MQTT:
+
+| topic | payload |
+|---|---|
+| `<prefix>/<camera>/available` | `online` / `offline`, retained: the stream connected, dropped, or the feed stopped |
+| `<prefix>/<camera>/<zone>/<label>` | how many are in the zone now, a bare integer, retained, on change |
+| `<prefix>/<camera>/line/<line>` | `{"in": n, "out": m}` since the feed started, retained, on change |
+| `<prefix>/<camera>/loitering` | `{"camera", "zone", "track_id", "label", "dwell_s", "time_s"}` per loiterer |
+
+With `emit`, the feed's tracks become events (events/track_events.py: one per track, with `track_id`), which the
+event service stores, streams and publishes like the watcher's.
+
+Each feed runs in a thread of its own, so one camera's slow decode never holds up another's, and one that fails
+(a bad shape, a stream that cannot be opened) logs why and stops alone. Motion gating is on unless the camera says
+otherwise; a stream is analysed at the camera's `fps` (5 unless set) and reconnected for ever.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from vigil.config.cameras import CameraConfig
+from vigil.errors import VigilError
+from vigil.events.live_view import LiveView
+from vigil.events.track_events import TrackEvents
+from vigil.execute.executor import Executor
+from vigil.formats import tracks as wire
+from vigil.formats.cameras import shape_states
+from vigil.formats.events import dumps
+from vigil.results import EventChange, Loitering, Track, TrackReport
+from vigil.sources.frames import Frame, Source
+from vigil.sources.reader import STREAM, open_source
+from vigil.sources.video import StreamSource
+from vigil.tracks.pipeline import TrackOptions, track_source
+from vigil.tracks.scene import Scene
+
+log = logging.getLogger(__name__)
+STREAM_FPS = 5.0  # frames analysed a second of a stream whose camera sets no fps
+KEEP_S = 60.0  # a track unseen this long is forgotten (its event ended hold_s after it was last seen)
+Send = Callable[[str, bytes, bool], None]  # topic, payload, retain (MqttPublisher.send)
+Emit = Callable[[list[EventChange]], None]  # the event service's: store, stream, publish
+# camera, zone → labels, lines, and the zones and lines gone (MqttPublisher.discover_feed)
+Discover = Callable[[str, dict[str, list[str]], list[str], dict[str, list[str]] | None, list[str] | None], None]
+
+
+class _Stoppable(Source):
+    def __init__(self, inner: Source, stop: threading.Event) -> None:
+        super().__init__(inner.name)
+        self.inner, self.stop, self.counters = inner, stop, inner.counters
+        self.rate = getattr(inner, "rate", None)
+
+    def frames(self) -> Iterator[Frame]:
+        for frame in self.inner:
+            if self.stop.is_set():
+                return
+            yield frame
+
+
+class CameraFeed:
+    def __init__(self, name: str, camera: CameraConfig, executor: Executor, send: Send, prefix: str = "vigil",
+                 retries: int | None = None, emit: Emit | None = None, hold_s: float = 30.0,
+                 discover: Discover | None = None) -> None:
+        self.name, self.camera, self.executor, self.send = name, camera, executor, send
+        self.prefix, self.retries, self.emit, self.discover = prefix.rstrip("/"), retries, emit, discover
+        self.live = LiveView(camera)
+        self._zone_labels = {zone: set(z.labels) for zone, z in camera.zones.items()}
+        self.events = TrackEvents(name, hold_s, time.time())
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._published: dict[str, bytes] = {}
+        self.report: TrackReport | None = None
+        self.error: str | None = None
+
+    def start(self) -> CameraFeed:
+        self._thread = threading.Thread(target=self.run, name=f"camera-{self.name}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def run(self) -> None:
+        """The camera's frames until its source ends or `stop`; `offline` at the end, whatever ends it."""
+        self._discover()
+        try:
+            self.report = track_source(self.executor, self._source(), self.camera, self._options(), self._publish)
+        except VigilError as exc:
+            self.error = f"camera {self.name}: {exc}"
+            log.error(self.error)
+        except Exception as exc:  # a bug or a library's surprise stops this camera only, with its traceback
+            self.error = f"camera {self.name}: stopped by an unexpected error: {exc!r}"
+            log.exception(self.error)
+        finally:
+            if self.emit is not None:
+                self.emit(self.events.end_all())
+            self._available(False)
+
+    def _source(self) -> Source:
+        stream = bool(STREAM.match(self.camera.source))
+        source = open_source(self.camera.source, fps=self.camera.fps, retries=self.retries)
+        if isinstance(source, StreamSource):
+            source.on_online = lambda: self._available(True)
+            source.on_drop = lambda _url: self._available(False)
+        elif not stream:
+            self._available(True)
+        return _Stoppable(source, self._stop)
+
+    def _options(self) -> TrackOptions:
+        stream = bool(STREAM.match(self.camera.source))
+        return TrackOptions(fps=self.camera.fps or (STREAM_FPS if stream else None),
+                            motion_gate=self.camera.motion_gate, keyframe_s=self.camera.keyframe_s,
+                            where=f"cameras.{self.name}.", keep_s=max(KEEP_S, self.events.hold_s * 2))
+
+    def _available(self, online: bool) -> None:
+        self.live.online = online
+        self._once(wire.camera_available_topic(self.prefix, self.name), b"online" if online else b"offline")
+
+    def _discover(self, gone_zones: dict[str, list[str]] | None = None, gone_lines: list[str] | None = None) -> None:
+        if self.discover is not None:
+            self.discover(self.name, {k: sorted(v) for k, v in self._zone_labels.items()}, sorted(self.camera.lines),
+                          gone_zones, gone_lines)
+
+    def _reshape(self, scene: Scene, camera: CameraConfig) -> None:
+        """The page's shapes: the scene takes them; zones and lines gone lose their entities and retained states."""
+        gone_zones = {k: sorted(v) for k, v in self._zone_labels.items() if k not in camera.zones}
+        gone_lines = sorted(set(self.camera.lines) - set(camera.lines))
+        self.camera, self.live.pending = camera, None
+        scene.reshape(camera)
+        for topic in shape_states(self.prefix, self.name, gone_zones, gone_lines):
+            self._published.pop(topic, None)  # cleared by the publisher: sent again if the shape comes back
+        self._zone_labels = {zone: set(z.labels) for zone, z in camera.zones.items()}
+        self._discover(gone_zones, gone_lines)
+
+    def state(self) -> dict[str, Any]:
+        """What the page's Cameras view shows of this feed (formats/cameras.py: camera_json)."""
+        return self.live.state(self.camera, self.report, self.error)
+
+    def reshape(self, camera: CameraConfig) -> bool:
+        """New zones, lines and masks (a CameraConfig already checked against the frame size), taken from the next
+        analysed frame on; counts of zones and lines that keep their name go on. False: the feed is not running."""
+        if self._thread is None or not self._thread.is_alive() or self._stop.is_set():
+            return False
+        self.live.pending = camera
+        return True
+
+    def _publish(self, frame: Frame, scene: Scene, seen: list[Track], loiterers: list[Loitering]) -> None:
+        self.live.saw(frame, seen, scene)
+        if self.live.pending is not None:
+            self._reshape(scene, self.live.pending)
+        if self.emit is not None:
+            changes = self.events.observe(frame.time_s, seen, f"{self.camera.source}#{frame.index}")
+            if changes:
+                self.emit(changes)
+        for zone_name, report in scene.zones.items():
+            labels = self._zone_labels.setdefault(zone_name, set())
+            if not set(report.max) <= labels:  # a label seen in the zone for the first time: its entities
+                labels |= set(report.max)
+                self._discover()
+            for label in report.max:
+                self._once(wire.zone_topic(self.prefix, self.name, zone_name, label),
+                           str(report.now.get(label, 0)).encode())
+        for line, counts in scene.lines.items():
+            self._once(wire.line_topic(self.prefix, self.name, line), dumps(counts))
+        for event in loiterers:
+            self.send(wire.loitering_topic(self.prefix, self.name), dumps(wire.loitering(self.name, event)), False)
+
+    def _once(self, topic: str, payload: bytes) -> None:
+        """A retained state, sent only when it changes."""
+        if self._published.get(topic) != payload:
+            self._published[topic] = payload
+            self.send(topic, payload, True)
+
+
+def start_feeds(cameras: dict[str, CameraConfig], executor: Executor, send: Send, prefix: str,
+                emit: Emit | None = None, hold_s: float = 30.0, discover: Discover | None = None) -> list[CameraFeed]:
+    """A feed for every camera with a source (the watcher's folder cameras have none), each in its own thread."""
+    return [CameraFeed(name, camera, executor, send, prefix, emit=emit, hold_s=hold_s, discover=discover).start()
+            for name, camera in cameras.items() if camera.source]
