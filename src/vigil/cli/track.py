@@ -44,9 +44,10 @@ def camera_from_options(lines: list[str], zones: list[str], loiter_s: float | No
 
 
 def track(
-    sources: Annotated[list[str] | None, typer.Argument(help="video files, folders of frames, rtsp:// or http(s):// "
-                                                        "URLs (with --camera: its source when none is given)",
-                                                        show_default=False)] = None,
+    sources: Annotated[list[str] | None, typer.Argument(
+        metavar="SOURCE", show_default=False,
+        help="video files, folders of frames, rtsp:// or http(s):// URLs (with --camera: its source when none is "
+             "given)")] = None,
     line: LineOpt = None,
     zone: ZoneOpt = None,
     fps: Annotated[float | None, typer.Option(min=0.01, help="frames analysed per second (a file: every frame "
