@@ -4,6 +4,7 @@ cookie and its CSRF token, key clients unaffected, static files and headers."""
 from __future__ import annotations
 
 import io
+import time
 
 import numpy as np
 import pytest
@@ -131,7 +132,7 @@ def test_samples_and_strangers_edited_through_the_page_routes(engine):
     recent = client.get("/v2/ui/recent").json()
     assert recent[0]["camera"] == "a.jpg" and recent[0]["faces"][0]["state"] == "unknown"
     assert client.get(recent[0]["snapshot"]).content[:2] == b"\xff\xd8"
-    [cluster] = client.get("/v2/strangers").json()
+    [cluster] = _strangers_once_filed(client, sightings=2)  # filing runs off the request path
     assert cluster["sightings"] == 2 and cluster["face_ids"]
     assert client.get(f"/v2/strangers/faces/{cluster['face_ids'][0]}/face.jpg").content[:2] == b"\xff\xd8"
     merged = client.post(f"/v2/strangers/{cluster['id']}/name", json={"name": "leo"}, headers=headers).json()
@@ -141,6 +142,16 @@ def test_samples_and_strangers_edited_through_the_page_routes(engine):
         assert client.delete(f"/v2/strangers/{c['id']}", headers=headers).json()["removed"] >= 1
     assert client.get("/v2/strangers").json() == []
     assert client.delete("/v2/strangers/12345", headers=headers).status_code == 404
+
+
+def _strangers_once_filed(client, sightings: int, wait_s: float = 20.0) -> list[dict]:
+    """The stranger clusters once `sightings` have been filed (the recorder's thread files them after answering)."""
+    end = time.monotonic() + wait_s
+    while True:
+        clusters = client.get("/v2/strangers").json()
+        if sum(c["sightings"] for c in clusters) >= sightings or time.monotonic() > end:
+            return clusters
+        time.sleep(0.05)
 
 
 def _samples(client, name: str) -> list[dict]:

@@ -46,7 +46,9 @@ def test_serving_default_is_the_form_export_chose(tmp_path_factory, classifier):
 
 @pytest.mark.parametrize("fit, at_least", [
     (None, 0.75),
-    ((208, 208), 0.6),  # a half-scale decode: crops of 20-60 px, blurrier; boxes not rescaled would score ~0
+    # a half-scale decode: crops of 20-60 px, blurrier; boxes not rescaled would score ~0. Of the frame's 6 people,
+    # 4 were named on an AVX2-only CPU and 3 on a VNNI one (the int8 kernels round differently): the bar is 3
+    ((208, 208), 0.5),
 ])
 def test_label_persons_recognises_people_in_a_frame(classifier, fit, at_least):
     frame = images.load(fixture_image("vtest_060.jpg"), fit=fit)
