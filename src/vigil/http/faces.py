@@ -7,6 +7,7 @@ thread).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -34,7 +35,7 @@ def recognize(executor: Executor, data: bytes, deadline: float) -> Detections:
     return executor.run_bytes(FACES, data, NoOptions(), deadline)
 
 
-def enroll(executor: Executor, name: str, images: list[bytes], deadline: float, force: bool = False,
+def enroll(executor: Executor, name: str, images: Sequence[Any], deadline: float, force: bool = False,
            log: EventLog | None = None) -> Any:
     """Add samples of `name`; MatchesAnother (409) when a face already matches someone else and not `force`;
     BadInput when no image gave a usable face (and none was enrolled before). The stranger clusters it absorbed
@@ -51,7 +52,7 @@ def enroll(executor: Executor, name: str, images: list[bytes], deadline: float, 
     return report
 
 
-def enrolled(executor: Executor, log: EventLog | None, name: str, images: list[Any], box: list[float] | None,
+def enrolled(executor: Executor, log: EventLog | None, name: str, images: Sequence[Any], box: list[float] | None,
              deadline: float, force: bool) -> Any:
     """The faces task's enrolment, then the absorbed clusters' past events relabelled (the page calls this too)."""
     report = executor.call(FACES, "enroll_forced" if force else "enroll", name, images, box, deadline=deadline)

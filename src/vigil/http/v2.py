@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from vigil.errors import BadInput, VigilError
 from vigil.execute.executor import DETECT, Executor
+from vigil.faces.enroll import Upload
 from vigil.faces.gallery.schema import NAME_PATTERN
 from vigil.formats import native
 from vigil.formats.seed import entries_from_seed, to_seed
@@ -177,7 +178,7 @@ def _gallery_routes(router: APIRouter, executor: Executor, user: Any, admin: Any
                                                      json_schema_extra=most),
                      force: bool = Form(False, description=faces.FORCE),
                      force_query: bool = Query(False, alias="force", description=faces.FORCE)) -> dict[str, Any]:
-        data = [await i.read() for i in images]
+        data = [Upload(await i.read(), i.filename) for i in images]  # the report names each file
         deadline, forced = executor.deadline(), force or force_query
         report = await run_in_threadpool(
             lambda: faces.enroll(executor, name, data, deadline, forced, logs.get(request)))

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from vigil.errors import BadInput
 from vigil.events.log import EventLog
 from vigil.execute.executor import FACES, Executor
+from vigil.faces.enroll import Upload
 from vigil.faces.gallery.schema import NAME_PATTERN
 from vigil.formats import page
 from vigil.http import auth, faces
@@ -150,7 +151,7 @@ def _enroll_one(executor: Executor, log: EventLog | None, name: str, file: str, 
     outcome = _refusal(checks, usable, box)
     if outcome is None:
         box = box if box is not None else list(np.asarray(usable[0].xyxy) / frame.scale)
-        report = faces.enrolled(executor, log, name, [data], box, deadline, force)
+        report = faces.enrolled(executor, log, name, [Upload(data, file)], box, deadline, force)  # refusals name it
         if report.conflict() is not None:  # 409 with `matches`: the page asks, then resubmits with force
             raise report.conflict()
         outcome = "added" if report.added else "duplicate" if report.skipped else "no face"
