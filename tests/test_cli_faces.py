@@ -173,3 +173,21 @@ def test_kill_9_during_cli_enrolment_then_rerun(tmp_path):
     done = subprocess.run([*cmd, "--json"], env=env, capture_output=True, text=True, timeout=300)
     totals = json.loads(done.stdout)["totals"]
     assert totals["skipped"] == files and totals["added"] == 24 - files
+
+
+def test_enroll_tree_names_the_absorbed_clusters_past_events(tmp_path):
+    """`vigil faces enroll` as `add` and the HTTP enrolments: a stranger's camera events take the enrolled name."""
+    from vigil.events.log import EventLog
+    from vigil.results import Event, EventChange
+
+    env = {"VIGIL_STORE__DATA_DIR": str(tmp_path / "data")}
+    run(env, "recognize", str(sample_path("biden.jpg")))  # nobody is enrolled: a stranger cluster
+    (cluster,) = [c["id"] for c in json.loads(run(env, "unknowns", "--json").stdout)]
+    log = EventLog(tmp_path / "data" / "events.sqlite3")
+    seen = Event("door", "face", 100.0, 0.7, (1, 2, 3, 4), name="unknown", cluster_id=cluster, last_seen=100.0)
+    log.save([EventChange("new", seen)])
+    (tmp_path / "dataset" / "Biden").mkdir(parents=True)
+    shutil.copy(sample_path("biden.jpg"), tmp_path / "dataset" / "Biden" / "biden.jpg")
+    enrolled = json.loads(run(env, "enroll", str(tmp_path / "dataset"), "--json").stdout)["people"][0]
+    assert enrolled["absorbed"] == [cluster] and log.get(seen.id).name == "Biden"
+    log.close()

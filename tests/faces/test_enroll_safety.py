@@ -13,7 +13,7 @@ from PIL import Image
 from tests.conftest import fixture_image
 from vigil.config.settings import VigilConfig
 from vigil.errors import MatchesAnother
-from vigil.faces.enroll import enroll
+from vigil.faces.enroll import Upload, enroll
 from vigil.faces.gallery.gallery import Gallery
 from vigil.faces.gallery.recorder import StrangerRecorder
 from vigil.faces.recognizer import FaceRecognizer
@@ -58,6 +58,18 @@ def test_a_face_that_matches_someone_else_is_refused_naming_them_unless_forced(r
     forced = enroll(recognizer, "Eileen", [sample_path("obama2.jpg")], force=True)
     assert forced.samples == 1 and forced.matches and forced.conflict() is None
     assert enroll(recognizer, "Biden", [sample_path("biden.jpg")]).matches == []  # someone else: no match
+
+
+def test_an_upload_is_named_by_its_file_name_once(recognizer):
+    """HTTP callers pass the upload's file name (only its last part, printable characters) as the source's label."""
+    enroll(recognizer, "Obama", [sample_path("obama.jpg")])
+    photo = sample_path("obama2.jpg").read_bytes()
+    refused = enroll(recognizer, "Eileen", [Upload(b"not an image", "C:\\photos\\bad\x07.jpg"),
+                                            Upload(photo, "../phone/two.jpg"), Upload(photo, None)])
+    assert [s for s, _ in refused.unreadable] == ["bad.jpg"]
+    assert refused.matches == [("two.jpg", "Obama"), ("<bytes #2>", "Obama")]
+    assert str(refused.conflict()) == ("two.jpg: this face already matches Obama; not enrolled as Eileen "
+                                       "(enrol it anyway with force)")
 
 
 def test_more_photos_of_the_same_person_are_not_a_conflict(recognizer):

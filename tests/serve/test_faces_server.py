@@ -4,6 +4,7 @@ match, the native gallery routes, and the seed's detect_objects → detect_faces
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -15,6 +16,8 @@ from skimage import data as skdata
 
 from tests.conftest import fixture_image, jpeg
 from tests.serve.server import ADMIN_KEY, API_KEY
+from vigil.events.log import EventLog
+from vigil.results import Event, EventChange
 
 pytestmark = pytest.mark.integration
 
@@ -72,7 +75,7 @@ def test_enrolling_someone_elses_face_is_refused_on_v2_and_warned_on_v1(server, 
                                                             timeout=10).json()]
     as_form = requests.post(f"{server.url}/v2/gallery/imposter", files=files, data={"force": "true"}, headers=admin,
                             timeout=60)
-    assert as_form.status_code == 200 and as_form.json()["added"] == ["<bytes #0>"] and as_form.json()["forced"]
+    assert as_form.status_code == 200 and as_form.json()["added"] == ["m.jpg"] and as_form.json()["forced"]
     other = [("images", ("m.jpg", photos["messi"]))]
     as_query = requests.post(f"{server.url}/v2/gallery/imposter2?force=true", files=other, headers=admin, timeout=60)
     assert as_query.status_code == 200 and as_query.json()["matches"][0][1] in {"messi", "imposter"}  # [source, name]
@@ -150,3 +153,44 @@ def test_seed_uploader_detect_objects_then_detect_faces(server, enrolled):
 
 
 FRAME_OF_MESSI = 9  # messi5.jpg is the tenth frame of the batch (tests/serve/server.py FRAMES)
+
+
+def test_every_enrolment_path_names_the_absorbed_clusters_past_events(server, photos):
+    """A stranger seen by a camera (an event of its cluster in the log), then enrolled through /v2, /v1 register or
+    the page: the enrolment absorbs the cluster, and its past event carries the name, as `vigil faces add` does."""
+    admin = {"X-API-Key": ADMIN_KEY}
+    log = EventLog(server.root / "data" / "events.sqlite3")  # the server's event log (no watcher: it reads this one)
+    paths = {"v2": lambda name: requests.post(f"{server.url}/v2/gallery/{name}", headers=admin, timeout=60,
+                                              files=[("images", ("a.jpg", photos["astronaut"]))]),
+             "v1": lambda name: requests.post(f"{server.url}/v1/vision/face/register", timeout=60,
+                                              data={"userid": name, "api_key": ADMIN_KEY},
+                                              files={"image": photos["astronaut"]}),
+             "page": lambda name: requests.post(f"{server.url}/v2/ui/enroll/{name}", headers=admin, timeout=60,
+                                                files={"image": ("a.jpg", photos["astronaut"])})}
+    for path, enrol in paths.items():
+        cluster = _new_stranger(server, photos["astronaut"])
+        seen = Event("door", "face", 100.0, 0.7, (1, 2, 3, 4), name="unknown", cluster_id=cluster, last_seen=100.0)
+        log.save([EventChange("new", seen)])
+        reply = enrol(f"collins_{path}")
+        assert reply.status_code == 200, reply.text
+        assert log.get(seen.id).name == f"collins_{path}", path
+        assert requests.delete(f"{server.url}/v2/gallery/collins_{path}", headers=admin, timeout=10).ok
+    log.close()
+
+
+def _new_stranger(server, photo: bytes) -> int:
+    """The stranger cluster recognising `photo` files (nobody in the gallery has that face)."""
+    admin = {"X-API-Key": ADMIN_KEY}
+
+    def clusters() -> set[int]:
+        return {c["id"] for c in requests.get(f"{server.url}/v2/strangers", headers=admin, timeout=10).json()}
+
+    before = clusters()
+    found = requests.post(f"{server.url}/v2/faces/recognize", files={"image": ("x.jpg", photo)}, headers=admin,
+                          timeout=60)
+    assert found.status_code == 200, found.text
+    deadline = time.monotonic() + 10
+    while not (new := clusters() - before) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (cluster,) = new
+    return cluster

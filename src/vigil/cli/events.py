@@ -101,6 +101,11 @@ def relabel_events(cfg: VigilConfig, cluster: int, name: str) -> int:
     return _on_log(cfg, lambda log: log.relabel_cluster(cluster, name))
 
 
+def relabel_absorbed(cfg: VigilConfig, report: Any) -> int:
+    """The face events of the stranger clusters an enrolment absorbed take the person's name (0 without a log)."""
+    return _on_log(cfg, lambda log: log.relabel_absorbed(report)) if report.absorbed else 0
+
+
 def forget_events(cfg: VigilConfig, name: str | None, cluster: int | None) -> int:
     """The face events of one person or stranger cluster deleted with their snapshots (0 without an event log)."""
     return _on_log(cfg, lambda log: log.forget_face(name, cluster))

@@ -62,11 +62,16 @@ def enroll(folder: Annotated[Path, typer.Argument(metavar="FOLDER",
     matches another person is refused (exit 3) unless --force."""
     from vigil.faces.enroll import enroll_tree
 
-    recognizer = load_recognizer(config_or_exit(config))
+    cfg = config_or_exit(config)
+    recognizer = load_recognizer(cfg)
     try:
         reports = enroll_tree(recognizer, folder, _progress, force)
     except VigilError as exc:
         fail(exc)
+    from vigil.cli.events import relabel_absorbed
+
+    for report in reports:
+        relabel_absorbed(cfg, report)
     _report_summary(reports, as_json)
     refusal = next((r.conflict() for r in reports if r.refused), None)
     if refusal is not None:
@@ -88,10 +93,9 @@ def add(name: Annotated[str, typer.Argument(metavar="NAME", help="the person's n
         report = enroll_one(recognizer, name, list(images), _progress, force=force)
     except VigilError as exc:
         fail(exc)
-    from vigil.cli.events import relabel_events
+    from vigil.cli.events import relabel_absorbed
 
-    for cluster in report.absorbed:  # its past events carry the name from now on, as `vigil faces name` does
-        relabel_events(cfg, cluster, report.name)
+    relabel_absorbed(cfg, report)  # their past events carry the name from now on, as `vigil faces name` does
     _report_summary([report], as_json)
     refusal = report.conflict()
     if refusal is not None:

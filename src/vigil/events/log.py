@@ -171,6 +171,12 @@ class EventLog:
             return c.execute("UPDATE events SET name = ? WHERE cluster_id = ? AND label = 'face'",
                              (name, cluster_id)).rowcount
 
+    def relabel_absorbed(self, report: Any) -> int:
+        """An enrolment absorbed stranger clusters (vigil.faces.enroll.EnrollReport.absorbed): they were this person,
+        so their past face events carry the name from now on. Every enrolment path calls this: `vigil faces add` and
+        `enroll`, /v2/gallery/{name}, the page's /v2/ui/enroll/{name} and /v1 register."""
+        return sum(self.relabel_cluster(cluster, report.name) for cluster in report.absorbed)
+
     def forget_face(self, name: str | None, cluster_id: int | None) -> int:
         """`vigil faces forget`: delete the face events (and their snapshots) of one person or stranger cluster."""
         with self._write() as c:

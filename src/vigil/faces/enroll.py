@@ -11,6 +11,7 @@ their parent).
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,20 +61,39 @@ class EnrollReport:
             return None
         source, other = self.refused[0]
         enrolled = f"; {len(self.added)} other photo(s) were enrolled" if self.added else ""
-        return MatchesAnother(f"this face already matches {other}: {source} was not enrolled as {self.name} "
+        return MatchesAnother(f"{source}: this face already matches {other}; not enrolled as {self.name} "
                               f"(enrol it anyway with force){enrolled}", other)
 
 
-def _label(source: bytes | Path, index: int) -> str:
-    """How a source is named in the report: its path, or its position for raw bytes."""
-    return f"<bytes #{index}>" if isinstance(source, bytes) else str(source)
+@dataclass(frozen=True)
+class Upload:
+    """Image bytes with the file name their sender gave them (an HTTP upload's): the report and its messages name
+    the file by it."""
+    data: bytes
+    filename: str | None = None
 
 
-def _read(source: bytes | Path, limits: images.ImageLimits) -> bytes:
+Source = bytes | Path | Upload
+MAX_LABEL = 120  # characters of an upload's file name kept for the report
+
+
+def _label(source: Source, index: int) -> str:
+    """How a source is named in the report: its path, its upload's file name (the last path part, printable
+    characters only), or its position for raw bytes."""
+    if isinstance(source, Path):
+        return str(source)
+    name = source.filename if isinstance(source, Upload) else None
+    name = "".join(ch for ch in re.split(r"[/\\]", name or "")[-1] if ch.isprintable()).strip()[:MAX_LABEL]
+    return name or f"<bytes #{index}>"
+
+
+def _read(source: Source, limits: images.ImageLimits) -> bytes:
+    if isinstance(source, Upload):
+        return source.data
     return source if isinstance(source, bytes) else images.read_bytes(source, limits)
 
 
-def enroll(recognizer: FaceRecognizer, name: str, sources: list[bytes | Path],
+def enroll(recognizer: FaceRecognizer, name: str, sources: Sequence[Source],
            progress: Progress | None = None, box: Sequence[float] | None = None, force: bool = False) -> EnrollReport:
     """Images are read under the recogniser's [limits] (size, pixels, formats), like every other input. `box` (xyxy,
     image pixels): take the usable face overlapping it most instead of the largest one. A face that already matches

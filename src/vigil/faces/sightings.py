@@ -99,7 +99,7 @@ class Sightings:
         Returns how many were kept."""
         if not rows:
             return 0
-        with self.gallery._write() as c:
+        with self.gallery._write(matrix=False) as c:  # the match matrix stays
             people = {r.person_id for r in rows if r.person_id is not None}
             clusters = {r.cluster_id for r in rows if r.cluster_id is not None}
             live_people = _existing(c, "people", people)
@@ -114,7 +114,7 @@ class Sightings:
 
     def prune(self, before: float, keep: int) -> int:
         """Delete sightings older than `before`, then the oldest beyond `keep`; returns how many went."""
-        with self.gallery._write() as c:
+        with self.gallery._write(matrix=False) as c:  # the match matrix stays
             old = c.execute("SELECT COUNT(*) FROM sightings WHERE seen < ?", (before,)).fetchone()[0]
             c.execute("DELETE FROM sightings WHERE seen < ?", (before,))
             total = c.execute("SELECT COUNT(*) FROM sightings").fetchone()[0]

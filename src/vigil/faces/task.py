@@ -10,12 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 
 import numpy as np
 
 from vigil.errors import BadInput
-from vigil.faces.enroll import EnrollReport
+from vigil.faces.enroll import EnrollReport, Source
 from vigil.faces.enroll import enroll as enroll_sources
 from vigil.faces.gallery.location import open_gallery
 from vigil.faces.recognizer import FaceRecognizer
@@ -71,7 +70,7 @@ def detect(pixels: np.ndarray, runner: FaceRunner) -> list:
     return runner.recognizer.detect(pixels)
 
 
-def enroll(name: str, sources: Sequence[bytes | Path], box: Sequence[float] | None, runner: FaceRunner,
+def enroll(name: str, sources: Sequence[Source], box: Sequence[float] | None, runner: FaceRunner,
            force: bool = False) -> EnrollReport:
     """Enrol; a face that matches another person is refused (listed in the report) unless `force`."""
     return enroll_sources(runner.recognizer, name, list(sources), box=box, force=force)

@@ -142,6 +142,9 @@ def _scene(executor: Executor, data: bytes, deadline: float) -> tuple[str, float
 
 def _face_routes(router: APIRouter, executor: Executor, user: Any, admin: Any) -> None:
     from vigil.http import faces
+    from vigil.http.events import Logs
+
+    logs = Logs(executor)  # register: absorbed stranger clusters' past events take the name
 
     @router.post("/face", dependencies=[user], summary="Faces (DeepStack face detection)",
                  openapi_extra=form_body("image", optional=("min_confidence", "api_key")))
@@ -164,7 +167,8 @@ def _face_routes(router: APIRouter, executor: Executor, user: Any, admin: Any) -
     async def face_register(request: Request) -> dict:
         clock, form = _Clock(), await _form(request)
         userid = _userid(form)
-        report = await clock.run(faces.enroll, executor, userid, await _images(form), executor.deadline(), True)
+        images, log = await _images(form), await run_in_threadpool(logs.get, request)
+        report = await clock.run(faces.enroll, executor, userid, images, executor.deadline(), True, log)
         return deepstack.registered(userid, faces.added(report), faces.warning(report))
 
     async def face_list() -> dict:

@@ -7,11 +7,13 @@ thread).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from vigil.errors import BadInput, NotActivated, NotFound
+from vigil.events.log import EventLog
 from vigil.execute.bounds import check_count
 from vigil.execute.executor import FACES, Executor
 from vigil.faces.gallery.schema import person_name
@@ -33,18 +35,29 @@ def recognize(executor: Executor, data: bytes, deadline: float) -> Detections:
     return executor.run_bytes(FACES, data, NoOptions(), deadline)
 
 
-def enroll(executor: Executor, name: str, images: list[bytes], deadline: float, force: bool = False) -> Any:
+def enroll(executor: Executor, name: str, images: Sequence[Any], deadline: float, force: bool = False,
+           log: EventLog | None = None) -> Any:
     """Add samples of `name`; MatchesAnother (409) when a face already matches someone else and not `force`;
-    BadInput when no image gave a usable face (and none was enrolled before)."""
+    BadInput when no image gave a usable face (and none was enrolled before). The stranger clusters it absorbed
+    carry the name in `log` (the event log, when there is one) whatever else happened."""
     name = person_name(name)  # the one name rule, before any image is decoded (/v1 userid, /v2, the page)
     check_count(len(images), executor.config.limits.max_enroll_images, "images", "max_enroll_images")
-    report = executor.call(FACES, "enroll_forced" if force else "enroll", name, images, None, deadline=deadline)
+    report = enrolled(executor, log, name, images, None, deadline, force)
     refusal = report.conflict()
     if refusal is not None:
         raise refusal
     if not report.added and not report.skipped:
         reasons = [f"{s}: {e}" for s, e in report.unreadable] + [f"{s}: no usable face" for s in report.no_face]
         raise BadInput(f"no face could be enrolled for {name}: " + "; ".join(reasons))
+    return report
+
+
+def enrolled(executor: Executor, log: EventLog | None, name: str, images: Sequence[Any], box: list[float] | None,
+             deadline: float, force: bool) -> Any:
+    """The faces task's enrolment, then the absorbed clusters' past events relabelled (the page calls this too)."""
+    report = executor.call(FACES, "enroll_forced" if force else "enroll", name, images, box, deadline=deadline)
+    if log is not None and report.absorbed:
+        log.relabel_absorbed(report)
     return report
 
 

@@ -21,11 +21,13 @@ from starlette.concurrency import run_in_threadpool
 
 from vigil.errors import BadInput, VigilError
 from vigil.execute.executor import DETECT, Executor
+from vigil.faces.enroll import Upload
 from vigil.faces.gallery.schema import NAME_PATTERN
 from vigil.formats import native
 from vigil.formats.seed import entries_from_seed, to_seed
 from vigil.http import faces
 from vigil.http.auth import key_checks
+from vigil.http.events import Logs
 from vigil.http.openapi import PersonName, StoredName
 from vigil.results import ImageResult
 from vigil.seed.paths import SeedCalls
@@ -168,15 +170,18 @@ def _gallery_routes(router: APIRouter, executor: Executor, user: Any, admin: Any
 
     # the cap is declared (so generated clients keep to it) and checked by the enrolment itself, whose 400 names it
     most = {"maxItems": executor.config.limits.max_enroll_images}
+    logs = Logs(executor)  # absorbed stranger clusters' past events take the enrolled name
 
     @router.post("/gallery/{name}", dependencies=[admin], tags=["gallery"], summary="Enrol a person from images")
-    async def enroll(name: PersonName,
+    async def enroll(request: Request, name: PersonName,
                      images: list[UploadFile] = File(min_length=1, description="photos of the person",
                                                      json_schema_extra=most),
                      force: bool = Form(False, description=faces.FORCE),
                      force_query: bool = Query(False, alias="force", description=faces.FORCE)) -> dict[str, Any]:
-        data = [await i.read() for i in images]
-        report = await run_in_threadpool(faces.enroll, executor, name, data, executor.deadline(), force or force_query)
+        data = [Upload(await i.read(), i.filename) for i in images]  # the report names each file
+        deadline, forced = executor.deadline(), force or force_query
+        report = await run_in_threadpool(
+            lambda: faces.enroll(executor, name, data, deadline, forced, logs.get(request)))
         return native.plain(report)
 
     @router.delete("/gallery/{name}", dependencies=[admin], tags=["gallery"], summary="Forget a person")

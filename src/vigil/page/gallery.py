@@ -12,15 +12,18 @@ from typing import Annotated, Any
 import cv2
 import numpy as np
 import simplejpeg
-from fastapi import APIRouter, Body, File, Form, UploadFile
+from fastapi import APIRouter, Body, File, Form, Request, UploadFile
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from vigil.errors import BadInput
+from vigil.events.log import EventLog
 from vigil.execute.executor import FACES, Executor
+from vigil.faces.enroll import Upload
 from vigil.faces.gallery.schema import NAME_PATTERN
 from vigil.formats import page
 from vigil.http import auth, faces
+from vigil.http.events import Logs
 from vigil.http.openapi import JPEG_ANSWER, PersonName, RowId
 from vigil.imaging import images
 
@@ -37,6 +40,7 @@ JPEG = {"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nos
 def gallery_router(executor: Executor, recent: Any) -> APIRouter:
     router = APIRouter(prefix="/v2", tags=["web page"])
     user, admin = auth.key_checks(executor.config.server)
+    logs = Logs(executor)  # enrolment: absorbed stranger clusters' past events take the name
 
     @router.post("/ui/faces", dependencies=[user], summary="Every face with box, name, state and similarity")
     async def who(image: Image) -> list[dict[str, Any]]:
@@ -47,10 +51,15 @@ def gallery_router(executor: Executor, recent: Any) -> APIRouter:
         return rows
 
     @router.post("/ui/enroll/{name}", dependencies=[admin], summary="Enrol one photo; its outcome and faces")
-    async def enroll_one(name: PersonName, image: Image, box: Box = None,  # type: ignore[assignment]
+    async def enroll_one(request: Request, name: PersonName, image: Image,
+                         box: Box = None,  # type: ignore[assignment]
                          force: bool = Form(False, description=faces.FORCE)) -> dict[str, Any]:
-        data = await image.read()
-        return await run_in_threadpool(_enroll_one, executor, name, image.filename or "photo", data, _box(box), force)
+        data, picked = await image.read(), _box(box)
+
+        def work() -> dict[str, Any]:
+            return _enroll_one(executor, logs.get(request), name, image.filename or "photo", data, picked, force)
+
+        return await run_in_threadpool(work)
 
     @router.get("/ui/people", dependencies=[admin], summary="Everyone in the gallery with their sample ids")
     async def people() -> list[dict[str, Any]]:
@@ -130,8 +139,8 @@ def _people(executor: Executor) -> list[dict[str, Any]]:
     return [page.person(p, gallery.samples(p.name)) for p in gallery.people()]
 
 
-def _enroll_one(executor: Executor, name: str, file: str, data: bytes, box: list[float] | None,
-                force: bool = False) -> dict[str, Any]:
+def _enroll_one(executor: Executor, log: EventLog | None, name: str, file: str, data: bytes,
+                box: list[float] | None, force: bool = False) -> dict[str, Any]:
     """One photo: its faces with their quality, then added / duplicate / no face / too small / blurry, or
     'choose' when it shows several usable faces and no box says which."""
     frame = executor.decode(data, full_size=True)
@@ -142,7 +151,7 @@ def _enroll_one(executor: Executor, name: str, file: str, data: bytes, box: list
     outcome = _refusal(checks, usable, box)
     if outcome is None:
         box = box if box is not None else list(np.asarray(usable[0].xyxy) / frame.scale)
-        report = executor.call(FACES, "enroll_forced" if force else "enroll", name, [data], box, deadline=deadline)
+        report = faces.enrolled(executor, log, name, [Upload(data, file)], box, deadline, force)  # refusals name it
         if report.conflict() is not None:  # 409 with `matches`: the page asks, then resubmits with force
             raise report.conflict()
         outcome = "added" if report.added else "duplicate" if report.skipped else "no face"

@@ -92,8 +92,10 @@ class Gallery(StrangerStore, EmbedderRecord):
             self.close()
             raise
 
-    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
-        """One write transaction; the lock is taken at BEGIN so concurrent writers queue, never deadlock."""
+    def _write(self, matrix: bool = True) -> AbstractContextManager[sqlite3.Connection]:
+        """One write transaction; the lock is taken at BEGIN so concurrent writers queue, never deadlock.
+        `matrix=False` says the write leaves people, samples and feedback alone (sightings): PostgreSQL's gallery
+        then keeps its match matrix; SQLite's cache follows the database's own change counters either way."""
         return write_transaction(self._conn)
 
     def close(self) -> None:

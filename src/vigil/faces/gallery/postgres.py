@@ -8,8 +8,9 @@ rolled back whole). Migrations run at start under a session advisory lock.
 
 Each process keeps its match matrix in memory. Triggers NOTIFY on every change to people, samples or
 feedback; a listener thread (its own connection, reconnecting with back-off) bumps a version on each
-notification, and the matrix is reloaded when the version moved. There is no polling: a process that
-misses its connection assumes it missed notifications and reloads once reconnected.
+notification, and the matrix is reloaded when the version moved. Sightings have no trigger and do not move the
+version, even locally: filing one after every recognised face must not reload the matrix each time. There is
+no polling: a process that misses its connection assumes it missed notifications and reloads once reconnected.
 
 The listener is also how a gallery notices its database going away (dropped, its connections terminated, the server
 stopped): from then on every gallery call answers StoreUnavailable (503, naming the database) at once, without
@@ -90,7 +91,9 @@ class PostgresGallery(Gallery):
             raise StoreUnavailable(self.unavailable)
 
     @contextmanager
-    def _write(self) -> Iterator[Any]:
+    def _write(self, matrix: bool = True) -> Iterator[Any]:
+        """One write transaction under the gallery's lock. Unless `matrix` is False (sightings: they change no
+        person, sample or feedback, and their table has no NOTIFY trigger), the match matrix reloads after it."""
         open_tx = getattr(self._local, "tx", None)
         if open_tx is not None:  # nested (a write calling a write helper): the same transaction
             yield open_tx
@@ -102,7 +105,8 @@ class PostgresGallery(Gallery):
                 yield self._local.tx
             finally:
                 self._local.tx = None
-        self._bump()  # our own write is visible at once, without waiting for our own NOTIFY
+        if matrix:
+            self._bump()  # our own write is visible at once, without waiting for our own NOTIFY
 
     def close(self) -> None:
         stop = getattr(self, "_stop", None)

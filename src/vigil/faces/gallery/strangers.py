@@ -47,7 +47,7 @@ class StrangerStore:
                      cluster_distance: float = 0.5) -> int:
         """File a face that matched nobody; returns its provisional cluster id."""
         blob = self._vec(embedding)
-        with self._write() as c:
+        with self._write(matrix=False) as c:  # strangers are not in the match matrix
             vectors, clusters = self._stranger_vectors()
             now = time.time()
             if len(vectors):

@@ -96,7 +96,8 @@ async function enrolOne(name, file, row, fields) {
     row.textContent = `${file.name}: ${OUTCOMES[result.outcome] || result.outcome}`;
     row.dataset.outcome = result.outcome;
   } catch (err) {
-    row.textContent = `${file.name}: ${err.message}`;
+    // a refusal names the file itself (the upload's name is its label): once, not twice
+    row.textContent = err.message.startsWith(`${file.name}: `) ? err.message : `${file.name}: ${err.message}`;
     row.dataset.outcome = "error";
     if (err.status === 409 && err.data && err.data.matches) {
       row.dataset.outcome = "matches";
