@@ -175,6 +175,14 @@ def test_every_enrolment_path_names_the_absorbed_clusters_past_events(server, ph
         assert reply.status_code == 200, reply.text
         assert log.get(seen.id).name == f"collins_{path}", path
         assert requests.delete(f"{server.url}/v2/gallery/collins_{path}", headers=admin, timeout=10).ok
+    cluster = _new_stranger(server, photos["astronaut"])  # naming a cluster on the page names its events too
+    seen = Event("door", "face", 100.0, 0.7, (1, 2, 3, 4), name="unknown", cluster_id=cluster, last_seen=100.0)
+    log.save([EventChange("new", seen)])
+    named = requests.post(f"{server.url}/v2/strangers/{cluster}/name", headers=admin, json={"name": "collins"},
+                          timeout=60)
+    assert named.status_code == 200, named.text
+    assert log.get(seen.id).name == "collins"
+    assert requests.delete(f"{server.url}/v2/gallery/collins", headers=admin, timeout=10).ok
     log.close()
 
 

@@ -66,7 +66,7 @@ def gallery_router(executor: Executor, recent: Any) -> APIRouter:
         return await run_in_threadpool(_people, executor)
 
     _sample_routes(router, executor, admin)
-    _stranger_routes(router, executor, admin)
+    _stranger_routes(router, executor, admin, logs)
     return router
 
 
@@ -87,7 +87,7 @@ def _sample_routes(router: APIRouter, executor: Executor, admin: Any) -> None:
         return {"id": sample_id, "not": await _gallery_call(executor, lambda g: g.reject_sample(sample_id, "web"))}
 
 
-def _stranger_routes(router: APIRouter, executor: Executor, admin: Any) -> None:
+def _stranger_routes(router: APIRouter, executor: Executor, admin: Any, logs: Logs) -> None:
     @router.get("/strangers", dependencies=[admin], summary="Clusters of unknown faces, most sighted first")
     async def strangers() -> list[dict[str, Any]]:
         return await _gallery_call(executor, lambda g: [page.cluster(c, g.cluster_faces(c.id)) for c in g.unknowns()])
@@ -100,8 +100,10 @@ def _stranger_routes(router: APIRouter, executor: Executor, admin: Any) -> None:
 
     @router.post("/strangers/{cluster_id}/name", dependencies=[admin],
                  summary="Name a cluster: a new person, or merged into an existing one")
-    async def name_cluster(cluster_id: RowId, name: str = Body(embed=True, pattern=NAME_PATTERN)) -> dict[str, Any]:
+    async def name_cluster(request: Request, cluster_id: RowId,
+                           name: str = Body(embed=True, pattern=NAME_PATTERN)) -> dict[str, Any]:
         moved = await _gallery_call(executor, lambda g: g.name_cluster(cluster_id, name.strip()))
+        await run_in_threadpool(_relabel, logs.get, request, cluster_id, name.strip())
         return {"cluster": cluster_id, "name": name.strip(), "samples": moved}
 
     @router.delete("/strangers/{cluster_id}", dependencies=[admin], summary="Dismiss a cluster")
@@ -137,6 +139,13 @@ def _snapshot(data: bytes, width: int = 160) -> bytes:
 def _people(executor: Executor) -> list[dict[str, Any]]:
     gallery = faces.gallery(executor)
     return [page.person(p, gallery.samples(p.name)) for p in gallery.people()]
+
+
+def _relabel(log_for: Any, request: Request, cluster_id: int, name: str) -> None:
+    """A named cluster's past face events carry the name from now on, as after `vigil faces name`."""
+    log = log_for(request)
+    if log is not None:
+        log.relabel_cluster(cluster_id, name)
 
 
 def _enroll_one(executor: Executor, log: EventLog | None, name: str, file: str, data: bytes,
