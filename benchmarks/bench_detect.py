@@ -19,7 +19,8 @@ import numpy as np
 
 from vigil.config.settings import VigilConfig
 from vigil.config.tasks import DetectConfig
-from vigil.execute.pipeline import Pipeline
+from vigil.execute.executor import DETECT
+from vigil.execute.local import Inline
 from vigil.imaging import images
 from vigil.runtimes import opencv_dnn
 from vigil.tasks.detect import DetectOptions
@@ -41,20 +42,21 @@ def opencv_baseline(net: cv2.dnn.Net, path: Path, size: int = 416, min_score: fl
     return len(kept)
 
 
-def stages(pipe: Pipeline, path: Path, runs: int) -> dict[str, float]:
+def stages(pipe: Inline, path: Path, runs: int) -> dict[str, float]:
     """Median ms of each step on Vigil's path, to say where the time goes."""
     data = path.read_bytes()
     size = pipe.config.detect.input_size
+    detector = pipe.runner(DETECT).detector
     frame = images.decode(data, pipe.limits, fit=(size, size))
-    tensor, box = pipe.detector.preprocess(frame.pixels)
-    outputs = pipe.detector.infer(tensor)
+    tensor, box = detector.preprocess(frame.pixels)
+    outputs = detector.infer(tensor)
     net_h, net_w = tensor.shape[1:3]
     options = DetectOptions(min_score=0.4)
     steps = {
         "decode": lambda: images.decode(data, pipe.limits, fit=(size, size)),
-        "preprocess": lambda: pipe.detector.preprocess(frame.pixels),
-        "infer": lambda: pipe.detector.infer(tensor),
-        "postprocess": lambda: pipe.detector.postprocess(outputs, box, net_w, net_h, options),
+        "preprocess": lambda: detector.preprocess(frame.pixels),
+        "infer": lambda: detector.infer(tensor),
+        "postprocess": lambda: detector.postprocess(outputs, box, net_w, net_h, options),
     }
     return {name: p50_p95(timings_ms(fn, runs))[0] for name, fn in steps.items()} | {
         "input": f"{frame.pixels.shape[1]}x{frame.pixels.shape[0]} → {net_w}x{net_h}"}
@@ -67,7 +69,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=50)
     args = parser.parse_args()
-    pipes = {(p, s): Pipeline(VigilConfig(detect=DetectConfig(model=MODEL, precision=p, input_size=s))).setup()
+    pipes = {(p, s): Inline(VigilConfig(detect=DetectConfig(model=MODEL, precision=p, input_size=s))).setup()
              for p, s in CONFIGS}
     store = next(iter(pipes.values())).store
     net = opencv_dnn.darknet_net(store.path(MODEL, "cfg"), store.path(MODEL, "weights"))
