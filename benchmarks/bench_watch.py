@@ -132,6 +132,8 @@ def main() -> None:
     parser.add_argument("--cameras", type=int, default=4)
     parser.add_argument("--broker", default="", help="HOST:PORT of a broker to use instead of starting one")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument("--profile", choices=["fast", "second_look"], default=None,
+                        help="[detect] profile (default: the configured default, the second look)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -143,7 +145,8 @@ def main() -> None:
         watch = root / "watch"
         watch.mkdir()
         config = VigilConfig(watch={"dirs": [watch], "queue_per_camera": args.frames}, store={"data_dir": root / "d"},
-                             mqtt={"host": host, "port": port, "client_id": "vigil-bench-publisher"})
+                             mqtt={"host": host, "port": port, "client_id": "vigil-bench-publisher"},
+                             detect={"profile": args.profile} if args.profile else {})
         executor = Inline(config).setup()  # what `vigil watch` runs on (cli/events.py)
         baseline(executor, len(FRAMES))  # warm-up: loads the face models, touches every frame
         base_fps = baseline(executor, args.frames)
@@ -159,8 +162,8 @@ def main() -> None:
             service.stop()
             if proc is not None:
                 proc.terminate()
-    report = {"frames": args.frames, "cameras": args.cameras, "watch_fps": round(fps, 2),
-              "baseline_fps": round(base_fps, 2), "ratio": round(fps / base_fps, 2),
+    report = {"frames": args.frames, "cameras": args.cameras, "profile": config.detect.profile,
+              "watch_fps": round(fps, 2), "baseline_fps": round(base_fps, 2), "ratio": round(fps / base_fps, 2),
               "latency_ms_p50": round(float(np.percentile(lat, 50)), 1) if lat else None,
               "latency_ms_p99": round(float(np.percentile(lat, 99)), 1) if lat else None, "latency_samples": len(lat)}
     if args.json:
