@@ -23,13 +23,13 @@ import numpy as np
 
 from vigil.config.settings import VigilConfig
 from vigil.config.tasks import CrowdConfig
+from vigil.execute.local import Inline
 from vigil.imaging import images
 from vigil.imaging.images import DecodedImage
 from vigil.registry.store import ModelStore
 from vigil.runtimes.session import open_session
 from vigil.tasks.crowd import CrowdCounter, CrowdOptions
-from vigil.tasks.crowd_models import DensityCounter, DetectorCounter, LevelClassifier
-from vigil.tasks.detect import ObjectDetector
+from vigil.tasks.crowd_models import DensityCounter, LevelClassifier
 
 from common import IMAGES, REPO
 
@@ -62,12 +62,13 @@ def train_models(work: Path, store: ModelStore, quick: bool) -> tuple[Path, Path
 
 
 def load_counter(store: ModelStore, run: Path | None, level: Path | None, side: int) -> CrowdCounter:
-    config = VigilConfig()
+    """The crowd task over the default detector's single pass (`[detect] profile = "fast"`: the detector counts
+    and its tiles are what this compares), run by an in-process executor as the served task runs it."""
+    config = VigilConfig(detect={"profile": "fast"})
     cfg = CrowdConfig(density_side=side)
-    detect = config.detect
-    detector = ObjectDetector.load(store, detect.model, detect.input_size, detect.rect, None, detect.precision)
+    executor = Inline(config, store).setup()
     density = DensityCounter(open_session(run / "model.onnx", "onnxruntime"), side) if run else None
-    return CrowdCounter(DetectorCounter(detector, cfg), density, LevelClassifier.load(level) if level else None)
+    return CrowdCounter(executor.nested, cfg, density, LevelClassifier.load(level) if level else None)
 
 
 def errors(predicted: list[float], truth: list[float]) -> str:

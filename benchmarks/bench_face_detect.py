@@ -6,6 +6,7 @@ on real faces (see facesets.py), in one process on this machine.
 
 from __future__ import annotations
 
+import argparse
 import time
 
 import numpy as np
@@ -60,6 +61,7 @@ class WithFallback:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     rng = np.random.default_rng(0)
     store = ModelStore()
     pics = photos()

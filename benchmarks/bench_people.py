@@ -1,5 +1,6 @@
 """Person detection quality on the hand-counted vtest frames (tests/fixtures/vtest_people.json, 43 people),
-per model, input size and score threshold, with the latency each setting costs.
+per model, input size and score threshold, with the latency each setting costs. The detector's single pass
+(`[detect] profile = "fast"`); bench_small_people.py scores the second look on top.
 
     .venv/bin/python benchmarks/bench_people.py [--iou 0.5]
 """
@@ -15,8 +16,9 @@ import numpy as np
 
 from vigil.config.settings import VigilConfig
 from vigil.config.tasks import DetectConfig
-from vigil.execute.pipeline import DetectRequest, Pipeline
+from vigil.execute.local import Inline
 from vigil.ops.matching import MatchCounts, match
+from vigil.tasks.detect import DetectParams
 
 from common import IMAGES, REPO, make_1080p_jpeg, p50_p95, table, timings_ms
 
@@ -34,9 +36,10 @@ def main() -> None:
         hd = make_1080p_jpeg(Path(tmp) / "hd.jpg")
         for model in ("yolov4_tiny.coco", "yolov3_tiny.coco"):
             for size in map(int, args.sizes.split(",")):
-                pipe = Pipeline(VigilConfig(detect=DetectConfig(model=model, input_size=size))).setup()
-                request = DetectRequest(min_score=min(THRESHOLDS), labels=["person"])
-                found = {name: pipe.detect(IMAGES / name, request=request)[0].detections for name in TRUTH}
+                config = VigilConfig(detect=DetectConfig(model=model, input_size=size, profile="fast"))
+                pipe = Inline(config).setup()
+                params = DetectParams(min_score=min(THRESHOLDS), labels="person")
+                found = {name: pipe.detect(IMAGES / name, params=params)[0].detections for name in TRUTH}
                 frame_ms = p50_p95(timings_ms(lambda pipe=pipe: pipe.detect(IMAGES / "vtest_000.jpg"), 20))[0]
                 hd_ms = p50_p95(timings_ms(lambda pipe=pipe: pipe.detect(hd), 20))[0]
                 for threshold in THRESHOLDS:

@@ -19,7 +19,7 @@ import numpy as np
 from skimage import data as skdata
 
 from vigil.config.settings import VigilConfig
-from vigil.execute.pipeline import Pipeline
+from vigil.execute.local import Inline
 from vigil.imaging import images
 from vigil.registry.presence_catalog import VWW_MLPERF_TINY
 from vigil.runtimes import litert, tflm
@@ -34,7 +34,7 @@ WITHOUT = ["horses.jpg", "giraffe.jpg", "eagle.jpg", "dog.jpg"]
 GATES = [0.01, 0.02, 0.05, 0.1, 0.2]
 
 
-def load_sets(pipe: Pipeline, video: Path | None, every: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def load_sets(pipe: Inline, video: Path | None, every: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
     people = [images.load(IMAGES / n).pixels for n in WITH_PEOPLE] + [skdata.astronaut(), _rgb(skdata.camera())]
     empty = [images.load(IMAGES / n).pixels for n in WITHOUT] + [skdata.coffee(), skdata.chelsea()]
     rng = np.random.default_rng(0)
@@ -61,7 +61,7 @@ def _rgb(gray: np.ndarray) -> np.ndarray:
     return np.repeat(gray[:, :, None], 3, axis=2)
 
 
-def _people(pipe: Pipeline, rgb: np.ndarray) -> np.ndarray:
+def _people(pipe: Inline, rgb: np.ndarray) -> np.ndarray:
     found = pipe.detect_frame(images.DecodedImage(rgb, rgb.shape[1], rgb.shape[0]))
     return found.xyxy[found.data["class_name"] == "person"] if len(found) else np.zeros((0, 4), np.float32)
 
@@ -98,7 +98,7 @@ def main() -> None:
                         help="also score this store model (a LiteRT export trained on `vigil presence` data)")
     args = parser.parse_args()
 
-    pipe = Pipeline(VigilConfig()).setup()
+    pipe = Inline(VigilConfig()).setup()
     model = PresenceModel.open(pipe.store, VWW_MLPERF_TINY)
     path = pipe.store.path(VWW_MLPERF_TINY, "model")
     builtin = PresenceModel(model.spec, BuiltinKernels(path))
@@ -130,7 +130,7 @@ def main() -> None:
         ["LiteRT XNNPACK inference, 1 thread", *p50_p95(timings_ms(lambda: model.session.run([tensors[0]]),
                                                                    args.runs))],
         ["LiteRT built-in kernels, 1 thread", *p50_p95(timings_ms(lambda: builtin.session.run([tensors[0]]),
-                                                                  args.runs // 10))],
+                                                                  max(1, args.runs // 10)))],
         ["TFLM reference kernels (Python)", *p50_p95(timings_ms(lambda: tflm.run(micro, tensors[0]), 10))],
     ]
     print(table(["step", "p50 ms", "p95 ms"], rows))
