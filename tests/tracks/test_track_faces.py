@@ -1,0 +1,100 @@
+"""The best face of a person track, recognised (issue 22): a folder camera sliding over face_recognition's obama2.jpg
+(vigil.registry.samples), out of focus at first, sharp in the middle, soft again at the end; Obama enrolled from
+obama.jpg in a real SQLite gallery; the real detector, tracker and face models through one Inline executor."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.conftest import jpeg
+from tests.tracks.test_cli_track import VIGIL
+from vigil.config.cameras import CameraConfig
+from vigil.config.settings import VigilConfig
+from vigil.events.sightings import SightingKeeper
+from vigil.execute.executor import FACES
+from vigil.execute.local import Inline
+from vigil.faces.sightings import Sightings
+from vigil.registry.samples import sample_path
+from vigil.sources.frames import FolderSource
+from vigil.tracks.faces import TrackFaces
+from vigil.tracks.pipeline import TrackOptions, track_source
+
+BLUR = [5.0, 3.5, 2.0, 0.0, 1.5, 3.0]  # Gaussian sigma per frame: frame 3 is the sharp one
+SHARP = BLUR.index(0.0)
+
+
+@pytest.fixture(scope="module")
+def faces_executor(store, tmp_path_factory):
+    config = VigilConfig(faces={"gallery": str(tmp_path_factory.mktemp("trackfaces") / "g.sqlite3")})
+    executor = Inline(config, store).setup()
+    report = executor.call(FACES, "enroll", "Obama", [sample_path("obama.jpg")], None, deadline=float("inf"))
+    assert report.samples == 1
+    return executor
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    photo = cv2.cvtColor(cv2.imread(str(sample_path("obama2.jpg"))), cv2.COLOR_BGR2RGB)
+    photo = cv2.resize(photo, (313, 600), interpolation=cv2.INTER_AREA)
+    out = tmp_path_factory.mktemp("faceframes")
+    for i, sigma in enumerate(BLUR):
+        window = np.ascontiguousarray(photo[:, 2 * i:2 * i + 300])
+        if sigma:
+            window = cv2.GaussianBlur(window, (0, 0), sigma)
+        (out / f"frame_{i:03d}.jpg").write_bytes(jpeg(window))
+    return out
+
+
+@pytest.fixture(scope="module")
+def tracked(faces_executor, folder):
+    """The track as seen to the last frame, then ended: (tracker faces, report, recognitions before the end, face)."""
+    looking = TrackFaces(faces_executor, "door", look_every=1)
+    report = track_source(faces_executor, FolderSource(folder), CameraConfig(), TrackOptions(labels=["person"]),
+                          lambda frame, _scene, seen, _new: looking.observe(frame, seen))
+    before = looking.recognitions
+    ended = looking.ended(report.tracks[0].id) if report.tracks else None
+    return looking, report, before, ended
+
+
+def test_one_track_whose_best_face_is_the_sharp_frontal_one_recognised_once(tracked):
+    looking, report, before, ended = tracked
+    assert [t.label for t in report.tracks] == ["person"]
+    track = report.tracks[0]
+    assert track.face is not None and track.face.frame == SHARP != track.first_frame
+    assert looking.looks == len(BLUR) and before == 0  # looked on every frame, recognised only at the end
+    assert ended is not None and looking.recognitions == 1
+    assert track.face.name == "Obama" and track.face.cluster_id is None
+    found = ended[1]
+    assert int(found.data["track_id"][0]) == track.id and str(found.data["name"][0]) == "Obama"
+    x0, y0, x1, y1 = found.xyxy[0]
+    bx0, by0, bx1, by1 = track.boxes[SHARP][2]
+    assert bx0 - 1 <= x0 < x1 <= bx1 + 1 and by0 - 1 <= y0 < y1 <= by1 + 1  # in frame pixels, inside the person
+    assert looking.ended(track.id) is None  # forgotten once ended
+
+
+def test_the_track_is_one_sighting_with_its_track_id(faces_executor, tracked):
+    _, report, _, ended = tracked
+    gallery = faces_executor.recognizer.gallery
+    keeper = SightingKeeper(faces_executor.config, gallery, None, "http://127.0.0.1")
+    keeper.observe("door", 1000.0, ended[1], lambda _name, _cluster: None)
+    rows = Sightings(gallery).rows()
+    assert [(r.camera, r.track_id, r.name, r.cluster) for r in rows] == [("door", report.tracks[0].id, "Obama",
+                                                                           None)]
+    assert rows[0].quality > 0
+
+
+def test_vigil_track_faces_json(faces_executor, folder, tmp_path):
+    """`vigil track --faces --json` as a user runs it; without --faces no track carries a face."""
+    toml = tmp_path / "vigil.toml"
+    toml.write_text(f'[faces]\ngallery = "{faces_executor.config.faces.gallery}"\n')
+    done = subprocess.run([*VIGIL, "track", str(folder), "--labels", "person", "--faces", "--json",
+                           "--config", str(toml)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    (person,) = json.loads(done.stdout)["tracks"]
+    assert person["name"] == "Obama" and "cluster" not in person and person["best_face"]["frame"] == SHARP
+    assert len(person["best_face"]["box"]) == 4 and 0 < person["best_face"]["score"] <= 1
