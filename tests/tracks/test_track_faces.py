@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -15,11 +16,13 @@ from tests.conftest import jpeg
 from tests.tracks.test_cli_track import VIGIL
 from vigil.config.cameras import CameraConfig
 from vigil.config.settings import VigilConfig
+from vigil.events.camera_feed import CameraFeed
 from vigil.events.sightings import SightingKeeper
 from vigil.execute.executor import FACES
 from vigil.execute.local import Inline
 from vigil.faces.sightings import Sightings
 from vigil.registry.samples import sample_path
+from vigil.results import EventChange
 from vigil.sources.frames import FolderSource
 from vigil.tracks.faces import TrackFaces
 from vigil.tracks.pipeline import TrackOptions, track_source
@@ -77,14 +80,33 @@ def test_one_track_whose_best_face_is_the_sharp_frontal_one_recognised_once(trac
     assert looking.ended(track.id) is None  # forgotten once ended
 
 
-def test_the_track_is_one_sighting_with_its_track_id(faces_executor, tracked):
-    _, report, _, ended = tracked
+def test_a_live_camera_names_the_track_event_and_files_one_sighting(faces_executor, folder):
+    """A `[cameras.door]` feed over the folder (look every 3rd frame: frames 0 and 3): the sharp face found on frame
+    3 is recognised at once (the event is updated with the name), not again at the end; one sighting, its track id."""
     gallery = faces_executor.recognizer.gallery
     keeper = SightingKeeper(faces_executor.config, gallery, None, "http://127.0.0.1")
-    keeper.observe("door", 1000.0, ended[1], lambda _name, _cluster: None)
+    changes: list[EventChange] = []
+    sighted = []
+
+    def file(camera, t, face, event):
+        sighted.append(event.track_id)
+        keeper.observe(camera, t, face, lambda _name, _cluster: event)
+
+    def copies(batch):  # as the event service's listeners get them: the feed goes on changing its open events
+        changes.extend(EventChange(c.type, replace(c.event)) for c in batch)
+
+    camera = CameraConfig(source=str(folder), motion_gate=False)
+    feed = CameraFeed("door", camera, faces_executor, lambda *_: None, emit=copies, sighted=file)
+    feed.run()
+    assert feed.error is None and feed.faces is not None
+    assert feed.faces.looks == 2 and feed.faces.recognitions == 1
+    (track,) = [t for t in feed.report.tracks if t.label == "person"]  # a live camera tracks every label
+    assert track.face.frame == SHARP and track.face.name == "Obama"
+    kinds = [(c.type, c.event.track_id, c.event.name) for c in changes if c.event.track_id == track.id]
+    assert kinds[0] == ("new", track.id, None) and ("update", track.id, "Obama") in kinds
+    assert kinds[-1] == ("end", track.id, "Obama") and sighted == [track.id]
     rows = Sightings(gallery).rows()
-    assert [(r.camera, r.track_id, r.name, r.cluster) for r in rows] == [("door", report.tracks[0].id, "Obama",
-                                                                           None)]
+    assert [(r.camera, r.track_id, r.name, r.cluster) for r in rows] == [("door", track.id, "Obama", None)]
     assert rows[0].quality > 0
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vigil.errors import VigilError
+from vigil.errors import NotActivated, VigilError
 from vigil.execute.executor import FACES, Executor
 from vigil.imaging.images import DecodedImage
 from vigil.ops.nms import iou_matrix
@@ -29,6 +29,7 @@ LOOK_EVERY = 3  # analysed frames between two looks for one track's face
 MIN_PERSON_PX = 96  # a person box shorter than this shows no face worth a look
 IMPROVE = 1.25  # a live track's best face is recognised again when it scores this many times the last one
 CLUSTER_WAIT_S = 5.0  # a stranger's cluster is filed before the track's name is given (off the request path)
+FORGET_S = 300.0  # a track unseen this long is forgotten here too (a live camera's quiet tracks never end an event)
 
 
 @dataclass
@@ -48,6 +49,7 @@ class TrackFaces:
         self.look_every, self.min_person, self.improve = max(1, look_every), min_person, improve
         self.looks = 0  # calls to the faces task's best_face (how much the feature cost)
         self.recognitions = 0
+        self.off = False  # the faces task is not available (models not pulled): faces are off for this source
         self._analysed = 0
         self._state: dict[int, _State] = {}
 
@@ -55,7 +57,10 @@ class TrackFaces:
         """Look for the faces that are due on this analysed frame; the tracks whose best face improved by
         `improve` over the one last recognised (a live camera recognises them now)."""
         self._analysed += 1
-        better = []
+        self._state = {i: s for i, s in self._state.items() if frame.time_s - s.track.last_time < FORGET_S}
+        better: list[Track] = []
+        if self.off:
+            return better
         for track in seen:
             _, _, box, _ = track.boxes[-1]
             if track.label != PERSON or track.boxes[-1][0] != frame.index or box[3] - box[1] < self.min_person:
@@ -81,6 +86,10 @@ class TrackFaces:
         self.looks += 1
         try:
             found = self.executor.call(FACES, "best_face", crop, deadline=self.executor.deadline())
+        except NotActivated as exc:
+            log.error("%s: faces of tracks are off (%s)", self.source, exc)
+            self.off = True
+            return False
         except VigilError as exc:
             log.warning("%s: a track's face was not looked for (%s)", self.source, exc)
             return False
