@@ -114,18 +114,12 @@ def _one(executor, source: str, shapes, options, retries: int, duration: float |
     from vigil.formats import tracks as formats
     from vigil.results import TrackReport
     from vigil.sources.reader import open_source
-    from vigil.tracks.faces import TrackFaces
+    from vigil.tracks.faces import track_with_faces
     from vigil.tracks.pipeline import track_source
 
     try:
         reader = open_source(source, fps=options.fps, retries=retries, duration_s=duration)
-        if not faces:
-            return formats.report(track_source(executor, reader, shapes, options))
-        looking = TrackFaces(executor, source)
-        report = track_source(executor, reader, shapes, options, lambda frame, _s, seen, _l: looking.observe(frame,
-                                                                                                            seen))
-        looking.finish(report.tracks)
-        return formats.report(report)
+        return formats.report((track_with_faces if faces else track_source)(executor, reader, shapes, options))
     except ConfigError as exc:
         fail(exc)
     except VigilError as exc:

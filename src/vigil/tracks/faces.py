@@ -16,13 +16,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vigil.config.cameras import CameraConfig
 from vigil.errors import NotActivated, VigilError
 from vigil.execute.executor import FACES, Executor
 from vigil.imaging.images import DecodedImage
 from vigil.ops.nms import iou_matrix
 from vigil.registry.labels import PERSON
-from vigil.results import Detections, Track, TrackFace
-from vigil.sources.frames import Frame
+from vigil.results import Detections, Track, TrackFace, TrackReport
+from vigil.sources.frames import Frame, Source
+from vigil.tracks.pipeline import TrackOptions, track_source
 
 log = logging.getLogger(__name__)
 LOOK_EVERY = 3  # analysed frames between two looks for one track's face
@@ -142,3 +144,11 @@ class TrackFaces:
         for track in tracks:
             if track.id in self._state:
                 self.ended(track.id)
+
+
+def track_with_faces(executor: Executor, source: Source, camera: CameraConfig, options: TrackOptions) -> TrackReport:
+    """`track_source` with each person track's best face, recognised once after the source ends (`--faces`)."""
+    looking = TrackFaces(executor, source.name)
+    report = track_source(executor, source, camera, options, lambda frame, _s, seen, _l: looking.observe(frame, seen))
+    looking.finish(report.tracks)
+    return report
