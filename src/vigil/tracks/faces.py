@@ -4,9 +4,10 @@ The faces task looks for a face in the head of a person's box only when the box 
 tall, and at most every `look_every` analysed frames per track, so the cost stays bounded however long the track
 lives. Each look scores the face it finds by vigil.faces.best (size × sharpness × frontal pose); the track keeps
 the best one (its frame, box, score and the crop it was found in). That crop is recognised (`recognize`, which also
-files a stranger's cluster) when the track ends, or, on a live camera, as soon as its best face beats the one last
-recognised by `improve` times, so an event gets its name while the person is still there. Every call goes through
-the one executor's faces task: no second model.
+files a stranger's cluster) when the track ends, or, on a live camera, as soon as it is found, so an event gets its
+name while the person is still there; after that only a best face `improve` times better than the one last
+recognised is recognised again (then, or when the track ends). Every call goes through the one executor's faces
+task: no second model.
 """
 
 from __future__ import annotations
@@ -99,16 +100,21 @@ class TrackFaces:
         if found is None or (track.face is not None and found[1] <= track.face.score):
             return False
         face_box = tuple(round(float(v) + d, 1) for v, d in zip(found[0], (x0, y0, x0, y0), strict=True))
-        track.face = TrackFace(frame.index, frame.time_s, face_box, round(found[1], 4))
+        known = track.face  # who the track was recognised as stays until a better face is recognised
+        track.face = TrackFace(frame.index, frame.time_s, face_box, round(found[1], 4),
+                               known.name if known else None, known.cluster_id if known else None)
         state.crop, state.origin = crop, (x0, y0)
         return True
 
     def recognise(self, track: Track) -> Detections | None:
         """Who the track's best face is (named on `track.face`); the face as found, in frame pixels, with data
-        `track_id` (for its sighting). None when it has no face, or none newer than the one last recognised."""
+        `track_id` (for its sighting); what was found before when the best face is not `improve` times better than the
+        one last recognised. None when it has no face."""
         state = self._state.get(track.id)
-        if state is None or state.crop is None or track.face is None or track.face.score <= state.recognised:
-            return state.found if state is not None and state.crop is not None else None
+        if state is None or state.crop is None or track.face is None:
+            return None
+        if state.recognised and track.face.score < self.improve * state.recognised:
+            return state.found
         crop = state.crop
         self.recognitions += 1
         try:
