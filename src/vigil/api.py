@@ -70,7 +70,7 @@ def enroll(name: str, images: Sequence[ImageSource]):
 
 
 def track(source: str | Path, fps: float | None = None, labels: Sequence[str] = (), motion_gate: bool = False,
-          lines: dict | None = None, zones: dict | None = None):
+          lines: dict | None = None, zones: dict | None = None, faces: bool = False):
     """Objects followed through a video file, a folder of frames or a stream (see README "Tracks"): a TrackReport
     with tracks (id, label, boxes, best view), `stationary` per track id, line counts and zone occupancy/dwell.
 
@@ -78,10 +78,12 @@ def track(source: str | Path, fps: float | None = None, labels: Sequence[str] = 
     "in"); `zones` a name to a polygon or to `{"points": [...], "loiter_s": 10}`. `fps` thins a file to that many
     frames a second (every frame by default); `motion_gate` skips the detector on frames that did not change, which
     saves most of the work on a quiet camera and, measured, missed nobody on footage with people. A bad shape is a
-    ConfigError naming it; an unreadable source a BadInput.
+    ConfigError naming it; an unreadable source a BadInput. `faces`: each person track's best face, recognised
+    (`Track.face`: frame, box, score, name, cluster_id).
     """
     from vigil.config.cameras import camera_config
     from vigil.sources.reader import open_source
+    from vigil.tracks.faces import track_with_faces
     from vigil.tracks.pipeline import TrackOptions, track_source
 
     camera = camera_config(lines={k: {"points": v} for k, v in (lines or {}).items()},
@@ -89,4 +91,4 @@ def track(source: str | Path, fps: float | None = None, labels: Sequence[str] = 
     run = executor()
     run.setup()
     options = TrackOptions(fps=fps, motion_gate=motion_gate, labels=list(labels))
-    return track_source(run, open_source(str(source), fps=fps), camera, options)
+    return (track_with_faces if faces else track_source)(run, open_source(str(source), fps=fps), camera, options)

@@ -161,15 +161,31 @@ class CrowdEstimate:
 
 
 @dataclass
+class TrackFace:
+    """A person track's best face (vigil.tracks.faces): the frame it was on, its box (original pixels) and
+    best-face score (vigil.faces.best); once recognised, who it is: `name` (a person, "unknown", "uncertain") and a
+    stranger's `cluster_id`."""
+
+    frame: int
+    time_s: float
+    box: tuple[float, float, float, float]
+    score: float
+    name: str | None = None
+    cluster_id: int | None = None
+
+
+@dataclass
 class Track:
     """One object followed over frames. `boxes` holds (frame, time_s, xyxy, score) per frame it was detected on;
-    `best` is the index in `boxes` of its best view (highest score × √area), `best_crop` its pixels (RGB)."""
+    `best` is the index in `boxes` of its best view (highest score × √area), `best_crop` its pixels (RGB); `face`
+    a person's best face when faces were looked for."""
 
     id: int
     label: str
     boxes: list[tuple[int, float, tuple[float, float, float, float], float]] = field(default_factory=list)
     best: int = 0
     best_crop: np.ndarray | None = None
+    face: TrackFace | None = None
 
     @property
     def first_frame(self) -> int:

@@ -65,6 +65,8 @@ def track(
     = None,
     retries: Annotated[int, typer.Option(min=0, help="a stream's failed connection attempts in a row before it "
                                                      "is given up")] = 3,
+    faces: Annotated[bool, typer.Option("--faces", help="each person track's best face, recognised (also with "
+                                                        "--camera NAME whose config sets faces = true)")] = False,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -87,7 +89,8 @@ def track(
         executor = Inline(cfg).setup()
     except VigilError as exc:
         fail(exc)
-    documents = [_one(executor, source, shapes, options, retries, duration) for source in sources]
+    faces = faces or (camera is not None and "faces" in shapes.model_fields_set and shapes.faces)
+    documents = [_one(executor, source, shapes, options, retries, duration, faces) for source in sources]
     if as_json:
         emit_json(documents[0] if len(documents) == 1 else documents)
     else:
@@ -107,15 +110,16 @@ def _camera(cfg, name: str | None, lines: list[str], zones: list[str], loiter_s:
     return cfg.cameras[name], f"cameras.{name}."
 
 
-def _one(executor, source: str, shapes, options, retries: int, duration: float | None) -> dict:
+def _one(executor, source: str, shapes, options, retries: int, duration: float | None, faces: bool) -> dict:
     from vigil.formats import tracks as formats
     from vigil.results import TrackReport
     from vigil.sources.reader import open_source
+    from vigil.tracks.faces import track_with_faces
     from vigil.tracks.pipeline import track_source
 
     try:
         reader = open_source(source, fps=options.fps, retries=retries, duration_s=duration)
-        return formats.report(track_source(executor, reader, shapes, options))
+        return formats.report((track_with_faces if faces else track_source)(executor, reader, shapes, options))
     except ConfigError as exc:
         fail(exc)
     except VigilError as exc:

@@ -54,6 +54,8 @@ class CameraConfig(Section):
                               description="run the detector only on frames that changed (the first frame and a "
                                           "keyframe every keyframe_s always run)")
     keyframe_s: float = Field(5.0, gt=0, title="Keyframe every", description="seconds between forced detector runs")
+    faces: bool = Field(True, title="Faces", description="a live camera recognises the best face of each person "
+                                                           "track (when the faces task is available)")
     width: int | None = Field(None, gt=0, title="Width", description="frame width, to check shapes when the config "
                                                                      "loads; else they are checked on the first frame")
     height: int | None = Field(None, gt=0, title="Height", description="frame height (see width)")

@@ -8,7 +8,9 @@
 | `<prefix>/<camera>/loitering` | `{"camera", "zone", "track_id", "label", "dwell_s", "time_s"}` per loiterer |
 
 With `emit`, the feed's tracks become events (events/track_events.py: one per track, with `track_id`), which the
-event service stores, streams and publishes like the watcher's.
+event service stores, streams and publishes like the watcher's. With the camera's `faces` (the default) each person
+track keeps its best face (vigil.tracks.faces), recognised when the track's event ends or its best face improved
+enough: the event gets the name (or the stranger's cluster), and `sighted` files one sighting with the track's id.
 
 Each feed runs in a thread of its own, so one camera's slow decode never holds up another's, and one that fails
 (a bad shape, a stream that cannot be opened) logs why and stops alone. Motion gating is on unless the camera says
@@ -28,13 +30,15 @@ from vigil.errors import VigilError
 from vigil.events.live_view import LiveView
 from vigil.events.track_events import TrackEvents
 from vigil.execute.executor import Executor
+from vigil.faces.matcher import UNCERTAIN
 from vigil.formats import tracks as wire
 from vigil.formats.cameras import shape_states
 from vigil.formats.events import dumps
-from vigil.results import EventChange, Loitering, Track, TrackReport
+from vigil.results import Detections, Event, EventChange, Loitering, Track, TrackReport
 from vigil.sources.frames import Frame, Source
 from vigil.sources.reader import STREAM, open_source
 from vigil.sources.video import StreamSource
+from vigil.tracks.faces import TrackFaces
 from vigil.tracks.pipeline import TrackOptions, track_source
 from vigil.tracks.scene import Scene
 
@@ -43,6 +47,7 @@ STREAM_FPS = 5.0  # frames analysed a second of a stream whose camera sets no fp
 KEEP_S = 60.0  # a track unseen this long is forgotten (its event ended hold_s after it was last seen)
 Send = Callable[[str, bytes, bool], None]  # topic, payload, retain (MqttPublisher.send)
 Emit = Callable[[list[EventChange]], None]  # the event service's: store, stream, publish
+Sighted = Callable[[str, float, Detections, Event], None]  # camera, time, a track's face (track_id), its event
 # camera, zone → labels, lines, and the zones and lines gone (MqttPublisher.discover_feed)
 Discover = Callable[[str, dict[str, list[str]], list[str], dict[str, list[str]] | None, list[str] | None], None]
 
@@ -63,9 +68,11 @@ class _Stoppable(Source):
 class CameraFeed:
     def __init__(self, name: str, camera: CameraConfig, executor: Executor, send: Send, prefix: str = "vigil",
                  retries: int | None = None, emit: Emit | None = None, hold_s: float = 30.0,
-                 discover: Discover | None = None) -> None:
+                 discover: Discover | None = None, sighted: Sighted | None = None) -> None:
         self.name, self.camera, self.executor, self.send = name, camera, executor, send
         self.prefix, self.retries, self.emit, self.discover = prefix.rstrip("/"), retries, emit, discover
+        self.sighted = sighted
+        self.faces = TrackFaces(executor, f"camera:{name}") if camera.faces and emit is not None else None
         self.live = LiveView(camera)
         self._zone_labels = {zone: set(z.labels) for zone, z in camera.zones.items()}
         self.events = TrackEvents(name, hold_s, time.time())
@@ -102,7 +109,7 @@ class CameraFeed:
             log.exception(self.error)
         finally:
             if self.emit is not None:
-                self.emit(self.events.end_all())
+                self.emit(self._ended(self.events.end_all()))
             self._available(False)
 
     def _source(self) -> Source:
@@ -159,6 +166,7 @@ class CameraFeed:
             self._reshape(scene, self.live.pending)
         if self.emit is not None:
             changes = self.events.observe(frame.time_s, seen, f"{self.camera.source}#{frame.index}")
+            changes = self._ended(changes + self._recognised(frame, seen))
             if changes:
                 self.emit(changes)
         for zone_name, report in scene.zones.items():
@@ -174,6 +182,31 @@ class CameraFeed:
         for event in loiterers:
             self.send(wire.loitering_topic(self.prefix, self.name), dumps(wire.loitering(self.name, event)), False)
 
+    def _recognised(self, frame: Frame, seen: list[Track]) -> list[EventChange]:
+        """Faces looked for where due; a track whose best face improved enough is recognised now, its event named."""
+        if self.faces is None:
+            return []
+        changes = []
+        for track in self.faces.observe(frame, seen):
+            event = self.events.open.get(track.id)
+            if self.faces.recognise(track) is not None and event is not None and _name(event, track):
+                changes.append(EventChange("update", event))
+        return changes
+
+    def _ended(self, changes: list[EventChange]) -> list[EventChange]:
+        """Ending tracks: their best face recognised if it was not yet, the event named, one sighting filed."""
+        if self.faces is None:
+            return changes
+        for change in changes:
+            if change.type != "end" or change.event.track_id is None:
+                continue
+            ended = self.faces.ended(change.event.track_id)
+            if ended is not None:
+                _name(change.event, ended[0])
+                if self.sighted is not None:
+                    self.sighted(self.name, change.event.last_seen, ended[1], change.event)
+        return changes
+
     def _once(self, topic: str, payload: bytes) -> None:
         """A retained state, sent only when it changes."""
         if self._published.get(topic) != payload:
@@ -181,8 +214,20 @@ class CameraFeed:
             self.send(topic, payload, True)
 
 
+def _name(event: Event, track: Track) -> bool:
+    """The event takes the name (or stranger cluster) of its track's recognised face; True when that changed it."""
+    face = track.face
+    if face is None or face.name is None or face.name == UNCERTAIN:
+        return False
+    before = (event.name, event.cluster_id)
+    event.name, event.cluster_id = face.name, face.cluster_id
+    return before != (event.name, event.cluster_id)
+
+
 def start_feeds(cameras: dict[str, CameraConfig], executor: Executor, send: Send, prefix: str,
-                emit: Emit | None = None, hold_s: float = 30.0, discover: Discover | None = None) -> list[CameraFeed]:
+                emit: Emit | None = None, hold_s: float = 30.0, discover: Discover | None = None,
+                sighted: Sighted | None = None) -> list[CameraFeed]:
     """A feed for every camera with a source (the watcher's folder cameras have none), each in its own thread."""
-    return [CameraFeed(name, camera, executor, send, prefix, emit=emit, hold_s=hold_s, discover=discover).start()
+    return [CameraFeed(name, camera, executor, send, prefix, emit=emit, hold_s=hold_s, discover=discover,
+                       sighted=sighted).start()
             for name, camera in cameras.items() if camera.source]

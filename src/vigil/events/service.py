@@ -91,6 +91,7 @@ class EventService:
         self._people: set[str] = set()
         self._faces_ok = config.watch.faces
         self.sightings: SightingKeeper | None = None  # made on the first face, over the faces task's gallery
+        self._sightings_lock = threading.Lock()  # the event worker and the live cameras' threads file sightings
         self.latest: dict[str, dict[str, dict[str, Any]]] = {}  # camera -> task -> its last answer ([watch] tasks)
         self.last_frames: dict[str, LastFrame] = {}
         self._stop = threading.Event()
@@ -120,7 +121,7 @@ class EventService:
             send = self.publisher.send if self.publisher is not None else lambda *_: None
             discover = self.publisher.discover_feed if self.publisher is not None else None
             self.feeds = start_feeds(self.config.cameras, self.executor, send, self.config.mqtt.topic_prefix,
-                                     self._track_changes, self.config.events.hold_s, discover)
+                                     self._track_changes, self.config.events.hold_s, discover, self._track_sighting)
         return self
 
     def stop(self) -> None:
@@ -234,15 +235,20 @@ class EventService:
             self._faces_ok = False
             return None
 
-    def _keep_sightings(self, camera: str, now: float, faces: Detections) -> None:
+    def _track_sighting(self, camera: str, now: float, face: Detections, event: Any) -> None:
+        """A live camera's person track, ended: its best face is one sighting (with `track_id`), of its event."""
+        self._keep_sightings(camera, now, face, lambda _name, _cluster: event)
+
+    def _keep_sightings(self, camera: str, now: float, faces: Detections, event_of: Any = None) -> None:
         """Every checked face becomes a sighting in the gallery's database ([faces] sightings)."""
-        if self.sightings is None and self.config.faces.sightings and len(faces):
-            gallery = getattr(self.executor.recognizer, "gallery", None)
-            if gallery is not None:
-                self.sightings = SightingKeeper(self.config, gallery, self.publisher, self.base_url)
-                self.sightings.prune(now)  # what outlived retention while Vigil was down
-        if self.sightings is not None:
-            self.sightings.observe(camera, now, faces, event_finder(self.builder, camera))
+        with self._sightings_lock:
+            if self.sightings is None and self.config.faces.sightings and len(faces):
+                gallery = getattr(self.executor.recognizer, "gallery", None)
+                if gallery is not None:
+                    self.sightings = SightingKeeper(self.config, gallery, self.publisher, self.base_url)
+                    self.sightings.prune(now)  # what outlived retention while Vigil was down
+            if self.sightings is not None:
+                self.sightings.observe(camera, now, faces, event_of or event_finder(self.builder, camera))
 
     def _other_tasks(self, camera: str, decoded: DecodedImage) -> None:
         """`[watch] tasks` beyond detect and faces: each one's answer on this frame, kept as the camera's latest and

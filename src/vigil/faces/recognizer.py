@@ -117,6 +117,17 @@ class FaceRecognizer:
         return [FaceCheck(box, float(score), self._quality(rgb, box)) for box, score in zip(found.xyxy, found.score,
                                                                                            strict=True)]
 
+    def best_face(self, rgb: np.ndarray) -> tuple[np.ndarray, float] | None:
+        """The best usable face in `rgb` (a person crop) by vigil.faces.best (size, sharpness, frontal pose), with
+        its score; None when no face passes the size and focus checks."""
+        boxes = np.array([f.xyxy for f in self.detect(rgb) if f.quality == "ok"], np.float32).reshape(-1, 4)
+        if not len(boxes):
+            return None
+        _, points = self.embedder.align(_as_rgb(rgb), boxes)
+        scores = [best.quality(rgb, box, p, 1.0, FOCUS_WIDTH) for box, p in zip(boxes, points, strict=True)]
+        k = int(np.argmax(scores))
+        return boxes[k], float(scores[k])
+
     def _gated(self, pixels: np.ndarray, found: Detections) -> Detections:
         """The candidates the face gate lets through (all of them when there is no gate), scored in one run."""
         if self.gate is None or not len(found):

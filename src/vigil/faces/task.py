@@ -70,6 +70,11 @@ def detect(pixels: np.ndarray, runner: FaceRunner) -> list:
     return runner.recognizer.detect(pixels)
 
 
+def best_face(pixels: np.ndarray, runner: FaceRunner) -> tuple[np.ndarray, float] | None:
+    """The best usable face of a person crop (box in its pixels) and its best-face score (vigil.faces.best)."""
+    return runner.recognizer.best_face(pixels)
+
+
 def enroll(name: str, sources: Sequence[Source], box: Sequence[float] | None, runner: FaceRunner,
            force: bool = False) -> EnrollReport:
     """Enrol; a face that matches another person is refused (listed in the report) unless `force`."""
@@ -106,7 +111,7 @@ TASK = TaskDef(
     preload=lambda config: True,
     tags=("faces",),
     section="faces",
-    operations={"recognize": recognize, "label": label, "detect": detect, "enroll": enroll,
+    operations={"recognize": recognize, "label": label, "detect": detect, "best_face": best_face, "enroll": enroll,
                 "enroll_forced": partial(enroll, force=True), "largest_vectors": largest_vectors,
                 "search_faces": search_faces},
 )

@@ -17,7 +17,18 @@ def track(entry: Track, is_stationary: bool) -> dict[str, Any]:
     return {"id": entry.id, "label": entry.label, "first_frame": entry.first_frame, "last_frame": entry.last_frame,
             "first_time": round(entry.first_time, 3), "last_time": round(entry.last_time, 3),
             "stationary": is_stationary, "best": {"frame": frame, "box": list(box), "score": score},
-            "boxes": [[f, *b, s] for f, _, b, s in entry.boxes]}
+            "boxes": [[f, *b, s] for f, _, b, s in entry.boxes], **track_face(entry)}
+
+
+def track_face(entry: Track) -> dict[str, Any]:
+    """A person track's best face and who it is, when faces were looked for and one was found."""
+    face = entry.face
+    if face is None:
+        return {}
+    who = {"name": face.name} if face.name is not None else {}
+    if face.cluster_id is not None:
+        who["cluster"] = face.cluster_id
+    return {"best_face": {"frame": face.frame, "box": list(face.box), "score": face.score}, **who}
 
 
 def zone(report: ZoneReport) -> dict[str, Any]:
