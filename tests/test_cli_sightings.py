@@ -8,10 +8,9 @@ import time
 
 import cv2
 import pytest
-from typer.testing import CliRunner
 
 from tests.conftest import fixture_image
-from vigil.cli.main import app
+from tests.test_cli_faces import run  # `vigil faces …` in-process, exit code checked
 from vigil.registry.samples import sample_path
 
 
@@ -40,13 +39,6 @@ def env(tmp_path_factory, store) -> dict:
     flipped = root / "biden_flipped.jpg"
     cv2.imwrite(str(flipped), cv2.flip(cv2.imread(str(sample_path("biden.jpg"))), 1))
     return {"VIGIL_STORE__DATA_DIR": str(root / "data"), "cluster": cluster, "flipped": str(flipped), "root": root}
-
-
-def run(env: dict, *args: str, code: int = 0):
-    runner = CliRunner(env={k: v for k, v in env.items() if k.startswith("VIGIL_")})
-    result = runner.invoke(app, ["faces", *args])
-    assert result.exit_code == code, (result.stdout, result.stderr, result.exception)
-    return result
 
 
 def test_visits_since_and_search_newest_first(env):

@@ -62,7 +62,7 @@ def events_router(executor: Executor) -> APIRouter:
                           until: Annotated[str | None, Query(description="epoch s, ISO 8601 or age",
                                                              json_schema_extra=TIME_SCHEMA)] = None,
                           limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
-        query = EventQuery(camera, label, name, _time(since), _time(until), limit)
+        query = EventQuery(camera, label, name, query_time(since), query_time(until), limit)
         log = logs.get(request)
         found = await run_in_threadpool(log.query, query) if log is not None else []
         return [wire.event_json(e, base) for e in found]
@@ -128,7 +128,8 @@ def _user_key(executor: Executor) -> Any:
     return check
 
 
-def _time(text: str | None) -> float | None:
+def query_time(text: str | None) -> float | None:
+    """A `since`/`until` query value (epoch s, ISO 8601 or an age) as epoch seconds; BadInput (400) if unreadable."""
     if text is None:
         return None  # an empty one is not a time: 400, as its schema says
     try:

@@ -16,7 +16,7 @@ from vigil.faces.visits import split, summarise
 from vigil.formats import sightings as wire
 from vigil.http import faces
 from vigil.http.auth import key_checks
-from vigil.http.events import Logs, _time
+from vigil.http.events import Logs, query_time
 from vigil.http.openapi import JPEG_ANSWER, TIME_SCHEMA, RowId
 
 WHO = r"^(cluster:)?[0-9]{1,18}$|^(name:)?[\w][\w .'-]{0,199}$"
@@ -37,7 +37,7 @@ def sightings_router(executor: Executor) -> APIRouter:
     @router.get("/visits", dependencies=[admin], summary="Visits per person and stranger cluster, most recent first")
     async def visits(since: Annotated[str | None, Query(description="epoch s, ISO 8601 or age: 7d",
                                                         json_schema_extra=TIME_SCHEMA)] = None) -> list[dict[str, Any]]:
-        start = _time(since)
+        start = query_time(since)
 
         def work() -> list[dict[str, Any]]:
             return wire.visits_json(summarise(split(store().rows(since=start), config.faces.visit_gap_s)), base)
