@@ -17,8 +17,9 @@ from vigil.execute.local import Inline
 from vigil.imaging import images
 from vigil.ops.matching import MatchCounts, match
 from vigil.ops.nms import inside_matrix, iou_matrix
+from vigil.results import Detections
 from vigil.tasks.detect import DetectParams, DetectRunner
-from vigil.tasks.second_look import LookPlan
+from vigil.tasks.second_look import LookPlan, context_windows
 
 PEOPLE = json.loads((FIXTURES / "vtest_people.json").read_text())["frames"]
 COUNTS = json.loads((FIXTURES / "people_counts.json").read_text())["counts"]
@@ -79,6 +80,27 @@ def test_street_frames_gain_recall_without_double_counts(pipeline, fast):
         assert overlap.max(initial=0) <= 0.7, name  # one person, one box
     assert ours.true_positives >= single.true_positives and ours.recall >= 0.93, (ours, single)
     assert ours.precision >= 0.95, ours
+
+
+def test_a_player_seen_from_behind_at_the_frame_edge_is_found_by_a_context_window(pipeline, fast):
+    """basketball1.png: the player at the right edge, back turned, scores about 0.2 in the whole frame; the second
+    look sees the doubtful box whole and centred, and names both players, with no third box."""
+    assert len(people(fast, fixture_image("basketball1.png"))) == 1
+    found = people(pipeline, fixture_image("basketball1.png"))
+    assert len(found) == COUNTS["basketball1.png"] == 2
+    assert found[:, 0].max() > 400 and found[:, 2].min() < 200  # one at each side
+
+
+@pytest.mark.parametrize(("boxes", "scores", "limit", "expected"), [
+    ([[100, 100, 200, 300]], [0.2], 2, [(0, 0, 300, 400)]),  # margin half the longer side (100), clipped
+    ([[100, 100, 200, 300], [110, 110, 210, 310]], [0.2, 0.3], 2, [(10, 10, 310, 410)]),  # one per place, surest
+    ([[10, 10, 50, 90], [300, 100, 380, 260]], [0.2, 0.3], 1, [(220, 20, 460, 340)]),  # the limit, surest first
+    ([], [], 2, []),
+])
+def test_context_windows(boxes, scores, limit, expected):
+    doubtful = Detections(np.array(boxes, np.float32).reshape(-1, 4), np.array(scores, np.float32),
+                          np.zeros(len(scores), np.int64))
+    assert context_windows(doubtful, 640, 480, limit) == expected
 
 
 def test_windows_never_exceed_the_cap(pipeline):

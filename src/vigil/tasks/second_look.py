@@ -30,6 +30,9 @@ PERSON_ID = 0  # COCO class id of "person" in every built-in detector
 SMALL_NET_PX = 48  # a person shorter than this in the first pass's network pixels counts as small
 MAX_POINTS = 64  # evidence points considered per frame (best first)
 MIN_SIDE = 32  # frames narrower than this get no second look
+LARGE_SHARE = 0.8  # a doubtful person taller or wider than this share of a closer window gets a context window
+LARGE_DOUBT = 0.1  # ... when the first pass was at least this sure (big low-score boxes are mostly clutter)
+CONTEXT_MARGIN = 0.5  # a context window's margin on each side, in the person's longer side
 Window = tuple[int, int, int, int]
 Run = Callable[[list[np.ndarray], list[float]], list[Detections]]  # crops and their min scores → detections
 
@@ -66,16 +69,44 @@ class LookPlan:
         if min(width, height) < MIN_SIDE:
             return []  # a sliver (a 1-px-wide image): nothing to look closer at
         people = found[found.class_id == PERSON_ID]
+        side = self.window_side(first_scale)
         heights = (people.xyxy[:, 3] - people.xyxy[:, 1]) * first_scale
         doubtful = people.score < min_score
-        small = ~doubtful & (heights < SMALL_NET_PX)
+        large = doubtful & (np.max(people.xyxy[:, 2:] - people.xyxy[:, :2], axis=1) > LARGE_SHARE * side)
+        context = context_windows(people[large & (people.score >= LARGE_DOUBT)], width, height,
+                                  self.windows // 2)
+        doubtful &= ~large
+        small = ~doubtful & ~large & (heights < SMALL_NET_PX)
         order = np.concatenate([np.flatnonzero(doubtful)[np.argsort(-people.score[doubtful])],
                                 np.flatnonzero(small)])[:MAX_POINTS]
         centres = (people.xyxy[order, :2] + people.xyxy[order, 2:]) / 2
-        return plan_windows(width, height, centres, self.window_side(first_scale), self.windows)
+        return context + plan_windows(width, height, centres, side, self.windows - len(context))
 
 
 NO_LOOK = LookPlan(0, 0, 1.0, 1.0)  # the fast profile: the first pass alone
+
+
+def context_windows(doubtful: Detections, width: int, height: int, limit: int) -> list[Window]:
+    """Windows around doubtful people too big for a closer look (surest first, at most `limit`, one per place): the
+    box with half its longer side as margin on every side (a doubtful box is often a part of the person), clipped to
+    the frame, so the detector sees the person whole, centred and without the rest of the frame — a player seen from
+    behind at the frame's edge, scored 0.2 in the whole frame, scores above 0.5 there."""
+    windows: list[Window] = []
+    for i in np.argsort(-doubtful.score):
+        x0, y0, x1, y1 = (float(v) for v in doubtful.xyxy[i])
+        if len(windows) >= limit or any(_overlap_share((x0, y0, x1, y1), w) > 0.5 for w in windows):
+            continue
+        margin = CONTEXT_MARGIN * max(x1 - x0, y1 - y0)
+        windows.append((max(0, int(x0 - margin)), max(0, int(y0 - margin)), min(width, round(x1 + margin)),
+                        min(height, round(y1 + margin))))
+    return windows
+
+
+def _overlap_share(box: tuple[float, ...], window: Window) -> float:
+    """How much of `box` lies inside `window`."""
+    w = max(0.0, min(box[2], window[2]) - max(box[0], window[0]))
+    h = max(0.0, min(box[3], window[3]) - max(box[1], window[1]))
+    return w * h / max(1e-6, (box[2] - box[0]) * (box[3] - box[1]))
 
 
 @dataclass
