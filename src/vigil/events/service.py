@@ -169,8 +169,7 @@ class EventService:
         while not self._stop.wait(EXPIRE_EVERY_S):
             if self.watcher is not None:
                 self.watcher.revive()
-            now = time.time()
-            self._emit(self.builder.expire(now) + self.tracks.expire(now))
+            self.expire(time.time())
             if time.monotonic() - checked >= PEOPLE_EVERY_S:
                 checked = time.monotonic()
                 self._check_people()
@@ -179,6 +178,12 @@ class EventService:
                 self.log.prune(self.config.events.retention_days, self.config.events.retention_mb)
                 if self.sightings is not None:
                     self.sightings.prune(time.time())
+
+    def expire(self, now: float) -> list[EventChange]:
+        """End the events (track and face) not seen for `hold_s` before `now`: stored, streamed, published."""
+        changes = self.builder.expire(now) + self.tracks.expire(now)
+        self._emit(changes)
+        return changes
 
     def _dropped(self, frame: Frame) -> None:
         self.metrics.dropped.labels(frame.camera).inc()
