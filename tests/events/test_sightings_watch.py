@@ -63,7 +63,8 @@ def astronaut(service, tmp_path_factory):
 def test_a_watched_face_becomes_a_sighting_of_its_event(service, astronaut):
     rows = service.sightings.store.rows()
     assert [(r.camera, r.cluster, r.event_id, r.track_id) for r in rows] == [
-        ("side", astronaut.cluster_id, astronaut.id, None)]
+        ("side", astronaut.cluster_id, astronaut.id, astronaut.track_id)]
+    assert astronaut.track_id is not None  # her face is on her person track
     assert rows[0].quality > 0 and service.sightings.store.crop(rows[0].id)[:2] == b"\xff\xd8"
 
 

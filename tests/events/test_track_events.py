@@ -1,10 +1,14 @@
 """Events from tracks: one per track (never one per frame) carrying `track_id`, ended `hold_s` after the track was
-last seen; a stationary object found again opens no new event; the event log keeps `track_id` (migration 2) and
-upgrades a log written before it."""
+last seen; a stationary object found again opens no new event, after a gap in the frames too; a better view moves
+the event's source; faces take their person track's id; the event log keeps `track_id` (migration 2) and upgrades a
+log written before it."""
 
 from __future__ import annotations
 
 import sqlite3
+
+import numpy as np
+import pytest
 
 from tests.tracks.builders import make_track
 from vigil.db.sql_schema import Schema
@@ -12,7 +16,8 @@ from vigil.db.sqlite_file import migrate_file
 from vigil.events.log import EventLog
 from vigil.events.schema import EVENTS_SCHEMA, MIGRATIONS
 from vigil.events.track_events import TrackEvents
-from vigil.results import Event, EventChange, Track
+from vigil.events.watch_tracks import NO_TRACK, with_track_ids
+from vigil.results import Detections, Event, EventChange, Track
 
 
 def frames_of(*tracks: Track):
@@ -79,3 +84,42 @@ def test_the_event_log_keeps_track_id_and_upgrades_an_older_log(tmp_path):
         assert old.track_id is None
         log.save([EventChange("new", Event("yard", "person", 2.0, 0.8, (1, 2, 3, 4), last_seen=2.0, track_id=42))])
         assert [e.track_id for e in log.query()] == [42, None]
+
+
+def test_after_a_gap_what_stands_where_a_track_was_last_seen_opens_no_new_event():
+    """Alarm frames far apart (the watcher restarts its tracker): the truck seen on one frame, then on the next
+    alarm at the same place under a new track id, stays quiet; a person elsewhere is news."""
+    events = TrackEvents("drive", hold_s=30.0, started_at=0.0)
+    assert [c.type for c in run(events, make_track(1, [(300, 400)], label="truck"))] == ["new"]
+    events.restart()
+    assert run(events, make_track(2, [(301, 400)], label="truck")) == []
+    assert [c.event.track_id for c in run(events, make_track(3, [(100, 400)]))] == [3]
+    events.restart()  # quiet track 2 was last seen there too: still quiet after the next gap
+    assert run(events, make_track(4, [(300, 400)], label="truck")) == []
+
+
+def test_a_better_view_makes_its_frame_the_events_source():
+    track = make_track(5, [(100, 300), (120, 300)])
+    events = TrackEvents("porch", 30.0, 0.0)
+    events.observe(0.0, [Track(5, "person", track.boxes[:1])], "a.jpg")
+    track.boxes[1] = (*track.boxes[1][:3], 0.99)
+    [change] = events.observe(0.5, [track], "b.jpg")
+    assert (change.type, change.event.source, change.event.score) == ("update", "b.jpg", 0.99)
+    assert events.open_events([5, 6]) == [change.event]
+
+
+@pytest.mark.parametrize(("face", "expected"), [
+    ((140, 110, 160, 130), 2),  # inside both person boxes: the smaller one's
+    ((20, 110, 40, 130), 1),  # inside the big one only
+    ((500, 110, 520, 130), NO_TRACK),  # on no person
+    ((300, 110, 320, 130), NO_TRACK),  # inside a dog: not a person track
+])
+def test_a_face_takes_the_id_of_the_smallest_person_track_holding_it(face, expected):
+    seen = [make_track(1, [(150, 500)], height=450), make_track(2, [(150, 300)], height=250),
+            make_track(3, [(310, 300)], label="dog", height=250)]
+    for track, width in zip(seen, (150, 20, 20), strict=True):  # widen the boxes around their foot points
+        _, t, (x1, y1, x2, y2), score = track.boxes[0]
+        track.boxes[0] = (0, t, ((x1 + x2) / 2 - width, y1, (x1 + x2) / 2 + width, y2), score)
+    faces = Detections(np.array([face], dtype=np.float64), np.array([0.9]), np.zeros(1, np.int64),
+                       {"name": np.array(["ann"], dtype=object)})
+    assert with_track_ids(faces, seen).data["track_id"].tolist() == [expected]

@@ -107,9 +107,9 @@ def test_a_frame_gives_the_event_the_count_the_discovery_and_the_match(service, 
 @pytest.fixture
 def long_hold(service):
     """A hold no loaded machine outlasts between two frames, so "once per hold" cannot depend on timing."""
-    service.builder.hold_s = 120.0
+    service.builder.hold_s = service.tracks.hold_s = 120.0
     yield
-    service.builder.hold_s = HOLD_S
+    service.builder.hold_s = service.tracks.hold_s = HOLD_S
 
 
 def test_a_stranger_is_announced_once_per_hold_and_served_over_http(service, subscriber, watched, http, long_hold):

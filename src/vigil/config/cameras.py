@@ -49,7 +49,9 @@ class CameraConfig(Section):
     source: str = Field("", title="Source", description="rtsp:// or http(s):// stream, video file, or folder of "
                                                        "frames; empty: the watcher's folder camera of this name")
     fps: float | None = Field(None, gt=0, title="Frames per second",
-                              description="frames analysed per second; unset: every frame of a file, 5 of a stream")
+                              description="frames analysed per second; unset: every frame of a file, 5 of a stream; "
+                                          "a watched folder camera: how many alarm frames it stores a second, "
+                                          "for tracking them")
     motion_gate: bool = Field(True, title="Motion gating",
                               description="run the detector only on frames that changed (the first frame and a "
                                           "keyframe every keyframe_s always run)")

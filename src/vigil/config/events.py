@@ -30,6 +30,10 @@ class WatchConfig(Section):
     frames_to_skip: int = Field(0, ge=0, title="Frames to skip",
                                 description="reuse the labels for frames this close on one camera (seed "
                                             "conseqImagesToSkip; 0: off)")
+    track_gap_s: float = Field(10.0, gt=0, title="Track gap",
+                               description="a camera's frames closer together than this are one sequence, tracked "
+                                           "as one; after a longer pause tracking starts afresh (objects may have "
+                                           "moved meanwhile)")
     faces: bool = Field(True, title="Faces", description="recognise faces on frames where a person is detected")
     tasks: list[str] = Field(default_factory=list, title="Other tasks",
                              description="registered tasks run on every watched frame besides detect and faces "
@@ -39,7 +43,8 @@ class WatchConfig(Section):
 
 class EventsConfig(Section):
     hold_s: float = Field(30.0, gt=0, title="Hold time",
-                          description="an event stays open this long after its label was last seen")
+                          description="an event stays open this long after its object (its track) or face was last "
+                                      "seen")
     labels: list[str] = Field(list(CAMERA_LABELS), title="Event labels",
                               description="object labels that make events (and Home Assistant entities); the "
                                           "default: people, vehicles and animals; \"all\" (or [\"all\"]): every "

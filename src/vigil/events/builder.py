@@ -1,5 +1,7 @@
 """Frames in, events out: one event per camera and label (and per face name or stranger cluster), open while the label
 keeps being seen and ended `hold_s` after the last sighting, so a person in five consecutive frames is one event.
+The watcher makes its identity events here (label `face`, per name or stranger cluster, carrying the person track
+the face was on); its object events are one per track (events/watch_tracks.py).
 
 An open event reports "update" only when what it says changes (the count, or a better score and box), never once
 per frame.
@@ -32,29 +34,39 @@ class Sighting:
     box: tuple[float, float, float, float]
     name: str | None = None
     cluster_id: int | None = None
+    track_id: int | None = None  # a face's: the person track it is on
 
 
 def sightings(objects: Detections, faces: Detections | None = None,
               labels: Sequence[str] = ()) -> list[Sighting]:
-    """Objects grouped by class name (only `labels` when given); named faces by name, strangers by cluster.
-    Uncertain faces make no event: a guess is not news."""
+    """Objects grouped by class name (only `labels` when given), then `face_sightings`."""
     found = []
     names = objects.data.get(CLASS_NAME, np.array([str(c) for c in objects.class_id], dtype=object))
     for label in dict.fromkeys(str(n) for n in names):
         if labels and label not in labels:
             continue
         found.append(_best(objects[np.array([str(n) == label for n in names])], label))
-    if faces is not None and len(faces):
-        clusters = faces.data.get("cluster_id", np.full(len(faces), -1))
-        groups: dict[tuple[str, int | None], list[int]] = defaultdict(list)
-        for i, name in enumerate(faces.data["name"]):
-            if name == UNKNOWN:
-                groups[(UNKNOWN, int(clusters[i]) if clusters[i] >= 0 else None)].append(i)
-            elif name != UNCERTAIN:
-                groups[(str(name), None)].append(i)
-        for (name, cluster), rows in groups.items():
-            best = _best(faces[np.array(rows)], FACE)
-            found.append(Sighting(FACE, best.count, best.score, best.box, name, cluster))
+    return found + face_sightings(faces)
+
+
+def face_sightings(faces: Detections | None) -> list[Sighting]:
+    """Named faces by name, strangers by cluster, each with the best face's person track (`data["track_id"]`, when
+    the faces have one). Uncertain faces make no event: a guess is not news."""
+    if faces is None or not len(faces):
+        return []
+    clusters = faces.data.get("cluster_id", np.full(len(faces), -1))
+    tracks = faces.data.get("track_id", np.full(len(faces), -1))
+    groups: dict[tuple[str, int | None], list[int]] = defaultdict(list)
+    for i, name in enumerate(faces.data["name"]):
+        if name == UNKNOWN:
+            groups[(UNKNOWN, int(clusters[i]) if clusters[i] >= 0 else None)].append(i)
+        elif name != UNCERTAIN:
+            groups[(str(name), None)].append(i)
+    found = []
+    for (name, cluster), rows in groups.items():
+        best = _best(faces[np.array(rows)], FACE)
+        track = int(tracks[rows[int(np.argmax(faces.score[rows]))]])
+        found.append(Sighting(FACE, best.count, best.score, best.box, name, cluster, track if track >= 0 else None))
     return found
 
 
@@ -79,7 +91,7 @@ class EventBuilder:
                 event = self._open.get(key)
                 if event is None:
                     event = Event(camera, s.label, t, s.score, s.box, s.count, s.name, s.cluster_id, last_seen=t,
-                                  max_count=s.count, source=source)
+                                  max_count=s.count, source=source, track_id=s.track_id)
                     self._open[key] = event
                     changes.append(EventChange("new", event))
                     continue
@@ -122,6 +134,8 @@ def _update(event: Event, s: Sighting, t: float, source: str) -> list[EventChang
     event.frames += 1
     changed = s.count != event.count
     event.count, event.max_count = s.count, max(event.max_count, s.count)
+    if event.track_id is None and s.track_id is not None:  # a face first seen on no person track, now on one
+        event.track_id, changed = s.track_id, True
     if s.score >= event.score + SCORE_STEP:
         event.score, event.box, event.source = s.score, s.box, source
         changed = True

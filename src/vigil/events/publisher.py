@@ -36,6 +36,8 @@ class MqttPublisher:
             self._discovery[topic] = wire.dumps(hub)
         self._lock = threading.Lock()
         self.connected = threading.Event()
+        self._open: dict[tuple[str, str], set[tuple[int | None, int]]] = {}  # (camera, label) → its open events
+        self._counting = threading.Lock()  # the event worker, its timer and the live cameras' threads all publish
 
     def start(self) -> MqttPublisher:
         import paho.mqtt.client as mqtt
@@ -91,24 +93,42 @@ class MqttPublisher:
     # --- what Vigil says ---------------------------------------------------------------------------------------
     def publish(self, changes: list[EventChange], retained: bool = True) -> None:
         """Each change on `<prefix>/events`, and the retained counts and face topics; `retained=False` (a camera
-        that went away) sends only the events topic, so nothing of the camera is retained again."""
+        that went away) sends only the events topic, so nothing of the camera is retained again.
+
+        The count `<prefix>/<camera>/<label>` is how many of the camera's events of that label are open: objects
+        make one event per track, so two people walking through count 2, and 1 once the first one's event ended
+        (`hold_s` after it was last seen) while the other's goes on. A parked object that opened no event is not
+        counted. Sent when an event opens or ends."""
         for change in changes:
-            event = change.event
             self._send(wire.events_topic(self.prefix), wire.dumps(wire.change_json(change, self.base_url)))
-            if not retained:
-                continue
-            if event.label != wire.FACE:
-                if change.type != "update" or event.count:
-                    self._send(wire.count_topic(self.prefix, event.camera, event.label),
-                               wire.count_payload(event.count), retain=True)
-            elif change.type == "new" and event.cluster_id is not None:  # a stranger: once per cluster per hold
-                self._send(wire.face_topic(self.prefix, event.camera, "unknown"),
-                           wire.dumps(wire.face_payload(event, self.base_url)))
-            elif change.type != "end" and event.name and event.cluster_id is None:
-                self._send(wire.face_topic(self.prefix, event.camera, event.name),
-                           wire.dumps(wire.face_payload(event, self.base_url)))
-                self._send(wire.match_topic(self.prefix, event.name),
-                           wire.dumps(wire.double_take_match(event, self.base_url)))
+            if change.event.label != wire.FACE:
+                self._count(change, retained)
+            elif retained:
+                self._face(change)
+
+    def _count(self, change: EventChange, retained: bool) -> None:
+        event = change.event
+        key, place = (event.track_id, event.id), (event.camera, event.label)
+        with self._counting:
+            open_now = self._open.setdefault(place, set())
+            before = len(open_now)
+            if change.type == "end":
+                open_now.discard(key)
+            else:
+                open_now.add(key)
+            if retained and len(open_now) != before:
+                self._send(wire.count_topic(self.prefix, *place), wire.count_payload(len(open_now)), retain=True)
+
+    def _face(self, change: EventChange) -> None:
+        event = change.event
+        if change.type == "new" and event.cluster_id is not None:  # a stranger: once per cluster per hold
+            self._send(wire.face_topic(self.prefix, event.camera, "unknown"),
+                       wire.dumps(wire.face_payload(event, self.base_url)))
+        elif change.type != "end" and event.name and event.cluster_id is None:
+            self._send(wire.face_topic(self.prefix, event.camera, event.name),
+                       wire.dumps(wire.face_payload(event, self.base_url)))
+            self._send(wire.match_topic(self.prefix, event.name),
+                       wire.dumps(wire.double_take_match(event, self.base_url)))
 
     def state(self, camera: str, task: str, answer: dict) -> None:
         """A `[watch] tasks` answer for the camera's latest frame, retained (`<prefix>/<camera>/<task>`)."""
@@ -154,6 +174,9 @@ class MqttPublisher:
             self._send(topic, payload, retain=True)
 
     def zero_counts(self, camera: str, labels: set[str]) -> None:
+        with self._counting:
+            for label in labels:
+                self._open.pop((camera, label), None)
         for label in sorted(labels - {wire.FACE}):
             self._send(wire.count_topic(self.prefix, camera, label), wire.count_payload(0), retain=True)
 
@@ -169,6 +192,9 @@ class MqttPublisher:
         configs = [topic for label in sorted(labels - {wire.FACE}) if self.discovery
                    for topic, _ in wire.camera_discovery(self.prefix, self.discovery, camera, label)]
         states = [wire.count_topic(self.prefix, camera, label) for label in sorted(labels - {wire.FACE})]
+        with self._counting:
+            for label in labels:
+                self._open.pop((camera, label), None)
         self._clear(configs + states + [wire.task_topic(self.prefix, camera, task) for task in tasks])
 
     def forget_person(self, name: str) -> None:

@@ -1,6 +1,10 @@
 """The event service: watched frames → the pipeline (objects, then faces where a person is) → events → the log, the
 SSE hub and MQTT. Runs inside `vigil serve` when `[watch] dirs` is set, or alone as `vigil watch`.
 
+Each camera's frames are tracked (events/watch_tracks.py): one object event per track, carrying `track_id`, never
+one per frame or per label; faces make identity events per name or stranger cluster (events/builder.py), each with
+the person track it was on. Live cameras' events (events/camera_feed.py) are stored and published here too.
+
 One worker thread takes frames from the bounded queue (the pipeline's detector already uses every core); a timer
 ends events whose hold time ran out and applies retention.
 """
@@ -21,10 +25,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from vigil.config.settings import VigilConfig
 from vigil.errors import VigilError
-from vigil.events.builder import EventBuilder, Sighting, sightings
+from vigil.events.builder import EventBuilder, face_sightings
 from vigil.events.hub import EventHub
 from vigil.events.location import open_event_log
 from vigil.events.sightings import SightingKeeper, event_finder
+from vigil.events.watch_tracks import WatchTracks, with_track_ids
 from vigil.events.watcher import FolderWatcher, Frame, FrameQueue
 from vigil.execute.executor import FACES, Executor, has_person
 from vigil.execute.frameskip import FrameSkip, frame_number
@@ -32,7 +37,7 @@ from vigil.formats.events import FACE
 from vigil.imaging import annotate
 from vigil.imaging.images import DecodedImage
 from vigil.registry.labels import PERSON, in_detector_terms
-from vigil.results import CLASS_NAME, Detections, EventChange
+from vigil.results import CLASS_NAME, Detections, Event, EventChange, Track
 from vigil.tasks.base import get
 from vigil.tasks.detect import DetectParams
 from vigil.tracks.scene import outside_masks
@@ -63,6 +68,8 @@ class _Metrics:
         self.dropped = Counter("vigil_watch_dropped", "Frames dropped because a camera's queue was full", ["camera"],
                                registry=registry)
         self.events = Counter("vigil_events", "Events opened", ["camera", "label"], registry=registry)
+        self.late = Counter("vigil_watch_late", "Frames older than their camera's last tracked frame (tracked at "
+                            "its time)", ["camera"], registry=registry)
         self.queued = Gauge("vigil_watch_queue", "Frames waiting to be processed", registry=registry)
         self.latency = Histogram("vigil_watch_seconds", "From a file found complete to its events published",
                                  buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30), registry=registry)
@@ -77,6 +84,8 @@ class EventService:
         self.labels = in_detector_terms(config.events.wanted(), _detector_labels(config, executor))
         self.hub = EventHub()
         self.metrics = _Metrics(registry)
+        self.tracks = WatchTracks(config.events.hold_s, config.watch.track_gap_s, self.labels, config.cameras,
+                                  lambda camera: self.metrics.late.labels(camera).inc())
         self.skip = FrameSkip(config.watch.frames_to_skip)
         self.queue = FrameQueue(config.watch.queue_per_camera, self._dropped)
         self.metrics.queued.set_function(lambda: len(self.queue))
@@ -133,7 +142,7 @@ class EventService:
         self._stop.set()
         for thread in self._threads:
             thread.join(30)
-        self._emit(self.builder.end_all(time.time()))
+        self._emit(self.builder.end_all(time.time()) + self.tracks.end_all())
         if self.publisher is not None:
             self.publisher.stop()
         self.log.close()
@@ -160,7 +169,7 @@ class EventService:
         while not self._stop.wait(EXPIRE_EVERY_S):
             if self.watcher is not None:
                 self.watcher.revive()
-            self._emit(self.builder.expire(time.time()))
+            self.expire(time.time())
             if time.monotonic() - checked >= PEOPLE_EVERY_S:
                 checked = time.monotonic()
                 self._check_people()
@@ -169,6 +178,12 @@ class EventService:
                 self.log.prune(self.config.events.retention_days, self.config.events.retention_mb)
                 if self.sightings is not None:
                     self.sightings.prune(time.time())
+
+    def expire(self, now: float) -> list[EventChange]:
+        """End the events (track and face) not seen for `hold_s` before `now`: stored, streamed, published."""
+        changes = self.builder.expire(now) + self.tracks.expire(now)
+        self._emit(changes)
+        return changes
 
     def _dropped(self, frame: Frame) -> None:
         self.metrics.dropped.labels(frame.camera).inc()
@@ -184,19 +199,28 @@ class EventService:
             return []
         objects, faces, pixels = analysed
         self._note_frame(frame, pixels)
-        seen = sightings(objects, faces, self.labels)
-        # the hold time counts from when Vigil saw the label, so a backlog cannot split one event into several
+        # the hold time counts from when Vigil saw the frame, so a backlog cannot split one event into several
         now = time.time()
-        changes = self.builder.observe(frame.camera, now, seen, frame.path)
+        reused = pixels is None  # frame skip: the last analysed frame's detections
+        tracks, changes = self.tracks.observe(frame.camera, frame.mtime, now, None if reused else objects, frame.path)
+        faces = with_track_ids(faces, tracks)
+        changes, shown = self._face_events(frame, now, faces, tracks, changes)
         snapshots = self._snapshots(changes, frame.path, objects, faces, pixels)
-        self.log.save(changes, snapshots, processed=(frame.path, frame.mtime),
-                      shown=self.builder.shown(frame.camera, seen))
-        if faces is not None and pixels is not None:  # analysed now, not reused by frame skip
+        self.log.save([c for c in changes if c.type != "end"], snapshots, processed=(frame.path, frame.mtime),
+                      shown=shown)
+        if faces is not None and not reused:
             self._keep_sightings(frame.camera, now, faces)
-        self._discover(frame.camera, seen)
+        self._discover(frame.camera, shown)
         self._emit(changes)
         self.metrics.latency.observe(max(0.0, time.time() - frame.seen))
         return changes
+
+    def _face_events(self, frame: Frame, now: float, faces: Detections | None, tracks: list[Track],
+                     changes: list[EventChange]) -> tuple[list[EventChange], list[Event]]:
+        """The frame's identity events after its track events; the open events the frame shows."""
+        seen = face_sightings(faces)
+        changes = changes + self.builder.observe(frame.camera, now, seen, frame.path)
+        return changes, self.tracks.shown(frame.camera, tracks) + self.builder.shown(frame.camera, seen)
 
     def _note_frame(self, frame: Frame, pixels: np.ndarray | None) -> None:
         before = self.last_frames.get(frame.camera)
@@ -269,7 +293,7 @@ class EventService:
     def _snapshots(self, changes: list[EventChange], path: str, objects: Detections, faces: Detections | None,
                    pixels: np.ndarray | None) -> dict[int, bytes]:
         """One annotated JPEG of this frame for each event it is now the best frame of."""
-        wanted = [c.event for c in changes if c.event.source == path]
+        wanted = [c.event for c in changes if c.type != "end" and c.event.source == path]
         if not wanted or pixels is None or not self.config.events.snapshots:
             return {}
         drawn = annotate.draw(pixels, _drawable(objects, faces))
@@ -277,11 +301,11 @@ class EventService:
                                       colorspace="RGB")
         return {id(e): jpeg for e in wanted}
 
-    def _discover(self, camera: str, seen: list[Sighting]) -> None:
-        if not seen:  # no event: a camera gets Home Assistant entities once it has made one
+    def _discover(self, camera: str, shown: list[Event]) -> None:
+        if not shown:  # no event: a camera gets Home Assistant entities once it has made one
             return
-        labels = {s.label for s in seen if s.label != FACE} | {PERSON}
-        people = {s.name for s in seen if s.label == FACE and s.cluster_id is None and s.name} - self._people
+        labels = {e.label for e in shown if e.label != FACE} | {PERSON}
+        people = {e.name for e in shown if e.label == FACE and e.cluster_id is None and e.name} - self._people
         known = self._cameras.get(camera)
         if known is not None and labels <= known and not people:
             return
@@ -330,7 +354,7 @@ class EventService:
     def camera_gone(self, camera: str) -> None:
         """The camera's folder was deleted: end its open events (nothing retained for it again), forget it, and
         take its device's sensors and retained states out of Home Assistant."""
-        self._emit(self.builder.end_camera(camera, time.time()), retained=False)
+        self._emit(self.builder.end_camera(camera, time.time()) + self.tracks.end_camera(camera), retained=False)
         self.last_frames.pop(camera, None)
         labels = self._cameras.pop(camera, None)
         if labels is None:

@@ -3,8 +3,9 @@ camera after an earlier one is announced as returning (MQTT `<prefix>/<camera>/f
 
 Every face that was checked (size, focus) and is either a person or a filed stranger cluster is kept, with the id of
 the face event it belongs to; uncertain faces are not (a guess is not a sighting). Visits are bursts of alarm frames
-per camera (vigil.faces.visits): the watcher's track id stays null. A live camera's person track is one sighting
-(its best face, with `track_id`, filed when the track's event ends, from the feed's thread).
+per camera (vigil.faces.visits); a watched face's sighting has the id of the person track it was on (null when on
+none). A live camera's person track is one sighting (its best face, with `track_id`, filed when the track's event
+ends, from the feed's thread).
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Sightings: every recognised or stranger face a watched camera showed, kept in the gallery's database (SQLite or
 PostgreSQL, the `sightings` table of gallery migration 5) so visits can be listed and a face searched for later.
 
-A sighting holds its time, camera, event and track (null until tracks exist), a bounded JPEG of the aligned face chip,
-its best-face quality (vigil.faces.best) and its embedding, and belongs to exactly one identity: a person or a
-stranger cluster. Both references cascade, so removing a person or dismissing a cluster takes its sightings too.
+A sighting holds its time, camera, event and track (the person track the face was on; null when on none), a bounded
+JPEG of the aligned face chip, its best-face quality (vigil.faces.best) and its embedding, and belongs to exactly one
+identity: a person or a stranger cluster. Both references cascade, so removing a person or dismissing a cluster takes
+its sightings too.
 
 Writes go through the gallery's write transaction (SQLite BEGIN IMMEDIATE; PostgreSQL's gallery advisory lock), so a
 sighting is filed only if its identity still exists at that moment: forgetting someone while they are being sighted

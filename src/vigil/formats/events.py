@@ -4,7 +4,8 @@ the other MQTT topics and payloads, and the Home Assistant discovery configs.
 Topics (prefix "vigil" by default):
   <prefix>/available                     "online" / "offline" (retained; the last will says offline)
   <prefix>/events                        event JSON with "type": new / update / end (QoS 1)
-  <prefix>/<camera>/<label>              how many now, a bare integer, retained; "0" when the event ends
+  <prefix>/<camera>/<label>              how many of the label's events (one per track) are open, a bare integer,
+                                         retained; "0" when the last one ends
   <prefix>/<camera>/face/<name>          a known face seen (JSON)
   <prefix>/<camera>/face/unknown         a stranger, once per cluster and camera per hold time (JSON)
   <prefix>/matches/<name>                Double Take's match shape, so its automations carry over
@@ -56,7 +57,8 @@ def thumbnail_url(base_url: str, cluster_id: int) -> str:
 
 
 def event_json(event: Event, base_url: str = "") -> dict[str, Any]:
-    """The one JSON shape of an event; `track_id` only on a camera feed's events (one event per track)."""
+    """The one JSON shape of an event; `track_id` on events that follow a track (objects: one event per track;
+    faces: the person track the face was on), absent otherwise."""
     return ({"track_id": event.track_id} if event.track_id is not None else {}) | {
         "id": event.id, "camera": event.camera, "label": event.label, "name": event.name,
         "cluster_id": event.cluster_id, "score": round(event.score, 4), "box": [round(v, 1) for v in event.box],

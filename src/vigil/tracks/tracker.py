@@ -4,6 +4,11 @@ track never changes label, behind Vigil's own `Track` records (results.py) with 
 ByteTrack matches boxes by IoU through a Kalman filter, first the confident detections, then the weak ones, so a
 person briefly scored low (partly hidden) keeps its id; it needs no appearance model, so it runs on the detector's
 boxes alone at almost no cost.
+
+ByteTrack starts a track mid-stream only when its detection is seen again on the next frame (and scores at least
+`activation` + 0.1). A live stream has frames to spare; alarm frames do not, so with `every_detection` each detection
+ByteTrack leaves out gets a provisional track at once, which the track ByteTrack confirms on the next frame (or a
+provisional detection there) continues when it stands where the provisional one stood (IoU ≥ PROVISIONAL_IOU).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import warnings
 import numpy as np
 
 from vigil.errors import NotActivated
+from vigil.ops.nms import iou_matrix
 from vigil.results import CLASS_NAME, Detections, Track
 from vigil.tracks.geometry import centres
 
@@ -22,18 +28,31 @@ log = logging.getLogger(__name__)
 STATIONARY_WINDOW_S = 2.0  # a track is judged on its last 2 seconds (its whole life if shorter)
 STATIONARY_SHARE = 0.05  # … during which its centre moved less than 5% of its box height
 CROP_SIDE = 256  # the best view is kept at most this many pixels on its longer side
+PROVISIONAL_IOU = 0.3  # ByteTrack's own bar for confirming a new track (its unconfirmed matching: 1 - 0.7)
 
 
 class Tracker:
-    def __init__(self, fps: float, lost_s: float = 2.0, activation: float = 0.25, match: float = 0.8) -> None:
+    def __init__(self, fps: float, lost_s: float = 2.0, activation: float = 0.25, match: float = 0.8,
+                 every_detection: bool = False) -> None:
         """`fps`: frames analysed per second; a track lost for `lost_s` ends. `activation`: the score a detection
-        needs to start a track; `match`: ByteTrack's matching threshold (1 - IoU cost)."""
+        needs to start a track; `match`: ByteTrack's matching threshold (1 - IoU cost). `every_detection`: no
+        detection is left without a track (provisional tracks, above)."""
         self.fps = max(fps, 1e-3)
         self.lost_frames = max(1, math.ceil(lost_s * self.fps))
-        self.activation, self.match = activation, match
+        self.activation, self.match, self.every_detection = activation, match, every_detection
         self._by_label: dict[str, object] = {}
         self._ids: dict[tuple[str, int], int] = {}
+        self._pending: dict[str, list[tuple[np.ndarray, int]]] = {}  # label → last frame's provisional boxes, ids
+        self._last_id = 0
         self.tracks: dict[int, Track] = {}
+
+    def restart(self) -> None:
+        """Forget every track and ByteTrack's state (the objects may have moved meanwhile); ids go on counting, so
+        a track id is never given twice."""
+        self._by_label.clear()
+        self._ids.clear()
+        self._pending.clear()
+        self.tracks.clear()
 
     def _bytetrack(self, label: str):
         if label not in self._by_label:
@@ -58,17 +77,43 @@ class Tracker:
             found = sv.Detections(xyxy=mine.xyxy.astype(np.float32), confidence=mine.score,
                                   class_id=mine.class_id.astype(int))
             tracked = self._bytetrack(label).update_with_detections(found)
+            pending = self._pending.pop(label, [])
             for box, score, tracker_id in zip(tracked.xyxy, tracked.confidence, tracked.tracker_id, strict=True):
-                seen.append(self._extend(label, int(tracker_id), index, time_s, box, float(score), pixels))
+                key = (label, int(tracker_id))
+                if key not in self._ids:
+                    self._ids[key] = self._continued(pending, box)
+                seen.append(self._extend(label, self._ids[key], index, time_s, box, float(score), pixels))
+            if self.every_detection:
+                seen += self._provisional(label, mine, tracked.xyxy, pending, index, time_s, pixels)
         return seen
 
-    def _extend(self, label: str, tracker_id: int, index: int, time_s: float, box: np.ndarray, score: float,
+    def _provisional(self, label: str, mine: Detections, tracked: np.ndarray, pending: list[tuple[np.ndarray, int]],
+                     index: int, time_s: float, pixels: np.ndarray | None) -> list[Track]:
+        """The detections ByteTrack left out, each on a provisional track (continued or new), kept for next frame."""
+        left = [i for i, box in enumerate(mine.xyxy.astype(np.float32))
+                if not len(tracked) or not np.any(np.all(np.isclose(tracked, box), axis=1))]
+        seen = []
+        for i in left:
+            track_id = self._continued(pending, mine.xyxy[i])
+            seen.append(self._extend(label, track_id, index, time_s, mine.xyxy[i], float(mine.score[i]), pixels))
+            self._pending.setdefault(label, []).append((mine.xyxy[i], track_id))
+        return seen
+
+    def _continued(self, pending: list[tuple[np.ndarray, int]], box: np.ndarray) -> int:
+        """The id of the provisional track standing where `box` stands (taken from `pending`), else a new id."""
+        if pending:
+            overlaps = iou_matrix(np.array([box], dtype=np.float64), np.array([b for b, _ in pending]))[0]
+            best = int(np.argmax(overlaps))
+            if overlaps[best] >= PROVISIONAL_IOU:
+                return pending.pop(best)[1]
+        self._last_id += 1
+        return self._last_id
+
+    def _extend(self, label: str, track_id: int, index: int, time_s: float, box: np.ndarray, score: float,
                 pixels: np.ndarray | None) -> Track:
-        key = (label, tracker_id)
-        if key not in self._ids:
-            self._ids[key] = len(self._ids) + 1
-            self.tracks[self._ids[key]] = Track(self._ids[key], label)
-        track = self.tracks[self._ids[key]]
+        if track_id not in self.tracks:
+            self.tracks[track_id] = Track(track_id, label)
+        track = self.tracks[track_id]
         xyxy = tuple(round(float(v), 1) for v in box)
         track.boxes.append((index, time_s, xyxy, round(score, 4)))
         if len(track.boxes) == 1 or view_quality(xyxy, score) > view_quality(track.boxes[track.best][2],
