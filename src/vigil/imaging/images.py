@@ -82,6 +82,9 @@ class DecodedImage:
     pixels: np.ndarray  # (h, w, 3) uint8 RGB, possibly reduced
     width: int  # full-size width after EXIF orientation: boxes are reported in this frame
     height: int
+    # where a stream's frame changed since the last analysed one (xyxy, full-size pixels; sources/motion.py): the
+    # detector's second look also looks there, for people too small for its first pass
+    moved: np.ndarray | None = None
 
     @property
     def scale(self) -> float:

@@ -37,8 +37,9 @@ class Frame:
     def height(self) -> int:
         return int(self.pixels.shape[0])
 
-    def decoded(self) -> images.DecodedImage:
-        return images.DecodedImage(self.pixels, self.width, self.height)
+    def decoded(self, moved: np.ndarray | None = None) -> images.DecodedImage:
+        """The frame for the executor; `moved`: where it changed (motion gating), for the second look."""
+        return images.DecodedImage(self.pixels, self.width, self.height, moved)
 
 
 @dataclass

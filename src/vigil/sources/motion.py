@@ -13,6 +13,8 @@ import numpy as np
 REDUCED_WIDTH = 160  # pixels across the frame the test looks at
 PIXEL_DELTA = 18  # grey levels a reduced pixel must change by to count as changed
 CHANGED_SHARE = 0.0006  # share of reduced pixels that must change (≈ 11 of 160×120: a 40 px person at 768 px)
+MOVED_MIN_PX = 3  # reduced pixels a changed blob needs to count as a moving thing (not sensor noise)
+MOVED_KEPT = 16  # the largest blobs kept per frame
 
 
 def reduced(pixels: np.ndarray, width: int = REDUCED_WIDTH) -> np.ndarray:
@@ -29,16 +31,33 @@ class MotionGate:
         self._reference: np.ndarray | None = None
         self._keyframe_at = 0.0
         self.skipped = 0
+        self.moved = NO_BLOBS  # where the last frame let through changed (none on the first frame)
 
     def wants(self, pixels: np.ndarray, time_s: float) -> bool:
-        """Whether the detector should run on this frame (the first, a keyframe, or one that changed)."""
+        """Whether the detector should run on this frame (the first, a keyframe, or one that changed); `moved` is
+        then where it changed."""
         small = reduced(pixels)
-        keyframe = (self._reference is None or self._reference.shape != small.shape
-                    or time_s - self._keyframe_at >= self.keyframe_s)
-        if keyframe:
+        comparable = self._reference is not None and self._reference.shape == small.shape
+        changed = np.abs(small - self._reference) > self.delta if comparable else None
+        if not comparable or time_s - self._keyframe_at >= self.keyframe_s:
             self._keyframe_at = time_s
-        elif np.count_nonzero(np.abs(small - self._reference) > self.delta) < self.share * small.size:
+        elif np.count_nonzero(changed) < self.share * small.size:
             self.skipped += 1
             return False
+        self.moved = blobs(changed, pixels.shape[1] / small.shape[1]) if changed is not None else NO_BLOBS
         self._reference = small
         return True
+
+
+NO_BLOBS = np.zeros((0, 4), np.float32)
+
+
+def blobs(changed: np.ndarray, scale: float) -> np.ndarray:
+    """Boxes (xyxy, frame pixels: `scale` frame pixels per reduced pixel) around the changed blobs of a reduced
+    frame, largest first; specks under MOVED_MIN_PX are noise."""
+    mask = cv2.dilate(changed.astype(np.uint8), np.ones((3, 3), np.uint8))
+    _, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    stats = stats[1:][stats[1:, cv2.CC_STAT_AREA] >= MOVED_MIN_PX]
+    stats = stats[np.argsort(-stats[:, cv2.CC_STAT_AREA])][:MOVED_KEPT]
+    x, y, w, h = (stats[:, i].astype(np.float32) for i in range(4))
+    return np.column_stack([x, y, x + w, y + h]).reshape(-1, 4) * np.float32(scale)

@@ -224,7 +224,7 @@ class DetectRunner:
     def second_look(self, items: Sequence[DetectInput], found: list[Detections], scores: list[float]
                     ) -> list[Detections]:
         """A closer look where each frame's first pass asks for one (tasks/second_look.py), merged back."""
-        frames = [FrameLook(item.frame.pixels, first, score, item.box.scale_x)
+        frames = [FrameLook(item.frame.pixels, first, score, item.box.scale_x, _moved(item.frame))
                   for item, first, score in zip(items, found, scores, strict=True)]
 
         def run(crops: list[np.ndarray], min_scores: list[float]) -> list[Detections]:
@@ -233,6 +233,11 @@ class DetectRunner:
                                            [DetectOptions(min_score=s, iou=self.iou) for s in min_scores])
 
         return look_again(self.look, frames, run, self.detector.labels)
+
+
+def _moved(frame: DecodedImage) -> np.ndarray | None:
+    """Where the frame changed, in its decoded pixels (the source says it in full-size pixels)."""
+    return None if frame.moved is None else frame.moved * np.float32(frame.scale)
 
 
 def _to_frame(found: Detections, frame: DecodedImage, thresholds: ModelThresholds,

@@ -63,9 +63,9 @@ class LookPlan:
         return max(MIN_SIDE, round(self.side / (self.zoom * first_scale)))
 
     def windows_for(self, found: Detections, min_score: float, first_scale: float, width: int,
-                    height: int) -> list[Window]:
+                    height: int, moved: np.ndarray | None = None) -> list[Window]:
         """Where the evidence asks for a second look in one frame (source pixels); `found` is the first pass, down
-        to `score`."""
+        to `score`; `moved`: where a stream's frame changed (boxes), looked at after the doubtful people."""
         if min(width, height) < MIN_SIDE:
             return []  # a sliver (a 1-px-wide image): nothing to look closer at
         people = found[found.class_id == PERSON_ID]
@@ -78,9 +78,12 @@ class LookPlan:
         doubtful &= ~large
         small = ~doubtful & ~large & (heights < SMALL_NET_PX)
         order = np.concatenate([np.flatnonzero(doubtful)[np.argsort(-people.score[doubtful])],
-                                np.flatnonzero(small)])[:MAX_POINTS]
+                                np.flatnonzero(small)])
         centres = (people.xyxy[order, :2] + people.xyxy[order, 2:]) / 2
-        return context + plan_windows(width, height, centres, side, self.windows - len(context))
+        n_doubtful = int(doubtful.sum())
+        points = np.concatenate([centres[:n_doubtful], _unexplained(moved, people[people.score >= min_score], side),
+                                 centres[n_doubtful:]])[:MAX_POINTS]
+        return context + plan_windows(width, height, points, side, self.windows - len(context))
 
 
 NO_LOOK = LookPlan(0, 0, 1.0, 1.0)  # the fast profile: the first pass alone
@@ -102,6 +105,19 @@ def context_windows(doubtful: Detections, width: int, height: int, limit: int) -
     return windows
 
 
+def _unexplained(moved: np.ndarray | None, people: Detections, side: int) -> np.ndarray:
+    """Centres of the moving blobs a closer window could show a person in: smaller than the window, and not on a
+    person the first pass already has (a walker it found moves too)."""
+    if moved is None or not len(moved):
+        return np.zeros((0, 2), np.float32)
+    centres = (moved[:, :2] + moved[:, 2:]) / 2
+    fits = np.max(moved[:, 2:] - moved[:, :2], axis=1) < side
+    on_person = np.zeros(len(moved), bool)
+    for x0, y0, x1, y1 in people.xyxy:
+        on_person |= (centres[:, 0] >= x0) & (centres[:, 0] <= x1) & (centres[:, 1] >= y0) & (centres[:, 1] <= y1)
+    return centres[fits & ~on_person]
+
+
 def _overlap_share(box: tuple[float, ...], window: Window) -> float:
     """How much of `box` lies inside `window`."""
     w = max(0.0, min(box[2], window[2]) - max(box[0], window[0]))
@@ -117,6 +133,7 @@ class FrameLook:
     first: Detections
     min_score: float
     first_scale: float  # the first pass's network pixels per frame pixel
+    moved: np.ndarray | None = None  # where a stream's frame changed (boxes in these pixels)
     windows: list[Window] = field(default_factory=list)
     found: list[Detections] = field(default_factory=list)
 
@@ -141,7 +158,7 @@ class FrameLook:
 
 def look_again(plan: LookPlan, frames: Sequence[FrameLook], run: Run, labels: Sequence[str]) -> list[Detections]:
     """The second look at a batch of frames (stages 1–3 above); `run` is the detector on crops at `plan.side`."""
-    _look(frames, [[*plan.windows_for(f.first, f.min_score, f.first_scale, *f.size)] for f in frames], run)
+    _look(frames, [plan.windows_for(f.first, f.min_score, f.first_scale, *f.size, f.moved) for f in frames], run)
     _look(frames, [along_bands(f.size[0], [w for w, p in zip(f.windows, f.found, strict=True) if len(f.new_people(p))],
                                f.windows, plan.windows) for f in frames], run)
     return [merge_look(f, labels) for f in frames]

@@ -86,7 +86,8 @@ def _wanted(run: _Run, frame: Frame) -> bool:
 def _analyse(executor: Executor, run: _Run, frame: Frame) -> tuple[list[Track], list[Loitering]]:
     assert run.scene is not None and run.tracker is not None
     try:
-        found = executor.detect_frame(frame.decoded(), run.options.params)
+        moved = run.gate.moved if run.gate is not None else None
+        found = executor.detect_frame(frame.decoded(moved), run.options.params)
     except VigilError as exc:
         run.report.dropped += 1
         log.warning("%s: frame %d: detection failed (%s); skipped", run.report.source, frame.index, exc)
