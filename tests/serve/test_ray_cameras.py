@@ -1,7 +1,8 @@
 """`vigil serve --ray` with live cameras: each `[cameras.<name>]` with a source runs in a Ray actor of its own, its
 feed's models in the application's deployments; its events reach the event log of the `vigil serve --ray` process
 (with their track ids, as in-process) and its zone, line and availability states a real Mosquitto. A camera whose
-source does not exist stops alone; one whose actor dies is reported offline, restarted, and starts over.
+source does not exist stops alone; one whose actor dies is reported offline, restarted, and starts over. The
+ingress's Cameras view asks the actors; its /ready reads the faces replica's word on the gallery (issue 20).
 
 Fits the session's 2 CPUs: one replica per preloaded task (0.2 CPUs each), 0.1 CPUs per camera actor."""
 
@@ -108,6 +109,40 @@ def test_the_events_are_those_of_the_same_camera_in_process(events, ended, pipel
     assert on_ray == {(c.event.track_id, c.event.label) for c in changes if c.type == "new"}
 
 
+def test_ready_is_503_while_the_faces_replicas_find_the_gallery_gone(events, config):
+    """/ready on Ray reads the faces replica's gallery (issue 20): its listener's finding, set here as a PostgreSQL
+    gallery's sets it when its database goes (tests/serve/test_postgres_gone.py drops a real one in-process)."""
+    import requests
+    from ray import serve
+
+    faces = serve.get_deployment_handle("faces", "vigil")
+    url = f"http://127.0.0.1:{config.server.port}/ready"
+    assert requests.get(url, timeout=30).status_code == 200
+    faces.on_runner.remote(lambda r: setattr(r.recognizer.gallery, "unavailable", "gone")).result(timeout_s=30)
+    try:
+        reply = requests.get(url, timeout=30)
+        assert reply.status_code == 503 and "database" in reply.text
+    finally:
+        faces.on_runner.remote(lambda r: setattr(r.recognizer.gallery, "unavailable", None)).result(timeout_s=30)
+    assert requests.get(url, timeout=30).status_code == 200
+
+
+def test_the_ingress_cameras_view_asks_the_camera_actors(events, ended, config):
+    import requests
+
+    url = f"http://127.0.0.1:{config.server.port}/v2/cameras"
+    listed = {c["name"]: c for c in requests.get(url, timeout=30).json()["cameras"]}
+    assert set(listed) == {*WORKING, "garage"}
+    assert listed["porch"]["counts"] == ended["porch"]["counts"] and "no such file" in listed["garage"]["error"]
+    frame = requests.get(f"{url}/porch/frame.jpg", timeout=30)
+    assert frame.status_code == 200 and frame.content[:2] == b"\xff\xd8"
+    assert requests.get(f"{url}/garage/frame.jpg", timeout=30).status_code == 404
+    drawn = {"zones": {"path": {"points": [[0, 0], [200, 0], [200, 200]]}}}
+    shaped = requests.post(f"{url}/porch/shapes", json=drawn, timeout=30)
+    assert shaped.status_code == 200 and "[cameras.porch.zones.path]" in shaped.json()["toml"]
+    assert shaped.json()["applied"] is False  # the clip has ended: no running feed to take them
+
+
 def test_a_camera_whose_actor_dies_is_reported_restarted_and_starts_over(events, ended, subscriber):  # noqa: F811
     import ray
 
@@ -133,21 +168,3 @@ def index_of(subscriber, start: int, topic: str, payload: bytes, timeout: float)
             return found
         time.sleep(0.1)
     raise AssertionError(f"no {payload!r} on {topic} after message {start} within {timeout} s")
-
-
-def test_ready_is_503_while_the_faces_replicas_find_the_gallery_gone(events, config):
-    """/ready on Ray reads the faces replica's gallery (issue 20): its listener's finding, set here as a PostgreSQL
-    gallery's sets it when its database goes (tests/serve/test_postgres_gone.py drops a real one in-process)."""
-    import requests
-    from ray import serve
-
-    faces = serve.get_deployment_handle("faces", "vigil")
-    url = f"http://127.0.0.1:{config.server.port}/ready"
-    assert requests.get(url, timeout=30).status_code == 200
-    faces.on_runner.remote(lambda r: setattr(r.recognizer.gallery, "unavailable", "gone")).result(timeout_s=30)
-    try:
-        reply = requests.get(url, timeout=30)
-        assert reply.status_code == 503 and "database" in reply.text
-    finally:
-        faces.on_runner.remote(lambda r: setattr(r.recognizer.gallery, "unavailable", None)).result(timeout_s=30)
-    assert requests.get(url, timeout=30).status_code == 200

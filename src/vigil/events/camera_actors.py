@@ -8,7 +8,8 @@ The feed's outputs (MQTT messages, events, Home Assistant discovery, sightings) 
 exactly as an in-process feed calls them. Events get their ids from that process's event log, so the actor's
 copies never have them: they are matched by (camera, track id). An actor that dies is reported, its camera goes
 `offline` and its open events end; Ray starts it again (at most RESTARTS times), and the new feed starts over.
-A camera whose source fails stops alone, as in-process.
+A camera whose source fails stops alone, as in-process. The ingress's Cameras view asks the actors themselves
+(LiveCameras): their state, latest frame, and the shapes drawn on the page.
 """
 
 from __future__ import annotations
@@ -18,13 +19,16 @@ import os
 import threading
 import uuid
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
 import ray
-from ray.exceptions import RayActorError
+from ray.exceptions import GetTimeoutError, RayActorError
 
+from vigil.config.cameras import CameraConfig
 from vigil.config.settings import VigilConfig
+from vigil.errors import Overloaded
 from vigil.events.camera_feed import FeedOutputs, feed_to
 from vigil.execute.executor import Executor
 from vigil.execute.on_ray import RayExecutor
@@ -95,6 +99,18 @@ class CameraActor:
     def state(self) -> dict[str, Any]:
         return self.feed.state()
 
+    def frame(self) -> bytes | None:
+        return self.feed.live.jpeg()
+
+    def size(self) -> tuple[int, int] | None:
+        return self.feed.live.size
+
+    def camera(self) -> CameraConfig:
+        return self.feed.camera
+
+    def reshape(self, camera: CameraConfig) -> bool:
+        return self.feed.reshape(camera)
+
     def where(self) -> dict[str, Any]:
         context = ray.get_runtime_context()
         return {"actor_id": context.get_actor_id(), "node_id": context.get_node_id(), "pid": os.getpid()}
@@ -131,16 +147,64 @@ class _EventIds:
 
 @dataclass
 class RemoteFeed:
-    """A camera actor as the event service lists its feeds."""
+    """A camera actor, read as the page's Cameras view reads an in-process CameraFeed (http/cameras.py)."""
 
     name: str
     actor: Any
 
+    def ask(self, method: str, *args: Any) -> Any:
+        try:
+            return ray.get(getattr(self.actor, method).remote(*args), timeout=ANSWER_S)
+        except (RayActorError, GetTimeoutError) as exc:
+            raise Overloaded(f"camera {self.name}: its actor does not answer ({type(exc).__name__})") from None
+
     def state(self) -> dict[str, Any]:
-        return ray.get(self.actor.state.remote(), timeout=ANSWER_S)
+        return self.ask("state")
 
     def where(self) -> dict[str, Any]:
-        return ray.get(self.actor.where.remote(), timeout=ANSWER_S)
+        return self.ask("where")
+
+    def reshape(self, camera: CameraConfig) -> bool:
+        return self.ask("reshape", camera)
+
+    @property
+    def camera(self) -> CameraConfig:
+        return self.ask("camera")
+
+    @property
+    def live(self) -> _RemoteView:
+        return _RemoteView(self)
+
+
+class _RemoteView:
+    """What the page reads of a camera actor's LiveView."""
+
+    def __init__(self, feed: RemoteFeed) -> None:
+        self._feed = feed
+
+    def jpeg(self) -> bytes | None:
+        return self._feed.ask("frame")
+
+    @property
+    def size(self) -> tuple[int, int] | None:
+        return self._feed.ask("size")
+
+
+class LiveCameras:
+    """The camera actors, found by name, as the ingress's Cameras view lists feeds (`app.state.feeds`)."""
+
+    def __init__(self, cameras: dict[str, CameraConfig]) -> None:
+        self.names = [name for name, camera in cameras.items() if camera.source]
+
+    def __iter__(self) -> Iterator[RemoteFeed]:
+        for name in self.names:
+            try:
+                yield RemoteFeed(name, ray.get_actor(actor_name(name), namespace=NAMESPACE))
+            except ValueError:  # not started yet, or gone for good
+                continue
+
+    def __bool__(self) -> bool:
+        return bool(self.names)
 
 
 class RayFeeds:

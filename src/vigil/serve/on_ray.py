@@ -12,9 +12,9 @@ Events: this process (the driver, up until SIGTERM) runs the one event service o
 watcher (`[watch] dirs`), the event log, MQTT and Home Assistant. Each `[cameras.<name>]` with a source runs in a
 Ray actor of its own, spread over the nodes, its tracker's state staying there (events/camera_actors.py); its
 events, zone and line counts, availability and sightings come back here and are stored and published as
-in-process. The page's event list and snapshots read the event log. What the ingress cannot show, since the
-service is not in its process: the live event stream (`/v2/events/stream` stays empty), the Cameras view
-(`/v2/cameras` lists none; MQTT carries their state) and the watcher's last frames in `/v2/status`.
+in-process. The page's event list and snapshots read the event log; its Cameras view asks the camera actors. What
+the ingress cannot show, since the service is not in its process: the live event stream (`/v2/events/stream` stays
+empty) and the watcher's last frames in `/v2/status`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import ray
 from ray import serve
 
 from vigil.config.settings import VigilConfig
-from vigil.events.camera_actors import RayFeeds
+from vigil.events.camera_actors import LiveCameras, RayFeeds
 from vigil.execute.on_ray import APP, RayExecutor, TaskReplica
 from vigil.execute.ray_cluster import connect, portable
 from vigil.serve.app import create_app
@@ -46,7 +46,9 @@ class Ingress:
         self.executor = RayExecutor(VigilConfig.model_validate(settings), tasks).setup()
 
     def __serve_build_asgi_app__(self) -> Any:
-        return create_app(self.executor)
+        app = create_app(self.executor)
+        app.state.feeds = LiveCameras(self.executor.config.cameras)  # the Cameras view asks the camera actors
+        return app
 
 
 def application(config: VigilConfig) -> Any:
