@@ -112,3 +112,6 @@ class RayConfig(Section):
                                             "the task sets its own limit")
     batch_wait_s: float = Field(0.005, ge=0, title="Batch wait",
                                 description="seconds a task replica waits to fill a batch")
+    camera_cpus: float = Field(0.5, gt=0, title="CPUs per camera",
+                               description="CPUs Ray reserves per camera actor (decoding and tracking; the models "
+                                           "run in the task deployments)")

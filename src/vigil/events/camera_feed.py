@@ -12,8 +12,9 @@ event service stores, streams and publishes like the watcher's. With the camera'
 track keeps its best face (vigil.tracks.faces), recognised when the track's event ends or its best face improved
 enough: the event gets the name (or the stranger's cluster), and `sighted` files one sighting with the track's id.
 
-Each feed runs in a thread of its own, so one camera's slow decode never holds up another's, and one that fails
-(a bad shape, a stream that cannot be opened) logs why and stops alone. Motion gating is on unless the camera says
+Each feed runs in a thread of its own (ThreadFeeds; under `vigil serve --ray`, in a Ray actor of its own:
+events/camera_actors.py), so one camera's slow decode never holds up another's, and one that fails (a bad shape, a
+stream that cannot be opened) logs why and stops alone. Motion gating is on unless the camera says
 otherwise; a stream is analysed at the camera's `fps` (5 unless set) and reconnected for ever.
 """
 
@@ -23,9 +24,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from vigil.config.cameras import CameraConfig
+from vigil.config.settings import VigilConfig
 from vigil.errors import VigilError
 from vigil.events.live_view import LiveView
 from vigil.events.track_events import TrackEvents
@@ -224,10 +227,54 @@ def _name(event: Event, track: Track) -> bool:
     return before != (event.name, event.cluster_id)
 
 
+@dataclass(frozen=True)
+class FeedOutputs:
+    """Where a feed's outputs go (the event service's callbacks), wherever the feed runs."""
+
+    send: Send
+    emit: Emit | None = None
+    discover: Discover | None = None
+    sighted: Sighted | None = None
+
+
+class FeedRunner(Protocol):
+    """Where the live cameras run, chosen by whoever starts the event service: threads of this process
+    (ThreadFeeds) or Ray actors (events/camera_actors.py, `vigil serve --ray`)."""
+
+    def start(self, config: VigilConfig, executor: Executor, outputs: FeedOutputs) -> list[Any]:
+        """A feed for every camera with a source; the feeds, each with its `name` and `state()`."""
+
+    def stop(self) -> None:
+        """Every feed stopped, its last outputs delivered (open events ended, `offline`)."""
+
+
+class ThreadFeeds:
+    """FeedRunner: each feed in a thread of this process (`vigil serve`, `vigil watch`)."""
+
+    def __init__(self) -> None:
+        self.feeds: list[CameraFeed] = []
+
+    def start(self, config: VigilConfig, executor: Executor, outputs: FeedOutputs) -> list[CameraFeed]:
+        self.feeds = start_feeds(config.cameras, executor, outputs.send, config.mqtt.topic_prefix, outputs.emit,
+                                 config.events.hold_s, outputs.discover, outputs.sighted)
+        return self.feeds
+
+    def stop(self) -> None:
+        for feed in self.feeds:
+            feed.stop()
+
+
+def feed_to(outputs: FeedOutputs, name: str, camera: CameraConfig, executor: Executor, prefix: str,
+            hold_s: float) -> CameraFeed:
+    """A feed (not started) whose outputs go to `outputs`."""
+    return CameraFeed(name, camera, executor, outputs.send, prefix, emit=outputs.emit, hold_s=hold_s,
+                      discover=outputs.discover, sighted=outputs.sighted)
+
+
 def start_feeds(cameras: dict[str, CameraConfig], executor: Executor, send: Send, prefix: str,
                 emit: Emit | None = None, hold_s: float = 30.0, discover: Discover | None = None,
                 sighted: Sighted | None = None) -> list[CameraFeed]:
     """A feed for every camera with a source (the watcher's folder cameras have none), each in its own thread."""
-    return [CameraFeed(name, camera, executor, send, prefix, emit=emit, hold_s=hold_s, discover=discover,
-                       sighted=sighted).start()
+    outputs = FeedOutputs(send, emit, discover, sighted)
+    return [feed_to(outputs, name, camera, executor, prefix, hold_s).start()
             for name, camera in cameras.items() if camera.source]

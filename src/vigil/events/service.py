@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import simplejpeg
@@ -41,6 +41,9 @@ from vigil.results import CLASS_NAME, Detections, Event, EventChange, Track
 from vigil.tasks.base import get
 from vigil.tasks.detect import DetectParams
 from vigil.tracks.scene import outside_masks
+
+if TYPE_CHECKING:
+    from vigil.events.camera_feed import FeedRunner
 
 log = logging.getLogger(__name__)
 CLUSTER_WAIT_S = 5.0  # a stranger event carries its cluster id: the watcher (off the request path) waits for it
@@ -76,8 +79,12 @@ class _Metrics:
 
 
 class EventService:
-    def __init__(self, config: VigilConfig, executor: Executor, registry: CollectorRegistry | None = None) -> None:
+    def __init__(self, config: VigilConfig, executor: Executor, registry: CollectorRegistry | None = None,
+                 feeds: FeedRunner | None = None) -> None:
+        """`feeds`: where the live cameras run (events/camera_feed.py: FeedRunner); threads of this process unless
+        the caller says otherwise (`vigil serve --ray`: Ray actors)."""
         self.config, self.executor = config, executor
+        self.feed_runner = feeds
         self.base_url = config.events.public_url or f"http://{config.server.host}:{config.server.port}"
         self.log = open_event_log(config.events_location())
         self.builder = EventBuilder(config.events.hold_s)
@@ -125,20 +132,25 @@ class EventService:
         if self.watcher is not None:
             self.watcher.start()
         if any(camera.source for camera in self.config.cameras.values()):
-            from vigil.events.camera_feed import start_feeds
-
-            send = self.publisher.send if self.publisher is not None else lambda *_: None
-            discover = self.publisher.discover_feed if self.publisher is not None else None
-            self.feeds = start_feeds(self.config.cameras, self.executor, send, self.config.mqtt.topic_prefix,
-                                     self._track_changes, self.config.events.hold_s, discover, self._track_sighting)
+            self._start_feeds()
         return self
+
+    def _start_feeds(self) -> None:
+        from vigil.events.camera_feed import FeedOutputs, ThreadFeeds  # PyAV and the tracker: only with cameras
+
+        send = self.publisher.send if self.publisher is not None else lambda *_: None
+        discover = self.publisher.discover_feed if self.publisher is not None else None
+        if self.feed_runner is None:
+            self.feed_runner = ThreadFeeds()
+        outputs = FeedOutputs(send, self._track_changes, discover, self._track_sighting)
+        self.feeds = self.feed_runner.start(self.config, self.executor, outputs)
 
     def stop(self) -> None:
         """Stop watching, finish the frame in hand, end the open events (counts back to 0), say offline."""
         if self.watcher is not None:
             self.watcher.stop()
-        for feed in self.feeds:
-            feed.stop()
+        if self.feed_runner is not None:
+            self.feed_runner.stop()
         self._stop.set()
         for thread in self._threads:
             thread.join(30)

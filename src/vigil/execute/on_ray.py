@@ -28,7 +28,7 @@ from ray import serve
 from ray.exceptions import RayTaskError
 
 from vigil.config.settings import VigilConfig
-from vigil.errors import NotActivated, TimedOut
+from vigil.errors import NotActivated, TimedOut, VigilError
 from vigil.execute.batching import Failed, isolate
 from vigil.execute.executor import FACES, Executor, remaining
 from vigil.execute.local import load_remembered, load_runners
@@ -39,6 +39,7 @@ from vigil.tasks.discover import discover
 
 log = logging.getLogger(__name__)
 APP = "vigil"
+ASK_S = 2.0  # readiness waits this long for a faces replica's word on the gallery
 
 
 def _answer(response: Any, timeout_s: float) -> Any:
@@ -180,6 +181,12 @@ class RayExecutor(Executor):
         self._tasks = tasks
         self._recognizer = RemoteRecognizer(self)
 
+    @classmethod
+    def in_app(cls, config: VigilConfig) -> RayExecutor:
+        """One over the deployments of the running application, for a process outside it (a camera actor, the
+        `vigil serve --ray` process's event service)."""
+        return cls(config, {name: _deployment(name) for name in discover()})
+
     def load(self, name: str) -> None:
         self.deployment(name)  # a replica loads its runner when it starts
 
@@ -201,3 +208,18 @@ class RayExecutor(Executor):
     @property
     def recognizer(self) -> Any:
         return self._recognizer
+
+    def unavailable(self) -> str | None:
+        """Why the gallery's database cannot be reached, as a faces replica finds it (/ready's 503). Asked only
+        where faces replicas run from the start (a readiness probe must not start one); a replica that does not
+        answer within ASK_S, or faces not loaded, says nothing here: the face routes answer for themselves."""
+        if not self.config.ray.min_replicas or not get(FACES).preload(self.config):
+            return None
+        try:
+            return self.on_runner(FACES, _gallery_unavailable, time.monotonic() + ASK_S)
+        except VigilError:
+            return None
+
+
+def _gallery_unavailable(runner: Any) -> str | None:
+    return getattr(getattr(runner.recognizer, "gallery", None), "unavailable", None)

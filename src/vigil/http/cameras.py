@@ -7,6 +7,7 @@ next analysed frame on. The admin key when keys are set (camera names, sources, 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import APIRouter, Body, Path, Request
@@ -54,9 +55,15 @@ def cameras_router(executor: Executor) -> APIRouter:
     return router
 
 
+def live_feeds(state: Any) -> Iterable[Any]:
+    """The live cameras this app shows: its event service's feeds, or those it was given as `app.state.feeds`
+    (the ingress of `vigil serve --ray`: the camera actors, events/camera_actors.py)."""
+    given = getattr(state, "feeds", None)
+    return given if given is not None else getattr(getattr(state, "events", None), "feeds", [])
+
+
 def _feeds(request: Request) -> dict[str, Any]:
-    service = getattr(request.app.state, "events", None)
-    return {feed.name: feed for feed in getattr(service, "feeds", [])}
+    return {feed.name: feed for feed in live_feeds(request.app.state)}
 
 
 def _feed(request: Request, camera: str) -> Any:

@@ -25,6 +25,7 @@ from vigil.events.location import event_log_exists
 from vigil.execute.executor import Executor
 from vigil.formats import page
 from vigil.http import auth
+from vigil.http.cameras import live_feeds
 from vigil.http.openapi import ERRORS, JPEG_ANSWER
 from vigil.page import sessions
 from vigil.page.gallery import gallery_router
@@ -99,7 +100,7 @@ def features(request: Request, executor: Executor) -> dict[str, Any]:
                "admin": (found is not None and found.admin) or not needed}
     watching = getattr(request.app.state, "events", None) is not None
     logged = watching or event_log_exists(executor.config.events_location())
-    live = bool(getattr(getattr(request.app.state, "events", None), "feeds", None))
+    live = bool(live_feeds(request.app.state))
     return page.features(routes, tasks, faces_on, keys, session, logged, watching, live)
 
 

@@ -7,6 +7,14 @@ and sends every model run to its task's deployment. Each deployment is autoscale
 `max_replicas` at `target_ongoing_requests`, each replica reserving `replica_cpus` (and running that many inference
 threads); a task the in-process server loads on first use (TaskDef.preload false) starts at no replica and gets one
 at its first request.
+
+Events: this process (the driver, up until SIGTERM) runs the one event service over the deployments: the folder
+watcher (`[watch] dirs`), the event log, MQTT and Home Assistant. Each `[cameras.<name>]` with a source runs in a
+Ray actor of its own, spread over the nodes, its tracker's state staying there (events/camera_actors.py); its
+events, zone and line counts, availability and sightings come back here and are stored and published as
+in-process. The page's event list and snapshots read the event log; its Cameras view asks the camera actors. What
+the ingress cannot show, since the service is not in its process: the live event stream (`/v2/events/stream` stays
+empty) and the watcher's last frames in `/v2/status`.
 """
 
 from __future__ import annotations
@@ -20,10 +28,11 @@ import ray
 from ray import serve
 
 from vigil.config.settings import VigilConfig
+from vigil.events.camera_actors import LiveCameras, RayFeeds
 from vigil.execute.on_ray import APP, RayExecutor, TaskReplica
 from vigil.execute.ray_cluster import connect, portable
 from vigil.serve.app import create_app
-from vigil.serve.run import check_bind
+from vigil.serve.run import check_bind, start_events
 from vigil.tasks.base import TaskDef
 from vigil.tasks.discover import discover
 
@@ -37,7 +46,9 @@ class Ingress:
         self.executor = RayExecutor(VigilConfig.model_validate(settings), tasks).setup()
 
     def __serve_build_asgi_app__(self) -> Any:
-        return create_app(self.executor)
+        app = create_app(self.executor)
+        app.state.feeds = LiveCameras(self.executor.config.cameras)  # the Cameras view asks the camera actors
+        return app
 
 
 def application(config: VigilConfig) -> Any:
@@ -60,23 +71,28 @@ def _task_options(config: VigilConfig, task: TaskDef) -> dict[str, Any]:
     return {"autoscaling_config": _scaling(config, least), "ray_actor_options": {"num_cpus": config.ray.replica_cpus}}
 
 
-def start(config: VigilConfig, address: str) -> None:
-    """Deploy on the cluster at `address` and return once every deployment is up."""
+def start(config: VigilConfig, address: str) -> Any:
+    """Deploy on the cluster at `address`, return once every deployment is up: the event service running here
+    (the watcher, cameras on actors of their own), or None when nothing is watched."""
     check_bind(config)
     connect(address)
     serve.start(http_options={"host": config.server.host, "port": config.server.port})
     serve.run(application(config), name=APP, route_prefix="/")
     log.info("serving on Ray", extra={"url": f"http://{config.server.host}:{config.server.port}"})
+    return start_events(config, RayExecutor.in_app(config).setup(), RayFeeds())
 
 
-def stop() -> None:
+def stop(events: Any = None) -> None:
+    """The event service first (its cameras' last events are stored), then the application."""
+    if events is not None:
+        events.stop()
     serve.delete(APP)
 
 
 def serve_on_ray(config: VigilConfig, address: str) -> None:
     """`vigil serve --ray`: deploy, then wait for SIGTERM or SIGINT, take the application down and disconnect
     (a local cluster started here goes with it)."""
-    start(config, address)  # ray.init installs a SIGTERM handler of its own: ours replace it afterwards
+    events = start(config, address)  # ray.init installs a SIGTERM handler of its own: ours replace it afterwards
     stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.set())
@@ -84,6 +100,6 @@ def serve_on_ray(config: VigilConfig, address: str) -> None:
         while not stopping.wait(1.0):
             pass
     finally:
-        stop()
+        stop(events)
         ray.shutdown()
         log.info("stopped")

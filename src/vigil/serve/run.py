@@ -45,16 +45,17 @@ def check_bind(config: VigilConfig) -> None:
                 log.warning("zerorpc endpoint is reachable from the network", extra={"endpoint": endpoint})
 
 
-def start_events(config: VigilConfig, executor: Executor) -> Any:
+def start_events(config: VigilConfig, executor: Executor, feeds: Any = None) -> Any:
     """The folder watcher, the camera feeds ([cameras.<name>] source) and event publishing ([watch] dirs, [mqtt]
-    host) on the server's executor (the same models and queues as HTTP and RPC requests), or None."""
+    host) on the server's executor (the same models and queues as HTTP and RPC requests), or None. `feeds`: where
+    the cameras run (events/camera_feed.py: FeedRunner; threads of this process unless given)."""
     if not config.watch.dirs and not any(camera.source for camera in config.cameras.values()):
         if config.mqtt.host:
             log.warning("[mqtt] is set but [watch] dirs is empty: no events to publish")
         return None
     from vigil.events.service import EventService
 
-    return EventService(config, executor, executor.metrics.registry).start()
+    return EventService(config, executor, executor.metrics.registry, feeds).start()
 
 
 class _Server(uvicorn.Server):
