@@ -50,6 +50,9 @@ def events(config, store, face_models, local_ray, subscriber):  # noqa: F811
     service = on_ray.start(config, "auto")
     yield service
     on_ray.stop(service)
+    from ray import serve
+
+    serve.shutdown()  # the next module's Serve binds its own port
 
 
 @pytest.fixture(scope="module")

@@ -71,6 +71,9 @@ def server(config, store, face_models, local_ray):
         time.sleep(0.2)
     yield running
     on_ray.stop()
+    from ray import serve
+
+    serve.shutdown()  # the next module's Serve binds its own port
 
 
 @pytest.fixture(scope="module")
