@@ -29,6 +29,7 @@ from vigil.events.builder import EventBuilder, face_sightings
 from vigil.events.hub import EventHub
 from vigil.events.location import open_event_log
 from vigil.events.sightings import SightingKeeper, event_finder
+from vigil.events.watch_scenes import WatchScenes
 from vigil.events.watch_tracks import WatchTracks, with_track_ids
 from vigil.events.watcher import FolderWatcher, Frame, FrameQueue
 from vigil.execute.executor import FACES, Executor, has_person
@@ -94,6 +95,7 @@ class EventService:
             from vigil.events.publisher import MqttPublisher
 
             self.publisher = MqttPublisher(config.mqtt, self.base_url)
+        self.scenes = WatchScenes(config.cameras, config.events.hold_s, config.mqtt.topic_prefix, self.publisher)
         self.watcher = FolderWatcher(config.watch, self.queue, self.log.processed, self.log.newest_processed,
                                      self.camera_gone) if config.watch.dirs else None
         self._cameras = self.log.cameras()
@@ -143,6 +145,7 @@ class EventService:
         for thread in self._threads:
             thread.join(30)
         self._emit(self.builder.end_all(time.time()) + self.tracks.end_all())
+        self.scenes.stop()
         if self.publisher is not None:
             self.publisher.stop()
         self.log.close()
@@ -183,6 +186,7 @@ class EventService:
         """End the events (track and face) not seen for `hold_s` before `now`: stored, streamed, published."""
         changes = self.builder.expire(now) + self.tracks.expire(now)
         self._emit(changes)
+        self.scenes.expire(now)
         return changes
 
     def _dropped(self, frame: Frame) -> None:
@@ -204,6 +208,8 @@ class EventService:
         reused = pixels is None  # frame skip: the last analysed frame's detections
         tracks, changes = self.tracks.observe(frame.camera, frame.mtime, now, None if reused else objects, frame.path)
         faces = with_track_ids(faces, tracks)
+        if pixels is not None:  # analysed, not reused by frame skip
+            self.scenes.observe(frame.camera, frame.mtime, pixels, tracks)
         changes, shown = self._face_events(frame, now, faces, tracks, changes)
         snapshots = self._snapshots(changes, frame.path, objects, faces, pixels)
         self.log.save([c for c in changes if c.type != "end"], snapshots, processed=(frame.path, frame.mtime),
@@ -356,6 +362,7 @@ class EventService:
         take its device's sensors and retained states out of Home Assistant."""
         self._emit(self.builder.end_camera(camera, time.time()) + self.tracks.end_camera(camera), retained=False)
         self.last_frames.pop(camera, None)
+        self.scenes.gone(camera)
         labels = self._cameras.pop(camera, None)
         if labels is None:
             return

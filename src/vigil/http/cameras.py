@@ -55,8 +55,10 @@ def cameras_router(executor: Executor) -> APIRouter:
 
 
 def _feeds(request: Request) -> dict[str, Any]:
+    """The live cameras, then the watcher's folder cameras named in [cameras.<name>] (events/watch_scenes.py)."""
     service = getattr(request.app.state, "events", None)
-    return {feed.name: feed for feed in getattr(service, "feeds", [])}
+    scenes = getattr(getattr(service, "scenes", None), "watched", {})
+    return {feed.name: feed for feed in [*getattr(service, "feeds", []), *list(scenes.values())]}
 
 
 def _feed(request: Request, camera: str) -> Any:
