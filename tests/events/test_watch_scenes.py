@@ -32,12 +32,14 @@ HALL = {"zones": {"left": {"points": [(0, 0), (265, 0), (265, 432), (0, 432)], "
 def walked(tmp_path_factory, store, broker, subscriber):
     folder = tmp_path_factory.mktemp("watch-scenes")
     service = _service(folder, store, cameras={"hall": HALL}, events={"hold_s": HOLD_S},
+                       watch={"faces": False, "dirs": [str(folder)]},  # not started: frames are handed over here
                        mqtt={"host": "127.0.0.1", "port": broker.port, "client_id": "vigil-watch-scenes"})
     service.publisher.start()
     assert service.publisher.connected.wait(10)
     t0 = time.time() - 60
     changes = [c for i in range(STEPS)
                for c in service.process(_alarm(folder, i + 1, _walkers(i, who=(0,)), t0 + i * STEP_S, "hall"))]
+    service.t0 = t0  # for a later frame of the same walk
     yield service, changes
     service.publisher.stop()
     service.log.close()
@@ -96,12 +98,29 @@ def test_the_page_lists_the_folder_camera_with_its_frame_shapes_and_counts(walke
     app = create_app(service.executor)
     app.state.events = service
     client = TestClient(app)
+    assert client.get("/v2/ui/features").json()["cameras"], "the Cameras tab is shown"
     hall, = client.get("/v2/cameras").json()["cameras"]
     assert hall["kind"] == "watched" and hall["online"] and hall["analysed"] == STEPS
     assert (hall["width"], hall["height"]) == (768, 432) and set(hall["zones"]) == {"left", "right"}
     assert hall["counts"]["lines"]["gate"] == {"in": 1, "out": 0}
     frame = client.get("/" + hall["frame_url"])
     assert frame.status_code == 200 and frame.content[:2] == b"\xff\xd8"
+
+
+@pytest.mark.integration
+def test_shapes_drawn_on_the_page_are_taken_from_the_next_frame(walked, subscriber, tmp_path):
+    service, _ = walked
+    from vigil.serve.app import create_app
+
+    app = create_app(service.executor)
+    app.state.events = service
+    kept = {"gate": {"points": HALL["lines"]["gate"]["points"]}}
+    answer = TestClient(app).post("/v2/cameras/hall/shapes", json={"lines": kept}).json()
+    assert answer["applied"] and "[cameras.hall.lines.gate]" in answer["toml"]
+    service.process(_alarm(tmp_path, STEPS + 1, _walkers(STEPS, who=(0,)), service.t0 + STEPS * STEP_S, "hall"))
+    state = service.scenes.watched["hall"].state()
+    assert state["counts"] == {"zones": {}, "lines": {"gate": {"in": 1, "out": 0}}}  # a kept line keeps its count
+    subscriber.wait_for("vigil/hall/line/back", lambda m: m.payload == b"")  # a line gone: its state cleared
 
 
 def test_a_zone_outside_the_frames_is_an_error_naming_it_and_events_go_on(tmp_path, store, caplog):

@@ -1,9 +1,10 @@
-"""The page's Cameras view: `GET /v2/cameras` (each live camera of `[cameras.<name>]` with a source: its source and
-kind, online, the latest analysed frame's time and size, the tracks on it, its zones, lines and masks, the counts so
-far), `GET /v2/cameras/{camera}/frame.jpg` (that frame), and `POST /v2/cameras/{camera}/shapes`: zones, lines and
-masks drawn on the page, checked as config loading checks them (a zone with fewer than 3 points, a shape outside the
-frame: 400 naming the key), answered as a ready `[cameras.<name>]` TOML snippet and taken by the running feed from its
-next analysed frame on. The admin key when keys are set (camera names, sources, frames)."""
+"""The page's Cameras view: `GET /v2/cameras` (each live camera of `[cameras.<name>]` with a source, and each folder
+camera named there once the watcher had a frame of it: its source and kind, online, the latest analysed frame's time
+and size, the tracks on it, its zones, lines and masks, the counts so far), `GET /v2/cameras/{camera}/frame.jpg`
+(that frame), and `POST /v2/cameras/{camera}/shapes`: zones, lines and masks drawn on the page, checked as config
+loading checks them (a zone with fewer than 3 points, a shape outside the frame: 400 naming the key), answered as a
+ready `[cameras.<name>]` TOML snippet and taken by the running feed from its next analysed frame on. The admin key
+when keys are set (camera names, sources, frames)."""
 
 from __future__ import annotations
 

@@ -99,7 +99,8 @@ def features(request: Request, executor: Executor) -> dict[str, Any]:
                "admin": (found is not None and found.admin) or not needed}
     watching = getattr(request.app.state, "events", None) is not None
     logged = watching or event_log_exists(executor.config.events_location())
-    live = bool(getattr(getattr(request.app.state, "events", None), "feeds", None))
+    events = getattr(request.app.state, "events", None)  # live cameras, or the watcher's named folder cameras
+    live = bool(getattr(events, "feeds", None)) or bool(getattr(events, "watcher", None) and events.scenes.cameras)
     return page.features(routes, tasks, faces_on, keys, session, logged, watching, live)
 
 
