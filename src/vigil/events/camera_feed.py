@@ -31,12 +31,10 @@ from vigil.config.cameras import CameraConfig
 from vigil.config.settings import VigilConfig
 from vigil.errors import VigilError
 from vigil.events.live_view import LiveView
+from vigil.events.scene_states import Discover, SceneStates, Send
 from vigil.events.track_events import TrackEvents
 from vigil.execute.executor import Executor
 from vigil.faces.matcher import UNCERTAIN
-from vigil.formats import tracks as wire
-from vigil.formats.cameras import shape_states
-from vigil.formats.events import dumps
 from vigil.results import Detections, Event, EventChange, Loitering, Track, TrackReport
 from vigil.sources.frames import Frame, Source
 from vigil.sources.reader import STREAM, open_source
@@ -48,11 +46,8 @@ from vigil.tracks.scene import Scene
 log = logging.getLogger(__name__)
 STREAM_FPS = 5.0  # frames analysed a second of a stream whose camera sets no fps
 KEEP_S = 60.0  # a track unseen this long is forgotten (its event ended hold_s after it was last seen)
-Send = Callable[[str, bytes, bool], None]  # topic, payload, retain (MqttPublisher.send)
 Emit = Callable[[list[EventChange]], None]  # the event service's: store, stream, publish
 Sighted = Callable[[str, float, Detections, Event], None]  # camera, time, a track's face (track_id), its event
-# camera, zone → labels, lines, and the zones and lines gone (MqttPublisher.discover_feed)
-Discover = Callable[[str, dict[str, list[str]], list[str], dict[str, list[str]] | None, list[str] | None], None]
 
 
 class _Stoppable(Source):
@@ -72,16 +67,15 @@ class CameraFeed:
     def __init__(self, name: str, camera: CameraConfig, executor: Executor, send: Send, prefix: str = "vigil",
                  retries: int | None = None, emit: Emit | None = None, hold_s: float = 30.0,
                  discover: Discover | None = None, sighted: Sighted | None = None) -> None:
-        self.name, self.camera, self.executor, self.send = name, camera, executor, send
-        self.prefix, self.retries, self.emit, self.discover = prefix.rstrip("/"), retries, emit, discover
+        self.name, self.camera, self.executor = name, camera, executor
+        self.retries, self.emit = retries, emit
         self.sighted = sighted
         self.faces = TrackFaces(executor, f"camera:{name}") if camera.faces and emit is not None else None
         self.live = LiveView(camera)
-        self._zone_labels = {zone: set(z.labels) for zone, z in camera.zones.items()}
+        self.states = SceneStates(name, camera, send, prefix, discover)
         self.events = TrackEvents(name, hold_s, time.time())
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._published: dict[str, bytes] = {}
         self.report: TrackReport | None = None
         self.error: str | None = None
 
@@ -101,7 +95,7 @@ class CameraFeed:
 
     def run(self) -> None:
         """The camera's frames until its source ends or `stop`; `offline` at the end, whatever ends it."""
-        self._discover()
+        self.states.announce()
         try:
             self.report = track_source(self.executor, self._source(), self.camera, self._options(), self._publish)
         except VigilError as exc:
@@ -133,23 +127,13 @@ class CameraFeed:
 
     def _available(self, online: bool) -> None:
         self.live.online = online
-        self._once(wire.camera_available_topic(self.prefix, self.name), b"online" if online else b"offline")
-
-    def _discover(self, gone_zones: dict[str, list[str]] | None = None, gone_lines: list[str] | None = None) -> None:
-        if self.discover is not None:
-            self.discover(self.name, {k: sorted(v) for k, v in self._zone_labels.items()}, sorted(self.camera.lines),
-                          gone_zones, gone_lines)
+        self.states.available(online)
 
     def _reshape(self, scene: Scene, camera: CameraConfig) -> None:
         """The page's shapes: the scene takes them; zones and lines gone lose their entities and retained states."""
-        gone_zones = {k: sorted(v) for k, v in self._zone_labels.items() if k not in camera.zones}
-        gone_lines = sorted(set(self.camera.lines) - set(camera.lines))
         self.camera, self.live.pending = camera, None
         scene.reshape(camera)
-        for topic in shape_states(self.prefix, self.name, gone_zones, gone_lines):
-            self._published.pop(topic, None)  # cleared by the publisher: sent again if the shape comes back
-        self._zone_labels = {zone: set(z.labels) for zone, z in camera.zones.items()}
-        self._discover(gone_zones, gone_lines)
+        self.states.reshape(camera)
 
     def state(self) -> dict[str, Any]:
         """What the page's Cameras view shows of this feed (formats/cameras.py: camera_json)."""
@@ -172,18 +156,7 @@ class CameraFeed:
             changes = self._ended(changes + self._recognised(frame, seen))
             if changes:
                 self.emit(changes)
-        for zone_name, report in scene.zones.items():
-            labels = self._zone_labels.setdefault(zone_name, set())
-            if not set(report.max) <= labels:  # a label seen in the zone for the first time: its entities
-                labels |= set(report.max)
-                self._discover()
-            for label in report.max:
-                self._once(wire.zone_topic(self.prefix, self.name, zone_name, label),
-                           str(report.now.get(label, 0)).encode())
-        for line, counts in scene.lines.items():
-            self._once(wire.line_topic(self.prefix, self.name, line), dumps(counts))
-        for event in loiterers:
-            self.send(wire.loitering_topic(self.prefix, self.name), dumps(wire.loitering(self.name, event)), False)
+        self.states.publish(scene, loiterers)
 
     def _recognised(self, frame: Frame, seen: list[Track]) -> list[EventChange]:
         """Faces looked for where due; a track whose best face improved enough is recognised now, its event named."""
@@ -209,12 +182,6 @@ class CameraFeed:
                 if self.sighted is not None:
                     self.sighted(self.name, change.event.last_seen, ended[1], change.event)
         return changes
-
-    def _once(self, topic: str, payload: bytes) -> None:
-        """A retained state, sent only when it changes."""
-        if self._published.get(topic) != payload:
-            self._published[topic] = payload
-            self.send(topic, payload, True)
 
 
 def _name(event: Event, track: Track) -> bool:

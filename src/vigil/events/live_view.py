@@ -62,9 +62,16 @@ class LiveView:
     def state(self, camera: CameraConfig, report: TrackReport | None, error: str | None) -> dict[str, Any]:
         with self._lock:
             width, height = self._size or (None, None)
-            kind = "stream" if STREAM.match(camera.source) else "folder" if Path(camera.source).is_dir() else "video"
+            kind = _kind(camera.source)
             return {"source": camera.source, "kind": kind, "online": self.online, "error": error,
                     "last_frame_time": self._time, "frame": self._index if self._time else None,
                     "width": width, "height": height, "analysed": self._analysed,
                     "counts": {"zones": dict(self._zones), "lines": dict(self._lines)},
                     "ended": report is not None, "tracks": list(self._tracks), "camera": camera}
+
+
+def _kind(source: str) -> str:
+    """`watched`: no source, the watcher's folder camera of this name (events/watch_scenes.py)."""
+    if not source:
+        return "watched"
+    return "stream" if STREAM.match(source) else "folder" if Path(source).is_dir() else "video"

@@ -15,12 +15,11 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import simplejpeg
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from vigil.config.settings import VigilConfig
@@ -28,16 +27,17 @@ from vigil.errors import VigilError
 from vigil.events.builder import EventBuilder, face_sightings
 from vigil.events.hub import EventHub
 from vigil.events.location import open_event_log
+from vigil.events.pictures import LastFrame, snapshot, thumbnail_jpeg
 from vigil.events.sightings import SightingKeeper, event_finder
+from vigil.events.watch_scenes import WatchScenes
 from vigil.events.watch_tracks import WatchTracks, with_track_ids
 from vigil.events.watcher import FolderWatcher, Frame, FrameQueue
 from vigil.execute.executor import FACES, Executor, has_person
 from vigil.execute.frameskip import FrameSkip, frame_number
 from vigil.formats.events import FACE
-from vigil.imaging import annotate
 from vigil.imaging.images import DecodedImage
 from vigil.registry.labels import PERSON, in_detector_terms
-from vigil.results import CLASS_NAME, Detections, Event, EventChange, Track
+from vigil.results import Detections, Event, EventChange, Track
 from vigil.tasks.base import get
 from vigil.tasks.detect import DetectParams
 from vigil.tracks.scene import outside_masks
@@ -50,18 +50,6 @@ CLUSTER_WAIT_S = 5.0  # a stranger event carries its cluster id: the watcher (of
 EXPIRE_EVERY_S = 0.25
 RETENTION_EVERY_S = 600.0
 PEOPLE_EVERY_S = 2.0  # how often Home Assistant's person sensors are checked against the gallery (renames, deletes)
-SNAPSHOT_QUALITY = 80
-THUMBNAIL_SIDE = 320  # the last frame of each camera, as the status page shows it
-
-
-@dataclass(frozen=True)
-class LastFrame:
-    """A camera's latest processed frame: when, which file, and a small JPEG of it."""
-
-    time: float
-    path: str
-    thumbnail: bytes | None
-
 
 class _Metrics:
     def __init__(self, registry: CollectorRegistry | None) -> None:
@@ -101,6 +89,7 @@ class EventService:
             from vigil.events.publisher import MqttPublisher
 
             self.publisher = MqttPublisher(config.mqtt, self.base_url)
+        self.scenes = WatchScenes(config.cameras, config.events.hold_s, config.mqtt.topic_prefix, self.publisher)
         self.watcher = FolderWatcher(config.watch, self.queue, self.log.processed, self.log.newest_processed,
                                      self.camera_gone) if config.watch.dirs else None
         self._cameras = self.log.cameras()
@@ -155,6 +144,7 @@ class EventService:
         for thread in self._threads:
             thread.join(30)
         self._emit(self.builder.end_all(time.time()) + self.tracks.end_all())
+        self.scenes.stop()
         if self.publisher is not None:
             self.publisher.stop()
         self.log.close()
@@ -195,6 +185,7 @@ class EventService:
         """End the events (track and face) not seen for `hold_s` before `now`: stored, streamed, published."""
         changes = self.builder.expire(now) + self.tracks.expire(now)
         self._emit(changes)
+        self.scenes.expire(now)
         return changes
 
     def _dropped(self, frame: Frame) -> None:
@@ -216,6 +207,8 @@ class EventService:
         reused = pixels is None  # frame skip: the last analysed frame's detections
         tracks, changes = self.tracks.observe(frame.camera, frame.mtime, now, None if reused else objects, frame.path)
         faces = with_track_ids(faces, tracks)
+        if pixels is not None:  # analysed, not reused by frame skip
+            self.scenes.observe(frame.camera, frame.mtime, pixels, tracks)
         changes, shown = self._face_events(frame, now, faces, tracks, changes)
         snapshots = self._snapshots(changes, frame.path, objects, faces, pixels)
         self.log.save([c for c in changes if c.type != "end"], snapshots, processed=(frame.path, frame.mtime),
@@ -236,7 +229,7 @@ class EventService:
 
     def _note_frame(self, frame: Frame, pixels: np.ndarray | None) -> None:
         before = self.last_frames.get(frame.camera)
-        thumbnail = _thumbnail(pixels) if pixels is not None else before.thumbnail if before else None
+        thumbnail = thumbnail_jpeg(pixels) if pixels is not None else before.thumbnail if before else None
         self.last_frames[frame.camera] = LastFrame(time.time(), frame.path, thumbnail)
 
     def _analyse(self, frame: Frame) -> tuple[Detections, Detections | None, np.ndarray | None] | None:
@@ -308,9 +301,7 @@ class EventService:
         wanted = [c.event for c in changes if c.type != "end" and c.event.source == path]
         if not wanted or pixels is None or not self.config.events.snapshots:
             return {}
-        drawn = annotate.draw(pixels, _drawable(objects, faces))
-        jpeg = simplejpeg.encode_jpeg(np.ascontiguousarray(drawn[:, :, :3]), quality=SNAPSHOT_QUALITY,
-                                      colorspace="RGB")
+        jpeg = snapshot(pixels, objects, faces)
         return {id(e): jpeg for e in wanted}
 
     def _discover(self, camera: str, shown: list[Event]) -> None:
@@ -368,6 +359,7 @@ class EventService:
         take its device's sensors and retained states out of Home Assistant."""
         self._emit(self.builder.end_camera(camera, time.time()) + self.tracks.end_camera(camera), retained=False)
         self.last_frames.pop(camera, None)
+        self.scenes.gone(camera)
         labels = self._cameras.pop(camera, None)
         if labels is None:
             return
@@ -383,20 +375,3 @@ def _detector_labels(config: VigilConfig, executor: Executor) -> tuple[str, ...]
     except (VigilError, OSError):  # not pulled yet: the detector's own load says so
         return ()
 
-
-def _thumbnail(pixels: np.ndarray) -> bytes:
-    step = max(1, -(-max(pixels.shape[:2]) // THUMBNAIL_SIDE))
-    small = np.ascontiguousarray(pixels[::step, ::step, :3])
-    return simplejpeg.encode_jpeg(small, quality=70, colorspace="RGB")
-
-
-def _drawable(objects: Detections, faces: Detections | None) -> Detections:
-    parts = [Detections(objects.xyxy, objects.score, objects.class_id,
-                        {CLASS_NAME: objects.data.get(CLASS_NAME, np.array([str(c) for c in objects.class_id],
-                                                                                dtype=object)),
-                         "face": np.full(len(objects), None, dtype=object)})]
-    if faces is not None and len(faces):
-        parts.append(Detections(faces.xyxy, faces.score, np.zeros(len(faces), np.int64),
-                                {CLASS_NAME: np.full(len(faces), FACE, dtype=object),
-                                 "face": np.array([str(n) for n in faces.data["name"]], dtype=object)}))
-    return Detections.merge(parts)

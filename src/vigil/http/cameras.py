@@ -1,9 +1,10 @@
-"""The page's Cameras view: `GET /v2/cameras` (each live camera of `[cameras.<name>]` with a source: its source and
-kind, online, the latest analysed frame's time and size, the tracks on it, its zones, lines and masks, the counts so
-far), `GET /v2/cameras/{camera}/frame.jpg` (that frame), and `POST /v2/cameras/{camera}/shapes`: zones, lines and
-masks drawn on the page, checked as config loading checks them (a zone with fewer than 3 points, a shape outside the
-frame: 400 naming the key), answered as a ready `[cameras.<name>]` TOML snippet and taken by the running feed from its
-next analysed frame on. The admin key when keys are set (camera names, sources, frames)."""
+"""The page's Cameras view: `GET /v2/cameras` (each live camera of `[cameras.<name>]` with a source, and each folder
+camera named there once the watcher had a frame of it: its source and kind, online, the latest analysed frame's time
+and size, the tracks on it, its zones, lines and masks, the counts so far), `GET /v2/cameras/{camera}/frame.jpg`
+(that frame), and `POST /v2/cameras/{camera}/shapes`: zones, lines and masks drawn on the page, checked as config
+loading checks them (a zone with fewer than 3 points, a shape outside the frame: 400 naming the key), answered as a
+ready `[cameras.<name>]` TOML snippet and taken by the running feed from its next analysed frame on. The admin key
+when keys are set (camera names, sources, frames)."""
 
 from __future__ import annotations
 
@@ -63,7 +64,11 @@ def live_feeds(state: Any) -> Iterable[Any]:
 
 
 def _feeds(request: Request) -> dict[str, Any]:
-    return {feed.name: feed for feed in live_feeds(request.app.state)}
+    """The live cameras (the camera actors under `--ray`), then the watcher's folder cameras named in
+    [cameras.<name>] (events/watch_scenes.py)."""
+    service = getattr(request.app.state, "events", None)
+    scenes = getattr(getattr(service, "scenes", None), "watched", {})
+    return {feed.name: feed for feed in [*live_feeds(request.app.state), *list(scenes.values())]}
 
 
 def _feed(request: Request, camera: str) -> Any:

@@ -100,7 +100,8 @@ def features(request: Request, executor: Executor) -> dict[str, Any]:
                "admin": (found is not None and found.admin) or not needed}
     watching = getattr(request.app.state, "events", None) is not None
     logged = watching or event_log_exists(executor.config.events_location())
-    live = bool(live_feeds(request.app.state))
+    events = getattr(request.app.state, "events", None)  # live cameras, or the watcher's named folder cameras
+    live = bool(live_feeds(request.app.state)) or bool(getattr(events, "watcher", None) and events.scenes.cameras)
     return page.features(routes, tasks, faces_on, keys, session, logged, watching, live)
 
 
