@@ -47,10 +47,12 @@ class Live(Source):
 
     def frames(self):
         recorded = self._looped()
+        ready = next(recorded)  # the first frame made (the quiet scene's noise too) before the clock starts
         start = time.monotonic()
         index = 0
         while index < self.seconds * self.rate:
-            pixels = next(recorded)
+            pixels = ready if ready is not None else next(recorded)
+            ready = None
             due = index / self.rate
             now = time.monotonic() - start
             if now < due:
