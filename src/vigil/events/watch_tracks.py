@@ -26,7 +26,7 @@ from vigil.events.track_events import TrackEvents
 from vigil.registry.labels import PERSON
 from vigil.results import CLASS_NAME, Detections, Event, EventChange, Track
 from vigil.tracks.geometry import centres
-from vigil.tracks.tracker import Tracker, forget_ended
+from vigil.tracks.tracker import Tracker, forget_ended, load_tracker
 
 log = logging.getLogger(__name__)
 # ByteTrack counts in frames, not seconds: its lost buffer is lost_s × fps frames. NVRs store alarm frames at one or
@@ -50,6 +50,7 @@ class WatchTracks:
     def __init__(self, hold_s: float, gap_s: float, labels: Sequence[str], cameras: dict[str, CameraConfig],
                  on_late: Callable[[str], None] = lambda _camera: None) -> None:
         """`labels`: those that make events (empty: all); persons are tracked regardless, for the faces on them."""
+        load_tracker()
         self.hold_s, self.gap_s, self.labels, self.cameras = hold_s, gap_s, tuple(labels), cameras
         self.on_late = on_late
         self._by_camera: dict[str, _Camera] = {}

@@ -136,8 +136,15 @@ def _supervision():
     try:
         import supervision
     except ImportError as exc:
-        raise NotActivated("tracking needs supervision's ByteTrack: pip install 'vigil[tracks]'") from exc
+        raise NotActivated("tracking needs supervision's ByteTrack: pip install 'vigil[events]' (the watcher) or "
+                           "'vigil[tracks]' (videos and streams)") from exc
     return supervision
+
+
+def load_tracker() -> None:
+    """Import the tracker library now (about 0.7 s), so a service fails at its start when it is missing and its
+    first frame does not wait for the import."""
+    _supervision()
 
 
 def view_quality(xyxy: tuple[float, ...], score: float) -> float:
