@@ -171,3 +171,15 @@ def index_of(subscriber, start: int, topic: str, payload: bytes, timeout: float)
             return found
         time.sleep(0.1)
     raise AssertionError(f"no {payload!r} on {topic} after message {start} within {timeout} s")
+
+
+def test_an_outbox_nobody_takes_keeps_the_newest_outputs_and_counts_the_rest():
+    from vigil.events.camera_actors import _Outbox
+
+    outbox = _Outbox(limit=3)
+    outputs = outbox.outputs()
+    for i in range(5):
+        outputs.send("vigil/porch/available", str(i).encode(), True)
+    assert outbox.lost == 2
+    assert [args[1] for _, args in outbox.take()] == [b"2", b"3", b"4"]
+    assert outbox.take() == []

@@ -41,6 +41,7 @@ NAMESPACE = "vigil"
 DRAIN_EVERY_S = 0.2
 ANSWER_S = 10.0  # a camera actor's answer to a state or stop call
 RESTARTS = 3  # an actor whose process died is started again this often, then reported gone
+OUTBOX_LIMIT = 10_000  # outputs an actor keeps for the driver (minutes of a busy camera at DRAIN_EVERY_S)
 
 
 def actor_name(camera: str) -> str:
@@ -48,10 +49,14 @@ def actor_name(camera: str) -> str:
 
 
 class _Outbox:
-    """A feed's outputs in order, until the driver takes them: (the FeedOutputs field, its arguments)."""
+    """A feed's outputs in order, until the driver takes them: (the FeedOutputs field, its arguments). Bounded: a
+    driver that stops taking (stalled, or gone while Ray keeps the actor) costs the oldest outputs, counted and
+    logged, never the actor's memory."""
 
-    def __init__(self) -> None:
-        self._items: deque[tuple[str, tuple]] = deque()  # appends and pops are atomic: the feed's thread puts
+    def __init__(self, limit: int = OUTBOX_LIMIT) -> None:
+        # appends and pops are atomic: the feed's thread puts, the actor's method thread takes
+        self._items: deque[tuple[str, tuple]] = deque(maxlen=limit)
+        self.lost = 0
 
     def outputs(self) -> FeedOutputs:
         return FeedOutputs(send=lambda *args: self._put("send", args), emit=self._emit,
@@ -59,6 +64,11 @@ class _Outbox:
                            sighted=lambda *args: self._put("sighted", args))
 
     def _put(self, kind: str, args: tuple) -> None:
+        if len(self._items) == self._items.maxlen:
+            self.lost += 1
+            if self.lost == 1 or self.lost % 1000 == 0:
+                log.warning("camera outputs not taken by the vigil process: the oldest are dropped",
+                            extra={"dropped": self.lost})
         self._items.append((kind, args))
 
     def _emit(self, changes: list[EventChange]) -> None:
