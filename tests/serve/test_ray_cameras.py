@@ -183,3 +183,27 @@ def test_an_outbox_nobody_takes_keeps_the_newest_outputs_and_counts_the_rest():
     assert outbox.lost == 2
     assert [args[1] for _, args in outbox.take()] == [b"2", b"3", b"4"]
     assert outbox.take() == []
+
+
+def test_a_camera_actor_no_node_can_place_is_reported(local_ray, tmp_path, monkeypatch):
+    """More CPUs than the cluster has: Ray never starts the actor; after PLACED_WITHIN_S the camera carries an error
+    that says why, instead of staying silent."""
+    from vigil.events import camera_actors
+    from vigil.events.camera_feed import FeedOutputs
+
+    monkeypatch.setattr(camera_actors, "PLACED_WITHIN_S", 0.5)
+    config = VigilConfig(store={"data_dir": str(tmp_path)}, cameras={"attic": {"source": str(CLIP)}},
+                         ray={"camera_cpus": 64})
+    feeds = camera_actors.RayFeeds()
+    sent: list[tuple] = []
+    feeds.start(config, None, FeedOutputs(send=lambda *args: sent.append(args)))
+    try:
+        deadline = time.monotonic() + 10
+        while "attic" not in feeds.errors and time.monotonic() < deadline:
+            feeds.drain(0.2)
+        assert "has not started" in feeds.errors["attic"] and "camera_cpus = 64" in feeds.errors["attic"]
+        assert sent == []  # nothing made up on its behalf
+    finally:
+        feeds._stop.set()
+        for actor in feeds.actors.values():
+            local_ray.kill(actor, no_restart=True)

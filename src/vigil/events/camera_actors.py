@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Iterator
@@ -41,6 +42,7 @@ NAMESPACE = "vigil"
 DRAIN_EVERY_S = 0.2
 ANSWER_S = 10.0  # a camera actor's answer to a state or stop call
 RESTARTS = 3  # an actor whose process died is started again this often, then reported gone
+PLACED_WITHIN_S = 30.0  # an actor that has not answered once by then is reported (no node with its CPUs free?)
 OUTBOX_LIMIT = 10_000  # outputs an actor keeps for the driver (minutes of a busy camera at DRAIN_EVERY_S)
 
 
@@ -226,6 +228,8 @@ class RayFeeds:
         self._dead: set[str] = set()  # cameras whose actor died, until it answers again
         self._runs: dict[str, str] = {}  # each camera's actor as it last answered (a restarted one is another)
         self._pending: dict[str, Any] = {}  # a drain call per camera not answered yet (never sent twice)
+        self._started, self._cpus = time.monotonic(), 0.0
+        self._unplaced: set[str] = set()  # reported as not started yet
         self._ids = _EventIds()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -238,6 +242,7 @@ class RayFeeds:
                    "max_restarts": RESTARTS}
         self.actors = {name: CameraActor.options(name=actor_name(name), **options).remote(settings, name)
                        for name, camera in config.cameras.items() if camera.source}
+        self._started, self._cpus = time.monotonic(), config.ray.camera_cpus
         self._thread = threading.Thread(target=self._deliver, name="vigil-camera-actors", daemon=True)
         self._thread.start()
         return [RemoteFeed(name, actor) for name, actor in self.actors.items()]
@@ -267,6 +272,7 @@ class RayFeeds:
         if not self._pending:
             return
         ready, _ = ray.wait(list(self._pending.values()), num_returns=len(self._pending), timeout=wait_s)
+        self._report_unplaced()
         for name in [name for name, ref in self._pending.items() if ref in ready]:
             try:
                 self._delivered_from(name, ray.get(self._pending.pop(name)))
@@ -279,10 +285,11 @@ class RayFeeds:
         if self._runs.setdefault(name, drained.run) != drained.run:  # Ray started the actor again
             self._gone(name, "its actor was restarted")
             self._runs[name] = drained.run
-        if name in self._dead:
+        if name in self._dead or name in self._unplaced:
             self._dead.discard(name)
+            self._unplaced.discard(name)
             self.errors.pop(name, None)
-            log.info("camera actor running again", extra={"camera": name})
+            log.info("camera actor running", extra={"camera": name})
         for kind, args in drained.outputs:
             deliver = getattr(self._to, kind)  # a FeedOutputs field: the outbox puts no other kind
             if deliver is not None:
@@ -290,6 +297,17 @@ class RayFeeds:
         if drained.error is not None and self.errors.get(name) != drained.error:
             log.error("camera stopped", extra={"camera": name, "error": drained.error})
             self.errors[name] = drained.error
+
+    def _report_unplaced(self) -> None:
+        """Cameras whose actor has never answered PLACED_WITHIN_S after the start: said once, in the log and as the
+        camera's error (the page shows it); Ray keeps trying to place them."""
+        if time.monotonic() - self._started < PLACED_WITHIN_S:
+            return
+        for name in set(self.actors) - set(self._runs) - self._unplaced:
+            self._unplaced.add(name)
+            self.errors[name] = (f"camera {name}: its actor has not started after {PLACED_WITHIN_S:g} s; is there a "
+                                 f"node with [ray] camera_cpus = {self._cpus:g} CPU free?")
+            log.warning(self.errors[name])
 
     def _gone(self, name: str, why: str) -> None:
         """A dead actor: reported once, its camera offline and its open events ended (Ray restarts it)."""
