@@ -22,7 +22,7 @@ import pytest
 from tests.events.app_server import serving
 from tests.faces.test_gallery_postgres import url  # noqa: F401 - a fresh schema on the test server
 from tests.serve.server import free_port
-from tests.serve.test_postgres_gone import _admin, database  # noqa: F401 - a database of its own
+from tests.serve.test_postgres_gone import _admin, _within, database  # noqa: F401 - a database of its own
 from vigil.config.settings import VigilConfig
 from vigil.errors import StoreUnavailable
 from vigil.events.location import open_event_log
@@ -206,13 +206,13 @@ def test_a_postgresql_log_that_goes_away_costs_one_warning_not_the_stream(databa
         writer.save([EventChange("new", before)])
         assert listener.get(timeout=WAIT_S).event.id == before.id == 1
         _admin(f"DROP DATABASE {name} WITH (FORCE)")
-        _until(lambda: _said_by_tail(caplog) == ["WARNING"], "the warning")
+        _within(20, lambda: _said_by_tail(caplog) == ["WARNING"], "the warning")
         time.sleep(1.0)  # five more polls against a missing database: still the one warning
         assert _said_by_tail(caplog) == ["WARNING"] and tail.polling
         _admin(f"CREATE DATABASE {name}")  # back, empty: its ids start again at 1
-        _until(lambda: _said_by_tail(caplog) == ["WARNING", "INFO"], "the poller reading again")
+        _within(20, lambda: _said_by_tail(caplog) == ["WARNING", "INFO"], "the poller reading again")
         e = _event(time.time())
-        _until(lambda: _saved(writer, e), "the writer back")  # it finds its connections lost first
+        _within(20, lambda: _saved(writer, e), "the writer back")  # it finds its connections lost first
         change = listener.get(timeout=WAIT_S)
         assert (change.type, change.event.id) == ("new", e.id) and e.id == 1
     finally:
@@ -233,8 +233,19 @@ def _said_by_tail(caplog) -> list[str]:
     return [r.levelname for r in caplog.records if r.name == "vigil.events.log_tail"]
 
 
-def _until(check, what: str, seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, f"{what} not within {seconds} s"
-        time.sleep(0.1)
+
+def test_an_event_begun_and_ended_between_two_looks_gives_new_then_end(tmp_path):
+    writer = EventLog(tmp_path / "e.sqlite3")
+    tail = LogTail(lambda: writer, every_s=1.0)
+    listener = tail.subscribe()
+    try:
+        assert tail.ready(5)
+        e = _event(time.time())
+        writer.save([EventChange("new", e)])
+        e.end = e.start + 0.5
+        writer.save([EventChange("end", e)])
+        got = [listener.get(timeout=WAIT_S) for _ in range(2)]
+        assert [(c.type, c.event.id, c.event.end) for c in got] == [("new", e.id, e.end), ("end", e.id, e.end)]
+    finally:
+        tail.unsubscribe(listener)
+        writer.close()
