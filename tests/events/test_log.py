@@ -167,3 +167,18 @@ def test_a_log_written_before_the_migrations_opens_and_keeps_its_rows(tmp_path):
         assert dict(conn.execute("SELECT key, value FROM meta")) == {"schema": "1",
                                                                      EVENTS_SCHEMA.key: str(EVENTS_SCHEMA.version)}
     assert [e.id for e in EventLog(path).query()] == [8, 7]  # and opens again as it is now
+
+
+def test_a_reader_follows_the_log_by_id(log):
+    assert log.newest_id() == 0 and log.following(0) == []
+    done = store(log, start=100.0, end=105.0)
+    still = store(log, start=110.0)
+    newest = log.newest_id()
+    assert newest == still.id > done.id
+    assert [e.id for e in log.open_events(newest)] == [still.id]
+    assert log.open_events(still.id - 1) == []  # only up to the reader's starting point
+    later = store(log, start=120.0)
+    assert [e.id for e in log.following(newest)] == [later.id]
+    assert [e.id for e in log.following(newest, {done.id, still.id})] == [done.id, still.id, later.id]
+    followed = log.following(newest, [still.id])[0]
+    assert (followed.box, followed.end, followed.count) == ((1.0, 2.0, 3.0, 4.0), None, 1)

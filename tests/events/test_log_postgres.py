@@ -20,6 +20,7 @@ import pytest
 from tests.events.test_cli_events import run
 from tests.events.test_log import (  # noqa: F401 - the SQLite behaviour tests, run on PostgreSQL
     store,
+    test_a_reader_follows_the_log_by_id,
     test_an_event_lists_its_frames_up_to_a_bound_and_they_go_with_it,
     test_filters_newest_first,
     test_restart_bookkeeping_and_relabelling,

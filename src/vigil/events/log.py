@@ -13,7 +13,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,6 +146,23 @@ class EventLog:
         sql = f"SELECT {_COLUMNS} FROM events {'WHERE ' + ' AND '.join(where) if where else ''} " \
               "ORDER BY start DESC, id DESC LIMIT ?"
         return [_event(r) for r in self._conn.execute(sql, (*args, q.limit)).fetchall()]
+
+    def newest_id(self) -> int:
+        """The highest event id so far, 0 for an empty log: where a reader of only what comes next starts."""
+        return int(self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0])
+
+    def open_events(self, up_to: int) -> list[Event]:
+        """The events still open with an id up to `up_to`, oldest first."""
+        return [_event(r) for r in self._conn.execute(
+            f"SELECT {_COLUMNS} FROM events WHERE end_time IS NULL AND id <= ? ORDER BY id", (up_to,)).fetchall()]
+
+    def following(self, last_id: int, ids: Collection[int] = ()) -> list[Event]:
+        """Events with an id above `last_id`, and those in `ids`, oldest first: one look, by primary key, for a
+        reader that follows the log (events/log_tail.py). Ids only grow in commit order, since writers take the
+        log's lock before they insert."""
+        where = f"id > ? OR id IN ({', '.join('?' * len(ids))})" if ids else "id > ?"
+        return [_event(r) for r in self._conn.execute(
+            f"SELECT {_COLUMNS} FROM events WHERE {where} ORDER BY id", (last_id, *ids)).fetchall()]
 
     def frames(self, event_id: int) -> list[tuple[float, str, int, float]]:
         """The frames an event was seen in, oldest first: (time, path, count, score)."""

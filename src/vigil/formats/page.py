@@ -60,9 +60,9 @@ def features(routes: set[str], tasks: list[dict[str, str]], faces_on: bool, keys
              cameras: bool = False) -> dict[str, Any]:
     """What is served: `events`, `events_stream` and `status` when their routes are, `presence` and `crowd` when
     their tasks are. `event_log`: there is a log to read (a watcher here, or one written by `vigil watch`);
-    `watching`: the watcher runs in this process, so the stream carries new events; `cameras`: live cameras
-    ([cameras.<name>] with a source) or the watcher's folder cameras named there run here and /v2/cameras serves
-    them."""
+    `watching`: the watcher runs in this process (without it the stream follows the log another process writes);
+    `cameras`: live cameras ([cameras.<name>] with a source) or the watcher's folder cameras named there run here and
+    /v2/cameras serves them."""
     served = {t["name"] for t in tasks}
     return {"faces": faces_on, "presence": "presence" in served, "crowd": "crowd" in served, "tasks": tasks,
             "events": "/v2/events" in routes, "events_stream": "/v2/events/stream" in routes, "event_log": event_log,

@@ -2,12 +2,14 @@
 as Server-Sent Events.
 
 The log is read from the data folder whether the watcher runs in this process or as `vigil watch`; the stream
-needs the watcher in this process (`[watch] dirs` set for `vigil serve`), otherwise it carries only keep-alives.
+takes its changes from the event service's hub when the watcher runs in this process, and otherwise (`vigil watch`
+apart, `vigil serve --ray`'s ingress) from the log itself, polled while a stream is open (events/log_tail.py).
 """
 
 from __future__ import annotations
 
 import mimetypes
+import threading
 import time
 from pathlib import Path as PathLib
 from typing import Annotated, Any
@@ -19,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from vigil.errors import BadInput, NotFound
 from vigil.events.location import event_log_exists, open_event_log
 from vigil.events.log import EventLog, EventQuery
+from vigil.events.log_tail import LogTail
 from vigil.execute.executor import Executor
 from vigil.formats import events as wire
 from vigil.http import auth, faces
@@ -35,15 +38,21 @@ class Logs:
     def __init__(self, executor: Executor) -> None:
         self.config = executor.config
         self._log: EventLog | None = None
+        self._lock = threading.Lock()
 
     def get(self, request: Request) -> EventLog | None:
         service = getattr(request.app.state, "events", None)
         if service is not None:
             return service.log
-        location = self.config.events_location()
-        if self._log is None and event_log_exists(location):
-            self._log = open_event_log(location)
-        return self._log
+        return self.configured()
+
+    def configured(self) -> EventLog | None:
+        """The configured log, once there is one; from requests and the stream's log tail alike, so one lock."""
+        with self._lock:
+            location = self.config.events_location()
+            if self._log is None and event_log_exists(location):
+                self._log = open_event_log(location)
+            return self._log
 
 
 def events_router(executor: Executor) -> APIRouter:
@@ -54,6 +63,7 @@ def events_router(executor: Executor) -> APIRouter:
     config = executor.config
     base = config.events.public_url or f"http://{config.server.host}:{config.server.port}"
     slots = live.StreamSlots(config.events.stream_max, config.events.stream_per_key)
+    tail = LogTail(logs.configured)  # the stream's changes when another process writes the events
 
     @router.get("", dependencies=[user], summary="Events, newest first (filter by camera, label, name, time)")
     async def list_events(request: Request, camera: TextQuery = None, label: TextQuery = None, name: TextQuery = None,
@@ -75,7 +85,8 @@ def events_router(executor: Executor) -> APIRouter:
         service = getattr(request.app.state, "events", None)
         who = live.holder(await auth.presented_keys(request), request)
         slots.take(who)  # its own bound, outside admission (issue 20, item 4)
-        return live.SlotResponse(live.sse(service, base, seconds), slots, who, media_type="text/event-stream",
+        changes = service.hub if service is not None else tail
+        return live.SlotResponse(live.sse(changes, base, seconds), slots, who, media_type="text/event-stream",
                                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     _frame_routes(router, user, logs, config, base)

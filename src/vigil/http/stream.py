@@ -1,5 +1,6 @@
 """The live event stream (/v2/events/stream) as Server-Sent Events: its own bound on open streams, per key and in
-total, outside admission (issue 20, item 4), and an idle stream that waits on the hub instead of polling.
+total, outside admission (issue 20, item 4), and an idle stream that waits on the hub (or the log tail's, when
+another process writes the events) instead of polling.
 
 Starlette's StreamingResponse watches for the client leaving and cancels the generator, so no polling is needed for
 that either: an idle stream wakes only for a change, a keep-alive, or its end.
@@ -12,16 +13,18 @@ import contextlib
 import queue
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Protocol
 
 from fastapi import Request
 from fastapi.responses import StreamingResponse
 
 from vigil.errors import Overloaded
 from vigil.formats import events as wire
+from vigil.results import EventChange
 
 KEEPALIVE_S = 15.0
+READY_S = 5.0  # the most a new stream waits for its changes' starting point (a log tail's first query)
 STREAM_PATH = "/v2/events/stream"
 
 
@@ -67,34 +70,34 @@ class SlotResponse(StreamingResponse):
             self.slots.give(self.who)
 
 
-async def sse(service: Any, base: str, seconds: float) -> AsyncIterator[str]:
+class Changes(Protocol):
+    """Where a stream's changes come from: the event service's hub, or the log tail (events/log_tail.py)."""
+
+    def subscribe(self, wake: Callable[[], None] | None = None) -> queue.Queue[EventChange]: ...
+
+    def ready(self, timeout_s: float) -> bool: ...
+
+    def unsubscribe(self, listener: queue.Queue[EventChange]) -> None: ...
+
+
+async def sse(changes: Changes, base: str, seconds: float) -> AsyncIterator[str]:
     """Changes as they come, keep-alives between, until the client leaves or `seconds` pass: a bounded stream, so
     proxies and clients never hold a connection forever (EventSource reconnects on its own)."""
-    yield ": connected\n\n"
-    if service is None:
-        async for line in _keepalives(seconds):
-            yield line
-        return
     loop, woken = asyncio.get_running_loop(), asyncio.Event()
 
-    def wake() -> None:  # from the watcher's thread
+    def wake() -> None:  # from the watcher's (or the log tail's) thread
         with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is listening
             loop.call_soon_threadsafe(woken.set)
 
-    listener = service.hub.subscribe(wake)
+    listener = changes.subscribe(wake)
     try:
+        if not changes.ready(0):  # "connected" promises every change from here on
+            await asyncio.to_thread(changes.ready, READY_S)
+        yield ": connected\n\n"
         async for line in _changes(listener, woken, base, seconds):
             yield line
     finally:
-        service.hub.unsubscribe(listener)
-
-
-async def _keepalives(seconds: float) -> AsyncIterator[str]:
-    ends = time.monotonic() + seconds
-    while (left := ends - time.monotonic()) > 0:
-        await asyncio.sleep(min(KEEPALIVE_S, left))
-        if left > KEEPALIVE_S:
-            yield ": keep-alive\n\n"
+        changes.unsubscribe(listener)
 
 
 async def _changes(listener: queue.Queue, woken: asyncio.Event, base: str, seconds: float) -> AsyncIterator[str]:

@@ -12,9 +12,9 @@ Events: this process (the driver, up until SIGTERM) runs the one event service o
 watcher (`[watch] dirs`), the event log, MQTT and Home Assistant. Each `[cameras.<name>]` with a source runs in a
 Ray actor of its own, spread over the nodes, its tracker's state staying there (events/camera_actors.py); its
 events, zone and line counts, availability and sightings come back here and are stored and published as
-in-process. The page's event list and snapshots read the event log; its Cameras view asks the camera actors. What
-the ingress cannot show, since the service is not in its process: the live event stream (`/v2/events/stream` stays
-empty) and the watcher's last frames in `/v2/status`.
+in-process. The page's event list and snapshots read the event log, and so does the live event stream (the
+ingress's log tail, events/log_tail.py, polls it while a stream is open); its Cameras view asks the camera actors.
+What the ingress cannot show, since the service is not in its process: the watcher's last frames in `/v2/status`.
 """
 
 from __future__ import annotations

@@ -116,11 +116,11 @@ function startEvents() {
     timers.events = setInterval(pollRecent, 5000);
     return;
   }
-  $("events-source").textContent = features.watching && features.events_stream
+  $("events-source").textContent = features.events_stream
     ? "The event log, live: new events appear as they happen."
-    : "The event log (written by vigil watch), refreshed every 10 s.";
+    : "The event log, refreshed every 10 s.";
   loadEvents().catch((err) => { $("events-source").textContent = "Could not read the event log: " + err.message; });
-  if (features.watching && features.events_stream) listen();
+  if (features.events_stream) listen();  // from this server's watcher, or from the log another process writes
   else timers.events = setInterval(loadEvents, 10000);
 }
 
