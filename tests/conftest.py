@@ -4,6 +4,7 @@ default detector (pulled by `make models`)."""
 from __future__ import annotations
 
 import io
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,14 @@ def fixture_image(name: str) -> Path:
         known = ", ".join(sorted(p.name for p in IMAGES.iterdir()))
         raise FileNotFoundError(f"no fixture image {name!r} in {IMAGES} (there: {known})")
     return path
+
+
+def own_peak(command: list[str]) -> list[str]:
+    """`command` run through a small Python launcher, so that its peak RSS is its own: a process started straight
+    from the suite's inherits the suite's peak (Linux keeps ru_maxrss across exec), which hides a child's growth
+    from `getrusage` and makes libFuzzer's RSS cap trip at once."""
+    return [sys.executable, "-c", "import subprocess, sys; sys.exit(subprocess.run(sys.argv[1:]).returncode)",
+            *command]
 
 
 def jpeg(rgb: np.ndarray) -> bytes:

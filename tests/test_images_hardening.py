@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import fixture_image
+from tests.conftest import fixture_image, own_peak
 from vigil.errors import BadInput
 from vigil.imaging import images
 
@@ -45,8 +45,8 @@ def test_a_7000_square_png_raises_peak_memory_within_its_bound(big_png, mode, bo
     """Detection (fit) decodes at 1/8 while reading: < 250 MB. Face routes need full size: OpenCV's PNG decoder
     peaks near twice the 147 MB of pixels (at the default max_pixels, 8K: ~200 MB)."""
     env = {**os.environ, "PYTHONPATH": str(Path(images.__file__).parents[1])}
-    out = subprocess.run([sys.executable, "-c", PEAK_RSS, str(big_png), mode], capture_output=True, text=True,
-                         env=env, check=True).stdout.split()
+    out = subprocess.run(own_peak([sys.executable, "-c", PEAK_RSS, str(big_png), mode]), capture_output=True,
+                         text=True, env=env, check=True).stdout.split()
     decoded_width, width, grown_mb = map(int, out)
     assert width == 7000
     assert decoded_width == (875 if mode == "fit" else 7000)  # 1/8 still covers 512 × 512

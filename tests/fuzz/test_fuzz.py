@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.conftest import own_peak
+
 HERE = Path(__file__).resolve().parent
 SECONDS = int(os.environ.get("VIGIL_FUZZ_SECONDS", "3"))
 
@@ -37,7 +39,8 @@ def test_fuzz_target_runs_clean(tmp_path, target):
     corpus = _seeds(tmp_path / "corpus")
     # only the tree's own sources: the suite's process may carry paths other tests added (Ray's workers, say)
     env = {**os.environ, "PYTHONPATH": str(HERE.parents[1] / "src")}
-    done = subprocess.run([sys.executable, str(HERE / target), f"-max_total_time={SECONDS}", "-rss_limit_mb=3072",
-                           "-malloc_limit_mb=512", "-timeout=20", f"-artifact_prefix={tmp_path}/", str(corpus)],
+    done = subprocess.run(own_peak([sys.executable, str(HERE / target), f"-max_total_time={SECONDS}",
+                                    "-rss_limit_mb=3072", "-malloc_limit_mb=512", "-timeout=20",
+                                    f"-artifact_prefix={tmp_path}/", str(corpus)]),
                           capture_output=True, text=True, env=env, timeout=SECONDS + 120)
     assert done.returncode == 0, done.stderr[-3000:]
