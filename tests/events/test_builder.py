@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vigil.events.builder import EventBuilder, Sighting, sightings
+from vigil.events.builder import EventBuilder, Sighting, face_sightings
+from vigil.events.watch_tracks import WatchTracks
 from vigil.results import Detections
 
 
@@ -53,17 +54,13 @@ def test_cameras_and_labels_are_separate_events():
                                                                         ("front", "person")]
 
 
-def test_sightings_group_objects_and_faces():
-    objects = make_objects(["person", "car", "person"], [0.5, 0.6, 0.9])
+def test_face_sightings_group_names_and_stranger_clusters():
     faces = make_faces(["alice", "unknown", "unknown", "uncertain", "alice"], [-1, 7, 8, -1, -1])
-    found = {(s.label, s.name, s.cluster_id): s for s in sightings(objects, faces)}
-    assert found[("person", None, None)].count == 2 and found[("person", None, None)].score == pytest.approx(0.9)
-    assert found[("person", None, None)].box == (20.0, 10.0, 25.0, 20.0)
+    found = {(s.label, s.name, s.cluster_id): s for s in face_sightings(faces)}
     assert found[("face", "alice", None)].count == 2
     assert ("face", "unknown", 7) in found and ("face", "unknown", 8) in found
     assert not any(name == "uncertain" for _, name, _ in found)  # a guess is not an event
-    assert [s.label for s in sightings(objects, None, labels=["car"])] == ["car"]
-    assert sightings(Detections.empty()) == []
+    assert face_sightings(Detections.empty()) == face_sightings(None) == []
 
 
 def test_default_event_labels_are_people_vehicles_and_animals_in_the_detectors_spelling(store):
@@ -78,5 +75,7 @@ def test_default_event_labels_are_people_vehicles_and_animals_in_the_detectors_s
     assert in_detector_terms((), coco) == ()
     with pytest.raises(ConfigError, match="no label 'persn'; did you mean person"):
         in_detector_terms(("persn",), coco)
-    found = sightings(make_objects(["tie", "person", "clock", "motorbike"], [0.9, 0.8, 0.7, 0.6]), None, wanted)
-    assert [s.label for s in found] == ["person", "motorbike"]
+    tracks = WatchTracks(hold_s=30, gap_s=10, labels=wanted, cameras={})
+    _, changes = tracks.observe("front", 0.0, 0.0, make_objects(["tie", "person", "clock", "motorbike"],
+                                                               [0.9, 0.8, 0.7, 0.6]), "f.jpg")
+    assert sorted(c.event.label for c in changes) == ["motorbike", "person"]

@@ -18,7 +18,7 @@ import numpy as np
 
 from vigil.faces.matcher import UNCERTAIN, UNKNOWN
 from vigil.formats.events import FACE
-from vigil.results import CLASS_NAME, Detections, Event, EventChange
+from vigil.results import Detections, Event, EventChange
 
 SCORE_STEP = 0.05  # a best score has to improve this much to be worth an update (and a new snapshot)
 _Key = tuple[str, str, str | None, int | None]
@@ -35,18 +35,6 @@ class Sighting:
     name: str | None = None
     cluster_id: int | None = None
     track_id: int | None = None  # a face's: the person track it is on
-
-
-def sightings(objects: Detections, faces: Detections | None = None,
-              labels: Sequence[str] = ()) -> list[Sighting]:
-    """Objects grouped by class name (only `labels` when given), then `face_sightings`."""
-    found = []
-    names = objects.data.get(CLASS_NAME, np.array([str(c) for c in objects.class_id], dtype=object))
-    for label in dict.fromkeys(str(n) for n in names):
-        if labels and label not in labels:
-            continue
-        found.append(_best(objects[np.array([str(n) == label for n in names])], label))
-    return found + face_sightings(faces)
 
 
 def face_sightings(faces: Detections | None) -> list[Sighting]:

@@ -207,7 +207,7 @@ class EventService:
         reused = pixels is None  # frame skip: the last analysed frame's detections
         tracks, changes = self.tracks.observe(frame.camera, frame.mtime, now, None if reused else objects, frame.path)
         faces = with_track_ids(faces, tracks)
-        if pixels is not None:  # analysed, not reused by frame skip
+        if not reused:
             self.scenes.observe(frame.camera, frame.mtime, pixels, tracks)
         changes, shown = self._face_events(frame, now, faces, tracks, changes)
         snapshots = self._snapshots(changes, frame.path, objects, faces, pixels)
