@@ -208,7 +208,7 @@ class EventService:
         tracks, changes = self.tracks.observe(frame.camera, frame.mtime, now, None if reused else objects, frame.path)
         faces = with_track_ids(faces, tracks)
         if not reused:
-            self.scenes.observe(frame.camera, frame.mtime, pixels, tracks)
+            self.scenes.observe(frame.camera, frame.mtime, pixels, tracks, self.tracks.forgotten(frame.camera))
         changes, shown = self._face_events(frame, now, faces, tracks, changes)
         snapshots = self._snapshots(changes, frame.path, objects, faces, pixels)
         self.log.save([c for c in changes if c.type != "end"], snapshots, processed=(frame.path, frame.mtime),

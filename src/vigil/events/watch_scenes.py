@@ -27,7 +27,6 @@ from vigil.sources.frames import Frame
 from vigil.tracks.scene import PRESENT_S, Scene
 
 log = logging.getLogger(__name__)
-KEEP_S = 60.0  # a track unseen this long (in frame time) is forgotten by the scene: memory stays bounded
 
 
 class WatchedScene:
@@ -42,11 +41,10 @@ class WatchedScene:
         self._frames = 0
         self._time: float | None = None  # the latest frame time analysed
         self._wall = 0.0  # when that frame came
-        self._last_seen: dict[int, float] = {}
 
-    def observe(self, time_s: float, pixels: np.ndarray, seen: list[Track]) -> None:
-        """An analysed frame's tracks; a frame older than the last (a late upload) counts at the last one's time,
-        as the tracker took it."""
+    def observe(self, time_s: float, pixels: np.ndarray, seen: list[Track], forgotten: set[int]) -> None:
+        """An analysed frame's tracks, and those the tracker has forgotten since; a frame older than the last (a
+        late upload) counts at the last one's time, as the tracker took it."""
         with self._lock:
             time_s = max(time_s, self._time if self._time is not None else time_s)
             frame = Frame(self._frames, time_s, pixels)
@@ -57,7 +55,8 @@ class WatchedScene:
             self._take_pending(self.scene)
             self._time, self._wall = time_s, time.time()
             loiterers = self.scene.update(time_s, seen)
-            self._forget(time_s, seen)
+            if forgotten:
+                self.scene.forget(forgotten)
             self.live.saw(frame, seen, self.scene)
             self.states.publish(self.scene, loiterers)
 
@@ -80,13 +79,6 @@ class WatchedScene:
             self.camera = camera
             scene.reshape(camera)
             self.states.reshape(camera)
-
-    def _forget(self, time_s: float, seen: list[Track]) -> None:
-        self._last_seen.update((t.id, time_s) for t in seen)
-        gone = {i for i, last in self._last_seen.items() if time_s - last > KEEP_S}
-        if gone and self.scene is not None:
-            self.scene.forget(gone)
-            self._last_seen = {i: t for i, t in self._last_seen.items() if i not in gone}
 
     def quiet(self, now: float, hold_s: float) -> None:
         """No frame for `hold_s` of wall clock: nobody is counted in the zones any more."""
@@ -126,10 +118,11 @@ class WatchScenes:
         self.watched: dict[str, WatchedScene] = {}
         self._lock = threading.Lock()
 
-    def observe(self, camera: str, time_s: float, pixels: np.ndarray, seen: list[Track]) -> None:
+    def observe(self, camera: str, time_s: float, pixels: np.ndarray, seen: list[Track], forgotten: set[int]
+                ) -> None:
         watched = self._scene(camera)
         if watched is not None:
-            watched.observe(time_s, pixels, seen)
+            watched.observe(time_s, pixels, seen, forgotten)
 
     def _scene(self, camera: str) -> WatchedScene | None:
         if camera not in self.cameras:

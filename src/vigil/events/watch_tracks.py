@@ -44,6 +44,7 @@ class _Camera:
     last_time: float | None = None  # the latest frame time tracked
     frames: int = 0
     seen: list[Track] = field(default_factory=list)  # the tracks on the last tracked frame (frame skip reuses them)
+    forgotten: set[int] = field(default_factory=set)  # tracks dropped, until the camera's scene drops them too
 
 
 class WatchTracks:
@@ -84,7 +85,7 @@ class WatchTracks:
             cam.events.restart()
         cam.last_time, cam.frames = frame_time, cam.frames + 1
         seen = cam.tracker.update(cam.frames, frame_time, objects)
-        forget_ended(cam.tracker, frame_time, max(KEEP_S, 2 * self.hold_s))
+        cam.forgotten |= forget_ended(cam.tracker, frame_time, max(KEEP_S, 2 * self.hold_s))
         return seen
 
     def _wanted(self, objects: Detections) -> Detections:
@@ -92,6 +93,12 @@ class WatchTracks:
             return objects
         names = objects.data.get(CLASS_NAME, np.array([str(c) for c in objects.class_id], dtype=object))
         return objects[np.isin(names.astype(str), [*self.labels, PERSON])]
+
+    def forgotten(self, camera: str) -> set[int]:
+        """The camera's tracks forgotten since the last call (its scene forgets them too: memory stays bounded)."""
+        cam = self._camera(camera)
+        gone, cam.forgotten = cam.forgotten, set()
+        return gone
 
     def shown(self, camera: str, seen: list[Track]) -> list[Event]:
         """The open events of the tracks on a frame: the frame is one of theirs."""
