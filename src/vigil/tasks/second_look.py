@@ -97,7 +97,7 @@ def context_windows(doubtful: Detections, width: int, height: int, limit: int) -
     windows: list[Window] = []
     for i in np.argsort(-doubtful.score):
         x0, y0, x1, y1 = (float(v) for v in doubtful.xyxy[i])
-        if len(windows) >= limit or any(_overlap_share((x0, y0, x1, y1), w) > 0.5 for w in windows):
+        if len(windows) >= limit or (windows and inside_matrix([(x0, y0, x1, y1)], windows).max() > 0.5):
             continue
         margin = CONTEXT_MARGIN * max(x1 - x0, y1 - y0)
         windows.append((max(0, int(x0 - margin)), max(0, int(y0 - margin)), min(width, round(x1 + margin)),
@@ -116,13 +116,6 @@ def _unexplained(moved: np.ndarray | None, people: Detections, side: int) -> np.
     for x0, y0, x1, y1 in people.xyxy:
         on_person |= (centres[:, 0] >= x0) & (centres[:, 0] <= x1) & (centres[:, 1] >= y0) & (centres[:, 1] <= y1)
     return centres[fits & ~on_person]
-
-
-def _overlap_share(box: tuple[float, ...], window: Window) -> float:
-    """How much of `box` lies inside `window`."""
-    w = max(0.0, min(box[2], window[2]) - max(box[0], window[0]))
-    h = max(0.0, min(box[3], window[3]) - max(box[1], window[1]))
-    return w * h / max(1e-6, (box[2] - box[0]) * (box[3] - box[1]))
 
 
 @dataclass
